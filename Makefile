@@ -1,0 +1,73 @@
+# Everyday commands. `make run` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+export OPPORTUNE_DEV ?= 1
+
+.PHONY: help install install-dev assets migrate seed run test lint format check worker beat bench clean
+
+help:
+	@echo "make run     install, migrate, load demo data, serve http://$(HOST):$(PORT)"
+	@echo "make test    install dev dependencies and run the whole test suite"
+	@echo "make lint    ruff check + format check, Django checks, migrations check"
+	@echo "make worker  Celery worker (needs REDIS_URL);  make beat  Celery beat"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed assets
+install-dev: $(VENV)/.installed-dev assets
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+static/vendor/.built: node_modules/.package-lock.json scripts/copy-vendor.mjs
+	npm run --silent build
+	@touch $@
+
+assets: static/vendor/.built
+
+migrate: install
+	$(PY) manage.py migrate --no-input
+
+seed: migrate
+	$(PY) manage.py seed_demo --if-empty
+
+run: seed
+	@$(PY) manage.py demo_logins
+	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install-dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+worker: install
+	$(BIN)/celery -A config worker --loglevel=info
+
+beat: install
+	$(BIN)/celery -A config beat --loglevel=info
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor staticfiles db.sqlite3

@@ -1,0 +1,124 @@
+"""Who may see and edit what: the one place that decides it.
+
+Reps see and edit the records they own; managers those owned by members of the teams they
+manage (and their own); admins (role ``admin`` or superusers) everything. Inactive or
+anonymous users see nothing. Every query of records starts from ``Model.objects.visible_to``
+(the :class:`VisibleQuerySet` below) and every edit checks :func:`can_edit`, so the rule
+cannot drift between pages, reports, exports and jobs.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+def _is_active(user) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active)
+
+
+def is_admin(user) -> bool:
+    return _is_active(user) and (user.is_superuser or user.role == "admin")
+
+
+def is_manager(user) -> bool:
+    return _is_active(user) and user.role == "manager"
+
+
+def managed_team_ids(user) -> list[int]:
+    """Ids of the teams this user manages (cached on the user object for the request)."""
+    if not is_manager(user):
+        return []
+    cached = getattr(user, "_managed_team_ids", None)
+    if cached is None:
+        from accounts.models import Team
+
+        cached = list(Team.objects.filter(manager=user).values_list("id", flat=True))
+        if user.team_id and user.team_id not in cached:
+            # A manager whose own team has no manager set still leads it.
+            cached.append(user.team_id)
+        user._managed_team_ids = cached
+    return cached
+
+
+def owner_q(user, owner_field: str = "owner") -> Q | None:
+    """The filter on ``owner_field`` that selects what ``user`` may see; ``None`` means all.
+
+    Returns a filter that matches nothing for inactive or anonymous users.
+    """
+    if not _is_active(user):
+        return Q(pk__in=[])
+    if is_admin(user):
+        return None
+    if is_manager(user):
+        return Q(**{owner_field: user}) | Q(**{f"{owner_field}__team_id__in": managed_team_ids(user)})
+    return Q(**{owner_field: user})
+
+
+def visible_users(user):
+    """Users whose records ``user`` may see: the choices of every owner dropdown and filter."""
+    from accounts.models import User
+
+    qs = User.objects.filter(is_active=True)
+    if not _is_active(user):
+        return qs.none()
+    if is_admin(user):
+        return qs
+    if is_manager(user):
+        return qs.filter(Q(pk=user.pk) | Q(team_id__in=managed_team_ids(user)))
+    return qs.filter(pk=user.pk)
+
+
+def visible_teams(user):
+    from accounts.models import Team
+
+    if is_admin(user):
+        return Team.objects.all()
+    if is_manager(user):
+        return Team.objects.filter(pk__in=managed_team_ids(user))
+    if _is_active(user) and user.team_id:
+        return Team.objects.filter(pk=user.team_id)
+    return Team.objects.none()
+
+
+def can_see_owner(user, owner) -> bool:
+    """Whether records owned by ``owner`` (a User or None) are within ``user``'s scope."""
+    if not _is_active(user):
+        return False
+    if is_admin(user):
+        return True
+    if owner is None:
+        return False
+    if owner.pk == user.pk:
+        return True
+    return is_manager(user) and owner.team_id in managed_team_ids(user)
+
+
+def can_edit(user, obj) -> bool:
+    """Edits follow visibility: whoever may see a record's owner scope may edit the record."""
+    return can_see_owner(user, getattr(obj, "owner", None))
+
+
+def can_reopen(user, obj) -> bool:
+    """Reopening a closed deal: only the owner's manager or an admin."""
+    if is_admin(user):
+        return True
+    owner = getattr(obj, "owner", None)
+    return is_manager(user) and owner is not None and owner.team_id in managed_team_ids(user)
+
+
+class VisibleQuerySet(models.QuerySet):
+    """A queryset that knows which field holds the owner; ``visible_to(user)`` applies the rule.
+
+    Subclasses may set ``owner_field`` or override :meth:`visibility_q` for records whose
+    visibility follows a related record (e.g. a company visible through its deals).
+    """
+
+    owner_field = "owner"
+
+    def visibility_q(self, user) -> Q | None:
+        return owner_q(user, self.owner_field)
+
+    def visible_to(self, user):
+        q = self.visibility_q(user)
+        return self if q is None else self.filter(q)

@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from accounts.visibility import is_admin
+from config.views import healthz
+
+admin.site.site_header = "Opportune administration"
+admin.site.site_title = "Opportune admin"
+admin.site.index_title = "Pipelines, stages, teams and users"
+
+
+def _admin_only(request):
+    """Django admin is for admins (role admin or superuser) only, never for reps or managers."""
+    return is_admin(request.user)
+
+
+admin.site.has_permission = _admin_only
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("pipeline/", include("pipeline.urls")),
+    path("forecasting/", include("forecasting.urls")),
+    path("", include("accounts.urls")),
+]

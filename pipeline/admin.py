@@ -1,0 +1,182 @@
+"""Django admin for admins: pipelines with their stages inline, lost reasons, and read-only
+views of deals and their history. Stages of a deal are never edited here: the services
+move deals and record transitions."""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
+from simple_history.admin import SimpleHistoryAdmin
+
+from pipeline.models import (
+    Activity,
+    Company,
+    Contact,
+    ExitCriterion,
+    Lead,
+    LostReason,
+    Opportunity,
+    Pipeline,
+    Stage,
+    StageTransition,
+)
+
+
+class StageForm(forms.ModelForm):
+    exit_criteria = forms.MultipleChoiceField(
+        choices=ExitCriterion.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="A deal missing any of these is refused when moved into this stage.",
+    )
+
+    class Meta:
+        model = Stage
+        fields = (
+            "position",
+            "name",
+            "kind",
+            "probability",
+            "forecast_category",
+            "rot_after_days",
+            "exit_criteria",
+        )
+
+
+class StageFormSet(BaseInlineFormSet):
+    """A pipeline has exactly one won stage and at least one lost stage, and names are unique."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        kinds, names = [], set()
+        for form in self.forms:
+            if not form.cleaned_data or form.cleaned_data.get("DELETE"):
+                continue
+            kinds.append(form.cleaned_data.get("kind"))
+            name = (form.cleaned_data.get("name") or "").strip().lower()
+            if name in names:
+                raise ValidationError(f"Two stages are named “{form.cleaned_data['name']}”.")
+            names.add(name)
+        won, lost, open_ = kinds.count("won"), kinds.count("lost"), kinds.count("open")
+        problems = []
+        if won != 1:
+            problems.append(
+                f"a pipeline needs exactly one won stage (this one has {won})"
+            )
+        if lost < 1:
+            problems.append("a pipeline needs at least one lost stage")
+        if open_ < 1:
+            problems.append("a pipeline needs at least one open stage")
+        if problems:
+            raise ValidationError("Please fix the stages: " + "; ".join(problems) + ".")
+
+
+class StageInline(admin.TabularInline):
+    model = Stage
+    form = StageForm
+    formset = StageFormSet
+    extra = 0
+    ordering = ("position", "id")
+
+
+@admin.register(Pipeline)
+class PipelineAdmin(admin.ModelAdmin):
+    list_display = ("name", "position", "is_active", "use_empirical_probabilities", "stage_list")
+    list_editable = ("position", "is_active")
+    inlines = [StageInline]
+
+    @admin.display(description="Stages")
+    def stage_list(self, obj):
+        return " → ".join(s.name for s in obj.stages.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("stages")
+
+
+@admin.register(LostReason)
+class LostReasonAdmin(admin.ModelAdmin):
+    list_display = ("name", "position", "is_active")
+    list_editable = ("position", "is_active")
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = ("name", "industry", "city", "country", "owner")
+    search_fields = ("name", "website")
+    list_select_related = ("owner",)
+    autocomplete_fields = ("owner",)
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ("full_name", "email", "company", "is_decision_maker", "owner")
+    search_fields = ("first_name", "last_name", "email")
+    list_select_related = ("company", "owner")
+    autocomplete_fields = ("company", "owner")
+
+
+@admin.register(Lead)
+class LeadAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "status", "source", "owner", "created_at")
+    list_filter = ("status", "source")
+    search_fields = ("first_name", "last_name", "email", "company_name")
+    list_select_related = ("owner",)
+    readonly_fields = ("status", "opportunity", "qualified_at", "converted_at", "disqualified_at")
+    autocomplete_fields = ("owner", "company", "contact")
+
+
+class TransitionInline(admin.TabularInline):
+    model = StageTransition
+    fields = ("changed_at", "from_stage", "to_stage", "changed_by", "amount", "probability")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Opportunity)
+class OpportunityAdmin(SimpleHistoryAdmin):
+    """Read-mostly: deals change through the app's pages, which record their history."""
+
+    list_display = ("name", "company", "owner", "stage", "amount", "expected_close_date")
+    list_filter = ("pipeline", "stage__kind", "stage")
+    search_fields = ("name", "company__name")
+    list_select_related = ("company", "owner", "stage")
+    readonly_fields = [f.name for f in Opportunity._meta.fields]
+    inlines = [TransitionInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StageTransition)
+class StageTransitionAdmin(admin.ModelAdmin):
+    list_display = ("opportunity", "from_stage", "to_stage", "changed_by", "changed_at", "amount")
+    list_select_related = ("opportunity", "from_stage", "to_stage", "changed_by")
+    list_filter = ("to_stage__pipeline",)
+    date_hierarchy = "changed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Activity)
+class ActivityAdmin(admin.ModelAdmin):
+    list_display = ("subject", "kind", "owner", "occurred_at", "due_on", "done_at")
+    list_filter = ("kind",)
+    search_fields = ("subject",)
+    list_select_related = ("owner",)
+    raw_id_fields = ("lead", "opportunity", "contact", "company")
