@@ -1,0 +1,78 @@
+"""Root pytest configuration: shared fixtures for every app's tests."""
+
+import os
+
+import pytest
+
+os.environ.setdefault("OPPORTUNE_DEV", "1")
+
+
+@pytest.fixture
+def team(db):
+    from tests.factories import TeamFactory
+
+    return TeamFactory(name="East")
+
+
+@pytest.fixture
+def other_team(db):
+    from tests.factories import TeamFactory
+
+    return TeamFactory(name="West")
+
+
+@pytest.fixture
+def manager(team):
+    from tests.factories import make_manager
+
+    return make_manager(team, username="manager")
+
+
+@pytest.fixture
+def rep(team, manager):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="rep", team=team)
+
+
+@pytest.fixture
+def rep2(team, manager):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="rep2", team=team)
+
+
+@pytest.fixture
+def outsider(other_team):
+    from tests.factories import UserFactory, make_manager
+
+    make_manager(other_team, username="manager_west")
+    return UserFactory(username="outsider", team=other_team)
+
+
+@pytest.fixture
+def admin_user(db):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="admin", role="admin")
+
+
+@pytest.fixture
+def pipeline(db):
+    from tests.factories import PipelineFactory
+
+    return PipelineFactory(name="New business")
+
+
+@pytest.fixture
+def lost_reason(db):
+    from tests.factories import LostReasonFactory
+
+    return LostReasonFactory(name="Price")
+
+
+@pytest.fixture
+def opportunity(rep, pipeline):
+    from tests.factories import OpportunityFactory
+
+    return OpportunityFactory(owner=rep, pipeline=pipeline, name="Acme — 40 seats")

@@ -1,0 +1,1 @@
+// Opportune's own behaviour; every page works without it.
