@@ -1,10 +1,6 @@
 """Root pytest configuration: shared fixtures for every app's tests."""
 
-import os
-
 import pytest
-
-os.environ.setdefault("OPPORTUNE_DEV", "1")
 
 
 @pytest.fixture

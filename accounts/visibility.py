@@ -51,7 +51,9 @@ def owner_q(user, owner_field: str = "owner") -> Q | None:
     if is_admin(user):
         return None
     if is_manager(user):
-        return Q(**{owner_field: user}) | Q(**{f"{owner_field}__team_id__in": managed_team_ids(user)})
+        return Q(**{owner_field: user}) | Q(
+            **{f"{owner_field}__team_id__in": managed_team_ids(user)}
+        )
     return Q(**{owner_field: user})
 
 

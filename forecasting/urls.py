@@ -1,2 +1,6 @@
+from django.urls import include, path
+
 app_name = "forecasting"
-urlpatterns = []
+urlpatterns = [
+    path("reports/", include("forecasting.reports.urls")),
+]

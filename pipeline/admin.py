@@ -62,9 +62,7 @@ class StageFormSet(BaseInlineFormSet):
         won, lost, open_ = kinds.count("won"), kinds.count("lost"), kinds.count("open")
         problems = []
         if won != 1:
-            problems.append(
-                f"a pipeline needs exactly one won stage (this one has {won})"
-            )
+            problems.append(f"a pipeline needs exactly one won stage (this one has {won})")
         if lost < 1:
             problems.append("a pipeline needs at least one lost stage")
         if open_ < 1:

@@ -503,8 +503,7 @@ class Opportunity(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="opportunity_amount_gte_0"),
             models.CheckConstraint(
-                condition=Q(probability__isnull=True)
-                | Q(probability__gte=0, probability__lte=100),
+                condition=Q(probability__isnull=True) | Q(probability__gte=0, probability__lte=100),
                 name="opportunity_probability_0_100",
             ),
             models.CheckConstraint(condition=Q(version__gte=1), name="opportunity_version_gte_1"),

@@ -103,7 +103,9 @@ def _effective_probability(stage: Stage, override: int | None) -> int:
 def _check_exit_criteria(opportunity: Opportunity, stage: Stage) -> None:
     missing = []
     for criterion in stage.exit_criteria or []:
-        if criterion == ExitCriterion.AMOUNT and not (opportunity.amount and opportunity.amount > 0):
+        if criterion == ExitCriterion.AMOUNT and not (
+            opportunity.amount and opportunity.amount > 0
+        ):
             missing.append("an amount above zero")
         elif criterion == ExitCriterion.CLOSE_DATE and not opportunity.expected_close_date:
             missing.append("an expected close date")
@@ -329,15 +331,11 @@ def disqualify_lead(*, lead: Lead, by, reason: str) -> Lead:
     if not reason:
         raise ValidationError({"reason": "Say why the lead is disqualified."})
     if not lead.is_open:
-        raise ValidationError(
-            f"A {lead.get_status_display().lower()} lead cannot be disqualified."
-        )
+        raise ValidationError(f"A {lead.get_status_display().lower()} lead cannot be disqualified.")
     lead.status = Lead.Status.DISQUALIFIED
     lead.disqualification_reason = reason[:255]
     lead.disqualified_at = timezone.now()
-    lead.save(
-        update_fields=["status", "disqualification_reason", "disqualified_at", "updated_at"]
-    )
+    lead.save(update_fields=["status", "disqualification_reason", "disqualified_at", "updated_at"])
     return lead
 
 
@@ -366,9 +364,7 @@ def convert_lead(
     if lead.status != Lead.Status.PROSPECT:
         if lead.status in (Lead.Status.NEW, Lead.Status.WORKING):
             raise ValidationError("Qualify the lead as a prospect before converting it.")
-        raise ValidationError(
-            f"A {lead.get_status_display().lower()} lead cannot be converted."
-        )
+        raise ValidationError(f"A {lead.get_status_display().lower()} lead cannot be converted.")
     errors = {}
     if not lead.need.strip():
         errors["need"] = "Describe the customer's need before converting."
@@ -466,7 +462,9 @@ def _clean_opportunity_values(by, values: dict[str, Any], *, pipeline: Pipeline)
             errors["expected_close_date"] = "Enter the expected close date."
         else:
             try:
-                out["expected_close_date"] = _date(out["expected_close_date"], "expected_close_date")
+                out["expected_close_date"] = _date(
+                    out["expected_close_date"], "expected_close_date"
+                )
             except ValidationError as e:
                 errors.update(e.message_dict)
     if "next_step_due" in out and out["next_step_due"] not in (None, ""):
@@ -580,8 +578,10 @@ def update_opportunity(*, opportunity: Opportunity, by, version, **changes) -> O
     values = _clean_opportunity_values(by, changes, pipeline=current.pipeline)
     changed_fields = []
     for field, value in values.items():
-        old = getattr(current, field + "_id") if field in ("owner", "company", "contact") else (
-            getattr(current, field)
+        old = (
+            getattr(current, field + "_id")
+            if field in ("owner", "company", "contact")
+            else (getattr(current, field))
         )
         new = value.pk if field in ("owner", "company", "contact") and value is not None else value
         if old != new:

@@ -1,2 +1,13 @@
+"""The rep's workspace. Each views module owns its URL patterns; they are joined here."""
+
+from pipeline.views import activities, board, companies, contacts, leads, opportunities
+
 app_name = "pipeline"
-urlpatterns = []
+urlpatterns = [
+    *board.urlpatterns,
+    *opportunities.urlpatterns,
+    *leads.urlpatterns,
+    *companies.urlpatterns,
+    *contacts.urlpatterns,
+    *activities.urlpatterns,
+]

@@ -52,6 +52,7 @@ class PipelineFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Pipeline
         django_get_or_create = ("name",)
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Pipeline {n}")
 
@@ -137,9 +138,7 @@ class OpportunityFactory(factory.Factory):
     contact = None
     name = factory.Sequence(lambda n: f"Deal {n}")
     amount = Decimal("10000.00")
-    expected_close_date = factory.LazyFunction(
-        lambda: timezone.localdate() + dt.timedelta(days=30)
-    )
+    expected_close_date = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=30))
     probability = None
     stage = None
     by = None

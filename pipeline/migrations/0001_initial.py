@@ -10,7 +10,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -19,358 +18,936 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='LostReason',
+            name="LostReason",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('position', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("is_active", models.BooleanField(default=True)),
+                ("position", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'ordering': ['position', 'name'],
+                "ordering": ["position", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Pipeline',
+            name="Pipeline",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('is_active', models.BooleanField(default=True)),
-                ('use_empirical_probabilities', models.BooleanField(default=False, help_text="Forecasts weight open deals by each stage's empirical win rate (trailing 12 months of transitions) instead of its configured probability.")),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("position", models.PositiveIntegerField(default=0)),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "use_empirical_probabilities",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Forecasts weight open deals by each stage's empirical win rate (trailing 12 months of transitions) instead of its configured probability.",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'id'],
+                "ordering": ["position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Company',
+            name="Company",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('website', models.CharField(blank=True, max_length=200)),
-                ('industry', models.CharField(blank=True, max_length=100)),
-                ('employees', models.PositiveIntegerField(blank=True, null=True)),
-                ('phone', models.CharField(blank=True, max_length=50)),
-                ('city', models.CharField(blank=True, max_length=100)),
-                ('country', models.CharField(blank=True, max_length=100)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='companies', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("website", models.CharField(blank=True, max_length=200)),
+                ("industry", models.CharField(blank=True, max_length=100)),
+                ("employees", models.PositiveIntegerField(blank=True, null=True)),
+                ("phone", models.CharField(blank=True, max_length=50)),
+                ("city", models.CharField(blank=True, max_length=100)),
+                ("country", models.CharField(blank=True, max_length=100)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="companies",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'companies',
-                'ordering': ['name', 'id'],
+                "verbose_name_plural": "companies",
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Contact',
+            name="Contact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_name', models.CharField(max_length=100)),
-                ('last_name', models.CharField(blank=True, max_length=100)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=50)),
-                ('title', models.CharField(blank=True, max_length=150, verbose_name='job title')),
-                ('is_decision_maker', models.BooleanField(default=False, help_text='Has authority to sign. Stages may require a decision-maker contact.')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('company', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='contacts', to='pipeline.company')),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='contacts', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("first_name", models.CharField(max_length=100)),
+                ("last_name", models.CharField(blank=True, max_length=100)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=50)),
+                ("title", models.CharField(blank=True, max_length=150, verbose_name="job title")),
+                (
+                    "is_decision_maker",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Has authority to sign. Stages may require a decision-maker contact.",
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="contacts",
+                        to="pipeline.company",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="contacts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['last_name', 'first_name', 'id'],
+                "ordering": ["last_name", "first_name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalOpportunity',
+            name="HistoricalOpportunity",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('amount', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=14, validators=[django.core.validators.MinValueValidator(Decimal('0'))])),
-                ('probability', models.PositiveSmallIntegerField(blank=True, help_text="Override of the stage's probability (0–100 %); empty uses the stage's.", null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)])),
-                ('expected_close_date', models.DateField()),
-                ('forecast_category', models.CharField(blank=True, choices=[('pipeline', 'Pipeline'), ('best_case', 'Best case'), ('commit', 'Commit'), ('closed', 'Closed'), ('omitted', 'Omitted')], default='', help_text="Override of the stage's forecast category; empty uses the stage's.", max_length=20)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('owner', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "amount",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0"),
+                        max_digits=14,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                    ),
+                ),
+                (
+                    "probability",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="Override of the stage's probability (0–100 %); empty uses the stage's.",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(100),
+                        ],
+                    ),
+                ),
+                ("expected_close_date", models.DateField()),
+                (
+                    "forecast_category",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("pipeline", "Pipeline"),
+                            ("best_case", "Best case"),
+                            ("commit", "Commit"),
+                            ("closed", "Closed"),
+                            ("omitted", "Omitted"),
+                        ],
+                        default="",
+                        help_text="Override of the stage's forecast category; empty uses the stage's.",
+                        max_length=20,
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical opportunity',
-                'verbose_name_plural': 'historical opportunities',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical opportunity",
+                "verbose_name_plural": "historical opportunities",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='Opportunity',
+            name="Opportunity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('amount', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=14, validators=[django.core.validators.MinValueValidator(Decimal('0'))])),
-                ('probability', models.PositiveSmallIntegerField(blank=True, help_text="Override of the stage's probability (0–100 %); empty uses the stage's.", null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)])),
-                ('expected_close_date', models.DateField()),
-                ('closed_on', models.DateField(blank=True, null=True)),
-                ('forecast_category', models.CharField(blank=True, choices=[('pipeline', 'Pipeline'), ('best_case', 'Best case'), ('commit', 'Commit'), ('closed', 'Closed'), ('omitted', 'Omitted')], default='', help_text="Override of the stage's forecast category; empty uses the stage's.", max_length=20)),
-                ('lost_note', models.CharField(blank=True, max_length=255)),
-                ('next_step', models.CharField(blank=True, max_length=255)),
-                ('next_step_due', models.DateField(blank=True, null=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('stage_entered_at', models.DateTimeField(default=django.utils.timezone.now, help_text='When the deal entered its current stage (mirrors its last transition).')),
-                ('last_activity_at', models.DateTimeField(blank=True, null=True)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='opportunities', to='pipeline.company')),
-                ('contact', models.ForeignKey(blank=True, help_text='The primary contact.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='opportunities', to='pipeline.contact')),
-                ('lost_reason', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='opportunities', to='pipeline.lostreason')),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='opportunities', to=settings.AUTH_USER_MODEL)),
-                ('pipeline', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='opportunities', to='pipeline.pipeline')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "amount",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0"),
+                        max_digits=14,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                    ),
+                ),
+                (
+                    "probability",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="Override of the stage's probability (0–100 %); empty uses the stage's.",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(100),
+                        ],
+                    ),
+                ),
+                ("expected_close_date", models.DateField()),
+                ("closed_on", models.DateField(blank=True, null=True)),
+                (
+                    "forecast_category",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("pipeline", "Pipeline"),
+                            ("best_case", "Best case"),
+                            ("commit", "Commit"),
+                            ("closed", "Closed"),
+                            ("omitted", "Omitted"),
+                        ],
+                        default="",
+                        help_text="Override of the stage's forecast category; empty uses the stage's.",
+                        max_length=20,
+                    ),
+                ),
+                ("lost_note", models.CharField(blank=True, max_length=255)),
+                ("next_step", models.CharField(blank=True, max_length=255)),
+                ("next_step_due", models.DateField(blank=True, null=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "stage_entered_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now,
+                        help_text="When the deal entered its current stage (mirrors its last transition).",
+                    ),
+                ),
+                ("last_activity_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="opportunities",
+                        to="pipeline.company",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The primary contact.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="opportunities",
+                        to="pipeline.contact",
+                    ),
+                ),
+                (
+                    "lost_reason",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="opportunities",
+                        to="pipeline.lostreason",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="opportunities",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "pipeline",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="opportunities",
+                        to="pipeline.pipeline",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'opportunities',
-                'ordering': ['expected_close_date', 'id'],
+                "verbose_name_plural": "opportunities",
+                "ordering": ["expected_close_date", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Lead',
+            name="Lead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_name', models.CharField(max_length=100)),
-                ('last_name', models.CharField(blank=True, max_length=100)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=50)),
-                ('title', models.CharField(blank=True, max_length=150, verbose_name='job title')),
-                ('company_name', models.CharField(blank=True, max_length=200)),
-                ('source', models.CharField(choices=[('web', 'Web'), ('referral', 'Referral'), ('event', 'Event'), ('outbound', 'Outbound'), ('partner', 'Partner'), ('other', 'Other')], default='web', max_length=20)),
-                ('status', models.CharField(choices=[('new', 'New'), ('working', 'Working'), ('prospect', 'Prospect'), ('converted', 'Converted'), ('disqualified', 'Disqualified')], default='new', max_length=20)),
-                ('need', models.TextField(blank=True, help_text='The problem the lead wants solved.')),
-                ('budget', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0'))])),
-                ('authority', models.CharField(blank=True, help_text="Who decides and signs on the buyer's side.", max_length=200)),
-                ('timeline', models.CharField(blank=True, help_text='When the buyer intends to decide or start.', max_length=200)),
-                ('disqualification_reason', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('qualified_at', models.DateTimeField(blank=True, null=True)),
-                ('converted_at', models.DateTimeField(blank=True, null=True)),
-                ('disqualified_at', models.DateTimeField(blank=True, null=True)),
-                ('company', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='leads', to='pipeline.company')),
-                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='leads', to='pipeline.contact')),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='leads', to=settings.AUTH_USER_MODEL)),
-                ('opportunity', models.OneToOneField(blank=True, help_text='The opportunity this lead was converted into.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='lead', to='pipeline.opportunity')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("first_name", models.CharField(max_length=100)),
+                ("last_name", models.CharField(blank=True, max_length=100)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=50)),
+                ("title", models.CharField(blank=True, max_length=150, verbose_name="job title")),
+                ("company_name", models.CharField(blank=True, max_length=200)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("web", "Web"),
+                            ("referral", "Referral"),
+                            ("event", "Event"),
+                            ("outbound", "Outbound"),
+                            ("partner", "Partner"),
+                            ("other", "Other"),
+                        ],
+                        default="web",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("working", "Working"),
+                            ("prospect", "Prospect"),
+                            ("converted", "Converted"),
+                            ("disqualified", "Disqualified"),
+                        ],
+                        default="new",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "need",
+                    models.TextField(blank=True, help_text="The problem the lead wants solved."),
+                ),
+                (
+                    "budget",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=14,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                    ),
+                ),
+                (
+                    "authority",
+                    models.CharField(
+                        blank=True,
+                        help_text="Who decides and signs on the buyer's side.",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "timeline",
+                    models.CharField(
+                        blank=True,
+                        help_text="When the buyer intends to decide or start.",
+                        max_length=200,
+                    ),
+                ),
+                ("disqualification_reason", models.CharField(blank=True, max_length=255)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("qualified_at", models.DateTimeField(blank=True, null=True)),
+                ("converted_at", models.DateTimeField(blank=True, null=True)),
+                ("disqualified_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="leads",
+                        to="pipeline.company",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="leads",
+                        to="pipeline.contact",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="leads",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "opportunity",
+                    models.OneToOneField(
+                        blank=True,
+                        help_text="The opportunity this lead was converted into.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="lead",
+                        to="pipeline.opportunity",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Activity',
+            name="Activity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('call', 'Call'), ('email', 'Email'), ('meeting', 'Meeting'), ('note', 'Note'), ('task', 'Task')], max_length=10)),
-                ('subject', models.CharField(max_length=200)),
-                ('body', models.TextField(blank=True)),
-                ('occurred_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('due_on', models.DateField(blank=True, null=True)),
-                ('done_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('owner', models.ForeignKey(help_text='Who logged it, or for a task who must do it.', on_delete=django.db.models.deletion.PROTECT, related_name='activities', to=settings.AUTH_USER_MODEL)),
-                ('company', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='pipeline.company')),
-                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='pipeline.contact')),
-                ('lead', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='pipeline.lead')),
-                ('opportunity', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='pipeline.opportunity')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("call", "Call"),
+                            ("email", "Email"),
+                            ("meeting", "Meeting"),
+                            ("note", "Note"),
+                            ("task", "Task"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("subject", models.CharField(max_length=200)),
+                ("body", models.TextField(blank=True)),
+                ("occurred_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("due_on", models.DateField(blank=True, null=True)),
+                ("done_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        help_text="Who logged it, or for a task who must do it.",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="activities",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "company",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="activities",
+                        to="pipeline.company",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="activities",
+                        to="pipeline.contact",
+                    ),
+                ),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="activities",
+                        to="pipeline.lead",
+                    ),
+                ),
+                (
+                    "opportunity",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="activities",
+                        to="pipeline.opportunity",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'activities',
-                'ordering': ['-occurred_at', '-id'],
+                "verbose_name_plural": "activities",
+                "ordering": ["-occurred_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Stage',
+            name="Stage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('position', models.PositiveIntegerField(default=0, help_text='Order on the board, left to right; lower comes first.')),
-                ('probability', models.PositiveSmallIntegerField(default=10, help_text='Default win probability (0–100 %) of deals in this stage; weighted forecasts multiply amounts by it. Won stages are 100, lost stages 0.', validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)])),
-                ('kind', models.CharField(choices=[('open', 'Open'), ('won', 'Won'), ('lost', 'Lost')], default='open', help_text='Open stages are columns on the board; won and lost close the deal.', max_length=10)),
-                ('forecast_category', models.CharField(choices=[('pipeline', 'Pipeline'), ('best_case', 'Best case'), ('commit', 'Commit'), ('closed', 'Closed'), ('omitted', 'Omitted')], default='pipeline', help_text='Default forecast category of deals in this stage (a deal may override it).', max_length=20)),
-                ('rot_after_days', models.PositiveIntegerField(blank=True, help_text='A deal longer than this many days in the stage is flagged as rotting.', null=True)),
-                ('exit_criteria', models.JSONField(blank=True, default=list, help_text='What a deal must have filled before it may enter this stage.')),
-                ('pipeline', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stages', to='pipeline.pipeline')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "position",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Order on the board, left to right; lower comes first."
+                    ),
+                ),
+                (
+                    "probability",
+                    models.PositiveSmallIntegerField(
+                        default=10,
+                        help_text="Default win probability (0–100 %) of deals in this stage; weighted forecasts multiply amounts by it. Won stages are 100, lost stages 0.",
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(100),
+                        ],
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("open", "Open"), ("won", "Won"), ("lost", "Lost")],
+                        default="open",
+                        help_text="Open stages are columns on the board; won and lost close the deal.",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "forecast_category",
+                    models.CharField(
+                        choices=[
+                            ("pipeline", "Pipeline"),
+                            ("best_case", "Best case"),
+                            ("commit", "Commit"),
+                            ("closed", "Closed"),
+                            ("omitted", "Omitted"),
+                        ],
+                        default="pipeline",
+                        help_text="Default forecast category of deals in this stage (a deal may override it).",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "rot_after_days",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="A deal longer than this many days in the stage is flagged as rotting.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "exit_criteria",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="What a deal must have filled before it may enter this stage.",
+                    ),
+                ),
+                (
+                    "pipeline",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="stages",
+                        to="pipeline.pipeline",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['pipeline', 'position', 'id'],
+                "ordering": ["pipeline", "position", "id"],
             },
         ),
         migrations.AddField(
-            model_name='opportunity',
-            name='stage',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='opportunities', to='pipeline.stage'),
+            model_name="opportunity",
+            name="stage",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="opportunities",
+                to="pipeline.stage",
+            ),
         ),
         migrations.CreateModel(
-            name='StageTransition',
+            name="StageTransition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('changed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=14)),
-                ('probability', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)])),
-                ('changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('from_stage', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='pipeline.stage')),
-                ('opportunity', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='transitions', to='pipeline.opportunity')),
-                ('to_stage', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='pipeline.stage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("changed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=14)),
+                (
+                    "probability",
+                    models.PositiveSmallIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(100),
+                        ]
+                    ),
+                ),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "from_stage",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="pipeline.stage",
+                    ),
+                ),
+                (
+                    "opportunity",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="transitions",
+                        to="pipeline.opportunity",
+                    ),
+                ),
+                (
+                    "to_stage",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="pipeline.stage",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['changed_at', 'id'],
+                "ordering": ["changed_at", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='company',
-            index=models.Index(fields=['owner', 'name'], name='pipeline_co_owner_i_43cea0_idx'),
+            model_name="company",
+            index=models.Index(fields=["owner", "name"], name="pipeline_co_owner_i_43cea0_idx"),
         ),
         migrations.AddIndex(
-            model_name='company',
-            index=models.Index(fields=['name'], name='pipeline_co_name_0cf788_idx'),
+            model_name="company",
+            index=models.Index(fields=["name"], name="pipeline_co_name_0cf788_idx"),
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['owner', 'last_name'], name='pipeline_co_owner_i_7d3260_idx'),
+            model_name="contact",
+            index=models.Index(
+                fields=["owner", "last_name"], name="pipeline_co_owner_i_7d3260_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['company', 'last_name'], name='pipeline_co_company_937a5e_idx'),
+            model_name="contact",
+            index=models.Index(
+                fields=["company", "last_name"], name="pipeline_co_company_937a5e_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['email'], name='pipeline_co_email_8f5c18_idx'),
+            model_name="contact",
+            index=models.Index(fields=["email"], name="pipeline_co_email_8f5c18_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['owner', 'status', '-created_at'], name='pipeline_le_owner_i_6cac1e_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["owner", "status", "-created_at"], name="pipeline_le_owner_i_6cac1e_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['status', '-created_at'], name='pipeline_le_status_dc83d0_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["status", "-created_at"], name="pipeline_le_status_dc83d0_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['created_at'], name='pipeline_le_created_77c844_idx'),
+            model_name="lead",
+            index=models.Index(fields=["created_at"], name="pipeline_le_created_77c844_idx"),
         ),
         migrations.AddConstraint(
-            model_name='lead',
-            constraint=models.CheckConstraint(condition=models.Q(('budget__isnull', True), ('budget__gte', 0), _connector='OR'), name='lead_budget_not_negative'),
+            model_name="lead",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("budget__isnull", True), ("budget__gte", 0), _connector="OR"),
+                name="lead_budget_not_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lead',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'disqualified'), _negated=True), models.Q(('disqualification_reason', ''), _negated=True), _connector='OR'), name='lead_disqualified_has_reason'),
+            model_name="lead",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "disqualified"), _negated=True),
+                    models.Q(("disqualification_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="lead_disqualified_has_reason",
+            ),
         ),
         migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['owner', 'kind', 'done_at', 'due_on'], name='pipeline_ac_owner_i_33f691_idx'),
+            model_name="activity",
+            index=models.Index(
+                fields=["owner", "kind", "done_at", "due_on"], name="pipeline_ac_owner_i_33f691_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['opportunity', '-occurred_at'], name='pipeline_ac_opportu_29a99b_idx'),
+            model_name="activity",
+            index=models.Index(
+                fields=["opportunity", "-occurred_at"], name="pipeline_ac_opportu_29a99b_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['lead', '-occurred_at'], name='pipeline_ac_lead_id_75a864_idx'),
+            model_name="activity",
+            index=models.Index(
+                fields=["lead", "-occurred_at"], name="pipeline_ac_lead_id_75a864_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['contact', '-occurred_at'], name='pipeline_ac_contact_df2fc2_idx'),
+            model_name="activity",
+            index=models.Index(
+                fields=["contact", "-occurred_at"], name="pipeline_ac_contact_df2fc2_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['company', '-occurred_at'], name='pipeline_ac_company_60fb95_idx'),
+            model_name="activity",
+            index=models.Index(
+                fields=["company", "-occurred_at"], name="pipeline_ac_company_60fb95_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='activity',
-            constraint=models.CheckConstraint(condition=models.Q(('lead__isnull', False), ('opportunity__isnull', False), ('contact__isnull', False), ('company__isnull', False), _connector='OR'), name='activity_has_a_subject_record'),
+            model_name="activity",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("lead__isnull", False),
+                    ("opportunity__isnull", False),
+                    ("contact__isnull", False),
+                    ("company__isnull", False),
+                    _connector="OR",
+                ),
+                name="activity_has_a_subject_record",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='activity',
-            constraint=models.CheckConstraint(condition=models.Q(('kind', 'task'), models.Q(('done_at__isnull', True), ('due_on__isnull', True)), _connector='OR'), name='activity_only_tasks_are_due'),
+            model_name="activity",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("kind", "task"),
+                    models.Q(("done_at__isnull", True), ("due_on__isnull", True)),
+                    _connector="OR",
+                ),
+                name="activity_only_tasks_are_due",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stage',
-            constraint=models.UniqueConstraint(fields=('pipeline', 'name'), name='stage_name_unique'),
+            model_name="stage",
+            constraint=models.UniqueConstraint(
+                fields=("pipeline", "name"), name="stage_name_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stage',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'won')), fields=('pipeline',), name='one_won_stage_per_pipeline'),
+            model_name="stage",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "won")),
+                fields=("pipeline",),
+                name="one_won_stage_per_pipeline",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stage',
-            constraint=models.CheckConstraint(condition=models.Q(('probability__gte', 0), ('probability__lte', 100)), name='stage_probability_0_100'),
+            model_name="stage",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("probability__gte", 0), ("probability__lte", 100)),
+                name="stage_probability_0_100",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stage',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'won'), _negated=True), ('probability', 100), _connector='OR'), name='won_stage_probability_100'),
+            model_name="stage",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "won"), _negated=True), ("probability", 100), _connector="OR"
+                ),
+                name="won_stage_probability_100",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stage',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'lost'), _negated=True), ('probability', 0), _connector='OR'), name='lost_stage_probability_0'),
+            model_name="stage",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "lost"), _negated=True), ("probability", 0), _connector="OR"
+                ),
+                name="lost_stage_probability_0",
+            ),
         ),
         migrations.AddIndex(
-            model_name='opportunity',
-            index=models.Index(fields=['pipeline', 'stage', 'expected_close_date'], name='pipeline_op_pipelin_410ab6_idx'),
+            model_name="opportunity",
+            index=models.Index(
+                fields=["pipeline", "stage", "expected_close_date"],
+                name="pipeline_op_pipelin_410ab6_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='opportunity',
-            index=models.Index(fields=['owner', 'stage', 'expected_close_date'], name='pipeline_op_owner_i_fc9905_idx'),
+            model_name="opportunity",
+            index=models.Index(
+                fields=["owner", "stage", "expected_close_date"],
+                name="pipeline_op_owner_i_fc9905_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='opportunity',
-            index=models.Index(fields=['owner', '-expected_close_date'], name='pipeline_op_owner_i_6f7fe9_idx'),
+            model_name="opportunity",
+            index=models.Index(
+                fields=["owner", "-expected_close_date"], name="pipeline_op_owner_i_6f7fe9_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='opportunity',
-            index=models.Index(fields=['expected_close_date'], name='pipeline_op_expecte_8bf538_idx'),
+            model_name="opportunity",
+            index=models.Index(
+                fields=["expected_close_date"], name="pipeline_op_expecte_8bf538_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='opportunity',
-            index=models.Index(fields=['closed_on'], name='pipeline_op_closed__777531_idx'),
+            model_name="opportunity",
+            index=models.Index(fields=["closed_on"], name="pipeline_op_closed__777531_idx"),
         ),
         migrations.AddIndex(
-            model_name='opportunity',
-            index=models.Index(fields=['created_at'], name='pipeline_op_created_2b0778_idx'),
+            model_name="opportunity",
+            index=models.Index(fields=["created_at"], name="pipeline_op_created_2b0778_idx"),
         ),
         migrations.AddIndex(
-            model_name='opportunity',
-            index=models.Index(fields=['company', '-created_at'], name='pipeline_op_company_79fdc6_idx'),
+            model_name="opportunity",
+            index=models.Index(
+                fields=["company", "-created_at"], name="pipeline_op_company_79fdc6_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='opportunity',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gte', 0)), name='opportunity_amount_gte_0'),
+            model_name="opportunity",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gte", 0)), name="opportunity_amount_gte_0"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='opportunity',
-            constraint=models.CheckConstraint(condition=models.Q(('probability__isnull', True), models.Q(('probability__gte', 0), ('probability__lte', 100)), _connector='OR'), name='opportunity_probability_0_100'),
+            model_name="opportunity",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("probability__isnull", True),
+                    models.Q(("probability__gte", 0), ("probability__lte", 100)),
+                    _connector="OR",
+                ),
+                name="opportunity_probability_0_100",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='opportunity',
-            constraint=models.CheckConstraint(condition=models.Q(('version__gte', 1)), name='opportunity_version_gte_1'),
+            model_name="opportunity",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("version__gte", 1)), name="opportunity_version_gte_1"
+            ),
         ),
         migrations.AddIndex(
-            model_name='stagetransition',
-            index=models.Index(fields=['opportunity', 'changed_at'], name='pipeline_st_opportu_913168_idx'),
+            model_name="stagetransition",
+            index=models.Index(
+                fields=["opportunity", "changed_at"], name="pipeline_st_opportu_913168_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='stagetransition',
-            index=models.Index(fields=['to_stage', 'changed_at'], name='pipeline_st_to_stag_2f668a_idx'),
+            model_name="stagetransition",
+            index=models.Index(
+                fields=["to_stage", "changed_at"], name="pipeline_st_to_stag_2f668a_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='stagetransition',
-            index=models.Index(fields=['changed_at'], name='pipeline_st_changed_2e965d_idx'),
+            model_name="stagetransition",
+            index=models.Index(fields=["changed_at"], name="pipeline_st_changed_2e965d_idx"),
         ),
         migrations.AddConstraint(
-            model_name='stagetransition',
-            constraint=models.CheckConstraint(condition=models.Q(('probability__gte', 0), ('probability__lte', 100)), name='transition_probability_0_100'),
+            model_name="stagetransition",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("probability__gte", 0), ("probability__lte", 100)),
+                name="transition_probability_0_100",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stagetransition',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gte', 0)), name='transition_amount_gte_0'),
+            model_name="stagetransition",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gte", 0)), name="transition_amount_gte_0"
+            ),
         ),
     ]

@@ -1,0 +1,68 @@
+"""Formatting shared by every page: one helper for money, one for percentages, so the same
+figure looks the same everywhere."""
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django import template
+from django.conf import settings
+
+register = template.Library()
+
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+
+def _symbol() -> str:
+    code = settings.OPPORTUNE_CURRENCY
+    return SYMBOLS.get(code, code + " ")
+
+
+def _dec(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+
+
+@register.filter
+def money(value, places: int = 0) -> str:
+    """``48000`` → ``$48,000``; ``money:2`` keeps cents. Empty for None."""
+    d = _dec(value)
+    if d is None:
+        return "—"
+    q = Decimal(1).scaleb(-int(places))
+    d = d.quantize(q, rounding=ROUND_HALF_UP)
+    sign = "-" if d < 0 else ""
+    return f"{sign}{_symbol()}{abs(d):,.{int(places)}f}"
+
+
+@register.filter
+def money_short(value) -> str:
+    """Compact money for headers and tiles: ``$1.20M``, ``$980k``, ``$640``."""
+    d = _dec(value)
+    if d is None:
+        return "—"
+    sign = "-" if d < 0 else ""
+    d = abs(d)
+    if d >= 1_000_000_000:
+        text = f"{d / Decimal(1_000_000_000):.2f}B"
+    elif d >= 1_000_000:
+        text = f"{d / Decimal(1_000_000):.2f}M"
+    elif d >= 1_000:
+        text = f"{(d / Decimal(1_000)).quantize(Decimal(1), rounding=ROUND_HALF_UP)}k"
+    else:
+        text = f"{d.quantize(Decimal(1), rounding=ROUND_HALF_UP)}"
+    return f"{sign}{_symbol()}{text}"
+
+
+@register.filter
+def pct(value, places: int = 0) -> str:
+    """A ratio or percentage number shown as ``52 %``; ``None`` shows as a dash.
+
+    Pass percentages (0–100), not ratios.
+    """
+    d = _dec(value)
+    if d is None:
+        return "—"
+    return f"{d:.{int(places)}f} %"
