@@ -1,0 +1,62 @@
+"""DESIGN.md §3 as ORM expressions: the one definition of each per-deal number, used by the
+board, the forecasts and the reports so that SQL and Python never disagree.
+
+All expressions are relative to an ``Opportunity`` queryset (``prefix`` lets a query on a
+related model reuse them, e.g. ``prefix="opportunity__"``).
+"""
+
+from decimal import Decimal
+
+from django.db.models import Case, DecimalField, ExpressionWrapper, F, IntegerField, Value, When
+from django.db.models.functions import Coalesce, NullIf, TruncMonth
+
+from pipeline.models import ForecastCategory, Stage
+
+MONEY_FIELD = DecimalField(max_digits=20, decimal_places=2)
+
+
+def effective_probability(prefix: str = ""):
+    """Won = 100, lost = 0, else the deal's override, else its stage's probability."""
+    return Case(
+        When(**{f"{prefix}stage__kind": Stage.Kind.WON}, then=Value(100)),
+        When(**{f"{prefix}stage__kind": Stage.Kind.LOST}, then=Value(0)),
+        default=Coalesce(F(f"{prefix}probability"), F(f"{prefix}stage__probability")),
+        output_field=IntegerField(),
+    )
+
+
+def weighted_amount(prefix: str = ""):
+    """amount × effective probability / 100 (exact decimal arithmetic in SQL)."""
+    return ExpressionWrapper(
+        F(f"{prefix}amount") * effective_probability(prefix) / Value(Decimal(100)),
+        output_field=MONEY_FIELD,
+    )
+
+
+def effective_forecast_category(prefix: str = ""):
+    """Closed for won, omitted for lost, else the deal's override, else the stage's default."""
+    from django.db.models import CharField
+
+    return Case(
+        When(**{f"{prefix}stage__kind": Stage.Kind.WON}, then=Value(ForecastCategory.CLOSED)),
+        When(**{f"{prefix}stage__kind": Stage.Kind.LOST}, then=Value(ForecastCategory.OMITTED)),
+        default=Coalesce(
+            NullIf(F(f"{prefix}forecast_category"), Value("")),
+            F(f"{prefix}stage__forecast_category"),
+        ),
+        output_field=CharField(),
+    )
+
+
+def period_date(prefix: str = ""):
+    """The date that places a deal in a period: expected close for open deals, closed date for
+    won and lost deals."""
+    return Case(
+        When(**{f"{prefix}stage__kind": Stage.Kind.OPEN}, then=F(f"{prefix}expected_close_date")),
+        default=Coalesce(F(f"{prefix}closed_on"), F(f"{prefix}expected_close_date")),
+    )
+
+
+def period_month(prefix: str = ""):
+    """First day of the calendar month of :func:`period_date` (periods are months)."""
+    return TruncMonth(period_date(prefix))

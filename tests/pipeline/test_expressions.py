@@ -1,0 +1,37 @@
+from decimal import Decimal
+
+from pipeline import expressions, services
+from pipeline.models import Opportunity
+from tests.factories import OpportunityFactory, stage
+
+
+def _annotated(pk):
+    return Opportunity.objects.annotate(
+        p=expressions.effective_probability(),
+        w=expressions.weighted_amount(),
+        c=expressions.effective_forecast_category(),
+        d=expressions.period_date(),
+    ).get(pk=pk)
+
+
+def test_expressions_match_model_properties_for_open_won_and_lost(rep, pipeline, lost_reason):
+    open_deal = OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("12345.67"))
+    overridden = OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("1000"))
+    overridden = services.update_opportunity(
+        opportunity=overridden, by=rep, version=1, probability=33, forecast_category="commit"
+    )
+    won = OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("500"))
+    won = services.close_won(opportunity=won, by=rep)
+    lost = OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("700"))
+    lost = services.close_lost(opportunity=lost, by=rep, lost_reason=lost_reason)
+    for deal in (open_deal, overridden, won, lost):
+        row = _annotated(deal.pk)
+        fresh = Opportunity.objects.select_related("stage").get(pk=deal.pk)
+        assert row.p == fresh.effective_probability
+        assert Decimal(row.w).quantize(Decimal("0.01")) == fresh.weighted_amount
+        assert row.c == fresh.effective_forecast_category
+    assert _annotated(open_deal.pk).d == open_deal.expected_close_date
+    assert _annotated(won.pk).d == won.closed_on
+    assert _annotated(overridden.pk).p == 33
+    assert _annotated(won.pk).p == 100 and _annotated(lost.pk).p == 0
+    assert stage(pipeline, "Qualification").probability == 10
