@@ -171,3 +171,6 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "accounts.backends.RoleBackend",
 ]
+
+# Field history: index (history_date, id) so "changes of a deal over time" scans stay cheap.
+SIMPLE_HISTORY_DATE_INDEX = "composite"
