@@ -1,0 +1,70 @@
+"""Forms for logging activities and creating tasks, and the helper every form of the rep's
+workspace uses to put a service's ``ValidationError`` next to the field it concerns."""
+
+import datetime as dt
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from pipeline.models import Activity
+
+
+def add_service_errors(form: forms.Form, error: ValidationError, field_map=None) -> None:
+    """Attach a service's ValidationError to ``form``: keyed messages go next to the matching
+    field (``field_map`` renames service keys to form fields), everything else on top."""
+    field_map = field_map or {}
+    if hasattr(error, "error_dict"):
+        for key, messages in error.message_dict.items():
+            name = field_map.get(key, key)
+            if name in form.fields:
+                form.add_error(name, messages)
+            else:
+                form.add_error(None, messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+class ActivityForm(forms.Form):
+    """Log a call, email, meeting or note, or create a task with a due date."""
+
+    kind = forms.ChoiceField(label="Type", choices=Activity.Kind.choices, initial="call")
+    subject = forms.CharField(max_length=200)
+    body = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    due_on = forms.DateField(
+        label="Due date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Tasks only.",
+    )
+    occurred_at = forms.DateTimeField(
+        label="When",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Leave empty for now.",
+    )
+
+    def clean_subject(self):
+        subject = self.cleaned_data["subject"].strip()
+        if not subject:
+            raise ValidationError("Give the activity a subject.")
+        return subject
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind")
+        if kind == Activity.Kind.TASK:
+            if not data.get("due_on") and "due_on" not in self.errors:
+                self.add_error("due_on", "A task needs a due date.")
+            data["occurred_at"] = None
+        elif kind:
+            if data.get("due_on"):
+                self.add_error(
+                    "due_on", "Only tasks have a due date; choose Task or clear the date."
+                )
+            when = data.get("occurred_at")
+            if when and when > timezone.now() + dt.timedelta(minutes=5):
+                self.add_error(
+                    "occurred_at", "A logged activity has already happened; pick a past time."
+                )
+        return data
