@@ -1,0 +1,114 @@
+import datetime as dt
+import hashlib
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Count
+
+from accounts.models import Team, User
+from pipeline import demo
+from pipeline.models import Activity, Lead, Opportunity, Pipeline, StageTransition
+
+TODAY = dt.date(2026, 11, 27)
+
+
+def _digest() -> str:
+    rows = Opportunity.objects.order_by("id").values_list(
+        "name", "owner__username", "stage__name", "company__name", "contact__email", "amount",
+        "expected_close_date", "closed_on", "created_at", "stage_entered_at", "forecast_category",
+        "lost_reason__name",
+    )  # fmt: skip
+    transitions = StageTransition.objects.order_by("id").values_list(
+        "opportunity__name", "from_stage__name", "to_stage__name", "changed_at", "amount"
+    )
+    leads = Lead.objects.order_by("id").values_list("first_name", "status", "owner__username")
+    acts = Activity.objects.order_by("id").values_list("kind", "subject", "occurred_at", "due_on")
+    h = hashlib.sha256()
+    for qs in (rows, transitions, leads, acts):
+        for row in qs:
+            h.update(repr(row).encode())
+    return h.hexdigest()
+
+
+def _wipe():
+    for model in (Activity, Lead, StageTransition, Opportunity.history.model, Opportunity):
+        model.objects.all().delete()
+    from pipeline.models import Company, Contact, LostReason
+
+    for model in (Contact, Company, Pipeline, LostReason):
+        model.objects.all().delete()
+    Team.objects.update(manager=None)
+    User.objects.all().delete()
+    Team.objects.all().delete()
+
+
+@pytest.mark.django_db
+def test_seed_demo_same_seed_gives_same_data():
+    demo.seed(opportunities=150, seed=7, today=TODAY)
+    first = _digest()
+    _wipe()
+    demo.seed(opportunities=150, seed=7, today=TODAY)
+    assert _digest() == first
+    _wipe()
+    demo.seed(opportunities=150, seed=8, today=TODAY)
+    assert _digest() != first
+
+
+@pytest.mark.django_db
+def test_seed_demo_builds_the_promised_world():
+    counts = demo.seed(opportunities=400, seed=1, today=TODAY)
+    assert counts["opportunity"] == 400
+    assert Team.objects.count() == 3
+    assert all(t.manager and t.manager.role == "manager" for t in Team.objects.all())
+    assert User.objects.filter(role="rep").count() == 12
+    assert User.objects.get(username="admin").role == "admin"
+    assert User.objects.get(username="rep1").check_password(demo.DEMO_PASSWORD)
+    assert set(Pipeline.objects.values_list("name", flat=True)) == {"New business", "Renewals"}
+    assert set(Lead.objects.values_list("status", flat=True)) == set(Lead.Status.values)
+    kinds = dict(Opportunity.objects.values_list("stage__kind").annotate(n=Count("id")).order_by())
+    assert kinds["open"] > 40 and kinds["won"] > 40 and kinds["lost"] > 40
+    # Every deal has a creation transition and its stage is the last one entered.
+    assert StageTransition.objects.filter(from_stage__isnull=True).count() == 400
+    for opp in Opportunity.objects.select_related("stage")[:100]:
+        last = opp.transitions.order_by("-changed_at", "-id").first()
+        assert last.to_stage_id == opp.stage_id
+        assert last.changed_at == opp.stage_entered_at
+        assert opp.history.exists()
+        if opp.stage.kind == "open":
+            assert opp.closed_on is None
+        else:
+            assert opp.closed_on is not None
+    # History spans about 18 months; open close dates span the next six months.
+    first = StageTransition.objects.order_by("changed_at").first().changed_at.date()
+    assert (TODAY - first).days > 365
+    latest_open = Opportunity.objects.open().order_by("-expected_close_date").first()
+    assert 120 < (latest_open.expected_close_date - TODAY).days <= 183
+    assert Activity.objects.open_tasks().exists()
+    # Deals in a stage that needs a decision maker have one.
+    for opp in Opportunity.objects.filter(stage__name="Negotiation").select_related("contact"):
+        assert opp.contact.is_decision_maker
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_a_database_with_data_and_if_empty_skips(capsys):
+    call_command("seed_demo", opportunities=20, seed=1, today=TODAY)
+    with pytest.raises(CommandError, match="already has users"):
+        call_command("seed_demo", opportunities=20, seed=1)
+    call_command("seed_demo", opportunities=20, seed=1, if_empty=True)
+    assert "already loaded" in capsys.readouterr().out
+    assert Opportunity.objects.count() == 20
+
+
+@pytest.mark.django_db
+def test_seeded_ids_continue_after_seed_so_services_can_create():
+    demo.seed(opportunities=30, seed=3, today=TODAY)
+    from pipeline import services
+
+    rep = User.objects.get(username="rep1")
+    company = services.create_company(by=rep, name="After seed Ltd")
+    deal = services.create_opportunity(
+        by=rep, name="New", company=company, pipeline=Pipeline.objects.first(),
+        amount="100", expected_close_date=TODAY,
+    )  # fmt: skip
+    assert deal.pk > 30
+    assert deal.transitions.count() == 1
