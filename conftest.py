@@ -1,4 +1,11 @@
-"""Root pytest configuration: shared fixtures for every app's tests."""
+"""Root pytest configuration: shared fixtures for every app's tests.
+
+Tests that need PostgreSQL or Redis skip with a reason where those are not configured (a
+laptop on SQLite). With ``REQUIRE_SERVICES=1`` (CI) such a skip is turned into a failure, so
+nothing silently goes untested there.
+"""
+
+import os
 
 import pytest
 
@@ -72,3 +79,17 @@ def opportunity(rep, pipeline):
     from tests.factories import OpportunityFactory
 
     return OpportunityFactory(owner=rep, pipeline=pipeline, name="Acme — 40 seats")
+
+
+SERVICE_WORDS = ("postgresql", "redis", "database_url", "redis_url")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("REQUIRE_SERVICES") == "1":
+        reason = str(report.longrepr).lower()
+        if any(word in reason for word in SERVICE_WORDS):
+            report.outcome = "failed"
+            report.longrepr = f"skipped for a missing service, not allowed in CI: {reason}"
