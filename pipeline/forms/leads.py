@@ -1,0 +1,161 @@
+"""Forms of the lead pages. They parse and validate input; the services in
+``pipeline.services`` do the writing (forms are never saved directly)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+
+from accounts.visibility import visible_users
+from pipeline.models import Company, Contact, Lead, Pipeline
+from pipeline.services import LEAD_FIELDS
+
+MONEY_KW = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0")}
+
+
+def _owner_field(user, *, label="Owner", help_text=""):
+    return forms.ModelChoiceField(
+        queryset=visible_users(user).order_by("first_name", "last_name", "username"),
+        label=label,
+        empty_label=None,
+        help_text=help_text,
+    )
+
+
+class LeadForm(forms.ModelForm):
+    """Create or edit a lead. The owner choices are the users the editor may assign to."""
+
+    class Meta:
+        model = Lead
+        fields = [*LEAD_FIELDS]
+        widgets = {
+            "need": forms.Textarea(attrs={"rows": 3}),
+            "budget": forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
+        }
+
+    def __init__(self, *args, user, assign: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["budget"] = forms.DecimalField(
+            **MONEY_KW,
+            required=False,
+            help_text="What the lead can spend, if known.",
+            widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
+        )
+        self.fields["owner"] = _owner_field(user)
+        if not self.instance.pk:
+            self.fields["owner"].initial = user.pk
+        else:
+            self.fields["owner"].initial = self.instance.owner_id
+        if not assign:
+            # A rep owns what they create; only managers and admins assign records.
+            del self.fields["owner"]
+
+    def service_data(self) -> dict:
+        return {name: self.cleaned_data[name] for name in LEAD_FIELDS}
+
+    def _post_clean(self):
+        # Validate the fields only; the services own the model's state (status, owner ...).
+        pass
+
+
+class DisqualifyForm(forms.Form):
+    reason = forms.CharField(
+        max_length=255,
+        label="Why is this lead disqualified?",
+        help_text="For example: no budget, not the decision maker, competitor, student.",
+        widget=forms.TextInput(attrs={"autofocus": True}),
+    )
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Say why the lead is disqualified.")
+        return reason
+
+
+class ContactChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.full_name} — {obj.company.name}" if obj.company_id else obj.full_name
+
+
+class ConvertLeadForm(forms.Form):
+    """Qualification facts (need, budget, timeline) and the deal to create from a prospect,
+    with an existing company and contact or new ones made from the lead's details."""
+
+    need = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), help_text="The problem the customer wants solved."
+    )
+    budget = forms.DecimalField(
+        **MONEY_KW,
+        help_text="What the customer can spend.",
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
+    )
+    authority = forms.CharField(
+        max_length=200, required=False, help_text="Who decides and signs on the buyer's side."
+    )
+    timeline = forms.CharField(
+        max_length=200, help_text="When the customer intends to decide or start."
+    )
+    name = forms.CharField(
+        label="Deal name",
+        max_length=200,
+        required=False,
+        help_text="Leave empty for “Company — need”.",
+    )
+    amount = forms.DecimalField(
+        **MONEY_KW,
+        label="Deal amount",
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
+    )
+    expected_close_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    pipeline = forms.ModelChoiceField(queryset=Pipeline.objects.none(), empty_label=None)
+    company = forms.ModelChoiceField(
+        queryset=Company.objects.none(),
+        required=False,
+        label="Existing company",
+        empty_label="— Create a new company —",
+    )
+    company_name = forms.CharField(
+        label="New company name",
+        max_length=200,
+        required=False,
+        help_text="Used when no existing company is chosen.",
+    )
+    contact = ContactChoiceField(
+        queryset=Contact.objects.none(),
+        required=False,
+        label="Existing contact",
+        empty_label="— Create a contact from the lead —",
+    )
+    contact_is_decision_maker = forms.BooleanField(
+        required=False,
+        label="The new contact is a decision maker",
+        help_text="Later stages may require a decision-maker contact.",
+    )
+
+    def __init__(self, *args, user, lead: Lead, assign: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["pipeline"].queryset = Pipeline.objects.filter(is_active=True).order_by(
+            "position", "id"
+        )
+        self.fields["company"].queryset = Company.objects.visible_to(user).only("id", "name")
+        self.fields["contact"].queryset = (
+            Contact.objects.visible_to(user)
+            .select_related("company")
+            .only("id", "first_name", "last_name", "company__name")
+        )
+        if assign:
+            self.fields["owner"] = _owner_field(user, help_text="Who works the deal.")
+            self.fields["owner"].initial = lead.owner_id
+
+    def clean(self):
+        data = super().clean()
+        named = data.get("company") or (data.get("company_name") or "").strip()
+        # A chosen contact brings their own company (the service links it).
+        from_contact = data.get("contact") is not None and data["contact"].company_id
+        if not named and not from_contact and "company" not in self.errors:
+            self.add_error(
+                "company_name", "Choose an existing company or enter a new company's name."
+            )
+        return data
