@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import visibility
@@ -186,6 +187,9 @@ def _apply(obj, data: dict[str, Any], allowed: tuple[str, ...]) -> None:
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
     for key, value in data.items():
+        if value == "" and obj._meta.get_field(key).null:
+            # An empty form value of a nullable field (a budget, a head count) means unknown.
+            value = None
         setattr(obj, key, value)
 
 
@@ -381,6 +385,11 @@ def convert_lead(
         if pipeline is None:
             raise ValidationError("No active pipeline exists; ask an admin to create one.")
 
+    if contact is not None and not Contact.objects.visible_to(by).filter(pk=contact.pk).exists():
+        raise ValidationError({"contact": "Choose a contact you can see."})
+    if company is None and contact is not None and contact.company_id:
+        # A chosen contact brings their company (when visible); never create a duplicate.
+        company = Company.objects.visible_to(by).filter(pk=contact.company_id).first()
     if company is None:
         cname = (company_name or lead.company_name).strip()
         if not cname:
@@ -400,8 +409,6 @@ def convert_lead(
             title=lead.title,
             is_decision_maker=contact_is_decision_maker,
         )
-    elif not Contact.objects.visible_to(by).filter(pk=contact.pk).exists():
-        raise ValidationError({"contact": "Choose a contact you can see."})
 
     opportunity = create_opportunity(
         by=by,
@@ -575,6 +582,11 @@ def update_opportunity(*, opportunity: Opportunity, by, version, **changes) -> O
             f"These fields cannot be changed here: {', '.join(sorted(unknown))}. "
             "Use the stage controls to move a deal."
         )
+    owner = changes.get("owner")
+    if owner is not None and owner.pk == current.owner_id:
+        # Re-posting the current owner is not a change: a deal of a deactivated rep stays
+        # editable (its amount, dates ...) until someone reassigns it.
+        del changes["owner"]
     values = _clean_opportunity_values(by, changes, pipeline=current.pipeline)
     changed_fields = []
     for field, value in values.items():
@@ -752,7 +764,11 @@ def log_activity(
         occurred_at=occurred_at or now,
     )
     if opportunity is not None and kind != Activity.Kind.TASK:
-        Opportunity.objects.filter(pk=opportunity.pk).update(last_activity_at=activity.occurred_at)
+        # A back-dated activity never moves the deal's last activity back in time.
+        Opportunity.objects.filter(
+            Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=activity.occurred_at),
+            pk=opportunity.pk,
+        ).update(last_activity_at=activity.occurred_at)
     if lead is not None and lead.status == Lead.Status.NEW and kind != Activity.Kind.TASK:
         Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.WORKING, updated_at=now)
     return activity
@@ -769,9 +785,10 @@ def complete_task(*, activity: Activity, by) -> Activity:
     activity.done_at = timezone.now()
     activity.save(update_fields=["done_at"])
     if activity.opportunity_id:
-        Opportunity.objects.filter(pk=activity.opportunity_id).update(
-            last_activity_at=activity.done_at
-        )
+        Opportunity.objects.filter(
+            Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=activity.done_at),
+            pk=activity.opportunity_id,
+        ).update(last_activity_at=activity.done_at)
     return activity
 
 
