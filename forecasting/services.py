@@ -1,16 +1,660 @@
-"""Forecast snapshots, ranges, quotas and adjustments: every write of the forecasting app."""
+"""Every write of the forecasting app: snapshots and forecast ranges (the nightly job),
+quotas and managers' adjustments.
+
+Snapshots
+---------
+``take_snapshot(taken_on=D)`` rebuilds the :class:`~forecasting.models.ForecastSnapshot` rows
+of date ``D`` (per period × owner × pipeline) and the :class:`~forecasting.models.ForecastRange`
+rows stored with them, in one transaction: delete the date's rows, then one
+``INSERT … SELECT`` whose ``SELECT`` is an ORM aggregate grouped by period, owner and pipeline
+(never a loop over opportunities in Python). Taking a date twice gives the same rows; an error
+half-way rolls back to the previous rows. On PostgreSQL a transaction-level advisory lock keyed
+by the date serialises two runs for the same date, and the transaction may raise ``work_mem``.
+
+What a snapshot describes
+-------------------------
+The pipeline as it stood at the end of ``D`` in ``settings.TIME_ZONE``:
+
+* ``D`` = today: the live tables (the nightly job, and ``manage.py snapshot_forecasts``).
+* ``D`` in the past (``backfill_snapshots``, seed_demo): reconstructed per deal from history.
+  Deals created after ``D`` are left out. The stage is that of the deal's last
+  :class:`~pipeline.models.StageTransition` with ``changed_at`` before the end of ``D``.
+  Amount, expected close date, owner, probability override and forecast category come from
+  the deal's last field-history row (``Opportunity.history``) before the end of ``D``; when a
+  deal has no history row then, the amount and probability of that transition row and the
+  deal's current close date, owner and category are used. A deal closed as of ``D`` falls in
+  the period of its ``closed_on`` when it is still in that closed stage today, else of the
+  date of the closing transition. Stage probabilities and default categories are the stages'
+  current configuration; team membership is the reps' current team.
+
+Probabilities follow DESIGN.md §3 (``pipeline.expressions``); in pipelines with
+``use_empirical_probabilities`` an open deal without an override is weighted by its stage's
+empirical win rate (:func:`empirical_stage_rates`, trailing 12 months) instead.
+
+Forecast ranges
+---------------
+For the months of ``D``'s quarter and the next quarter, and those two quarters, a Monte Carlo
+over the open deals (:mod:`forecasting.montecarlo`) gives P10/P50/P90 of closed-won revenue
+and the chance of reaching quota, per rep, per team and for everyone, per pipeline and for all
+pipelines. Deals are read one month at a time, so memory stays flat in the number of deals.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import zlib
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import groupby
+from operator import itemgetter
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, NullIf, TruncDate, TruncMonth
+from django.utils import timezone
+
+from accounts import visibility
+from accounts.models import Team, User
+from forecasting import montecarlo
+from forecasting.models import (
+    ForecastAdjustment,
+    ForecastRange,
+    ForecastSnapshot,
+    PeriodKind,
+    Quota,
+)
+from pipeline import expressions
+from pipeline.models import ForecastCategory, Opportunity, Stage, StageTransition
+
+ZERO = Decimal("0")
+MONEY_FIELD = DecimalField(max_digits=20, decimal_places=2)
+EMPIRICAL_WINDOW_DAYS = 365
+EMPIRICAL_MIN_CLOSED = 5
+ADVISORY_LOCK_NAMESPACE = 0x0F0CA57  # first key of pg_advisory_xact_lock(int, int)
+SNAPSHOT_WORK_MEM = "64MB"
+
+OPEN, WON, LOST = Stage.Kind.OPEN, Stage.Kind.WON, Stage.Kind.LOST
 
 
+# --- dates and periods -----------------------------------------------------------------------
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def quarter_start(day: dt.date) -> dt.date:
+    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def end_of_day(day: dt.date) -> dt.datetime:
+    """The first instant after ``day`` in the configured time zone."""
+    tz = timezone.get_default_timezone()
+    return timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min), tz)
+
+
+def _today() -> dt.date:
+    return timezone.localdate()
+
+
+# --- deal state at a date --------------------------------------------------------------------
+
+# Every deal-state queryset carries the same annotation names, live or reconstructed:
+#   s_exists, s_kind, s_owner, s_pipeline, s_amount, s_prob, s_category, s_period
+STATE_FIELDS = ("s_kind", "s_owner", "s_pipeline", "s_amount", "s_prob", "s_category", "s_period")
+
+
+def _empirical_probability(rates: dict[int, int], *, stage_field: str, override, default):
+    """``default`` unless the deal has no override and its stage has an empirical rate."""
+    if not rates:
+        return default
+    whens = [
+        When(Q(**{stage_field: stage_id}) & Q(override__isnull=True), then=Value(rate))
+        for stage_id, rate in sorted(rates.items())
+    ]
+    return Case(*whens, default=default, output_field=IntegerField())
+
+
+def live_deals(*, rates: dict[int, int] | None = None, queryset=None):
+    """Deals as they stand now, with the state annotations (DESIGN §3 via
+    ``pipeline.expressions``)."""
+    qs = Opportunity.objects.all() if queryset is None else queryset
+    prob = expressions.effective_probability()
+    if rates:
+        prob = _empirical_probability(
+            rates, stage_field="stage_id", override=F("probability"), default=prob
+        )
+    return qs.alias(override=F("probability")).annotate(
+        s_kind=F("stage__kind"),
+        s_owner=F("owner_id"),
+        s_pipeline=F("pipeline_id"),
+        s_amount=F("amount"),
+        s_prob=prob,
+        s_category=expressions.effective_forecast_category(),
+        s_period=expressions.period_month(),
+    )
+
+
+def reconstructed_deals(*, on: dt.date, rates: dict[int, int] | None = None, queryset=None):
+    """Deals as they stood at the end of ``on``, reconstructed from the stage transitions and
+    the field history (see the module docstring); deals created later are excluded."""
+    cutoff = end_of_day(on)
+    history = Opportunity.history.model.objects.filter(
+        id=OuterRef("pk"), history_date__lt=cutoff
+    ).order_by("-history_date", "-history_id")
+    moves = StageTransition.objects.filter(
+        opportunity=OuterRef("pk"), changed_at__lt=cutoff
+    ).order_by("-changed_at", "-id")
+
+    def h(field):
+        return Subquery(history.values(field)[:1])
+
+    def t(field, output=None):
+        return Subquery(moves.values(field)[:1], output_field=output)
+
+    qs = Opportunity.objects.all() if queryset is None else queryset
+    qs = qs.filter(created_at__lt=cutoff).alias(
+        t_stage=t("to_stage_id"),
+        t_kind=t("to_stage__kind"),
+        t_stage_prob=t("to_stage__probability"),
+        t_stage_cat=t("to_stage__forecast_category"),
+        t_amount=t("amount"),
+        t_prob=t("probability"),
+        t_at=t("changed_at"),
+        h_id=h("history_id"),
+        h_amount=h("amount"),
+        h_prob=h("probability"),
+        h_close=h("expected_close_date"),
+        h_owner=h("owner_id"),
+        h_cat=h("forecast_category"),
+    )
+    qs = qs.filter(t_kind__isnull=False).alias(
+        override=Case(When(h_id__isnull=False, then=F("h_prob")), default=Value(None))
+    )
+    base_prob = Case(
+        When(t_kind=WON, then=Value(100)),
+        When(t_kind=LOST, then=Value(0)),
+        When(h_id__isnull=False, then=Coalesce(F("h_prob"), F("t_stage_prob"))),
+        default=F("t_prob"),
+        output_field=IntegerField(),
+    )
+    prob = _empirical_probability(
+        rates or {}, stage_field="t_stage", override=F("override"), default=base_prob
+    )
+    closed_date = Case(
+        When(
+            Q(stage_id=F("t_stage"), stage_entered_at=F("t_at"), closed_on__isnull=False),
+            then=F("closed_on"),
+        ),
+        default=TruncDate("t_at", tzinfo=timezone.get_default_timezone()),
+    )
+    close = Coalesce(F("h_close"), F("expected_close_date"))
+    return qs.annotate(
+        s_kind=F("t_kind"),
+        s_owner=Coalesce(F("h_owner"), F("owner_id"), output_field=BigIntegerField()),
+        s_pipeline=F("pipeline_id"),
+        s_amount=Coalesce(F("h_amount"), F("t_amount"), output_field=MONEY_FIELD),
+        s_prob=prob,
+        s_category=Case(
+            When(t_kind=WON, then=Value(ForecastCategory.CLOSED)),
+            When(t_kind=LOST, then=Value(ForecastCategory.OMITTED)),
+            default=Coalesce(
+                NullIf(
+                    Case(When(h_id__isnull=False, then=F("h_cat")), default=F("forecast_category")),
+                    Value(""),
+                ),
+                F("t_stage_cat"),
+            ),
+        ),
+        s_period=TruncMonth(Case(When(t_kind=OPEN, then=close), default=closed_date)),
+    )
+
+
+def deals_at(*, on: dt.date, rates: dict[int, int] | None = None, queryset=None):
+    """Live deals for today (or later), reconstructed deals for a past date."""
+    if rates is None:
+        rates = empirical_stage_rates(on=on)
+    if on >= _today():
+        return live_deals(rates=rates, queryset=queryset)
+    return reconstructed_deals(on=on, rates=rates, queryset=queryset)
+
+
+def weighted_expression():
+    return ExpressionWrapper(
+        F("s_amount") * F("s_prob") / Value(Decimal(100)), output_field=MONEY_FIELD
+    )
+
+
+def snapshot_aggregates():
+    """The snapshot columns as aggregates over a deal-state queryset."""
+    is_open = Q(s_kind=OPEN)
+
+    def money(expr, condition):
+        return Coalesce(Sum(expr, filter=condition), Value(ZERO), output_field=MONEY_FIELD)
+
+    return {
+        "open_count": Count("pk", filter=is_open),
+        "open_amount": money(F("s_amount"), is_open),
+        "weighted_amount": money(weighted_expression(), is_open),
+        "commit_amount": money(F("s_amount"), is_open & Q(s_category=ForecastCategory.COMMIT)),
+        "best_case_amount": money(
+            F("s_amount"), is_open & Q(s_category=ForecastCategory.BEST_CASE)
+        ),
+        "won_amount": money(F("s_amount"), Q(s_kind=WON)),
+        "won_count": Count("pk", filter=Q(s_kind=WON)),
+        "lost_count": Count("pk", filter=Q(s_kind=LOST)),
+        "lost_amount": money(F("s_amount"), Q(s_kind=LOST)),
+    }
+
+
+SNAPSHOT_COLUMNS = (
+    "open_count",
+    "open_amount",
+    "weighted_amount",
+    "commit_amount",
+    "best_case_amount",
+    "won_amount",
+    "won_count",
+    "lost_count",
+    "lost_amount",
+)
+
+
+# --- empirical stage win rates ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageRate:
+    stage_id: int
+    entered: int
+    closed: int
+    won: int
+
+    @property
+    def rate(self) -> Decimal | None:
+        """Won ÷ closed as a percentage; None without any closed deal."""
+        if not self.closed:
+            return None
+        return (Decimal(100) * self.won / self.closed).quantize(Decimal("0.1"))
+
+
+def stage_win_counts(*, on: dt.date, pipeline_ids=None) -> dict[int, StageRate]:
+    """DESIGN §3: of the deals that entered each stage in the 12 months up to ``on`` and have
+    closed by then, how many were won. One aggregate query."""
+    cutoff = end_of_day(on)
+    entered = StageTransition.objects.filter(
+        changed_at__lt=cutoff,
+        changed_at__gte=cutoff - dt.timedelta(days=EMPIRICAL_WINDOW_DAYS),
+    )
+    if pipeline_ids is not None:
+        entered = entered.filter(to_stage__pipeline_id__in=list(pipeline_ids))
+    if on >= _today():
+        outcome = F("opportunity__stage__kind")
+    else:
+        outcome = Subquery(
+            StageTransition.objects.filter(
+                opportunity=OuterRef("opportunity_id"), changed_at__lt=cutoff
+            )
+            .order_by("-changed_at", "-id")
+            .values("to_stage__kind")[:1]
+        )
+    rows = (
+        entered.annotate(outcome=outcome)
+        .values("to_stage_id")
+        .annotate(
+            entered=Count("opportunity_id", distinct=True),
+            closed=Count("opportunity_id", distinct=True, filter=Q(outcome__in=[WON, LOST])),
+            won=Count("opportunity_id", distinct=True, filter=Q(outcome=WON)),
+        )
+        .order_by()
+    )
+    return {
+        r["to_stage_id"]: StageRate(r["to_stage_id"], r["entered"], r["closed"], r["won"])
+        for r in rows
+    }
+
+
+def empirical_stage_rates(*, on: dt.date) -> dict[int, int]:
+    """Whole-percent empirical win rates of the open stages of pipelines that forecast with
+    them (``Pipeline.use_empirical_probabilities``); stages with fewer than
+    ``EMPIRICAL_MIN_CLOSED`` closed deals keep their configured probability."""
+    stages = dict(
+        Stage.objects.filter(kind=OPEN, pipeline__use_empirical_probabilities=True).values_list(
+            "pk", "pipeline_id"
+        )
+    )
+    if not stages:
+        return {}
+    counts = stage_win_counts(on=on, pipeline_ids=set(stages.values()))
+    return {
+        stage_id: int((Decimal(100) * c.won / c.closed).quantize(Decimal(1)))
+        for stage_id, c in counts.items()
+        if stage_id in stages and c.closed >= EMPIRICAL_MIN_CLOSED
+    }
+
+
+# --- the snapshot ----------------------------------------------------------------------------
+
+
+def _lock_and_tune(taken_on: dt.date) -> None:
+    """PostgreSQL: one writer per date (waits for a concurrent run of the same date) and more
+    sort memory for this transaction only."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)",
+            [ADVISORY_LOCK_NAMESPACE, taken_on.toordinal()],
+        )
+        cursor.execute(f"SET LOCAL work_mem = '{SNAPSHOT_WORK_MEM}'")
+
+
+def _insert_snapshot_rows(taken_on: dt.date, rates: dict[int, int]) -> int:
+    grouped = (
+        deals_at(on=taken_on, rates=rates)
+        .values("s_period", "s_owner", "s_pipeline")
+        .annotate(**snapshot_aggregates())
+        .order_by()
+    )
+    select_sql, params = grouped.query.sql_with_params()
+    qn = connection.ops.quote_name
+    table = ForecastSnapshot._meta.db_table
+    columns = ["taken_on", "period", "owner_id", "pipeline_id", *SNAPSHOT_COLUMNS]
+    sources = ["s_period", "s_owner", "s_pipeline", *SNAPSHOT_COLUMNS]
+    sql = (
+        f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) "
+        f"SELECT %s, {', '.join('g.' + qn(c) for c in sources)} FROM ({select_sql}) g"
+    )
+    taken = connection.ops.adapt_datefield_value(taken_on)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [taken, *params])
+        return cursor.rowcount
+
+
+@transaction.atomic
 def take_snapshot(*, taken_on: dt.date) -> int:
-    """Rebuild the forecast snapshot rows of ``taken_on``; returns the number of rows."""
-    raise NotImplementedError
+    """Rebuild the forecast snapshot (and its forecast ranges) of ``taken_on``; returns the
+    number of snapshot rows. Idempotent and atomic; see the module docstring."""
+    if isinstance(taken_on, dt.datetime):
+        taken_on = taken_on.date()
+    if taken_on > _today():
+        raise ValidationError(
+            {"taken_on": f"{taken_on} is in the future; a snapshot describes today or a past day."}
+        )
+    _lock_and_tune(taken_on)
+    ForecastRange.objects.filter(taken_on=taken_on).delete()
+    ForecastSnapshot.objects.filter(taken_on=taken_on).delete()
+    rates = empirical_stage_rates(on=taken_on)
+    rows = _insert_snapshot_rows(taken_on, rates)
+    simulate_ranges(taken_on=taken_on, rates=rates)
+    return rows
+
+
+def backfill_dates(*, start: dt.date, end: dt.date, step_days: int = 7) -> list[dt.date]:
+    """``start``, ``start + step_days`` … ``<= end``, plus the first day of every month in the
+    range (forecast accuracy compares each month with the snapshot taken on its first day)."""
+    if step_days < 1:
+        raise ValidationError({"step_days": "The step is at least one day."})
+    dates = set()
+    day = start
+    while day <= end:
+        dates.add(day)
+        day += dt.timedelta(days=step_days)
+    first = month_start(start) if start.day == 1 else add_months(start, 1)
+    while first <= end:
+        dates.add(first)
+        first = add_months(first, 1)
+    return sorted(dates)
 
 
 def backfill_snapshots(*, start: dt.date, end: dt.date, step_days: int = 7) -> int:
-    """Take a snapshot for each date ``start``, ``start + step_days`` … ``<= end``; returns the
+    """Take a snapshot for each date ``start``, ``start + step_days`` … ``<= end`` and for the
+    first day of each month in between (each date in its own transaction); returns the
     number of dates."""
-    raise NotImplementedError
+    end = min(end, _today())
+    dates = backfill_dates(start=start, end=end, step_days=step_days)
+    for day in dates:
+        take_snapshot(taken_on=day)
+    return len(dates)
+
+
+# --- forecast ranges -------------------------------------------------------------------------
+
+
+def range_periods(taken_on: dt.date) -> tuple[list[dt.date], list[dt.date]]:
+    """Months and quarters a snapshot stores ranges for: this quarter and the next."""
+    q0 = quarter_start(taken_on)
+    months = [add_months(q0, i) for i in range(6)]
+    return months, [q0, add_months(q0, 3)]
+
+
+def _seed(taken_on: dt.date, period: dt.date) -> int:
+    return zlib.crc32(f"{taken_on.isoformat()}:{period.isoformat()}".encode())
+
+
+def quota_lookup(months: list[dt.date]):
+    """Quotas of the given months: ``(user_quota, team_quota)`` as dicts keyed by
+    ``(id, month)``; the effective team quota falls back to the sum of its members'."""
+    user_q: dict[tuple[int, dt.date], Decimal] = {}
+    team_q: dict[tuple[int, dt.date], Decimal] = {}
+    for user_id, team_id, month, amount in Quota.objects.filter(month__in=months).values_list(
+        "user_id", "team_id", "month", "amount"
+    ):
+        if user_id:
+            user_q[(user_id, month)] = amount
+        else:
+            team_q[(team_id, month)] = amount
+    return user_q, team_q
+
+
+def simulate_ranges(*, taken_on: dt.date, rates: dict[int, int] | None = None) -> int:
+    """Monte Carlo ranges of ``taken_on`` (see the module docstring); returns rows written."""
+    if rates is None:
+        rates = empirical_stage_rates(on=taken_on)
+    months, quarters = range_periods(taken_on)
+    teams = dict(User.objects.filter(team__isnull=False).values_list("pk", "team_id"))
+    team_ids = list(Team.objects.values_list("pk", flat=True))
+    user_q, team_q = quota_lookup(months)
+    members: dict[int, list[int]] = {}
+    for user_id, team_id in teams.items():
+        members.setdefault(team_id, []).append(user_id)
+
+    won = {
+        (r["period"], r["owner_id"], r["pipeline_id"]): r["won_amount"]
+        for r in ForecastSnapshot.objects.filter(taken_on=taken_on, period__in=months).values(
+            "period", "owner_id", "pipeline_id", "won_amount"
+        )
+    }
+    rows = (
+        deals_at(on=taken_on, rates=rates)
+        .filter(s_kind=OPEN, s_period__in=months)
+        .values_list("s_period", "s_owner", "s_pipeline", "s_amount", "s_prob")
+        .order_by("s_period", "s_owner", "s_pipeline", "pk")
+    )
+    month_sims: dict[dt.date, montecarlo.LeafSimulation] = {}
+    # One pass over the open deals, one month at a time.
+    for month, group in groupby(rows.iterator(chunk_size=5000), key=itemgetter(0)):
+        month = month.date() if isinstance(month, dt.datetime) else month
+        month_sims[month] = montecarlo.simulate_leaves(
+            (r[1:] for r in group), trials=montecarlo.TRIALS, seed=_seed(taken_on, month)
+        )
+    for month in months:
+        month_sims.setdefault(month, montecarlo.LeafSimulation(trials=montecarlo.TRIALS))
+
+    def month_quota(owner=None, team=None, month=None):
+        if owner is not None:
+            return user_q.get((owner, month))
+        if team is not None:
+            if (team, month) in team_q:
+                return team_q[(team, month)]
+            amounts = [user_q[(u, month)] for u in members.get(team, []) if (u, month) in user_q]
+            return sum(amounts, ZERO) if amounts else None
+        amounts = [q for t in team_ids if (q := month_quota(team=t, month=month)) is not None] + [
+            a for (u, m), a in user_q.items() if m == month and u not in teams
+        ]
+        return sum(amounts, ZERO) if amounts else None
+
+    out: list[ForecastRange] = []
+
+    def emit(kind, period, period_months):
+        sims = [month_sims[m] for m in period_months]
+        leaves = set()
+        for sim in sims:
+            leaves.update(sim.leaves)
+        for key in won:
+            if key[0] in period_months:
+                leaves.add((key[1], key[2]))
+        owners = sorted({o for o, _ in leaves})
+        pipelines = sorted({p for _, p in leaves})
+
+        def scope(owner_ids, pipeline_id):
+            keys = [(o, p) for (o, p) in leaves if o in owner_ids and (pipeline_id in (None, p))]
+            vector = None
+            count = 0
+            for sim in sims:
+                v, c = sim.total(keys)
+                count += c
+                if v is not None:
+                    vector = v if vector is None else vector + v
+            closed = sum((won.get((m, o, p), ZERO) for m in period_months for (o, p) in keys), ZERO)
+            return vector, count, closed
+
+        def add(owner=None, team=None, pipeline_id=None, owner_ids=()):
+            vector, count, closed = scope(set(owner_ids), pipeline_id)
+            if vector is None and not closed and not count:
+                return
+            quota = None
+            if pipeline_id is None:
+                parts = [month_quota(owner=owner, team=team, month=m) for m in period_months]
+                parts = [p for p in parts if p is not None]
+                quota = sum(parts, ZERO) if parts else None
+            summary = montecarlo.summarise(vector, closed=closed, quota=quota)
+            out.append(
+                ForecastRange(
+                    taken_on=taken_on,
+                    period_kind=kind,
+                    period=period,
+                    owner_id=owner,
+                    team_id=team,
+                    pipeline_id=pipeline_id,
+                    won_amount=closed,
+                    mean=summary.mean,
+                    p10=summary.p10,
+                    p50=summary.p50,
+                    p90=summary.p90,
+                    quota=quota,
+                    chance_to_reach_quota=summary.chance,
+                    open_count=count,
+                    trials=montecarlo.TRIALS,
+                    seed=_seed(taken_on, period),
+                )
+            )
+
+        for pipeline_id in [None, *pipelines]:
+            for owner in owners:
+                add(owner=owner, pipeline_id=pipeline_id, owner_ids=[owner])
+            for team_id in team_ids:
+                ids = [o for o in owners if teams.get(o) == team_id]
+                if ids:
+                    add(team=team_id, pipeline_id=pipeline_id, owner_ids=ids)
+            add(pipeline_id=pipeline_id, owner_ids=owners)
+
+    for month in months:
+        emit(PeriodKind.MONTH, month, [month])
+    for quarter in quarters:
+        emit(PeriodKind.QUARTER, quarter, [add_months(quarter, i) for i in range(3)])
+    ForecastRange.objects.bulk_create(out, batch_size=500)
+    return len(out)
+
+
+# --- quotas and adjustments ------------------------------------------------------------------
+
+
+def _can_manage(by, *, user: User | None = None, team: Team | None = None) -> bool:
+    if visibility.is_admin(by):
+        return True
+    if not visibility.is_manager(by):
+        return False
+    teams = visibility.managed_team_ids(by)
+    if team is not None:
+        return team.pk in teams
+    return user is not None and (user.team_id in teams or user.pk == by.pk)
+
+
+def _clean_amount(value, field: str = "amount") -> Decimal:
+    from pipeline.services import _money
+
+    return _money(value, field)
+
+
+@transaction.atomic
+def set_quota(
+    *, by, month: dt.date, amount, user: User | None = None, team: Team | None = None
+) -> Quota | None:
+    """Set (or, with an empty amount, remove) the quota of a rep or a team for a month."""
+    if (user is None) == (team is None):
+        raise ValidationError("Choose either a rep or a team.")
+    if not _can_manage(by, user=user, team=team):
+        raise PermissionDenied("Only the team's manager or an admin sets quotas.")
+    month = month_start(month)
+    lookup = {"user": user, "month": month} if user else {"team": team, "month": month}
+    if amount is None or amount == "":
+        Quota.objects.filter(**lookup).delete()
+        return None
+    amount = _clean_amount(amount)
+    quota, _ = Quota.objects.update_or_create(**lookup, defaults={"amount": amount})
+    return quota
+
+
+@transaction.atomic
+def set_adjustment(
+    *,
+    by,
+    period_kind: str,
+    period: dt.date,
+    amount,
+    note: str = "",
+    user: User | None = None,
+    team: Team | None = None,
+) -> ForecastAdjustment | None:
+    """Record a manager's call on a rep's or a team's number; an empty amount removes it."""
+    if (user is None) == (team is None):
+        raise ValidationError("Choose either a rep or a team.")
+    if not _can_manage(by, user=user, team=team) or (user is not None and user.pk == by.pk):
+        raise PermissionDenied("Only the rep's manager or an admin adjusts a forecast.")
+    if period_kind not in PeriodKind.values:
+        raise ValidationError({"period": "Choose a month or a quarter."})
+    period = quarter_start(period) if period_kind == PeriodKind.QUARTER else month_start(period)
+    lookup = {"period_kind": period_kind, "period": period}
+    lookup.update({"user": user} if user else {"team": team})
+    if amount is None or amount == "":
+        ForecastAdjustment.objects.filter(**lookup).delete()
+        return None
+    amount = _clean_amount(amount)
+    note = (note or "").strip()
+    if len(note) > 2000:
+        raise ValidationError({"note": "Keep the note under 2,000 characters."})
+    adjustment, _ = ForecastAdjustment.objects.update_or_create(
+        **lookup, defaults={"amount": amount, "note": note, "author": by}
+    )
+    return adjustment
