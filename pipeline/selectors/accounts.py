@@ -1,0 +1,170 @@
+"""Reads for the company and contact pages.
+
+Everything starts from ``visible_to(user)``. Figures about a company's deals (counts and
+sums) are computed over the deals the user may see, so a rep who sees a company through one
+deal never learns about another team's deals there. Each page issues a fixed number of
+queries whatever the amount of data: lists annotate in SQL, detail pages read each related
+list once (capped) with its rows' relations joined.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
+
+from pipeline import expressions
+from pipeline.filters.accounts import CompanyFilter, ContactFilter
+from pipeline.models import Company, Contact, Lead, Opportunity, Stage
+
+RELATED_LIMIT = 100
+MONEY = DecimalField(max_digits=20, decimal_places=2)
+
+
+def _open_deals_of_company(user):
+    return Opportunity.objects.visible_to(user).filter(
+        company=OuterRef("pk"), stage__kind=Stage.Kind.OPEN
+    )
+
+
+def with_open_deal_figures(queryset, *, user):
+    """Annotate companies with ``open_count`` and ``open_amount`` of the open deals ``user``
+    may see (two correlated subqueries; no query per row)."""
+    deals = _open_deals_of_company(user).order_by().values("company")
+    return queryset.annotate(
+        open_count=Coalesce(
+            Subquery(deals.annotate(n=Count("pk")).values("n")[:1], output_field=IntegerField()),
+            Value(0),
+        ),
+        open_amount=Coalesce(
+            Subquery(deals.annotate(s=Sum("amount")).values("s")[:1], output_field=MONEY),
+            Value(Decimal("0")),
+            output_field=MONEY,
+        ),
+    )
+
+
+def company_list(*, user, params) -> CompanyFilter:
+    queryset = with_open_deal_figures(
+        Company.objects.visible_to(user).select_related("owner"), user=user
+    )
+    return CompanyFilter(params.copy(), queryset=queryset, user=user)
+
+
+def contact_list(*, user, params) -> ContactFilter:
+    queryset = Contact.objects.visible_to(user).select_related("owner", "company")
+    return ContactFilter(params.copy(), queryset=queryset, user=user)
+
+
+def company_for(*, user, pk: int) -> Company:
+    """A company ``user`` may see, or 404."""
+    return get_object_or_404(Company.objects.visible_to(user).select_related("owner"), pk=pk)
+
+
+def contact_for(*, user, pk: int) -> Contact:
+    """A contact ``user`` may see, or 404."""
+    return get_object_or_404(
+        Contact.objects.visible_to(user).select_related("owner", "company"), pk=pk
+    )
+
+
+def _deals(user, **where):
+    return (
+        Opportunity.objects.visible_to(user)
+        .filter(**where)
+        .select_related("stage", "owner", "pipeline", "contact", "company")
+        .annotate(weighted=expressions.weighted_amount())
+        .annotate(
+            closed_rank=Case(
+                When(stage__kind=Stage.Kind.OPEN, then=Value(0)),
+                When(stage__kind=Stage.Kind.WON, then=Value(1)),
+                default=Value(2),
+            )
+        )
+        .order_by("closed_rank", "expected_close_date", "-id")
+    )
+
+
+def _deal_totals(user, **where) -> dict:
+    return (
+        Opportunity.objects.visible_to(user)
+        .filter(**where)
+        .aggregate(
+            open_count=Count("pk", filter=Q(stage__kind=Stage.Kind.OPEN)),
+            open_amount=Coalesce(
+                Sum("amount", filter=Q(stage__kind=Stage.Kind.OPEN)),
+                Value(Decimal("0")),
+                output_field=MONEY,
+            ),
+            weighted_amount=Coalesce(
+                Sum(expressions.weighted_amount(), filter=Q(stage__kind=Stage.Kind.OPEN)),
+                Value(Decimal("0")),
+                output_field=MONEY,
+            ),
+            won_count=Count("pk", filter=Q(stage__kind=Stage.Kind.WON)),
+            won_amount=Coalesce(
+                Sum("amount", filter=Q(stage__kind=Stage.Kind.WON)),
+                Value(Decimal("0")),
+                output_field=MONEY,
+            ),
+            lost_count=Count("pk", filter=Q(stage__kind=Stage.Kind.LOST)),
+            total=Count("pk"),
+        )
+    )
+
+
+def company_page(*, user, company: Company) -> dict:
+    """Deals (open first, then closed, with amounts and totals), leads (linked, or unlinked
+    with the same company name), and contacts of a company, as ``user`` may see them."""
+    leads = (
+        Lead.objects.visible_to(user)
+        .filter(Q(company=company) | Q(company__isnull=True, company_name__iexact=company.name))
+        .select_related("owner")
+        .order_by("-created_at", "-id")
+    )
+    contacts = (
+        Contact.objects.visible_to(user)
+        .filter(company=company)
+        .select_related("owner")
+        .order_by("last_name", "first_name", "id")
+    )
+    return {
+        "deals": list(_deals(user, company=company)[:RELATED_LIMIT]),
+        "deal_totals": _deal_totals(user, company=company),
+        "leads": list(leads[:RELATED_LIMIT]),
+        "contacts": list(contacts[:RELATED_LIMIT]),
+        "related_limit": RELATED_LIMIT,
+    }
+
+
+def contact_page(*, user, contact: Contact) -> dict:
+    """Deals the contact is primary contact of, and leads linked to the contact (or unlinked
+    with the same email), as ``user`` may see them."""
+    where = Q(contact=contact)
+    if contact.email:
+        where |= Q(contact__isnull=True, email__iexact=contact.email)
+    leads = (
+        Lead.objects.visible_to(user)
+        .filter(where)
+        .select_related("owner")
+        .order_by("-created_at", "-id")
+    )
+    return {
+        "deals": list(_deals(user, contact=contact)[:RELATED_LIMIT]),
+        "deal_totals": _deal_totals(user, contact=contact),
+        "leads": list(leads[:RELATED_LIMIT]),
+        "related_limit": RELATED_LIMIT,
+    }
