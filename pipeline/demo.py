@@ -488,6 +488,33 @@ class DemoBuilder:
                 self._act_id += 1
             lead_id += 1
 
+    def build_quotas(self):
+        """Monthly quotas per rep, from 18 months back to 6 months ahead: a little above what
+        the rep's team historically closes per rep and month, so attainment varies."""
+        from forecasting.models import Quota
+
+        won_stage_ids = {won.pk for _, _, won, _ in self.pipelines}
+        stage_col = COLUMNS[Opportunity].index("stage_id")
+        amount_col = COLUMNS[Opportunity].index("amount")
+        won_total = sum(
+            (r[amount_col] for r in self.tables.rows.get("opportunity", [])
+             if r[stage_col] in won_stage_ids),
+            Decimal(0),
+        )  # fmt: skip
+        months = HISTORY_DAYS / 30.4
+        per_rep = won_total / Decimal(len(self.reps)) / Decimal(months) if won_total else 0
+        base = max(Decimal(1000), Decimal(per_rep) * Decimal("1.1"))
+        first = self.today.replace(day=1)
+        quotas = []
+        for offset in range(-18, 7):
+            y, m = divmod(first.month - 1 + offset, 12)
+            month = dt.date(first.year + y, m + 1, 1)
+            for i, rep in enumerate(self.reps):
+                factor = Decimal(80 + (i * 13) % 45) / Decimal(100)
+                amount = (base * factor / 1000).quantize(Decimal(1)) * 1000
+                quotas.append(Quota(user=rep, month=month, amount=amount))
+        Quota.objects.bulk_create(quotas, batch_size=1000)
+
     def write(self):
         order = [
             ("company", Company), ("contact", Contact), ("opportunity", Opportunity),
@@ -512,6 +539,7 @@ class DemoBuilder:
             self.build_opportunities()
             self.build_leads()
             self.write()
+            self.build_quotas()
         return {k: len(v) for k, v in self.tables.rows.items()}
 
 

@@ -91,7 +91,7 @@ def test_seed_demo_builds_the_promised_world():
 
 @pytest.mark.django_db
 def test_seed_demo_refuses_a_database_with_data_and_if_empty_skips(capsys):
-    call_command("seed_demo", opportunities=20, seed=1, today=TODAY)
+    call_command("seed_demo", opportunities=20, seed=1, today=TODAY, snapshots=False)
     with pytest.raises(CommandError, match="already has users"):
         call_command("seed_demo", opportunities=20, seed=1)
     call_command("seed_demo", opportunities=20, seed=1, if_empty=True)
@@ -112,3 +112,18 @@ def test_seeded_ids_continue_after_seed_so_services_can_create():
     )  # fmt: skip
     assert deal.pk > 30
     assert deal.transitions.count() == 1
+
+
+@pytest.mark.django_db
+def test_seed_demo_back_fills_weekly_snapshots_and_quotas():
+    from forecasting.models import ForecastSnapshot, Quota
+
+    today = dt.date.today()
+    call_command("seed_demo", opportunities=60, seed=2)
+    dates = sorted(set(ForecastSnapshot.objects.values_list("taken_on", flat=True)))
+    assert dates[-1] == today
+    assert (dates[-1] - dates[0]).days >= 500
+    assert all((b - a).days <= 7 for a, b in zip(dates, dates[1:], strict=False))
+    rep1 = User.objects.get(username="rep1")
+    months = Quota.objects.filter(user=rep1).values_list("month", flat=True)
+    assert len(months) == 25 and all(m.day == 1 for m in months)

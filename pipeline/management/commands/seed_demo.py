@@ -2,6 +2,7 @@ import datetime as dt
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from accounts.models import User
 from pipeline import demo
@@ -23,12 +24,18 @@ class Command(BaseCommand):
             help="Reference date (YYYY-MM-DD) the history is built around; default today.",
         )
         parser.add_argument(
+            "--no-snapshots",
+            dest="snapshots",
+            action="store_false",
+            help="Skip back-filling weekly forecast snapshots over the demo's history.",
+        )
+        parser.add_argument(
             "--if-empty",
             action="store_true",
             help="Do nothing (successfully) when the database already has users.",
         )
 
-    def handle(self, *args, opportunities, seed, today, if_empty, **options):
+    def handle(self, *args, opportunities, seed, today, if_empty, snapshots, **options):
         if opportunities < 0:
             raise CommandError("--opportunities must be zero or more.")
         if if_empty and User.objects.exists():
@@ -43,3 +50,16 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Demo data loaded in {time.monotonic() - started:.1f}s: {summary}")
         )
+        if snapshots:
+            from forecasting.services import backfill_snapshots
+
+            started = time.monotonic()
+            end = today or timezone.localdate()
+            weeks = -(-demo.HISTORY_DAYS // 7)  # weekly, ending on the reference date itself
+            taken = backfill_snapshots(start=end - dt.timedelta(weeks=weeks), end=end)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Forecast snapshots back-filled for {taken} dates (weekly and each month's "
+                    f"first day) in {time.monotonic() - started:.1f}s."
+                )
+            )
