@@ -73,7 +73,7 @@ def _probability(value) -> int | None:
         return None
     try:
         p = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float/Decimal
         raise ValidationError({"probability": "Enter a whole percentage from 0 to 100."}) from None
     if p != value and not isinstance(value, str | int):
         raise ValidationError({"probability": "Enter a whole percentage from 0 to 100."})
