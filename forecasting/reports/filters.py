@@ -1,0 +1,127 @@
+"""What a report is about: the viewer, the date range and the filters, and the scoped base
+querysets every report starts from.
+
+Every base queryset starts from ``visible_to(scope.user)`` (the one visibility rule), so a
+rep's reports cover their own records, a manager's their team's, an admin's everything.
+Filters then narrow it: pipeline, team (of the owner), rep (owner) and lead source (the
+source of the lead a deal was converted from; deals created without a lead have none).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from django.utils import timezone
+
+from pipeline.models import Activity, Lead, Opportunity, StageTransition
+
+DEFAULT_IDLE_DAYS = 14
+DEFAULT_MONTHS = 12
+
+
+def default_range(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The last twelve calendar months, the current one included."""
+    month = today.month - (DEFAULT_MONTHS - 1)
+    year = today.year
+    while month < 1:
+        month += 12
+        year -= 1
+    return dt.date(year, month, 1), today
+
+
+def month_starts(start: dt.date, end: dt.date) -> list[dt.date]:
+    """First days of every calendar month that overlaps ``start``..``end``."""
+    months = []
+    current = start.replace(day=1)
+    while current <= end:
+        months.append(current)
+        current = (current + dt.timedelta(days=32)).replace(day=1)
+    return months
+
+
+def next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+@dataclass
+class ReportScope:
+    user: object
+    start: dt.date
+    end: dt.date
+    pipeline: object = None
+    team: object = None
+    owner: object = None
+    source: str = ""
+    idle_days: int = DEFAULT_IDLE_DAYS
+    now: dt.datetime = field(default_factory=timezone.now)
+
+    # --- the range as aware datetimes: [start 00:00, day after end 00:00) -----------------
+    @property
+    def start_at(self) -> dt.datetime:
+        return timezone.make_aware(dt.datetime.combine(self.start, dt.time.min))
+
+    @property
+    def end_at(self) -> dt.datetime:
+        return timezone.make_aware(
+            dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time.min)
+        )
+
+    @property
+    def today(self) -> dt.date:
+        return timezone.localdate(self.now)
+
+    def params(self, **overrides) -> dict[str, str]:
+        """The filters as querystring values (what the URL holds), with overrides applied;
+        an override of ``None`` removes the key."""
+        values = {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "pipeline": self.pipeline.pk if self.pipeline else "",
+            "team": self.team.pk if self.team else "",
+            "owner": self.owner.pk if self.owner else "",
+            "source": self.source,
+            "idle": self.idle_days if self.idle_days != DEFAULT_IDLE_DAYS else "",
+        }
+        values.update(overrides)
+        return {k: str(v) for k, v in values.items() if v not in ("", None)}
+
+    def querystring(self, **overrides) -> str:
+        return urlencode(self.params(**overrides))
+
+    # --- scoped base querysets ------------------------------------------------------------
+    def deals(self, *, source: bool = True):
+        qs = Opportunity.objects.visible_to(self.user)
+        if self.pipeline is not None:
+            qs = qs.filter(pipeline=self.pipeline)
+        if self.team is not None:
+            qs = qs.filter(owner__team=self.team)
+        if self.owner is not None:
+            qs = qs.filter(owner=self.owner)
+        if source and self.source:
+            qs = qs.filter(lead__source=self.source)
+        return qs
+
+    def leads(self):
+        """Leads in scope; the pipeline filter applies to the deals they became, not here."""
+        qs = Lead.objects.visible_to(self.user)
+        if self.team is not None:
+            qs = qs.filter(owner__team=self.team)
+        if self.owner is not None:
+            qs = qs.filter(owner=self.owner)
+        if self.source:
+            qs = qs.filter(source=self.source)
+        return qs
+
+    def activities(self):
+        qs = Activity.objects.visible_to(self.user)
+        if self.team is not None:
+            qs = qs.filter(owner__team=self.team)
+        if self.owner is not None:
+            qs = qs.filter(owner=self.owner)
+        return qs
+
+    def transitions(self):
+        """Stage transitions of the deals in scope."""
+        return StageTransition.objects.filter(opportunity__in=self.deals().values("pk"))

@@ -1,0 +1,97 @@
+"""The reports' filter bar: one form parses the querystring of every report page.
+
+Choices come from the viewer's scope (``visible_users`` / ``visible_teams``), so a rep never
+sees another rep's name in a dropdown and a hand-made URL with someone else's id is refused
+with a message next to the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+
+from accounts import visibility
+from forecasting.reports.filters import DEFAULT_IDLE_DAYS, ReportScope, default_range
+from pipeline.models import Lead, Pipeline
+
+MAX_RANGE_DAYS = 366 * 5
+
+
+class _UserChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return str(obj)
+
+
+class ReportFilterForm(forms.Form):
+    start = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    pipeline = forms.ModelChoiceField(
+        queryset=Pipeline.objects.none(), required=False, empty_label="All pipelines"
+    )
+    team = forms.ModelChoiceField(queryset=None, required=False, empty_label="All teams")
+    owner = _UserChoice(queryset=None, required=False, empty_label="All reps", label="Rep")
+    source = forms.ChoiceField(
+        choices=[("", "All sources"), *Lead.Source.choices], required=False, label="Lead source"
+    )
+    idle = forms.IntegerField(
+        label="No activity for (days)",
+        required=False,
+        min_value=1,
+        max_value=365,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "size": 4}),
+    )
+
+    def __init__(self, data=None, *, user, fields=None, require_pipeline=False, **kwargs):
+        super().__init__(data, **kwargs)
+        self.user = user
+        self.require_pipeline = require_pipeline
+        self.fields["pipeline"].queryset = Pipeline.objects.order_by("position", "id")
+        if require_pipeline:
+            self.fields["pipeline"].empty_label = None
+        self.fields["team"].queryset = visibility.visible_teams(user)
+        self.fields["owner"].queryset = visibility.visible_users(user).order_by(
+            "first_name", "last_name", "username"
+        )
+        if fields is not None:
+            for name in list(self.fields):
+                if name not in fields:
+                    del self.fields[name]
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end and end < start:
+            self.add_error("end", "The end date is before the start date; pick a later date.")
+        elif start and end and (end - start).days > MAX_RANGE_DAYS:
+            self.add_error("start", "Reports cover at most five years; narrow the range.")
+        return data
+
+    def scope(self) -> ReportScope:
+        """The cleaned filters with defaults filled in (call only when the form is valid)."""
+        data = self.cleaned_data
+        default_start, default_end = default_range(timezone.localdate())
+        start = data.get("start") or default_start
+        end = data.get("end") or default_end
+        if data.get("start") and not data.get("end") and end < start:
+            end = start
+        if data.get("end") and not data.get("start") and start > end:
+            start = end - dt.timedelta(days=365)
+        pipeline = data.get("pipeline")
+        if pipeline is None and self.require_pipeline:
+            pipeline = self.fields["pipeline"].queryset.first()
+        return ReportScope(
+            user=self.user,
+            start=start,
+            end=end,
+            pipeline=pipeline,
+            team=data.get("team"),
+            owner=data.get("owner"),
+            source=data.get("source") or "",
+            idle_days=data.get("idle") or DEFAULT_IDLE_DAYS,
+        )

@@ -1,0 +1,122 @@
+"""Small SQL building blocks the reports share, each giving the same number on PostgreSQL and
+SQLite.
+
+- :class:`Median` is ``percentile_cont(0.5)`` on PostgreSQL. SQLite has no percentile
+  aggregate, so the same aggregate is registered on each SQLite connection as a Python
+  aggregate function (``opportune_median``) that collects the group's values and returns the
+  middle one (the mean of the two middle ones for an even count) — exactly what
+  ``percentile_cont(0.5)`` returns. Its memory is bounded by the size of one group.
+- :class:`DaysBetween` is the fractional number of days between two datetimes.
+- :class:`DateDiff` is the whole number of days between two dates.
+- :func:`median_sql` gives the median of a column in hand-written SQL (used where a report
+  aggregates over a window-function subquery, which the ORM cannot group).
+"""
+
+from __future__ import annotations
+
+from django.db.models import Aggregate, FloatField, Func, IntegerField
+
+SQLITE_MEDIAN = "opportune_median"
+
+
+class _SQLiteMedian:
+    """Python aggregate registered on SQLite connections (see the module docstring)."""
+
+    def __init__(self):
+        self.values: list[float] = []
+
+    def step(self, value):
+        if value is not None:
+            self.values.append(float(value))
+
+    def finalize(self):
+        if not self.values:
+            return None
+        values = sorted(self.values)
+        mid = len(values) // 2
+        if len(values) % 2:
+            return values[mid]
+        return (values[mid - 1] + values[mid]) / 2
+
+
+def ensure_sqlite_median(connection) -> None:
+    """Register ``opportune_median`` on the (open) SQLite connection; cheap and idempotent."""
+    connection.ensure_connection()
+    connection.connection.create_aggregate(SQLITE_MEDIAN, 1, _SQLiteMedian)
+
+
+class Median(Aggregate):
+    """The median of an expression (``percentile_cont(0.5)``), ``None`` for an empty group."""
+
+    function = "percentile_cont"
+    name = "Median"
+    output_field = FloatField()
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    allow_distinct = False
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        ensure_sqlite_median(connection)
+        return super().as_sql(
+            compiler,
+            connection,
+            function=SQLITE_MEDIAN,
+            template="%(function)s(%(expressions)s)",
+            **extra_context,
+        )
+
+
+def median_sql(connection, column: str) -> str:
+    """SQL for the median of ``column`` in a hand-written GROUP BY query."""
+    if connection.vendor == "sqlite":
+        ensure_sqlite_median(connection)
+        return f"{SQLITE_MEDIAN}({column})"
+    return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {column})"
+
+
+class DaysBetween(Func):
+    """``DaysBetween(end, start)``: fractional days from ``start`` to ``end`` (datetimes)."""
+
+    arity = 2
+    output_field = FloatField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        # PostgreSQL: the interval's length in seconds over a day's.
+        return super().as_sql(
+            compiler,
+            connection,
+            template="(EXTRACT(EPOCH FROM (%(expressions)s)) / 86400.0)",
+            arg_joiner=" - ",
+            **extra_context,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return Func.as_sql(
+            self,
+            compiler,
+            connection,
+            template="(julianday(%(expressions)s))",
+            arg_joiner=") - julianday(",
+            **extra_context,
+        )
+
+
+class DateDiff(Func):
+    """``DateDiff(end, start)``: whole days from ``start`` to ``end`` (two dates)."""
+
+    arity = 2
+    output_field = IntegerField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler, connection, template="(%(expressions)s)", arg_joiner=" - ", **extra_context
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return Func.as_sql(
+            self,
+            compiler,
+            connection,
+            template="CAST(ROUND(julianday(%(expressions)s)) AS INTEGER)",
+            arg_joiner=") - julianday(",
+            **extra_context,
+        )

@@ -1,0 +1,154 @@
+"""A report's table: its columns, rows and total, rendered as HTML and exported as CSV from
+the same object, so the CSV always holds exactly the table shown.
+
+Rows are plain dicts of raw values (``Decimal`` money, ``int`` counts, percentages as
+numbers 0–100, ``float`` days); a row may carry ``_links`` (column key → URL of the deals
+behind that number) and ``_flags`` (badge words for the row). Formatting uses the project's
+one money/percent helpers (``pipeline.templatetags.opportune``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from pipeline.templatetags.opportune import money, money_short, pct
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    kind: str = "text"  # text | int | num | money | pct | days | date | month | rate
+    help: str = ""
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind not in ("text", "date", "month", "flags")
+
+
+def format_value(value, kind: str) -> str:
+    if kind == "flags":
+        return ", ".join(value or ())
+    if value is None or value == "":
+        return "—"
+    if kind == "money":
+        return money(value)
+    if kind == "money_short":
+        return money_short(value)
+    if kind == "pct":
+        return pct(value, 1)
+    if kind == "days":
+        return f"{Decimal(str(value)).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}"
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "num":  # a count, or a per-rep average of counts
+        d = Decimal(str(value))
+        if d == d.to_integral_value():
+            return f"{int(d):,}"
+        return f"{d.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):,}"
+    if kind == "rate":  # money per day
+        return money(value)
+    if kind == "month" and isinstance(value, dt.date):
+        return value.strftime("%b %Y")
+    if kind == "date" and isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def csv_value(value, kind: str) -> str:
+    """Raw values for spreadsheets: plain decimals, ISO dates, percentages to 0.1."""
+    if value is None:
+        return ""
+    if kind == "flags":
+        return "; ".join(value)
+    if kind in ("money", "rate"):
+        return str(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    if kind == "num":
+        d = Decimal(str(value))
+        if d == d.to_integral_value():
+            return str(int(d))
+        return str(d.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    if kind in ("pct", "days"):
+        return str(Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    if kind == "month" and isinstance(value, dt.date):
+        return value.strftime("%Y-%m")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    url: str | None
+    numeric: bool
+    column: Column
+    badges: tuple = ()
+
+
+@dataclass
+class Table:
+    key: str
+    caption: str
+    columns: list[Column]
+    rows: list[dict] = field(default_factory=list)
+    total: dict | None = None
+    empty: str = "Nothing matches these filters. Widen the date range or clear a filter."
+    sort_urls: dict = field(default_factory=dict)  # column key -> URL sorting by it
+    sorted_by: str = ""  # "key" ascending or "-key" descending
+
+    @property
+    def header(self) -> list[tuple[Column, str | None, str | None]]:
+        """(column, sort URL, aria-sort value) for each column."""
+        out = []
+        key, desc = self.sorted_by.lstrip("-"), self.sorted_by.startswith("-")
+        for c in self.columns:
+            aria = None
+            if c.key == key:
+                aria = "descending" if desc else "ascending"
+            out.append((c, self.sort_urls.get(c.key), aria))
+        return out
+
+    def _cells(self, row: dict) -> list[Cell]:
+        links = row.get("_links", {})
+        return [
+            Cell(
+                format_value(row.get(c.key), c.kind),
+                links.get(c.key),
+                c.numeric,
+                c,
+                tuple(row.get(c.key) or ()) if c.kind == "flags" else (),
+            )
+            for c in self.columns
+        ]
+
+    @property
+    def body(self) -> list[list[Cell]]:
+        return [self._cells(r) for r in self.rows]
+
+    @property
+    def footer(self) -> list[Cell] | None:
+        return self._cells(self.total) if self.total is not None else None
+
+    def csv_rows(self) -> list[list[str]]:
+        out = [[c.label for c in self.columns]]
+        for row in self.rows:
+            out.append([csv_value(row.get(c.key), c.kind) for c in self.columns])
+        if self.total is not None:
+            out.append([csv_value(self.total.get(c.key), c.kind) for c in self.columns])
+        return out
+
+
+def ratio_pct(part, whole) -> Decimal | None:
+    """``part / whole`` as a percentage (0–100, Decimal), ``None`` when ``whole`` is 0."""
+    if not whole:
+        return None
+    return Decimal(part) * 100 / Decimal(whole)
+
+
+def mean(total, count) -> Decimal | None:
+    if not count:
+        return None
+    return Decimal(str(total)) / Decimal(count)

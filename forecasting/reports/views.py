@@ -1,0 +1,339 @@
+"""Report pages: parse the filters from the URL, call one selector, render its chart and
+tables — or, with ``?export=csv`` (and ``&table=<key>`` on pages with two tables), return
+exactly the table shown as CSV."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import visibility
+from forecasting.reports import selectors
+from forecasting.reports.export import csv_response
+from forecasting.reports.filters import default_range
+from forecasting.reports.forms import ReportFilterForm
+from pipeline.models import Pipeline
+
+RANGE_FIELDS = ("start", "end", "pipeline", "team", "owner", "source")
+
+REPORTS = [
+    {
+        "name": "report_funnel",
+        "title": "Funnel",
+        "question": "Where do leads drop out before they become revenue?",
+        "about": "Leads created → prospects → opportunities → won, with the conversion between "
+        "each step, by lead source, rep or team.",
+    },
+    {
+        "name": "report_stages",
+        "title": "Stage conversion and time in stage",
+        "question": "Which stage loses most deals, and where do they stall?",
+        "about": "For each stage: how many deals moved on, were lost or are still there, the "
+        "median and mean days spent in it, and the win rate from it.",
+    },
+    {
+        "name": "report_win_rate",
+        "title": "Win rate, deal size, cycle and velocity",
+        "question": "Are we winning more, bigger and faster than last month?",
+        "about": "Win rate, average won amount, sales cycle and pipeline velocity, month by month.",
+    },
+    {
+        "name": "report_pipeline",
+        "title": "Pipeline created, revenue won, lost reasons",
+        "question": "Are we creating enough pipeline, and why do we lose?",
+        "about": "Deals created and revenue won by month, and the reasons recorded on lost deals.",
+    },
+    {
+        "name": "report_rotting",
+        "title": "Rotting and slipping deals",
+        "question": "What is rotting, idle, overdue or being pushed out?",
+        "about": "Open deals past their stage's rotting threshold, without activity, past "
+        "their close date, or whose close date keeps moving out.",
+    },
+    {
+        "name": "report_scorecards",
+        "title": "Rep scorecards",
+        "question": "Which rep needs help, and with what?",
+        "about": "Each rep beside the average: win rate, cycle, average deal, activities, open "
+        "pipeline and quota attainment; one page per rep for a coaching conversation.",
+    },
+    {
+        "name": "report_priorities",
+        "title": "Today's priorities",
+        "question": "Where should a rep spend today?",
+        "about": "Open deals and tasks ranked by weighted amount, closeness of the close date, "
+        "staleness and overdue next steps.",
+    },
+]
+REPORT_BY_NAME = {r["name"]: r for r in REPORTS}
+REPORT_BY_NAME["report_deals"] = {
+    "name": "report_deals",
+    "title": "Deals behind a number",
+    "question": "Which deals make up this figure?",
+}
+KEEP_PARAMS = ("group", "flag", "sort", "kind", "month", "stage", "outcome", "reason", "won")
+
+
+def _form(request, *, fields=RANGE_FIELDS, require_pipeline=False):
+    """The filter form bound to the querystring, with the default range (and pipeline) filled
+    in where the URL has none, so the form always shows what the report covers."""
+    data = request.GET.copy()
+    start, end = default_range(timezone.localdate())
+    if "start" in fields and not data.get("start"):
+        data["start"] = start.isoformat()
+    if "end" in fields and not data.get("end"):
+        data["end"] = end.isoformat()
+    if require_pipeline and not data.get("pipeline"):
+        first = Pipeline.objects.order_by("position", "id").values_list("pk", flat=True).first()
+        if first is not None:
+            data["pipeline"] = str(first)
+    form = ReportFilterForm(
+        data, user=request.user, fields=fields, require_pipeline=require_pipeline
+    )
+    scope = form.scope() if form.is_valid() else None
+    return form, scope
+
+
+def _page(request) -> int:
+    try:
+        return max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def _csv_url(request, table_key: str) -> str:
+    params = request.GET.copy()
+    params["export"] = "csv"
+    params["table"] = table_key
+    params.pop("page", None)
+    return f"?{params.urlencode()}"
+
+
+def _respond(request, name: str, form, report, *, template=None, filename=None, **context):
+    """Render the report page, or its CSV when ``?export=csv``."""
+    if request.GET.get("export") == "csv":
+        if report is None:
+            errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+            return HttpResponse(
+                f"Fix the filters first: {errors}", status=400, content_type="text/plain"
+            )
+        table = report.get_table(request.GET.get("table"))
+        if table is None:
+            raise Http404("No such table on this report.")
+        return csv_response(table, filename=f"{filename or name}-{table.key}")
+    meta = REPORT_BY_NAME.get(name, {})
+    # Report-specific parameters the filter form must carry along when it is re-submitted.
+    keep = {k: request.GET[k] for k in KEEP_PARAMS if request.GET.get(k)}
+    tables = report.tables if report else []
+    return render(
+        request,
+        template or "forecasting/reports/report.html",
+        {
+            "meta": meta,
+            "form": form,
+            "report": report,
+            "tables": [(t, _csv_url(request, t.key)) for t in tables],
+            "reports": REPORTS,
+            "url_name": name,
+            "keep": keep,
+            **context,
+        },
+    )
+
+
+@login_required
+def index(request):
+    reports = [{**r, "url": reverse(f"forecasting:{r['name']}")} for r in REPORTS]
+    return render(request, "forecasting/reports/index.html", {"reports": reports})
+
+
+@login_required
+def funnel(request):
+    form, scope = _form(request)
+    group = request.GET.get("group", "source")
+    if group not in selectors.FUNNEL_GROUPS:
+        group = "source"
+    report = selectors.funnel(scope, group=group) if scope else None
+    groups = []
+    for key, label in selectors.FUNNEL_GROUPS.items():
+        params = request.GET.copy()
+        params["group"] = key
+        params.pop("export", None)
+        groups.append((key, f"By {label.lower()}", f"?{params.urlencode()}"))
+    return _respond(request, "report_funnel", form, report, tabs=groups, tab=group)
+
+
+@login_required
+def stages(request):
+    form, scope = _form(request, require_pipeline=True)
+    report = selectors.stages(scope) if scope and scope.pipeline else None
+    return _respond(request, "report_stages", form, report)
+
+
+@login_required
+def win_rate(request):
+    form, scope = _form(request)
+    report = selectors.win_rate(scope) if scope else None
+    return _respond(request, "report_win_rate", form, report)
+
+
+@login_required
+def pipeline_by_month(request):
+    form, scope = _form(request)
+    report = selectors.pipeline_by_month(scope) if scope else None
+    return _respond(request, "report_pipeline", form, report)
+
+
+@login_required
+def rotting(request):
+    form, scope = _form(request, fields=("pipeline", "team", "owner", "source", "idle"))
+    flag = request.GET.get("flag", "")
+    if flag not in selectors.ROT_FLAGS:
+        flag = ""
+    sort = request.GET.get("sort", "-amount")
+    exporting = request.GET.get("export") == "csv"
+    report = None
+    pager = None
+    if scope:
+        limit = None if exporting else selectors.ROT_PAGE
+        report = selectors.rotting(scope, flag=flag, sort=sort, page=_page(request), limit=limit)
+        sorted_by = sort if sort.lstrip("-") in selectors.ROT_SORTS else "-amount"
+        table = report.get_table("deals")
+        table.sorted_by = sorted_by
+        for key in selectors.ROT_SORTS:
+            params = request.GET.copy()
+            params.pop("page", None)
+            # First click sorts descending (biggest, oldest first); a second click flips it.
+            params["sort"] = key if sorted_by == f"-{key}" else f"-{key}"
+            table.sort_urls[key] = f"?{params.urlencode()}"
+        total = report.extra["total_rows"]
+        if total > selectors.ROT_PAGE:
+            pager = Paginator(range(total), selectors.ROT_PAGE).get_page(_page(request))
+    tabs = []
+    for key, label in [("", "All flagged"), *selectors.ROT_FLAGS.items()]:
+        params = request.GET.copy()
+        params.pop("page", None)
+        params.pop("export", None)
+        if key:
+            params["flag"] = key
+        else:
+            params.pop("flag", None)
+        count = report.extra["summary"][key or "flagged"] if report else None
+        tabs.append((key, label, f"?{params.urlencode()}", count))
+    page_params = request.GET.copy()
+    page_params.pop("page", None)
+    return _respond(
+        request,
+        "report_rotting",
+        form,
+        report,
+        template="forecasting/reports/rotting.html",
+        tabs=tabs,
+        tab=flag,
+        pager=pager,
+        page_qs=page_params.urlencode(),
+    )
+
+
+@login_required
+def scorecards(request):
+    form, scope = _form(request)
+    report = selectors.scorecards(scope) if scope else None
+    return _respond(request, "report_scorecards", form, report)
+
+
+@login_required
+def scorecard(request, user_id: int):
+    rep = visibility.visible_users(request.user).filter(pk=user_id).select_related("team").first()
+    if rep is None:
+        raise Http404("No such rep in your scope.")
+    form, scope = _form(request, fields=("start", "end", "pipeline"))
+    report = None
+    extra = {}
+    if scope:
+        report = selectors.scorecard(replace(scope, owner=None), rep)
+        own = replace(scope, owner=rep)
+        trend = selectors.win_rate(own)
+        flagged = selectors.rotting(own, limit=10)
+        stage_pipeline = scope.pipeline or Pipeline.objects.order_by("position", "id").first()
+        tables = [trend.table]
+        if stage_pipeline is not None:
+            stage_report = selectors.stages(replace(own, pipeline=stage_pipeline))
+            tables.append(stage_report.table)
+            report.findings.extend(stage_report.findings)
+        tables.append(flagged.get_table("deals"))
+        report.tables.extend(tables)
+        report.chart = trend.chart
+        extra = {"flagged": flagged.extra}
+    return _respond(
+        request,
+        "report_scorecards",
+        form,
+        report,
+        template="forecasting/reports/scorecard.html",
+        filename=f"scorecard-{rep.username}",
+        rep=rep,
+        back=reverse("forecasting:report_scorecards"),
+        **extra,
+    )
+
+
+@login_required
+def priorities(request):
+    form, scope = _form(request, fields=("pipeline", "owner", "idle"))
+    items, owner = [], None
+    if scope:
+        owner = scope.owner or request.user
+        items = selectors.priorities(scope, owner=owner)
+    report = None
+    if scope:
+        table = selectors.priorities_table(items)
+        leads_others = visibility.is_manager(request.user) or visibility.is_admin(request.user)
+        if not items and scope.owner is None and leads_others:
+            table.empty = "You own no open deals or tasks due this week. Choose a rep above."
+        report = selectors.Report(tables=[table])
+    return _respond(
+        request,
+        "report_priorities",
+        form,
+        report,
+        template="forecasting/reports/priorities.html",
+        items=items,
+        subject=owner,
+        note=selectors.PRIORITY_NOTE,
+    )
+
+
+@login_required
+def deals(request):
+    form, scope = _form(request, fields=(*RANGE_FIELDS, "idle"))
+    report, title, totals, pager = None, "Deals", None, None
+    if scope:
+        title, qs = selectors.drilldown(scope, request.GET)
+        exporting = request.GET.get("export") == "csv"
+        table, totals = selectors.drilldown_table(
+            scope, qs, page=_page(request), limit=None if exporting else 100
+        )
+        table.caption = title
+        report = selectors.Report(tables=[table])
+        if totals["n"] > 100:
+            pager = Paginator(range(totals["n"]), 100).get_page(_page(request))
+    page_params = request.GET.copy()
+    page_params.pop("page", None)
+    return _respond(
+        request,
+        "report_deals",
+        form,
+        report,
+        template="forecasting/reports/deals.html",
+        title=title,
+        totals=totals,
+        pager=pager,
+        page_qs=page_params.urlencode(),
+    )
