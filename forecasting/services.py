@@ -590,7 +590,7 @@ def simulate_ranges(*, taken_on: dt.date, rates: dict[int, int] | None = None) -
 # --- quotas and adjustments ------------------------------------------------------------------
 
 
-def _can_manage(by, *, user: User | None = None, team: Team | None = None) -> bool:
+def can_manage(by, *, user: User | None = None, team: Team | None = None) -> bool:
     if visibility.is_admin(by):
         return True
     if not visibility.is_manager(by):
@@ -614,7 +614,7 @@ def set_quota(
     """Set (or, with an empty amount, remove) the quota of a rep or a team for a month."""
     if (user is None) == (team is None):
         raise ValidationError("Choose either a rep or a team.")
-    if not _can_manage(by, user=user, team=team):
+    if not can_manage(by, user=user, team=team):
         raise PermissionDenied("Only the team's manager or an admin sets quotas.")
     month = month_start(month)
     lookup = {"user": user, "month": month} if user else {"team": team, "month": month}
@@ -640,7 +640,7 @@ def set_adjustment(
     """Record a manager's call on a rep's or a team's number; an empty amount removes it."""
     if (user is None) == (team is None):
         raise ValidationError("Choose either a rep or a team.")
-    if not _can_manage(by, user=user, team=team) or (user is not None and user.pk == by.pk):
+    if not can_manage(by, user=user, team=team) or (user is not None and user.pk == by.pk):
         raise PermissionDenied("Only the rep's manager or an admin adjusts a forecast.")
     if period_kind not in PeriodKind.values:
         raise ValidationError({"period": "Choose a month or a quarter."})
@@ -658,3 +658,13 @@ def set_adjustment(
         **lookup, defaults={"amount": amount, "note": note, "author": by}
     )
     return adjustment
+
+
+@transaction.atomic
+def set_quotas(*, by, entries: list[tuple[User | None, Team | None, dt.date, object]]) -> int:
+    """Set many quotas at once (the quota grid): all or nothing. ``entries`` are
+    ``(user, team, month, amount)``; an empty amount removes the quota. Returns the number
+    of entries applied."""
+    for user, team, month, amount in entries:
+        set_quota(by=by, user=user, team=team, month=month, amount=amount)
+    return len(entries)

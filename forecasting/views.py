@@ -1,0 +1,455 @@
+"""Forecast pages: thin views that parse input, call a selector or service and render."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+
+from accounts import visibility
+from forecasting import selectors, services
+from forecasting.forms import AccuracyForm, AdjustmentForm, ChangesForm, ScopeForm
+from forecasting.models import ForecastAdjustment
+from forecasting.selectors import Period
+
+GREEN, BLUE, AMBER, PURPLE, GREY, RED = (
+    "#1f8a4c",
+    "#3457d5",
+    "#d68a00",
+    "#8a4fd1",
+    "#6b7280",
+    "#c0392b",
+)
+
+
+def _f(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _currency() -> str:
+    from pipeline.templatetags.opportune import _symbol
+
+    return _symbol().strip()
+
+
+@login_required
+def dashboard_view(request):
+    form = ScopeForm(request.GET, user=request.user)
+    form.is_valid()
+    scope = form.scope()
+    board = selectors.dashboard(scope)
+    months = board.months
+    month_chart = {
+        "type": "bar",
+        "money": True,
+        "currency": _currency(),
+        "labels": [f"{m['month']:%b}" for m in months],
+        "datasets": [
+            {"label": "Closed won", "data": [_f(m["figures"].won) for m in months], "color": GREEN},
+            {
+                "label": "Weighted forecast",
+                "data": [_f(m["figures"].weighted_forecast) for m in months],
+                "color": BLUE,
+            },
+            {
+                "label": "Quota",
+                "type": "line",
+                "data": [_f(m["figures"].quota) for m in months],
+                "color": GREY,
+                "dashed": True,
+            },
+        ],
+        "links": [m["weighted_url"] for m in months],
+    }
+    trend = board.trend
+    quota = board.total.quota
+    trend_chart = {
+        "type": "line",
+        "money": True,
+        "currency": _currency(),
+        "labels": [f"{t['taken_on']:%d %b %Y}" for t in trend],
+        "datasets": [
+            {"label": "Closed won", "data": [_f(t["won"]) for t in trend], "color": GREEN},
+            {
+                "label": "Commit",
+                "data": [_f(t["commit_forecast"]) for t in trend],
+                "color": PURPLE,
+            },
+            {
+                "label": "Best case",
+                "data": [_f(t["best_case_forecast"]) for t in trend],
+                "color": AMBER,
+            },
+            {
+                "label": "Weighted",
+                "data": [_f(t["weighted_forecast"]) for t in trend],
+                "color": BLUE,
+            },
+        ]
+        + (
+            [
+                {
+                    "label": "Quota",
+                    "data": [_f(quota)] * len(trend),
+                    "color": GREY,
+                    "dashed": True,
+                    "pointRadius": 0,
+                }
+            ]
+            if quota is not None
+            else []
+        ),
+    }
+    return render(
+        request,
+        "forecasting/dashboard.html",
+        {
+            "form": form,
+            "board": board,
+            "scope": scope,
+            "month_chart": month_chart,
+            "trend_chart": trend_chart,
+            "can_manage": visibility.is_admin(request.user) or visibility.is_manager(request.user),
+        },
+    )
+
+
+@login_required
+def deals_view(request):
+    form = ScopeForm(request.GET, user=request.user)
+    form.is_valid()
+    scope = form.scope()
+    metric = request.GET.get("metric", "weighted")
+    if metric not in selectors.METRICS:
+        raise Http404("Unknown figure.")
+    title, qs, totals = selectors.deals_behind(scope, metric)
+    page = Paginator(qs, 100).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "forecasting/deals.html",
+        {
+            "form": form,
+            "scope": scope,
+            "title": title,
+            "metric": metric,
+            "page": page,
+            "totals": totals,
+            "back": f"{reverse('forecasting:dashboard')}?{scope.querystring()}",
+            "querystring": scope.querystring(metric=metric),
+        },
+    )
+
+
+BAR_COLORS = {
+    "start": GREY,
+    "new": GREEN,
+    "pulled_in": GREEN,
+    "pushed_out": RED,
+    "amount_change": AMBER,
+    "won": BLUE,
+    "lost": RED,
+    "end": GREY,
+}
+
+
+@login_required
+def changes_view(request):
+    form = ChangesForm(request.GET, user=request.user)
+    form.is_valid()
+    scope = form.scope()
+    data = getattr(form, "cleaned_data", {})
+    today = timezone.localdate()
+    end = data.get("end") or today
+    start = data.get("start") or end - dt.timedelta(days=7)
+    bars = selectors.what_changed(scope, start, end)
+    base = f"{reverse('forecasting:changes')}?"
+
+    def link(key):
+        return base + scope.querystring(start=start.isoformat(), end=end.isoformat(), bar=key)
+
+    for bar in bars:
+        bar["url"] = link(bar["key"]) + "#deals"
+    chart = {
+        "type": "bar",
+        "money": True,
+        "currency": _currency(),
+        "labels": [b["label"] for b in bars],
+        "datasets": [
+            {
+                "label": "Open pipeline",
+                "data": [[_f(b["low"]), _f(b["high"])] for b in bars],
+                "backgroundColor": [BAR_COLORS[b["key"]] for b in bars],
+                "borderColor": [BAR_COLORS[b["key"]] for b in bars],
+            }
+        ],
+        "links": [b["url"] for b in bars],
+        "options": {"plugins": {"legend": {"display": False}}},
+    }
+    bar = data.get("bar") or ""
+    page = None
+    bar_label = ""
+    if bar:
+        labels = dict(selectors.BARS)
+        if bar not in labels:
+            raise Http404("Unknown bar.")
+        bar_label = labels[bar]
+        page = Paginator(selectors.changed_deals(scope, start, end, bar), 100).get_page(
+            request.GET.get("page")
+        )
+    return render(
+        request,
+        "forecasting/changes.html",
+        {
+            "form": form,
+            "scope": scope,
+            "bars": bars,
+            "chart": chart,
+            "start": start,
+            "end": end,
+            "bar": bar,
+            "bar_label": bar_label,
+            "page": page,
+            "snapshot_dates": selectors.snapshot_dates(),
+            "page_query": scope.querystring(start=start.isoformat(), end=end.isoformat(), bar=bar),
+        },
+    )
+
+
+@login_required
+def accuracy_view(request):
+    form = AccuracyForm(request.GET, user=request.user)
+    form.is_valid()
+    scope = form.scope()
+    count = getattr(form, "cleaned_data", {}).get("months") or 12
+    months = selectors.finished_months(count)
+    result = selectors.accuracy(scope, months)
+    total = result["total"]
+    chart = {
+        "type": "bar",
+        "money": True,
+        "currency": _currency(),
+        "labels": [f"{m:%b %Y}" for m in months],
+        "datasets": [
+            {
+                "label": "Weighted forecast on the 1st",
+                "data": [_f(c.forecast) for c in total.cells],
+                "color": BLUE,
+            },
+            {
+                "label": "Actual closed won",
+                "data": [_f(c.actual) for c in total.cells],
+                "color": GREEN,
+            },
+        ],
+    }
+    return render(
+        request,
+        "forecasting/accuracy.html",
+        {"form": form, "scope": scope, "result": result, "chart": chart, "months": months},
+    )
+
+
+@login_required
+def calibration_view(request):
+    if not visibility.is_admin(request.user):
+        raise PermissionDenied("Stage calibration is for admins.")
+    return render(
+        request,
+        "forecasting/calibration.html",
+        {
+            "pipelines": selectors.stage_calibration(),
+            "window": services.EMPIRICAL_WINDOW_DAYS,
+            "min_closed": services.EMPIRICAL_MIN_CLOSED,
+        },
+    )
+
+
+def _parse_amount(text: str):
+    text = (text or "").strip().replace(",", "")
+    if text == "":
+        return ""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValidationError("Enter an amount such as 120000.") from None
+    if not value.is_finite() or value < 0:
+        raise ValidationError("Enter an amount of zero or more.")
+    return text
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def quotas_view(request):
+    today = timezone.localdate()
+    try:
+        year = int(request.GET.get("year") or today.year)
+        if not 2000 <= year <= 2100:
+            raise ValueError
+    except ValueError:
+        messages.error(request, "Choose a year between 2000 and 2100.")
+        year = today.year
+    grid = selectors.quota_grid(request.user, year)
+    can_edit = visibility.is_admin(request.user) or visibility.is_manager(request.user)
+    errors: dict[str, str] = {}
+    posted: dict[str, str] = {}
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("Only managers and admins set quotas.")
+        entries = []
+        rows = [(f"u{u.pk}", u, None) for u in grid["people"]] + [
+            (f"t{t.pk}", None, t) for t in grid["teams"]
+        ]
+        for key, user, team in rows:
+            if not services.can_manage(request.user, user=user, team=team):
+                continue
+            for month in grid["months"]:
+                name = f"q-{key}-{month:%m}"
+                if name not in request.POST:
+                    continue
+                raw = request.POST[name]
+                posted[name] = raw
+                old = grid["values"].get((key, month))
+                try:
+                    value = _parse_amount(raw)
+                except ValidationError as exc:
+                    errors[name] = exc.messages[0]
+                    continue
+                if (value == "" and old is None) or (
+                    value != "" and old is not None and Decimal(value) == old
+                ):
+                    continue
+                entries.append((user, team, month, value))
+        if not errors:
+            try:
+                count = services.set_quotas(by=request.user, entries=entries)
+            except ValidationError as exc:
+                errors["__all__"] = " ".join(exc.messages)
+            else:
+                messages.success(
+                    request, f"Saved {count} quota change{'s' if count != 1 else ''} for {year}."
+                )
+                return redirect(f"{reverse('forecasting:quotas')}?year={year}")
+    rows = []
+    for key, who, team in [(f"u{u.pk}", u, None) for u in grid["people"]] + [
+        (f"t{t.pk}", t, t) for t in grid["teams"]
+    ]:
+        editable = can_edit and services.can_manage(
+            request.user, user=None if team else who, team=team
+        )
+        cells = []
+        for month in grid["months"]:
+            name = f"q-{key}-{month:%m}"
+            value = grid["values"].get((key, month))
+            cells.append(
+                {
+                    "name": name,
+                    "month": month,
+                    "value": posted.get(name, "" if value is None else f"{value:.0f}"),
+                    "stored": value,
+                    "error": errors.get(name),
+                }
+            )
+        rows.append({"who": who, "is_team": team is not None, "editable": editable, "cells": cells})
+    status = 400 if errors else 200
+    return render(
+        request,
+        "forecasting/quotas.html",
+        {
+            "rows": rows,
+            "months": grid["months"],
+            "year": year,
+            "years": [year - 1, year, year + 1],
+            "can_edit": can_edit,
+            "errors": errors,
+            "form_error": errors.get("__all__", ""),
+        },
+        status=status,
+    )
+
+
+def _safe_next(request, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def adjust_view(request):
+    if not (visibility.is_admin(request.user) or visibility.is_manager(request.user)):
+        raise PermissionDenied("Only managers and admins adjust forecasts.")
+    try:
+        period = Period.parse(request.GET.get("period", ""))
+    except (ValueError, TypeError):
+        period = Period.current_quarter()
+    user = team = None
+    if request.GET.get("team"):
+        team = get_object_or_404(
+            visibility.visible_teams(request.user), pk=_int(request.GET["team"])
+        )
+    else:
+        user = get_object_or_404(
+            visibility.visible_users(request.user), pk=_int(request.GET.get("rep"))
+        )
+    if not services.can_manage(request.user, user=user, team=team) or (
+        user is not None and user.pk == request.user.pk
+    ):
+        raise PermissionDenied("Only the rep's manager or an admin adjusts a forecast.")
+    current = ForecastAdjustment.objects.filter(
+        user=user, team=team, period_kind=period.kind, period=period.start
+    ).first()
+    fallback = f"{reverse('forecasting:dashboard')}?period={period.param}"
+    if request.method == "POST":
+        form = AdjustmentForm(request.POST)
+        if form.is_valid():
+            try:
+                services.set_adjustment(
+                    by=request.user,
+                    user=user,
+                    team=team,
+                    period_kind=period.kind,
+                    period=period.start,
+                    amount=form.cleaned_data["amount"],
+                    note=form.cleaned_data["note"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, f"Saved your call on {user or team} for {period.label}.")
+                return redirect(_safe_next(request, fallback))
+    else:
+        form = AdjustmentForm(
+            initial={"amount": current.amount, "note": current.note} if current else None
+        )
+    return render(
+        request,
+        "forecasting/adjust.html",
+        {
+            "form": form,
+            "who": user or team,
+            "period": period,
+            "current": current,
+            "next": _safe_next(request, fallback),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404("Not found.") from None
