@@ -24,6 +24,7 @@ class ScopeForm(forms.Form):
     rep = forms.ModelChoiceField(queryset=None, required=False, empty_label="Everyone")
 
     def __init__(self, *args, user, **kwargs):
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["pipeline"].queryset = Pipeline.objects.order_by("position", "pk")
@@ -86,7 +87,7 @@ class ChangesForm(ScopeForm):
 
 class AccuracyForm(ScopeForm):
     months = forms.TypedChoiceField(
-        choices=[(6, "Last 6 months"), (12, "Last 12 months"), (18, "Last 18 months")],
+        choices=[(12, "Last 12 months"), (6, "Last 6 months"), (18, "Last 18 months")],
         coerce=int,
         required=False,
         empty_value=12,
