@@ -33,10 +33,14 @@ def managed_team_ids(user) -> list[int]:
     if cached is None:
         from accounts.models import Team
 
-        cached = list(Team.objects.filter(manager=user).values_list("id", flat=True))
-        if user.team_id and user.team_id not in cached:
-            # A manager whose own team has no manager set still leads it.
-            cached.append(user.team_id)
+        # The teams whose manager they are, plus their own team when it has no manager set
+        # (they still lead it); never a team led by another manager.
+        own_unled = Q(pk=user.team_id, manager__isnull=True) if user.team_id else Q(pk__in=[])
+        cached = list(
+            Team.objects.filter(Q(manager=user) | own_unled)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
         user._managed_team_ids = cached
     return cached
 
