@@ -1072,7 +1072,7 @@ def _score_row(label, m: dict, *, reps: int = 1) -> dict:
         "activities": mean(m.get("activities", 0), reps),
         "open_amount": mean(m.get("open_amount") or ZERO, reps),
         "open_count": mean(m.get("open_count", 0), reps),
-        "quota": quota,
+        "quota": mean(quota, reps) if quota else None,
         "attainment": ratio_pct(won_amount, quota) if quota else None,
     }
 
@@ -1300,7 +1300,12 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
             deal_weighted=expressions.weighted_amount("opportunity__"),
         )
         .annotate(
-            a_factor=Coalesce(_clamp(F("deal_weighted") * Value(1.0) / scale), Value(0.0)),
+            # PostgreSQL's GREATEST/LEAST skip NULLs, SQLite's return NULL: no NULL goes in.
+            a_factor=_clamp(
+                Coalesce(F("deal_weighted"), Value(ZERO), output_field=expressions.MONEY_FIELD)
+                * Value(1.0)
+                / scale
+            ),
             d_factor=_clamp(
                 (Value(float(TASK_HORIZON_DAYS)) - F("days_to_due"))
                 / Value(float(TASK_HORIZON_DAYS))
@@ -1400,6 +1405,7 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
 
 
 def _clamp(expr):
+    """``expr`` limited to 0..1 (never pass an expression that can be NULL)."""
     return Greatest(
         Value(0.0), Least(Value(1.0), expr, output_field=FloatField()), output_field=FloatField()
     )

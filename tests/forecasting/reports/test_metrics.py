@@ -1,0 +1,386 @@
+"""Every report figure against the hand computation of the world in ``conftest.py``."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from forecasting.reports import selectors
+from tests.forecasting.reports.conftest import END, START
+
+
+def _rows(table, key="stage"):
+    return {r[key]: r for r in table.rows}
+
+
+def _approx(value, expected, places=3):
+    assert value is not None
+    assert round(float(value), places) == pytest.approx(expected, abs=10**-places)
+
+
+# --- Funnel ---------------------------------------------------------------------------------
+
+
+def test_funnel_by_source_for_manager(world, scope_for):
+    report = selectors.funnel(scope_for(world.manager), group="source")
+    rows = _rows(report.table, "group")
+    # L1, L2 (web); L3, L4 (referral); L5 is before the range, L6 is the other team's.
+    assert set(rows) == {"Web", "Referral"}
+    web, referral = rows["Web"], rows["Referral"]
+    assert (web["leads"], web["prospects"], web["opportunities"], web["won"]) == (2, 2, 1, 1)
+    assert web["won_amount"] == Decimal("10000")
+    assert (referral["leads"], referral["prospects"], referral["opportunities"]) == (2, 1, 1)
+    assert referral["won"] == 0
+    total = report.table.total
+    assert (total["leads"], total["prospects"], total["opportunities"], total["won"]) == (
+        4,
+        3,
+        2,
+        1,
+    )
+    assert total["prospect_rate"] == Decimal(75)
+    _approx(total["opportunity_rate"], 66.667)
+    assert total["win_rate"] == Decimal(50)
+    assert total["overall_rate"] == Decimal(25)
+    assert report.chart["datasets"][0]["data"] == [4, 3, 2, 1]
+
+
+def test_funnel_by_rep_and_team(world, scope_for):
+    by_rep = _rows(selectors.funnel(scope_for(world.manager), group="rep").table, "group")
+    assert by_rep[str(world.rep)]["leads"] == 3
+    assert by_rep[str(world.rep)]["won"] == 1
+    assert by_rep[str(world.rep2)]["leads"] == 1
+    assert by_rep[str(world.rep2)]["opportunities"] == 1
+    by_team = selectors.funnel(scope_for(world.admin), group="team").table
+    teams = _rows(by_team, "group")
+    assert teams["East"]["leads"] == 4
+    assert teams["West"]["leads"] == 1
+    assert by_team.total["leads"] == 5
+
+
+def test_funnel_pipeline_filter_applies_to_deals_only(world, scope_for):
+    from tests.factories import PipelineFactory
+
+    other = PipelineFactory(name="Renewals")
+    total = selectors.funnel(scope_for(world.manager, pipeline=other)).table.total
+    assert (total["leads"], total["prospects"], total["opportunities"], total["won"]) == (
+        4,
+        3,
+        0,
+        0,
+    )
+
+
+def test_funnel_empty_range_has_no_rows_and_no_rates(world, scope_for):
+    report = selectors.funnel(
+        scope_for(world.manager, start=dt.date(2024, 1, 1), end=dt.date(2024, 1, 31))
+    )
+    assert report.table.rows == []
+    assert report.table.total["leads"] == 0
+    assert report.table.total["win_rate"] is None
+    assert report.findings == []
+
+
+# --- Stage conversion and time in stage -----------------------------------------------------
+
+
+def test_stages_conversion_and_days_for_manager(world, scope_for):
+    report = selectors.stages(scope_for(world.manager, pipeline=world.pipeline))
+    rows = _rows(report.table)
+    assert list(rows) == ["Qualification", "Discovery", "Proposal", "Negotiation"]
+    q = rows["Qualification"]
+    # A 10 d, B 10 d (skips to Proposal: moved on), C 4 d, D 31 d (still), F 10 + 12 d,
+    # G 1 d (still).
+    assert (q["entered"], q["moved_on"], q["lost"], q["moved_back"], q["still"]) == (
+        6,
+        4,
+        0,
+        0,
+        2,
+    )
+    _approx(q["conversion"], 66.667)
+    _approx(q["median_days"], 10)
+    _approx(q["mean_days"], 13)
+    assert (q["closed"], q["win_rate"]) == (2, Decimal(50))
+    d = rows["Discovery"]
+    # A 20 d (moved on), C 30 d (won: moved on), F 28 d (moved back); B never entered it.
+    assert (d["entered"], d["moved_on"], d["moved_back"], d["lost"], d["still"]) == (
+        3,
+        2,
+        1,
+        0,
+        0,
+    )
+    _approx(d["median_days"], 28)
+    _approx(d["mean_days"], 26)
+    assert (d["closed"], d["win_rate"]) == (1, Decimal(100))
+    p = rows["Proposal"]
+    assert (p["entered"], p["moved_on"], p["lost"]) == (2, 1, 1)
+    assert p["loss_rate"] == Decimal(50)
+    _approx(p["median_days"], 20)
+    _approx(p["mean_days"], 20)
+    n = rows["Negotiation"]
+    # C re-entered after being reopened from Won on Mar 10; still there: 22 days.
+    assert (n["entered"], n["still"], n["closed"], n["win_rate"]) == (1, 1, 0, None)
+    _approx(n["median_days"], 22)
+    assert report.findings[0].startswith("Proposal loses the most deals: 1 of 2")
+
+
+def test_stages_range_start_limits_entries(world, scope_for):
+    rows = _rows(
+        selectors.stages(
+            scope_for(world.manager, pipeline=world.pipeline, start=dt.date(2026, 2, 1))
+        ).table
+    )
+    # From Feb 1: C (4 d), D (31 d), F (10 + 12 d), G (1 d) entered Qualification.
+    assert rows["Qualification"]["entered"] == 4
+    _approx(rows["Qualification"]["median_days"], 13)  # middle of 1, 4, 22, 31: (4 + 22) / 2
+    assert rows["Proposal"]["entered"] == 1  # A on Feb 9; B entered on Jan 25
+
+
+def test_stages_rep_sees_own_deals_only(world, scope_for):
+    rows = _rows(selectors.stages(scope_for(world.rep, pipeline=world.pipeline)).table)
+    # rep: A, B, F, G.
+    assert rows["Qualification"]["entered"] == 4
+    assert rows["Negotiation"]["entered"] == 0
+    assert rows["Negotiation"]["median_days"] is None
+    assert rows["Negotiation"]["conversion"] is None
+
+
+def test_stages_empty_range(world, scope_for):
+    rows = _rows(
+        selectors.stages(
+            scope_for(
+                world.manager,
+                pipeline=world.pipeline,
+                start=dt.date(2025, 1, 1),
+                end=dt.date(2025, 1, 31),
+            )
+        ).table
+    )
+    assert all(r["entered"] == 0 and r["median_days"] is None for r in rows.values())
+
+
+def test_stage_drilldown_ids_match_counts(world, scope_for):
+    from forecasting.reports.selectors import drilldown
+
+    scope = scope_for(world.manager, pipeline=world.pipeline)
+    discovery = world.pipeline.stages.get(name="Discovery")
+    _, qs = drilldown(scope, {"kind": "entered", "stage": str(discovery.pk), "outcome": "back"})
+    assert list(qs.values_list("name", flat=True)) == ["F"]
+    _, qs = drilldown(scope, {"kind": "entered", "stage": str(discovery.pk)})
+    assert sorted(qs.values_list("name", flat=True)) == ["A", "C", "F"]
+
+
+# --- Win rate, cycle, velocity ---------------------------------------------------------------
+
+
+def test_win_rate_by_month_and_velocity(world, scope_for):
+    report = selectors.win_rate(scope_for(world.manager))
+    rows = _rows(report.table, "month")
+    assert list(rows) == ["Jan 2026", "Feb 2026", "Mar 2026"]
+    jan, feb, mar = rows["Jan 2026"], rows["Feb 2026"], rows["Mar 2026"]
+    assert (jan["won"], jan["lost"], jan["win_rate"], jan["velocity"]) == (0, 0, None, None)
+    assert (feb["won"], feb["lost"], feb["win_rate"]) == (0, 1, Decimal(0))
+    # C was won on Mar 7 but reopened: it is not a closed deal.
+    assert (mar["won"], mar["lost"], mar["win_rate"]) == (1, 0, Decimal(100))
+    assert mar["avg_won"] == Decimal(10000)
+    assert mar["avg_cycle"] == Decimal(50)  # Jan 10 → Mar 1
+    # Open at month end: Jan: A, B; Feb: A, C, F; Mar: C, D, F, G.
+    assert [jan["open"], feb["open"], mar["open"]] == [2, 3, 4]
+    assert mar["velocity"] == Decimal(800)  # 4 × 100 % × 10,000 / 50
+    total = report.table.total
+    assert (total["won"], total["lost"], total["win_rate"]) == (1, 1, Decimal(50))
+    assert total["open"] == 4
+    assert total["velocity"] == Decimal(400)  # 4 × 50 % × 10,000 / 50
+
+
+def test_win_rate_admin_includes_other_team(world, scope_for):
+    rows = _rows(selectors.win_rate(scope_for(world.admin)).table, "month")
+    assert (rows["Feb 2026"]["won"], rows["Feb 2026"]["lost"]) == (1, 1)
+    assert rows["Feb 2026"]["avg_cycle"] == Decimal(27)  # Jan 5 → Feb 1
+
+
+def test_win_rate_no_closed_deals(world, scope_for):
+    report = selectors.win_rate(scope_for(world.rep2))
+    assert report.table.total["win_rate"] is None
+    assert report.table.total["avg_cycle"] is None
+    assert report.table.total["velocity"] is None
+    assert report.findings == []
+
+
+def test_velocity_formula():
+    assert selectors.velocity(10, Decimal(25), Decimal(8000), Decimal(40)) == Decimal(500)
+    assert selectors.velocity(10, None, Decimal(8000), Decimal(40)) is None
+    assert selectors.velocity(10, Decimal(25), Decimal(8000), 0) is None
+
+
+# --- Pipeline created, revenue won, lost reasons ---------------------------------------------
+
+
+def test_pipeline_by_month_and_lost_reasons(world, scope_for):
+    report = selectors.pipeline_by_month(scope_for(world.manager))
+    rows = _rows(report.table, "month")
+    assert (rows["Jan 2026"]["created"], rows["Jan 2026"]["created_amount"]) == (2, 30000)
+    assert (rows["Feb 2026"]["created"], rows["Feb 2026"]["created_amount"]) == (2, 38000)
+    assert (rows["Mar 2026"]["created"], rows["Mar 2026"]["created_amount"]) == (2, 45000)
+    assert (rows["Mar 2026"]["won"], rows["Mar 2026"]["won_amount"]) == (1, 10000)
+    assert (rows["Feb 2026"]["lost"], rows["Feb 2026"]["lost_amount"]) == (1, 20000)
+    total = report.table.total
+    assert (total["created"], total["created_amount"], total["won_amount"]) == (6, 113000, 10000)
+    reasons = report.get_table("reasons")
+    assert [(r["reason"], r["lost"], r["share"], r["amount"]) for r in reasons.rows] == [
+        ("Price", 1, Decimal(100), Decimal(20000))
+    ]
+
+
+def test_pipeline_source_filter(world, scope_for):
+    total = selectors.pipeline_by_month(scope_for(world.manager, source="web")).table.total
+    # Only A came from a web lead in scope (D's lead is web too, created in March).
+    assert total["created"] == 2
+    assert total["created_amount"] == Decimal(15000)
+
+
+# --- Rotting and slipping --------------------------------------------------------------------
+
+
+def test_rotting_flags_and_slips(world, scope_for):
+    report = selectors.rotting(scope_for(world.manager))
+    summary = report.extra["summary"]
+    assert summary == {
+        "rotting": 2,
+        "idle": 1,
+        "overdue": 1,
+        "slipped": 2,
+        "flagged": 2,
+        "flagged_amount": Decimal("35000.00"),
+        "open": 4,
+    }
+    rows = _rows(report.get_table("deals"), "deal")
+    assert list(rows) == ["C", "D"]  # sorted by amount, largest first
+    c, d = rows["C"], rows["D"]
+    assert c["flags"] == ["Rotting", "Overdue", "Slipped"]
+    _approx(c["days_in_stage"], 22)
+    _approx(c["idle_days"], 2)
+    assert (c["overdue_days"], c["pushes"], c["pushed_days"]) == (17, 1, 15)
+    assert d["flags"] == ["Rotting", "Idle", "Slipped"]
+    # Apr 15 → Apr 1 was pulled in, Apr 1 → May 1 pushed out 30 days.
+    assert (d["pushes"], d["pushed_days"], d["overdue_days"]) == (1, 30, None)
+    _approx(d["idle_days"], 31)
+
+
+def test_rotting_idle_setting_and_flag_filter(world, scope_for):
+    scope = scope_for(world.manager, idle_days=2)
+    assert selectors.rotting(scope).extra["summary"]["idle"] == 3  # C (2 d), D, F (7 d)
+    rows = selectors.rotting(scope, flag="idle").get_table("deals").rows
+    assert sorted(r["deal"] for r in rows) == ["C", "D", "F"]
+    rows = selectors.rotting(scope_for(world.manager), flag="overdue").get_table("deals").rows
+    assert [r["deal"] for r in rows] == ["C"]
+
+
+def test_rotting_sorting(world, scope_for):
+    rows = selectors.rotting(scope_for(world.manager), sort="-pushed_days").get_table("deals").rows
+    assert [r["deal"] for r in rows] == ["D", "C"]
+    rows = selectors.rotting(scope_for(world.manager), sort="deal").get_table("deals").rows
+    assert [r["deal"] for r in rows] == ["C", "D"]
+    rows = selectors.rotting(scope_for(world.manager), sort="bogus").get_table("deals").rows
+    assert [r["deal"] for r in rows] == ["C", "D"]
+
+
+def test_rotting_by_owner(world, scope_for):
+    owners = selectors.rotting(scope_for(world.manager)).get_table("owners")
+    assert [(r["owner"], r["flagged"], r["amount"]) for r in owners.rows] == [
+        (str(world.rep2), 2, Decimal(35000))
+    ]
+
+
+def test_rotting_matches_model_is_rotting(world, scope_for, at_now):
+    from pipeline.models import Opportunity
+
+    flagged = {
+        r["deal"]
+        for r in selectors.rotting(scope_for(world.admin), flag="rotting").get_table("deals").rows
+    }
+    expected = {
+        o.name for o in Opportunity.objects.select_related("stage") if o.is_rotting(now=at_now)
+    }
+    assert flagged == expected == {"C", "D"}
+
+
+# --- Scorecards -----------------------------------------------------------------------------
+
+
+def test_scorecards_reps_beside_average(world, scope_for):
+    report = selectors.scorecards(scope_for(world.manager))
+    rows = _rows(report.table, "rep")
+    rep, rep2 = rows[str(world.rep)], rows[str(world.rep2)]
+    assert (rep["won"], rep["lost"], rep["win_rate"]) == (1, 1, Decimal(50))
+    assert rep["avg_cycle"] == Decimal(50)
+    assert rep["avg_won"] == Decimal(10000)
+    assert rep["activities"] == 1  # the call on F (tasks count once done)
+    assert (rep["open_count"], rep["open_amount"]) == (2, Decimal(48000))
+    assert rep["quota"] == Decimal(30000)
+    _approx(rep["attainment"], 33.333)
+    assert (rep2["won"], rep2["lost"], rep2["win_rate"], rep2["attainment"]) == (0, 0, None, None)
+    assert (rep2["open_count"], rep2["open_amount"], rep2["activities"]) == (2, 35000, 1)
+    avg = report.table.total
+    assert avg["win_rate"] == Decimal(50)
+    assert (avg["activities"], avg["open_count"], avg["open_amount"]) == (1, 2, 41500)
+    assert avg["quota"] == Decimal(15000)  # per rep
+    _approx(avg["attainment"], 33.333)  # pooled: 10,000 / 30,000
+    assert str(world.manager) not in rows
+
+
+def test_scorecards_rep_sees_only_self_without_average(world, scope_for):
+    report = selectors.scorecards(scope_for(world.rep))
+    assert [r["rep"] for r in report.table.rows] == [str(world.rep)]
+    assert report.table.total is None
+
+
+def test_scorecard_page_for_one_rep(world, scope_for):
+    report = selectors.scorecard(scope_for(world.manager), world.rep)
+    own, team = report.table.rows
+    assert own["win_rate"] == Decimal(50)
+    assert team["rep"] == "East average"
+    assert team["win_rate"] == Decimal(50)
+    # A rep looking at their own card gets no team figures (they may only see their own).
+    assert len(selectors.scorecard(scope_for(world.rep), world.rep).table.rows) == 1
+
+
+# --- Priorities ------------------------------------------------------------------------------
+
+
+def test_priorities_ranked_by_documented_score(world, scope_for):
+    items = selectors.priorities(scope_for(world.rep), owner=world.rep)
+    got = [(i["kind"], i["title"], i["score"]) for i in items]
+    # Qualify budget: overdue task on a lead: 25 + 35. F: 40 × 800/4,000 + 25 × (90-19)/90
+    # + 20 × 7/14 + 15 (next step overdue). G: 40 + 20 × 1/14. Call back (due today, on F):
+    # 40 × 0.2 + 25. The task due Apr 20 is beyond the 7-day horizon.
+    assert got == [
+        ("task", "Qualify budget", 60.0),
+        ("deal", "F", round(8 + 25 * 71 / 90 + 10 + 15, 1)),
+        ("deal", "G", round(40 + 20 / 14, 1)),
+        ("task", "Call back", 33.0),
+    ]
+    assert [i["rank"] for i in items] == [1, 2, 3, 4]
+    assert "next step overdue" in items[1]["reasons"]
+
+
+def test_priorities_only_own_items_and_limit(world, scope_for):
+    items = selectors.priorities(scope_for(world.rep2), owner=world.rep2, limit=1)
+    assert [i["title"] for i in items] == ["C"]  # C outranks D (overdue close, bigger)
+
+
+def test_priorities_empty(db, rep, scope_for):
+    assert selectors.priorities(scope_for(rep), owner=rep) == []
+
+
+def test_default_range_is_twelve_months():
+    from forecasting.reports.filters import default_range
+
+    assert default_range(dt.date(2026, 4, 15)) == (dt.date(2025, 5, 1), dt.date(2026, 4, 15))
+    assert default_range(dt.date(2026, 12, 31)) == (dt.date(2026, 1, 1), dt.date(2026, 12, 31))
+
+
+def test_range_constants_cover_world():
+    assert START < END
