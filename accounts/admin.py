@@ -1,7 +1,36 @@
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 
 from accounts.models import Team, User
+from accounts.visibility import is_admin
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """The admin login admits admins (role ``admin`` or superusers), the same rule as
+    ``admin.site.has_permission``; Django's ``is_staff`` flag plays no part here."""
+
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "invalid_login": (
+            "Please enter the username and password of an administrator account. Both "
+            "fields may be case-sensitive; reps and managers sign in at the main login page."
+        ),
+    }
+
+    def confirm_login_allowed(self, user):
+        AuthenticationForm.confirm_login_allowed(self, user)
+        if not is_admin(user):
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
+
+
+admin.site.login_form = AdminLoginForm
 
 
 class MemberInline(admin.TabularInline):
