@@ -1,0 +1,76 @@
+"""CompanyFilter: one test per filter."""
+
+from decimal import Decimal
+
+import pytest
+from django.http import QueryDict
+
+from pipeline import services
+from pipeline.selectors.accounts import company_list
+from tests.factories import CompanyFactory, OpportunityFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _qs(user, query=""):
+    return list(company_list(user=user, params=QueryDict(query)).qs)
+
+
+def test_company_filter_search(rep):
+    acme = CompanyFactory(owner=rep, name="Acme", city="Leeds")
+    CompanyFactory(owner=rep, name="Globex", city="Berlin")
+    assert _qs(rep, "q=acme") == [acme]
+    assert _qs(rep, "q=leeds") == [acme]
+
+
+def test_company_filter_owner(manager, rep, rep2):
+    mine = CompanyFactory(owner=rep)
+    CompanyFactory(owner=rep2)
+    assert _qs(manager, f"owner={rep.pk}") == [mine]
+
+
+def test_company_filter_owner_outside_scope_is_ignored(manager, rep, outsider):
+    CompanyFactory(owner=outsider, name="Hidden")
+    team = CompanyFactory(owner=rep)
+    filterset = company_list(user=manager, params=QueryDict(f"owner={outsider.pk}"))
+    assert "owner" in filterset.form.errors
+    assert list(filterset.qs) == [team]
+
+
+def test_company_filter_industry(rep):
+    fin = CompanyFactory(owner=rep, industry="Finance")
+    CompanyFactory(owner=rep, industry="Software")
+    assert _qs(rep, "industry=finance") == [fin]
+
+
+def test_company_filter_open_deals(rep, pipeline):
+    with_deal = OpportunityFactory(owner=rep, pipeline=pipeline).company
+    without = CompanyFactory(owner=rep)
+    assert _qs(rep, "open_deals=yes") == [with_deal]
+    assert _qs(rep, "open_deals=no") == [without]
+
+
+def test_company_filter_open_figures_count_only_visible_deals(manager, rep, rep2, pipeline):
+    deal = OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("100"))
+    # A teammate's deal at the same company is invisible to the rep, and so is its amount.
+    OpportunityFactory(
+        owner=rep2, by=manager, pipeline=pipeline, company=deal.company, amount=Decimal("900")
+    )
+    row = company_list(user=rep, params=QueryDict("")).qs.get(pk=deal.company.pk)
+    assert row.open_count == 1 and row.open_amount == Decimal("100")
+    row = company_list(user=manager, params=QueryDict("")).qs.get(pk=deal.company.pk)
+    assert row.open_count == 2 and row.open_amount == Decimal("1000")
+
+
+def test_company_filter_sort_by_open_amount(rep, pipeline, lost_reason):
+    small = OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("10")).company
+    big = OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("1000")).company
+    lost = OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("5000"))
+    services.close_lost(opportunity=lost, by=rep, lost_reason=lost_reason)
+    assert _qs(rep, "sort=-open_amount") == [big, small, lost.company]
+    assert _qs(rep, "sort=open_amount") == [lost.company, small, big]
