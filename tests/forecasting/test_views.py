@@ -1,0 +1,156 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from forecasting import services
+from forecasting.models import ForecastAdjustment, Quota
+from tests.factories import OpportunityFactory
+from tests.forecasting.conftest import MARCH, TODAY
+
+PAGES = ["dashboard", "deals", "changes", "accuracy", "quotas", "calibration", "adjust"]
+
+
+def get(client, user, name, **params):
+    client.force_login(user)
+    return client.get(reverse(f"forecasting:{name}"), params)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_pages_need_login(client, db, name):
+    response = client.get(reverse(f"forecasting:{name}"))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [
+        ("rep", {"dashboard": 200, "deals": 200, "changes": 200, "accuracy": 200, "quotas": 200,
+                 "calibration": 403, "adjust": 403}),
+        ("manager", {"dashboard": 200, "deals": 200, "changes": 200, "accuracy": 200,
+                     "quotas": 200, "calibration": 403, "adjust": 200}),
+        ("admin_user", {"dashboard": 200, "deals": 200, "changes": 200, "accuracy": 200,
+                        "quotas": 200, "calibration": 200, "adjust": 200}),
+    ],
+)  # fmt: skip
+def test_pages_permissions_per_role(client, book, request, rep, who, expected):
+    user = request.getfixturevalue(who)
+    for name, status in expected.items():
+        params = {"rep": rep.pk, "period": "2026-03"} if name == "adjust" else {}
+        assert get(client, user, name, **params).status_code == status, name
+
+
+def test_dashboard_figures_for_manager(client, book, manager, rep):
+    Quota.objects.create(user=rep, month=MARCH, amount=Decimal("16000"))
+    response = get(client, manager, "dashboard", period="2026-03")
+    board = response.context["board"]
+    t = board.total
+    assert t.won == Decimal("8000")
+    assert t.commit_forecast == Decimal("28000")
+    assert t.best_case_forecast == Decimal("33000")
+    assert t.weighted_forecast == Decimal("8000") + Decimal("18500") + Decimal("12000")
+    assert t.quota == Decimal("16000")
+    assert t.attainment == Decimal("50")
+    assert t.gap == Decimal("8000")
+    assert t.coverage == Decimal("75000") / Decimal("8000")
+    rows = {r.rep.username: r.figures for r in board.rows}
+    assert rows["rep"].weighted_forecast == Decimal("26500")
+    assert rows["rep2"].open == Decimal("40000")
+    assert b"$26,500" in response.content
+
+
+def test_dashboard_rep_sees_only_own_numbers(client, book, rep, rep2):
+    response = get(client, rep, "dashboard", period="2026-03", rep=rep2.pk)
+    assert response.status_code == 200
+    assert "rep" in response.context["form"].errors  # not a choice for this rep
+    board = response.context["board"]
+    assert [r.rep for r in board.rows] == [rep]
+    assert board.total.open == Decimal("35000")
+    assert b"40,000" not in response.content
+
+
+def test_dashboard_outsider_sees_nothing_of_the_team(client, book, outsider):
+    board = get(client, outsider, "dashboard", period="2026-03").context["board"]
+    assert board.total.won == 0 and board.total.open == 0
+
+
+def test_deals_list_matches_the_tile(client, book, manager):
+    response = get(client, manager, "deals", period="2026-03", metric="commit_forecast")
+    totals = response.context["totals"]
+    assert totals["count"] == 2 and totals["amount"] == Decimal("28000")
+    names = {d.name for d in response.context["page"].object_list}
+    assert names == {book["B"].name, book["D"].name}
+
+
+def test_deals_unknown_metric_is_404(client, book, manager):
+    assert get(client, manager, "deals", metric="nope").status_code == 404
+
+
+def test_bad_period_shows_message_and_keeps_default(client, book, manager):
+    response = get(client, manager, "dashboard", period="2026-13")
+    assert response.status_code == 200
+    assert "period" in response.context["form"].errors
+    assert response.context["scope"].period.param == "2026-Q1"
+
+
+def test_dashboard_query_budget_does_not_grow(client, frozen, manager, rep, pipeline,
+                                              django_assert_max_num_queries):  # fmt: skip
+    def load():
+        services.take_snapshot(taken_on=TODAY)
+        client.force_login(manager)
+        with django_assert_max_num_queries(18):
+            assert client.get(reverse("forecasting:dashboard")).status_code == 200
+        with django_assert_max_num_queries(10):
+            assert client.get(reverse("forecasting:deals")).status_code == 200
+
+    for _ in range(10):
+        OpportunityFactory(owner=rep, pipeline=pipeline, expected_close_date=TODAY)
+    load()
+    for _ in range(200):
+        OpportunityFactory(owner=rep, pipeline=pipeline, expected_close_date=TODAY)
+    load()
+
+
+def test_adjustment_by_manager_is_shown_beside_the_figure(client, book, manager, rep):
+    client.force_login(manager)
+    url = reverse("forecasting:adjust") + f"?rep={rep.pk}&period=2026-03"
+    response = client.post(url, {"amount": "30000", "note": "B slips to April", "next": "/x"})
+    assert response.status_code == 302
+    adj = ForecastAdjustment.objects.get(user=rep)
+    assert (adj.amount, adj.period, adj.author) == (Decimal("30000"), MARCH, manager)
+    board = get(client, manager, "dashboard", period="2026-03").context["board"]
+    row = next(r for r in board.rows if r.rep == rep)
+    assert row.adjustment == adj and row.figures.weighted_forecast == Decimal("26500")
+
+
+def test_adjustment_bad_amount_writes_nothing(client, book, manager, rep):
+    client.force_login(manager)
+    url = reverse("forecasting:adjust") + f"?rep={rep.pk}&period=2026-03"
+    response = client.post(url, {"amount": "-5", "note": "x"})
+    assert response.status_code == 400
+    assert not ForecastAdjustment.objects.exists()
+
+
+def test_manager_cannot_adjust_another_team(client, book, manager, outsider):
+    client.force_login(manager)
+    url = reverse("forecasting:adjust") + f"?rep={outsider.pk}&period=2026-03"
+    assert client.post(url, {"amount": "1"}).status_code == 404
+
+
+def test_quotas_grid_saves_and_rejects_bad_input(client, book, manager, rep, team):
+    client.force_login(manager)
+    url = reverse("forecasting:quotas") + "?year=2026"
+    bad = client.post(url, {f"q-u{rep.pk}-03": "12,000", f"q-t{team.pk}-03": "abc"})
+    assert bad.status_code == 400 and not Quota.objects.exists()
+    assert "12,000" in bad.content.decode()
+    ok = client.post(url, {f"q-u{rep.pk}-03": "12,000", f"q-t{team.pk}-04": "50000"})
+    assert ok.status_code == 302
+    assert Quota.objects.get(user=rep).amount == Decimal("12000")
+    assert Quota.objects.get(team=team, month=dt.date(2026, 4, 1)).amount == Decimal("50000")
+
+
+def test_rep_cannot_post_quotas(client, book, rep):
+    client.force_login(rep)
+    response = client.post(reverse("forecasting:quotas"), {f"q-u{rep.pk}-03": "1"})
+    assert response.status_code == 403 and not Quota.objects.exists()
