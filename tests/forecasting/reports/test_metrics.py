@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from forecasting.reports import selectors
-from tests.forecasting.reports.conftest import END, START
+from tests.forecasting.reports.world import END, START
 
 
 def _rows(table, key="stage"):
