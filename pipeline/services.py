@@ -575,6 +575,9 @@ def update_opportunity(*, opportunity: Opportunity, by, version, **changes) -> O
     """Change a deal's fields (never its stage). A stale ``version`` is refused."""
     current = _locked(opportunity)
     _require_edit(by, current, "deal")
+    if version is None:
+        # An edit without the version it was made against could overwrite someone else's.
+        raise ValidationError("The deal's version is missing; reload the page.")
     _check_version(current, version)
     unknown = set(changes) - set(OPPORTUNITY_EDITABLE)
     if unknown:

@@ -296,9 +296,13 @@ def test_update_opportunity_stale_version_is_refused_with_message(rep, manager, 
     assert _snapshot(opportunity) == before
 
 
-def test_update_opportunity_garbage_version_is_refused(rep, opportunity):
-    with pytest.raises(ValidationError, match="version is missing; reload the page"):
-        services.update_opportunity(opportunity=opportunity, by=rep, version="x", amount=1)
+@pytest.mark.parametrize("version", ["x", None, ""])
+def test_update_opportunity_missing_or_garbage_version_is_refused(rep, opportunity, version):
+    before = _snapshot(opportunity)
+    with pytest.raises(ValidationError) as exc:
+        services.update_opportunity(opportunity=opportunity, by=rep, version=version, amount=1)
+    assert exc.value.messages == ["The deal's version is missing; reload the page."]
+    assert _snapshot(opportunity) == before
 
 
 def test_update_opportunity_refuses_stage_and_unknown_fields(rep, pipeline, opportunity):
