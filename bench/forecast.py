@@ -1,0 +1,216 @@
+"""Benchmark: taking one forecast snapshot over N opportunities on PostgreSQL.
+
+    .venv/bin/python bench/forecast.py --opportunities 1000000
+
+Loads N deals with generate_series into a dedicated database (``opportune_forecast_bench``
+on the server of DATABASE_URL, default postgres://postgres@127.0.0.1:5432), then times:
+
+* ``snapshot_s``: ``forecasting.services.take_snapshot`` for today (the nightly job: lock,
+  delete, the ORM INSERT … SELECT grouped by period × owner × pipeline, and the Monte Carlo
+  ranges of this quarter and the next), and ``aggregate_s`` / ``ranges_s`` for its two parts;
+* ``sql_s``: a hand-written SQL ``INSERT … SELECT`` computing the same sums into a scratch
+  table, in the same run;
+
+and records the process's peak RSS (``resource.getrusage``). Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SQL_SUMS = """
+INSERT INTO bench_snapshot (taken_on, period, owner_id, pipeline_id, open_count, open_amount,
+    weighted_amount, commit_amount, best_case_amount, won_amount, won_count, lost_count,
+    lost_amount)
+SELECT %(today)s, date_trunc('month', CASE WHEN s.kind = 'open' THEN o.expected_close_date
+           ELSE COALESCE(o.closed_on, o.expected_close_date) END)::date AS period,
+       o.owner_id, o.pipeline_id,
+       COUNT(*) FILTER (WHERE s.kind = 'open'),
+       COALESCE(SUM(o.amount) FILTER (WHERE s.kind = 'open'), 0),
+       COALESCE(SUM(o.amount * COALESCE(o.probability, s.probability) / 100.0)
+                FILTER (WHERE s.kind = 'open'), 0),
+       COALESCE(SUM(o.amount) FILTER (WHERE s.kind = 'open'
+                AND COALESCE(NULLIF(o.forecast_category, ''), s.forecast_category) = 'commit'), 0),
+       COALESCE(SUM(o.amount) FILTER (WHERE s.kind = 'open'
+                AND COALESCE(NULLIF(o.forecast_category, ''), s.forecast_category) = 'best_case'), 0),
+       COALESCE(SUM(o.amount) FILTER (WHERE s.kind = 'won'), 0),
+       COUNT(*) FILTER (WHERE s.kind = 'won'),
+       COUNT(*) FILTER (WHERE s.kind = 'lost'),
+       COALESCE(SUM(o.amount) FILTER (WHERE s.kind = 'lost'), 0)
+FROM pipeline_opportunity o JOIN pipeline_stage s ON s.id = o.stage_id
+GROUP BY 2, 3, 4
+"""
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def ensure_database(server: str, name: str, fresh: bool) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and fresh:
+            conn.execute(f'DROP DATABASE "{name}"')
+            exists = None
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def load(n: int) -> None:
+    """Reps, two teams, a pipeline and N deals: ~15 % open (close dates over the next six
+    months), the rest won or lost over the past 18 months."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    from accounts.models import Team, User
+    from pipeline.models import Company, Pipeline, Stage
+
+    call_command("migrate", verbosity=0)
+    if Company.objects.exists():
+        return
+    teams = [Team.objects.create(name=f"Team {i}") for i in range(4)]
+    reps = [
+        User.objects.create(username=f"bench{i}", role="rep", team=teams[i % 4]) for i in range(40)
+    ]
+    pipeline = Pipeline.objects.create(name="Bench")
+    spec = [("Qualification", "open", 10, "pipeline"), ("Discovery", "open", 25, "pipeline"),
+            ("Proposal", "open", 50, "best_case"), ("Negotiation", "open", 75, "commit"),
+            ("Won", "won", 100, "closed"), ("Lost", "lost", 0, "omitted")]  # fmt: skip
+    stages = [
+        Stage.objects.create(pipeline=pipeline, name=a, position=i, kind=k, probability=p,
+                             forecast_category=c)
+        for i, (a, k, p, c) in enumerate(spec)
+    ]  # fmt: skip
+    company = Company.objects.create(name="Bench Co", owner=reps[0])
+    open_ids = [s.pk for s in stages[:4]]
+    won_id, lost_id = stages[4].pk, stages[5].pk
+    first_rep, n_reps = reps[0].pk, len(reps)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO pipeline_opportunity (name, company_id, owner_id, pipeline_id, stage_id,
+                amount, probability, expected_close_date, closed_on, forecast_category,
+                lost_note, next_step, version, created_at, updated_at, stage_entered_at)
+            SELECT 'Deal ' || g, {company.pk}, {first_rep} + (g %% {n_reps}), {pipeline.pk},
+                   CASE WHEN g %% 100 < 15 THEN (ARRAY{open_ids})[1 + (g %% 4)]
+                        WHEN g %% 100 < 45 THEN {won_id} ELSE {lost_id} END,
+                   (1000 + (g::bigint * 7919) %% 99000)::numeric(14,2),
+                   CASE WHEN g %% 100 < 15 AND g %% 7 = 0 THEN 35 ELSE NULL END,
+                   CASE WHEN g %% 100 < 15 THEN current_date + (g %% 183)
+                        ELSE current_date - (g %% 540) END,
+                   CASE WHEN g %% 100 < 15 THEN NULL ELSE current_date - (g %% 540) END,
+                   CASE WHEN g %% 100 < 15 AND g %% 11 = 0 THEN 'commit' ELSE '' END,
+                   '', '', 1, now() - interval '600 days', now(), now()
+            FROM generate_series(1, %s) AS g
+            """,
+            [n],
+        )
+        cursor.execute("ANALYZE pipeline_opportunity")
+        cursor.execute("ANALYZE pipeline_stage")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--opportunities", type=int, default=1_000_000)
+    parser.add_argument("--database", default="opportune_forecast_bench")
+    parser.add_argument("--fresh", action="store_true", help="drop and reload the database")
+    args = parser.parse_args()
+
+    server = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
+    ensure_database(server, args.database, args.fresh)
+    os.environ["DATABASE_URL"] = f"{server}/{args.database}"
+    os.environ.setdefault("OPPORTUNE_DEV", "1")
+    os.environ.pop("REDIS_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from forecasting import services
+    from forecasting.models import ForecastSnapshot
+    from pipeline.models import Opportunity
+
+    started = time.perf_counter()
+    load(args.opportunities)
+    n = Opportunity.objects.count()
+    print(f"deals: {n:,} (load {time.perf_counter() - started:.1f}s)")
+    today = timezone.localdate()
+
+    services.take_snapshot(taken_on=today)  # warm the cache once, like the nightly run
+    parts = {}
+    real_ranges = services.simulate_ranges
+
+    def timed_ranges(**kwargs):
+        t = time.perf_counter()
+        try:
+            return real_ranges(**kwargs)
+        finally:
+            parts["ranges_s"] = time.perf_counter() - t
+
+    services.simulate_ranges = timed_ranges
+    t = time.perf_counter()
+    rows = services.take_snapshot(taken_on=today)
+    snapshot_s = time.perf_counter() - t
+    services.simulate_ranges = real_ranges
+    print(f"snapshot: {rows} rows in {snapshot_s:.2f}s (ranges {parts['ranges_s']:.2f}s)")
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DROP TABLE IF EXISTS bench_snapshot; "
+            "CREATE TABLE bench_snapshot (LIKE forecasting_forecastsnapshot INCLUDING ALL)"
+        )
+    t = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM bench_snapshot")
+        cursor.execute(f"SET LOCAL work_mem = '{services.SNAPSHOT_WORK_MEM}'")
+        cursor.execute(SQL_SUMS, {"today": today})
+        sql_rows = cursor.rowcount
+    sql_s = time.perf_counter() - t
+    print(f"plain SQL INSERT … SELECT: {sql_rows} rows in {sql_s:.2f}s")
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT count(*) FROM (
+                 SELECT period, owner_id, pipeline_id, open_count, open_amount,
+                        round(weighted_amount, 2), commit_amount, best_case_amount, won_amount,
+                        won_count, lost_count, lost_amount FROM bench_snapshot
+                 EXCEPT
+                 SELECT period, owner_id, pipeline_id, open_count, open_amount,
+                        weighted_amount, commit_amount, best_case_amount, won_amount,
+                        won_count, lost_count, lost_amount
+                 FROM forecasting_forecastsnapshot WHERE taken_on = %s) d""",
+            [today],
+        )
+        differing = cursor.fetchone()[0]
+    assert ForecastSnapshot.objects.filter(taken_on=today).count() == sql_rows
+    print(f"rows differing between the two: {differing}")
+    result = {
+        "n": n,
+        "snapshot_s": round(snapshot_s, 3),
+        "aggregate_s": round(snapshot_s - parts["ranges_s"], 3),
+        "ranges_s": round(parts["ranges_s"], 3),
+        "sql_s": round(sql_s, 3),
+        "ratio": round(snapshot_s / sql_s, 2),
+        "aggregate_ratio": round((snapshot_s - parts["ranges_s"]) / sql_s, 2),
+        "rows": rows,
+        "rows_differing": differing,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
