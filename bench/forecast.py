@@ -41,7 +41,8 @@ SELECT %(today)s, date_trunc('month', CASE WHEN s.kind = 'open' THEN o.expected_
        COALESCE(SUM(o.amount) FILTER (WHERE s.kind = 'open'
                 AND COALESCE(NULLIF(o.forecast_category, ''), s.forecast_category) = 'commit'), 0),
        COALESCE(SUM(o.amount) FILTER (WHERE s.kind = 'open'
-                AND COALESCE(NULLIF(o.forecast_category, ''), s.forecast_category) = 'best_case'), 0),
+                AND COALESCE(NULLIF(o.forecast_category, ''), s.forecast_category)
+                    = 'best_case'), 0),
        COALESCE(SUM(o.amount) FILTER (WHERE s.kind = 'won'), 0),
        COUNT(*) FILTER (WHERE s.kind = 'won'),
        COUNT(*) FILTER (WHERE s.kind = 'lost'),
