@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 
 from django import forms
+from django.db.models import Q
 
 from accounts.visibility import visible_users
+from pipeline.filters.leads import SEARCH_MAX_LENGTH, search_words
 from pipeline.models import Company, Contact, Lead, Pipeline
 from pipeline.services import LEAD_FIELDS
 
+CHOICE_LIMIT = 50
 MONEY_KW = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0")}
 
 
@@ -134,20 +138,69 @@ class ConvertLeadForm(forms.Form):
         help_text="Later stages may require a decision-maker contact.",
     )
 
-    def __init__(self, *args, user, lead: Lead, assign: bool = True, **kwargs):
+    def __init__(
+        self,
+        *args,
+        user,
+        lead: Lead,
+        assign: bool = True,
+        company_q: str = "",
+        contact_q: str = "",
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.fields["pipeline"].queryset = Pipeline.objects.filter(is_active=True).order_by(
             "position", "id"
         )
-        self.fields["company"].queryset = Company.objects.visible_to(user).only("id", "name")
-        self.fields["contact"].queryset = (
-            Contact.objects.visible_to(user)
-            .select_related("company")
-            .only("id", "first_name", "last_name", "company__name")
+        companies = Company.objects.visible_to(user)
+        contacts = Contact.objects.visible_to(user).select_related("company")
+        # Validation accepts any company or contact the user may see; the dropdowns list only
+        # the likely ones (or a search's matches), so the page stays small with 100k records.
+        self.fields["company"].queryset = companies
+        self.fields["contact"].queryset = contacts
+        self.company_q = company_q.strip()[:SEARCH_MAX_LENGTH]
+        self.contact_q = contact_q.strip()[:SEARCH_MAX_LENGTH]
+        if self.company_q:
+            shown = search_words(companies, self.company_q, ("name", "website", "city"))
+        elif lead.company_name.strip():
+            shown = companies.filter(name__icontains=lead.company_name.split()[0])
+        else:
+            shown = companies.filter(owner=lead.owner_id)
+        self.company_more = self._limit_choices("company", shown.order_by("name", "id"))
+        if self.contact_q:
+            shown = search_words(
+                contacts, self.contact_q, ("first_name", "last_name", "email", "company__name")
+            )
+        else:
+            likely = Q(first_name__iexact=lead.first_name, last_name__iexact=lead.last_name)
+            if lead.email:
+                likely |= Q(email__iexact=lead.email)
+            if lead.company_name.strip():
+                likely |= Q(company__name__iexact=lead.company_name.strip())
+            shown = contacts.filter(likely)
+        self.contact_more = self._limit_choices(
+            "contact", shown.order_by("last_name", "first_name", "id")
         )
         if assign:
             self.fields["owner"] = _owner_field(user, help_text="Who works the deal.")
             self.fields["owner"].initial = lead.owner_id
+
+    def _limit_choices(self, name: str, shown) -> bool:
+        """Render at most CHOICE_LIMIT options of ``shown`` (plus the current value); return
+        whether more matched."""
+        field = self.fields[name]
+        options = list(shown[: CHOICE_LIMIT + 1])
+        more = len(options) > CHOICE_LIMIT
+        options = options[:CHOICE_LIMIT]
+        current = self[name].value()
+        if current not in (None, "") and str(current) not in {str(o.pk) for o in options}:
+            missing = (ValueError, TypeError, OverflowError, field.queryset.model.DoesNotExist)
+            with contextlib.suppress(*missing):
+                options.insert(0, field.queryset.get(pk=int(current)))
+        field.widget.choices = [("", field.empty_label)] + [
+            (o.pk, field.label_from_instance(o)) for o in options
+        ]
+        return more
 
     def clean(self):
         data = super().clean()

@@ -163,28 +163,33 @@ def lead_convert(request, pk: int):
     if lead.status != Lead.Status.PROSPECT:
         messages.error(request, f"A {lead.get_status_display().lower()} lead cannot be converted.")
         return redirect(lead)
-    assign = _can_assign(request.user)
+    options = {
+        "user": request.user,
+        "lead": lead,
+        "assign": _can_assign(request.user),
+        # Searches that narrow the company and contact dropdowns (?company_q=, ?contact_q=).
+        "company_q": request.GET.get("company_q", ""),
+        "contact_q": request.GET.get("contact_q", ""),
+    }
     if request.method == "POST":
-        form = ConvertLeadForm(request.POST, user=request.user, lead=lead, assign=assign)
+        form = ConvertLeadForm(request.POST, **options)
     else:
         pipeline = selectors.default_pipeline()
         company = selectors.matching_company(user=request.user, lead=lead)
-        form = ConvertLeadForm(
-            user=request.user,
-            lead=lead,
-            assign=assign,
-            initial={
-                "need": lead.need,
-                "budget": lead.budget,
-                "authority": lead.authority,
-                "timeline": lead.timeline,
-                "amount": lead.budget,
-                "pipeline": pipeline.pk if pipeline else None,
-                "company": company.pk if company else None,
-                "company_name": "" if company else lead.company_name,
-                "contact": lead.contact_id,
-            },
-        )
+        initial = {
+            "need": lead.need,
+            "budget": lead.budget,
+            "authority": lead.authority,
+            "timeline": lead.timeline,
+            "amount": lead.budget,
+            "pipeline": pipeline.pk if pipeline else None,
+            "company": company.pk if company else None,
+            "company_name": "" if company else lead.company_name,
+            "contact": lead.contact_id,
+        }
+        # A search keeps the choice made so far (sent along by the search form).
+        initial.update({k: request.GET[k] for k in ("company", "contact") if k in request.GET})
+        form = ConvertLeadForm(initial=initial, **options)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -531,3 +531,55 @@ def test_lead_convert_converted_lead_redirects_to_lead(client, rep, pipeline):
     response = client.get(reverse("pipeline:lead_convert", args=[lead.pk]))
     assert response.status_code == 302 and response["Location"] == lead.get_absolute_url()
     assert Opportunity.objects.count() == 1
+
+
+def _options(response, field):
+    return [value for value, _ in response.context["form"].fields[field].widget.choices if value]
+
+
+def test_lead_convert_dropdowns_list_likely_matches_and_search(client, rep, rep2, pipeline):
+    umbrella = CompanyFactory(owner=rep, name="Umbrella Analytics")
+    CompanyFactory.create_batch(3, owner=rep)
+    hidden = CompanyFactory(owner=rep2, name="Umbrella Secret")
+    lead = _prospect(rep, company_name="Umbrella Inc", first_name="Dana", last_name="Ito")
+    same_person = ContactFactory(owner=rep, first_name="dana", last_name="ito", company=None)
+    client.force_login(rep)
+    url = reverse("pipeline:lead_convert", args=[lead.pk])
+    response = client.get(url)
+    assert _options(response, "company") == [umbrella.pk]
+    assert _options(response, "contact") == [same_person.pk]
+    other = CompanyFactory(owner=rep, name="Globex Systems")
+    response = client.get(url, {"company_q": "globex"})
+    assert _options(response, "company") == [other.pk]
+    assert hidden.pk not in _options(client.get(url, {"company_q": "secret"}), "company")
+
+
+def test_lead_convert_search_keeps_the_current_choice(client, rep, pipeline):
+    chosen = CompanyFactory(owner=rep, name="Chosen Co")
+    lead = _prospect(rep, company_name="Other")
+    client.force_login(rep)
+    url = reverse("pipeline:lead_convert", args=[lead.pk])
+    response = client.get(url, {"company_q": "nothing-matches", "company": chosen.pk})
+    assert _options(response, "company") == [chosen.pk]
+    assert response.context["form"]["company"].value() == str(chosen.pk)
+
+
+def test_lead_convert_caps_dropdown_and_accepts_any_visible_company(client, rep, pipeline):
+    companies = CompanyFactory.create_batch(60, owner=rep, name="Same name")
+    lead = _prospect(rep, company_name="Same name")
+    client.force_login(rep)
+    url = reverse("pipeline:lead_convert", args=[lead.pk])
+    response = client.get(url)
+    assert len(_options(response, "company")) == 50 and response.context["form"].company_more
+    response = client.post(url, _convert_data(pipeline, company=companies[-1].pk, company_name=""))
+    assert response.status_code == 302
+    assert Opportunity.objects.get().company == companies[-1]
+
+
+@pytest.mark.parametrize(
+    "params", [{"company": "abc"}, {"contact": "99999999999999999999"}, {"company_q": "x" * 400}]
+)
+def test_lead_convert_odd_search_parameters_never_fail(client, rep, pipeline, params):
+    lead = _prospect(rep)
+    client.force_login(rep)
+    assert client.get(reverse("pipeline:lead_convert", args=[lead.pk]), params).status_code == 200
