@@ -1,1 +1,398 @@
-urlpatterns = []
+"""Opportunity pages: list, create, detail, edit, and the stage actions (move, close won,
+close lost, next step).
+
+Views are thin: they parse a form, call ``pipeline.services`` or a selector, and render.
+Every deal is looked up through ``Opportunity.objects.visible_to(user)``, so a deal out of
+the user's scope is a 404 for reading and for every action. Stage actions answer plain form
+posts with a redirect and a message; the board's drag and drop asks for JSON
+(``Accept: application/json``) and gets the fresh card, or a 409 on a version conflict.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponseRedirect, JsonResponse, QueryDict
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_http_methods, require_POST
+
+from pipeline import services
+from pipeline.forms.opportunities import (
+    CloseLostForm,
+    CloseWonForm,
+    MoveForm,
+    NextStepForm,
+    OpportunityEditForm,
+    OpportunityForm,
+    add_service_errors,
+)
+from pipeline.selectors import board as board_selectors
+from pipeline.selectors.opportunities import (
+    LIST_PAGE_SIZE,
+    detail_context,
+    get_opportunity,
+    lost_reason_choices,
+    opportunity_list,
+)
+from pipeline.selectors.timeline import timeline_for
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _safe_next(request, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def _message(error: ValidationError) -> str:
+    return " ".join(error.messages)
+
+
+def _is_stale(error: ValidationError) -> bool:
+    if hasattr(error, "error_dict"):
+        return False
+    return any(e.code == "stale" for e in error.error_list)
+
+
+# --- list, create, detail, edit --------------------------------------------------------------
+
+
+SORTABLE = (
+    ("name", "Deal", ""),
+    ("company", "Company", ""),
+    ("stage", "Stage", ""),
+    ("owner", "Owner", ""),
+    ("amount", "Amount", "num"),
+    ("weighted", "Weighted", "num"),
+    ("close", "Close date", ""),
+)
+
+
+def _sort_columns(params: QueryDict, sort: str) -> list[dict]:
+    """Header links: a click sorts by the column, a second click reverses it."""
+    out = []
+    for key, label, css in SORTABLE:
+        q = params.copy()
+        q.pop("o", None)
+        if sort == key:
+            direction, q["o"] = "ascending", f"-{key}"
+        elif sort == f"-{key}":
+            direction, q["o"] = "descending", key
+        else:
+            direction, q["o"] = "", key
+        out.append({"label": label, "url": "?" + q.urlencode(), "dir": direction, "css": css})
+    return out
+
+
+@login_required
+@require_http_methods(["GET"])
+def opportunity_list_view(request):
+    filterset, qs = opportunity_list(user=request.user, params=request.GET, request=request)
+    paginator = Paginator(qs, LIST_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    sort = request.GET.get("o", "")
+    return render(
+        request,
+        "pipeline/opportunity_list.html",
+        {
+            "filter": filterset,
+            "page": page,
+            "query": params.urlencode(),
+            "sort": sort,
+            "today": timezone.localdate(),
+            "columns": _sort_columns(params, sort),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def opportunity_create(request):
+    if request.method == "POST":
+        form = OpportunityForm(request.POST, user=request.user)
+        if form.is_valid():
+            try:
+                opportunity = services.create_opportunity(by=request.user, **form.service_kwargs())
+            except ValidationError as e:
+                add_service_errors(form, e)
+            except PermissionDenied as e:
+                form.add_error(None, str(e))
+            else:
+                messages.success(request, f"Deal “{opportunity.name}” created.")
+                return HttpResponseRedirect(opportunity.get_absolute_url())
+    else:
+        initial = {}
+        for key in ("pipeline", "company", "contact"):
+            if request.GET.get(key, "").isdigit():
+                initial[key] = request.GET[key]
+        form = OpportunityForm(initial=initial, user=request.user)
+    return render(request, "pipeline/opportunity_form.html", {"form": form, "creating": True})
+
+
+@login_required
+@require_http_methods(["GET"])
+def opportunity_detail(request, pk: int):
+    opportunity = get_opportunity(user=request.user, pk=pk)
+    context = {
+        "opportunity": opportunity,
+        "timeline": timeline_for(user=request.user, opportunity=opportunity),
+        "next_step_form": NextStepForm(
+            initial={
+                "next_step": opportunity.next_step,
+                "next_step_due": opportunity.next_step_due,
+                "version": opportunity.version,
+            }
+        ),
+        "lost_reasons": lost_reason_choices(),
+        **detail_context(user=request.user, opportunity=opportunity),
+    }
+    return render(request, "pipeline/opportunity_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def opportunity_edit(request, pk: int):
+    opportunity = get_opportunity(user=request.user, pk=pk)
+    conflicts = []
+    if request.method == "POST":
+        form = OpportunityEditForm(request.POST, user=request.user, opportunity=opportunity)
+        if form.is_valid():
+            try:
+                opportunity = services.update_opportunity(
+                    opportunity=opportunity,
+                    by=request.user,
+                    version=form.cleaned_data["version"],
+                    **form.changes(),
+                )
+            except ValidationError as e:
+                if _is_stale(e):
+                    current = get_opportunity(user=request.user, pk=pk)
+                    conflicts = form.conflicts(current)
+                    form = form.rebase(current)
+                    form.add_error(None, _message(e))
+                    opportunity = current
+                else:
+                    add_service_errors(form, e)
+            except PermissionDenied as e:
+                form.add_error(None, str(e))
+            else:
+                messages.success(request, f"Deal “{opportunity.name}” saved.")
+                return HttpResponseRedirect(opportunity.get_absolute_url())
+    else:
+        form = OpportunityEditForm(user=request.user, opportunity=opportunity)
+    return render(
+        request,
+        "pipeline/opportunity_form.html",
+        {"form": form, "opportunity": opportunity, "conflicts": conflicts, "creating": False},
+    )
+
+
+@login_required
+@require_POST
+def opportunity_next_step(request, pk: int):
+    opportunity = get_opportunity(user=request.user, pk=pk)
+    form = NextStepForm(request.POST)
+    if form.is_valid():
+        try:
+            opportunity = services.update_opportunity(
+                opportunity=opportunity,
+                by=request.user,
+                version=form.cleaned_data["version"],
+                next_step=form.cleaned_data["next_step"],
+                next_step_due=form.cleaned_data["next_step_due"],
+            )
+        except ValidationError as e:
+            add_service_errors(form, e)
+        except PermissionDenied as e:
+            form.add_error(None, str(e))
+        else:
+            messages.success(request, "Next step saved.")
+            return HttpResponseRedirect(opportunity.get_absolute_url())
+    return render(
+        request,
+        "pipeline/opportunity_next_step.html",
+        {"opportunity": opportunity, "form": form},
+        status=400,
+    )
+
+
+# --- stage actions ---------------------------------------------------------------------------
+
+
+def _card_payload(request, opportunity_pk: int) -> dict:
+    """The deal's fresh board card (or nothing when it left the board) for the board script."""
+    row = board_selectors.card_for(user=request.user, pk=opportunity_pk)
+    if row is None:
+        return {"card": "", "stage": None, "version": None, "open": False}
+    html = render_to_string(
+        "pipeline/_cards.html",
+        {"cards": [row], "next_url": _safe_next(request, reverse("pipeline:board"))},
+        request=request,
+    )
+    return {"card": html, "stage": row["stage_id"], "version": row["version"], "open": True}
+
+
+def _headers_payload(request, opportunity) -> dict:
+    """Column headers for the board's filters (sent back by the board script as ``board``)."""
+    raw = request.POST.get("board")
+    if raw is None:
+        return {}
+    params = QueryDict(raw.lstrip("?"))
+    totals = board_selectors.header_totals(
+        user=request.user, params=params, pipeline=opportunity.pipeline
+    )
+    return {
+        str(sid): render_to_string("pipeline/_stage_totals.html", {"t": t})
+        for sid, t in totals.items()
+    }
+
+
+def _move_response(request, opportunity, *, ok: bool, message: str, status: int = 200):
+    if _wants_json(request):
+        payload = {"ok": ok, "message": message, **_card_payload(request, opportunity.pk)}
+        if ok:
+            payload["headers"] = _headers_payload(request, opportunity)
+        return JsonResponse(payload, status=status)
+    (messages.success if ok else messages.error)(request, message)
+    return HttpResponseRedirect(_safe_next(request, opportunity.get_absolute_url()))
+
+
+def _run_stage_action(request, opportunity, action, *, done: str, lost_page: bool = False):
+    try:
+        opportunity = action()
+    except ValidationError as e:
+        status = 409 if _is_stale(e) else 400
+        if (
+            lost_page
+            and not _wants_json(request)
+            and hasattr(e, "error_dict")
+            and "lost_reason" in e.error_dict
+        ):
+            messages.error(request, _message(e))
+            return HttpResponseRedirect(
+                reverse("pipeline:opportunity_close_lost", args=[opportunity.pk])
+                + "?"
+                + urlencode({"next": _safe_next(request, opportunity.get_absolute_url())})
+            )
+        return _move_response(request, opportunity, ok=False, message=_message(e), status=status)
+    except PermissionDenied as e:
+        return _move_response(
+            request, opportunity, ok=False, message=str(e) or "Not allowed.", status=403
+        )
+    return _move_response(request, opportunity, ok=True, message=done.format(o=opportunity))
+
+
+@login_required
+@require_POST
+def opportunity_move(request, pk: int):
+    opportunity = get_opportunity(user=request.user, pk=pk)
+    form = MoveForm(request.POST, opportunity=opportunity)
+    if not form.is_valid():
+        errors = "; ".join(m for msgs in form.errors.values() for m in msgs)
+        return _move_response(request, opportunity, ok=False, message=errors, status=400)
+    data = form.cleaned_data
+    stage = data["stage"]
+    return _run_stage_action(
+        request,
+        opportunity,
+        lambda: services.move_opportunity(
+            opportunity=opportunity,
+            to_stage=stage,
+            by=request.user,
+            version=data["version"],
+            lost_reason=data["lost_reason"],
+            lost_note=data["lost_note"],
+        ),
+        done="“{o.name}” moved to {o.stage.name}.",
+        lost_page=True,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def opportunity_close_won(request, pk: int):
+    opportunity = get_opportunity(user=request.user, pk=pk)
+    if request.method == "POST":
+        form = CloseWonForm(request.POST)
+        if form.is_valid():
+            return _run_stage_action(
+                request,
+                opportunity,
+                lambda: services.close_won(
+                    opportunity=opportunity,
+                    by=request.user,
+                    version=form.cleaned_data["version"],
+                    closed_on=form.cleaned_data["closed_on"],
+                ),
+                done="“{o.name}” closed won.",
+            )
+    else:
+        form = CloseWonForm(initial={"version": opportunity.version})
+    return render(
+        request,
+        "pipeline/opportunity_close.html",
+        {"opportunity": opportunity, "form": form, "won": True},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def opportunity_close_lost(request, pk: int):
+    opportunity = get_opportunity(user=request.user, pk=pk)
+    if request.method == "POST":
+        form = CloseLostForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                opportunity = services.close_lost(
+                    opportunity=opportunity,
+                    by=request.user,
+                    version=data["version"],
+                    lost_reason=data["lost_reason"],
+                    lost_note=data["lost_note"],
+                    closed_on=data["closed_on"],
+                )
+            except ValidationError as e:
+                add_service_errors(form, e)
+            except PermissionDenied as e:
+                form.add_error(None, str(e))
+            else:
+                messages.success(request, f"“{opportunity.name}” closed lost.")
+                return HttpResponseRedirect(_safe_next(request, opportunity.get_absolute_url()))
+    else:
+        form = CloseLostForm(initial={"version": opportunity.version})
+    return render(
+        request,
+        "pipeline/opportunity_close.html",
+        {"opportunity": opportunity, "form": form, "won": False, "next": _safe_next(request, "")},
+        status=400 if form.is_bound else 200,
+    )
+
+
+urlpatterns = [
+    path("opportunities/", opportunity_list_view, name="opportunity_list"),
+    path("opportunities/new/", opportunity_create, name="opportunity_create"),
+    path("opportunities/<int:pk>/", opportunity_detail, name="opportunity_detail"),
+    path("opportunities/<int:pk>/edit/", opportunity_edit, name="opportunity_edit"),
+    path("opportunities/<int:pk>/move/", opportunity_move, name="opportunity_move"),
+    path("opportunities/<int:pk>/next-step/", opportunity_next_step, name="opportunity_next_step"),
+    path("opportunities/<int:pk>/won/", opportunity_close_won, name="opportunity_close_won"),
+    path("opportunities/<int:pk>/lost/", opportunity_close_lost, name="opportunity_close_lost"),
+]

@@ -1,0 +1,156 @@
+"""Benchmark of the pipeline board's server time and query count at 1,000 and 100,000 deals.
+
+For each size it drops and recreates the PostgreSQL database ``opportune_board_bench``,
+migrates it, loads ``manage.py seed_demo --opportunities N --seed 1`` and then, inside this
+process, requests /pipeline/board/ with Django's test client logged in as ``manager1``
+(no filter): a few warm-up requests, then ``--requests`` timed ones. Server time is the time
+to produce the response (URL resolution, middleware, queries, template render).
+
+Usage:  .venv/bin/python bench/board.py [--requests 40] [--sizes 1000,100000]
+        [--pg postgres://postgres@127.0.0.1:5432]
+
+Prints the figures per size; the last line is one JSON object:
+{"board_ms_1k": .., "board_ms_100k": .., "ratio_100k_1k": .., "queries_100k": ..}
+Targets: ratio <= 1.5, queries <= 15, board_ms_100k <= 80.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DB_NAME = "opportune_board_bench"
+
+
+def run(cmd: list[str], env: dict) -> None:
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def recreate_database(pg: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{pg}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def prepare(pg: str, size: int) -> None:
+    env = {**os.environ, "DATABASE_URL": f"{pg}/{DB_NAME}", "OPPORTUNE_DEV": "1", "DEBUG": "0"}
+    recreate_database(pg)
+    started = time.monotonic()
+    run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], env)
+    run(
+        [sys.executable, "manage.py", "seed_demo", "--opportunities", str(size), "--seed", "1"], env
+    )
+    with __import__("psycopg").connect(f"{pg}/{DB_NAME}", autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    print(f"  seeded {size:,} deals in {time.monotonic() - started:.1f}s", flush=True)
+
+
+def measure(requests: int) -> dict:
+    """Runs in a child process whose DATABASE_URL points at the seeded database."""
+    import django
+
+    django.setup()
+    from django.db import connection, connections
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import User
+    from pipeline.models import Opportunity
+
+    manager = User.objects.get(username="manager1")
+    client = Client()
+    client.force_login(manager)
+    url = "/pipeline/board/"
+    for _ in range(5):
+        response = client.get(url)
+        assert response.status_code == 200, response.status_code
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    queries = len(ctx.captured_queries)
+    timings = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        response = client.get(url)
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    cards = response.content.count(b'<li class="card')
+    result = {
+        "deals": Opportunity.objects.count(),
+        "visible_open": Opportunity.objects.visible_to(manager).open().count(),
+        "median_ms": round(statistics.median(timings), 2),
+        "p90_ms": round(statistics.quantiles(timings, n=10)[-1], 2),
+        "min_ms": round(min(timings), 2),
+        "queries": queries,
+        "cards": cards,
+        "bytes": len(response.content),
+    }
+    connections.close_all()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--sizes", default="1000,100000")
+    parser.add_argument(
+        "--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+    )
+    parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(ROOT))
+
+    if args.measure_only:
+        print(json.dumps(measure(max(30, args.requests))))
+        return
+
+    results = {}
+    for size in [int(s) for s in args.sizes.split(",")]:
+        print(f"board with {size:,} deals:", flush=True)
+        prepare(args.pg, size)
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"{args.pg}/{DB_NAME}",
+            "OPPORTUNE_DEV": "1",
+            "DEBUG": "0",
+        }
+        out = subprocess.run(
+            [sys.executable, __file__, "--measure-only", "--requests", str(args.requests)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        figures = json.loads(out.strip().splitlines()[-1])
+        results[size] = figures
+        print(
+            f"  median {figures['median_ms']} ms (p90 {figures['p90_ms']}, min "
+            f"{figures['min_ms']}) over {max(30, args.requests)} requests; "
+            f"{figures['queries']} queries; {figures['cards']} cards, "
+            f"{figures['visible_open']:,} open deals visible to manager1, "
+            f"{figures['bytes']:,} bytes",
+            flush=True,
+        )
+
+    small, big = results.get(1000), results.get(100000)
+    summary = {
+        "board_ms_1k": small["median_ms"] if small else None,
+        "board_ms_100k": big["median_ms"] if big else None,
+        "ratio_100k_1k": round(big["median_ms"] / small["median_ms"], 2) if small and big else None,
+        "queries_100k": big["queries"] if big else None,
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

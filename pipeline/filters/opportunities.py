@@ -1,0 +1,154 @@
+"""FilterSets of the board and the opportunity list.
+
+Choices come from the one visibility rule: the owner dropdown lists ``visible_users``, the
+team dropdown ``visible_teams``, so a rep cannot even name another rep's deals in a URL
+(an unknown choice is a form error and is ignored). The queryset given to the FilterSet is
+always ``Opportunity.objects.visible_to(user)``; a filter only narrows it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import django_filters
+from django import forms
+from django.db.models import Q
+
+from accounts.visibility import visible_teams, visible_users
+from pipeline.models import Opportunity, Pipeline, Stage
+
+
+def _owners(request):
+    return visible_users(getattr(request, "user", None)).order_by("username")
+
+
+def _teams(request):
+    return visible_teams(getattr(request, "user", None)).order_by("name")
+
+
+class _DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class BoardFilter(django_filters.FilterSet):
+    """Owner, team, close-date range, amount range and text search (the board's filters)."""
+
+    owner = django_filters.ModelChoiceFilter(
+        queryset=_owners, label="Owner", empty_label="All owners"
+    )
+    team = django_filters.ModelChoiceFilter(
+        field_name="owner__team", queryset=_teams, label="Team", empty_label="All teams"
+    )
+    close_after = django_filters.DateFilter(
+        field_name="expected_close_date",
+        lookup_expr="gte",
+        label="Closes from",
+        widget=_DateInput(),
+    )
+    close_before = django_filters.DateFilter(
+        field_name="expected_close_date",
+        lookup_expr="lte",
+        label="Closes until",
+        widget=_DateInput(),
+    )
+    amount_min = django_filters.NumberFilter(
+        field_name="amount",
+        lookup_expr="gte",
+        label="Amount from",
+        min_value=Decimal("0"),
+        max_digits=14,
+        decimal_places=2,
+    )
+    amount_max = django_filters.NumberFilter(
+        field_name="amount",
+        lookup_expr="lte",
+        label="Amount up to",
+        min_value=Decimal("0"),
+        max_digits=14,
+        decimal_places=2,
+    )
+    q = django_filters.CharFilter(method="search", label="Search", max_length=100)
+
+    class Meta:
+        model = Opportunity
+        fields: list[str] = []
+
+    def search(self, queryset, name, value):
+        value = (value or "").strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(name__icontains=value)
+            | Q(company__name__icontains=value)
+            | Q(next_step__icontains=value)
+        )
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter narrows the deals (for "clear filters" links)."""
+        if not self.is_bound:
+            return False
+        self.form.is_valid()
+        return any(
+            v not in (None, "")
+            for k, v in getattr(self.form, "cleaned_data", {}).items()
+            if k in self.filters and k not in ("o", "pipeline")
+        )
+
+
+STATUS_CHOICES = (("open", "Open"), ("won", "Won"), ("lost", "Lost"), ("closed", "Closed"))
+
+
+class OpportunityFilter(BoardFilter):
+    """The list's filters: the board's plus pipeline, stage, status and sorting."""
+
+    pipeline = django_filters.ModelChoiceFilter(
+        queryset=Pipeline.objects.all(), label="Pipeline", empty_label="All pipelines"
+    )
+    stage = django_filters.ModelChoiceFilter(
+        queryset=Stage.objects.select_related("pipeline").order_by(
+            "pipeline__position", "pipeline_id", "position", "id"
+        ),
+        label="Stage",
+        empty_label="All stages",
+    )
+    status = django_filters.ChoiceFilter(
+        choices=STATUS_CHOICES, method="by_status", label="Status", empty_label="Any status"
+    )
+    o = django_filters.OrderingFilter(
+        fields=(
+            ("name", "name"),
+            ("company__name", "company"),
+            ("amount", "amount"),
+            ("weighted", "weighted"),
+            ("expected_close_date", "close"),
+            ("stage__position", "stage"),
+            ("owner__username", "owner"),
+            ("created_at", "created"),
+        ),
+        field_labels={
+            "name": "Name",
+            "company__name": "Company",
+            "amount": "Amount",
+            "weighted": "Weighted",
+            "expected_close_date": "Close date",
+            "stage__position": "Stage",
+            "owner__username": "Owner",
+            "created_at": "Created",
+        },
+        label="Sort",
+    )
+
+    def by_status(self, queryset, name, value):
+        if value == "open":
+            return queryset.filter(stage__kind=Stage.Kind.OPEN)
+        if value == "won":
+            return queryset.filter(stage__kind=Stage.Kind.WON)
+        if value == "lost":
+            return queryset.filter(stage__kind=Stage.Kind.LOST)
+        if value == "closed":
+            return queryset.exclude(stage__kind=Stage.Kind.OPEN)
+        return queryset

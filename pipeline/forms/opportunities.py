@@ -1,0 +1,267 @@
+"""Forms of the deal pages. Each form only parses and offers choices (from the visibility
+rule); the services validate the business rules and write. A service's ValidationError is
+put next to the field it concerns with :func:`add_service_errors`."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from accounts.visibility import visible_users
+from pipeline.models import ForecastCategory, Opportunity, Stage
+from pipeline.selectors.opportunities import (
+    company_choices,
+    contact_choices,
+    lost_reason_choices,
+    pipeline_choices,
+)
+from pipeline.services import CLOSED_EDITABLE
+from pipeline.templatetags.opportune import money
+
+FORECAST_CHOICES = [
+    ("", "Stage default"),
+    (ForecastCategory.PIPELINE, ForecastCategory.PIPELINE.label),
+    (ForecastCategory.BEST_CASE, ForecastCategory.BEST_CASE.label),
+    (ForecastCategory.COMMIT, ForecastCategory.COMMIT.label),
+]
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Keyed messages go next to their field, the rest on top of the form."""
+    if hasattr(error, "error_dict"):
+        for key, messages in error.message_dict.items():
+            form.add_error(key if key in form.fields else None, messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+class ContactChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        company = obj.company.name if obj.company_id else "no company"
+        return f"{obj.full_name} ({company})"
+
+
+class UserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        full = obj.get_full_name()
+        return f"{full} (@{obj.username})" if full else obj.username
+
+
+class OpportunityForm(forms.Form):
+    """The "+ New deal" form; :class:`OpportunityEditForm` edits an existing deal."""
+
+    name = forms.CharField(max_length=200)
+    company = forms.ModelChoiceField(queryset=None, empty_label="Choose a company")
+    contact = ContactChoiceField(
+        queryset=None, required=False, empty_label="No contact", label="Primary contact"
+    )
+    owner = UserChoiceField(queryset=None, empty_label=None)
+    pipeline = forms.ModelChoiceField(queryset=None, empty_label=None)
+    amount = forms.DecimalField(
+        min_value=Decimal("0"),
+        max_digits=14,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+        help_text="In full, e.g. 48000.",
+    )
+    expected_close_date = forms.DateField(widget=DATE)
+    probability = forms.IntegerField(
+        min_value=0,
+        max_value=100,
+        required=False,
+        label="Probability override (%)",
+        help_text="Leave empty to use the stage's probability.",
+    )
+    forecast_category = forms.ChoiceField(choices=FORECAST_CHOICES, required=False)
+    next_step = forms.CharField(max_length=255, required=False)
+    next_step_due = forms.DateField(required=False, widget=DATE, label="Next step due")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["company"].queryset = company_choices(user=user)
+        self.fields["contact"].queryset = contact_choices(user=user)
+        self.fields["owner"].queryset = visible_users(user).order_by("username")
+        if "pipeline" in self.fields:
+            self.fields["pipeline"].queryset = pipeline_choices()
+        if not self.is_bound and "owner" not in self.initial:
+            self.initial["owner"] = user.pk
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise ValidationError("Give the deal a name.")
+        return name
+
+    def clean(self):
+        data = super().clean()
+        company, contact = data.get("company"), data.get("contact")
+        if company and contact and contact.company_id and contact.company_id != company.pk:
+            self.add_error(
+                "contact",
+                f"{contact.full_name} works at {contact.company.name}; choose a contact of "
+                f"{company.name} or leave it empty.",
+            )
+        return data
+
+    def service_kwargs(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["probability"] = data.get("probability")
+        data["forecast_category"] = data.get("forecast_category") or ""
+        data["next_step"] = data.get("next_step") or ""
+        return data
+
+
+EDITABLE = (
+    "name",
+    "company",
+    "contact",
+    "owner",
+    "amount",
+    "expected_close_date",
+    "probability",
+    "forecast_category",
+    "next_step",
+    "next_step_due",
+)
+
+
+def _display(field: str, value) -> str:
+    if value in (None, ""):
+        return "empty"
+    if field == "amount":
+        return money(value, 2)
+    if field in ("expected_close_date", "next_step_due"):
+        return value.strftime("%b %-d, %Y")
+    if field == "probability":
+        return f"{value} %"
+    if field == "forecast_category":
+        return ForecastCategory(value).label
+    return str(value)
+
+
+class OpportunityEditForm(OpportunityForm):
+    """Edit a deal's fields (never its stage).
+
+    Each field also carries the value the user saw (``initial-<name>``, Django's
+    ``show_hidden_initial``) and the form carries the deal's ``version``: when someone else
+    saved in between, :meth:`conflicts` lists what changed and :meth:`rebase` keeps what the
+    user typed while moving the form to the current version.
+    """
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    def __init__(self, *args, user, opportunity: Opportunity, **kwargs):
+        kwargs.setdefault("initial", self.initial_from(opportunity))
+        super().__init__(*args, user=user, **kwargs)
+        del self.fields["pipeline"]
+        self.opportunity = opportunity
+        for name in EDITABLE:
+            self.fields[name].show_hidden_initial = True
+        if opportunity.is_closed:
+            for name in EDITABLE:
+                if name not in CLOSED_EDITABLE:
+                    self.fields[name].disabled = True
+                    self.fields[name].help_text = "Closed deals keep this; reopen to change it."
+
+    @staticmethod
+    def initial_from(opportunity: Opportunity) -> dict:
+        initial = {name: getattr(opportunity, name) for name in EDITABLE}
+        for fk in ("company", "contact", "owner"):
+            initial[fk] = getattr(opportunity, fk + "_id")
+        initial["version"] = opportunity.version
+        return initial
+
+    def changes(self) -> dict:
+        """The fields the user changed (the service ignores unchanged ones anyway)."""
+        data = self.service_kwargs()
+        return {name: data[name] for name in EDITABLE if name in data}
+
+    def conflicts(self, current: Opportunity) -> list[dict]:
+        """Fields whose current value differs from what the user saw when opening the form."""
+        out = []
+        for name in EDITABLE:
+            field = self.fields[name]
+            raw = self.data.get(self.add_initial_prefix(name))
+            try:
+                seen = field.clean(raw) if raw is not None else None
+            except ValidationError:
+                seen = None
+            now = getattr(current, name)
+            seen_key = getattr(seen, "pk", seen)
+            now_key = getattr(now, "pk", now)
+            if name == "forecast_category":
+                seen_key, now_key = seen_key or "", now_key or ""
+            if raw is None or seen_key != now_key:
+                if raw is None and not now_key:
+                    continue
+                out.append(
+                    {
+                        "field": name,
+                        "label": field.label or name.replace("_", " ").capitalize(),
+                        "seen": _display(name, seen) if raw is not None else "—",
+                        "now": _display(name, now),
+                    }
+                )
+        return out
+
+    def rebase(self, current: Opportunity) -> OpportunityEditForm:
+        """A bound copy keeping the user's input, at ``current``'s version and values."""
+        data = self.data.copy()
+        data["version"] = str(current.version)
+        fresh = self.initial_from(current)
+        for name in EDITABLE:
+            value = fresh[name]
+            data[self.add_initial_prefix(name)] = "" if value is None else str(value)
+        form = type(self)(data, user=self.user, opportunity=current)
+        form.is_valid()
+        return form
+
+
+class NextStepForm(forms.Form):
+    next_step = forms.CharField(max_length=255, required=False, label="Next step")
+    next_step_due = forms.DateField(required=False, widget=DATE, label="Due")
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class MoveForm(forms.Form):
+    """Move a deal to another stage of its pipeline (board drag and drop, stage bar)."""
+
+    stage = forms.ModelChoiceField(queryset=Stage.objects.none())
+    version = forms.IntegerField(min_value=1, required=False)
+    lost_reason = forms.ModelChoiceField(queryset=None, required=False)
+    lost_note = forms.CharField(max_length=255, required=False)
+
+    def __init__(self, *args, opportunity: Opportunity, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["stage"].queryset = opportunity.pipeline.stages.all()
+        self.fields["stage"].error_messages["invalid_choice"] = (
+            "Choose a stage of this deal's pipeline."
+        )
+        self.fields["lost_reason"].queryset = lost_reason_choices()
+
+
+class CloseWonForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    closed_on = forms.DateField(
+        required=False, widget=DATE, label="Closed on", help_text="Empty means today."
+    )
+
+
+class CloseLostForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    lost_reason = forms.ModelChoiceField(
+        queryset=None, empty_label="Choose a reason", label="Why was it lost?"
+    )
+    lost_note = forms.CharField(max_length=255, required=False, label="Note")
+    closed_on = forms.DateField(
+        required=False, widget=DATE, label="Closed on", help_text="Empty means today."
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lost_reason"].queryset = lost_reason_choices()
+        self.fields["lost_reason"].error_messages["required"] = "Choose why the deal was lost."

@@ -1,0 +1,248 @@
+"""The pipeline board: one column per open stage of a pipeline.
+
+Cost does not depend on the number of deals (DESIGN.md §6):
+
+- the column headers (count, total, weighted total of the whole filtered column) come from
+  ONE grouped aggregate query, the weighted sum through ``pipeline.expressions``;
+- the cards come from one ``UNION ALL`` of per-stage ``LIMIT`` queries where the database
+  supports it (PostgreSQL), each walking the (pipeline, stage, expected_close_date) index,
+  else from one query per open stage (a fixed number);
+- cards are ``values()`` rows, not model instances, and at most ``CARD_LIMIT`` per column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Count, DecimalField, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+
+from pipeline import expressions
+from pipeline.filters.opportunities import BoardFilter
+from pipeline.models import Opportunity, Pipeline, Stage
+
+CARD_LIMIT = 50
+ZERO = Decimal("0")
+
+CARD_FIELDS = (
+    "id",
+    "name",
+    "amount",
+    "expected_close_date",
+    "next_step",
+    "version",
+    "stage_id",
+    "stage_entered_at",
+    "company__name",
+    "owner__username",
+)
+CARD_ORDER = ("expected_close_date", "id")
+
+
+@dataclass
+class Column:
+    stage: Stage
+    count: int = 0
+    total: Decimal = ZERO
+    weighted: Decimal = ZERO
+    cards: list[dict] = field(default_factory=list)
+    offset: int = 0
+
+    @property
+    def n(self) -> int:
+        return self.count
+
+    @property
+    def more(self) -> int:
+        """Deals of the column not shown yet (after ``offset`` + the cards shown)."""
+        return max(0, self.count - self.offset - len(self.cards))
+
+
+def board_pipelines() -> list[Pipeline]:
+    return list(Pipeline.objects.filter(is_active=True).order_by("position", "id"))
+
+
+def choose_pipeline(pipelines: list[Pipeline], raw) -> Pipeline | None:
+    """The pipeline named by the URL (an id), else the first active one."""
+    try:
+        wanted = int(raw)
+    except (TypeError, ValueError):
+        wanted = None
+    for p in pipelines:
+        if p.pk == wanted:
+            return p
+    return pipelines[0] if pipelines else None
+
+
+def pipeline_stages(pipeline: Pipeline) -> list[Stage]:
+    return list(pipeline.stages.order_by("position", "id"))
+
+
+def board_filter(*, user, pipeline: Pipeline, params, request=None) -> BoardFilter:
+    base = Opportunity.objects.visible_to(user).filter(pipeline=pipeline)
+    return BoardFilter(params, queryset=base, request=request)
+
+
+def column_totals(qs: QuerySet, stage_ids: list[int]) -> dict[int, dict]:
+    """count, total and weighted total per stage of the whole filtered column: one query."""
+    money = DecimalField(max_digits=20, decimal_places=2)
+    rows = (
+        qs.filter(stage_id__in=stage_ids)
+        .order_by()
+        .values("stage_id")
+        .annotate(
+            n=Count("id"),
+            total=Coalesce(Sum("amount"), Value(ZERO), output_field=money),
+            weighted=Coalesce(Sum(expressions.weighted_amount()), Value(ZERO), output_field=money),
+        )
+    )
+    cent = Decimal("0.01")
+    out = {}
+    for r in rows:
+        # SQLite sums decimals as floats; money is shown to the cent everywhere.
+        r["total"] = Decimal(str(r["total"])).quantize(cent)
+        r["weighted"] = Decimal(str(r["weighted"])).quantize(cent)
+        out[r["stage_id"]] = r
+    return out
+
+
+def _cards_query(qs: QuerySet, stage_id: int, offset: int, limit: int) -> QuerySet:
+    return (
+        qs.filter(stage_id=stage_id)
+        .order_by(*CARD_ORDER)
+        .values(*CARD_FIELDS)[offset : offset + limit]
+    )
+
+
+def card_rows(qs: QuerySet, stage_ids: list[int], *, limit: int = CARD_LIMIT) -> list[dict]:
+    """At most ``limit`` cards per stage, soonest close date first."""
+    if not stage_ids:
+        return []
+    parts = [_cards_query(qs, sid, 0, limit) for sid in stage_ids]
+    if len(parts) > 1 and connection.features.supports_slicing_ordering_in_compound:
+        return list(parts[0].union(*parts[1:], all=True))
+    rows: list[dict] = []
+    for part in parts:
+        rows.extend(part)
+    return rows
+
+
+def decorate_cards(rows: list[dict], stages: dict[int, Stage], *, now=None) -> list[dict]:
+    """Add what a card shows besides its fields: days in stage, rotting and overdue flags,
+    and the URLs of the deal and its move action (built once, not reversed per card)."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    detail = reverse("pipeline:opportunity_detail", args=[0]).replace("/0/", "/{}/")
+    move = reverse("pipeline:opportunity_move", args=[0]).replace("/0/", "/{}/")
+    lost = reverse("pipeline:opportunity_close_lost", args=[0]).replace("/0/", "/{}/")
+    for row in rows:
+        stage = stages[row["stage_id"]]
+        days = max(0, (now - row["stage_entered_at"]).days)
+        row["days_in_stage"] = days
+        row["rotting"] = stage.rot_after_days is not None and days > stage.rot_after_days
+        row["overdue"] = row["expected_close_date"] < today
+        row["url"] = detail.format(row["id"])
+        row["move_url"] = move.format(row["id"])
+        row["lost_url"] = lost.format(row["id"])
+    return rows
+
+
+@dataclass
+class Board:
+    pipeline: Pipeline | None
+    pipelines: list[Pipeline]
+    stages: list[Stage]
+    columns: list[Column]
+    filterset: BoardFilter | None
+    won_stage: Stage | None = None
+    lost_stages: list[Stage] = field(default_factory=list)
+
+    @property
+    def open_stages(self) -> list[Stage]:
+        return [c.stage for c in self.columns]
+
+    @property
+    def count(self) -> int:
+        return sum(c.count for c in self.columns)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((c.total for c in self.columns), ZERO)
+
+    @property
+    def weighted(self) -> Decimal:
+        return sum((c.weighted for c in self.columns), ZERO)
+
+
+def board_for(*, user, params, request=None, now: dt.datetime | None = None) -> Board:
+    """Everything the board page shows, in a number of queries independent of the data:
+    pipelines, stages, column totals, cards (plus the filter choices when rendered)."""
+    pipelines = board_pipelines()
+    pipeline = choose_pipeline(pipelines, params.get("pipeline"))
+    if pipeline is None:
+        return Board(None, pipelines, [], [], None)
+    stages = pipeline_stages(pipeline)
+    open_stages = [s for s in stages if s.kind == Stage.Kind.OPEN]
+    filterset = board_filter(user=user, pipeline=pipeline, params=params, request=request)
+    qs = filterset.qs
+    ids = [s.pk for s in open_stages]
+    totals = column_totals(qs, ids)
+    rows = decorate_cards(card_rows(qs, ids), {s.pk: s for s in stages}, now=now)
+    columns = {s.pk: Column(stage=s) for s in open_stages}
+    for sid, t in totals.items():
+        col = columns[sid]
+        col.count, col.total, col.weighted = t["n"], t["total"], t["weighted"]
+    for row in rows:
+        columns[row["stage_id"]].cards.append(row)
+    return Board(
+        pipeline=pipeline,
+        pipelines=pipelines,
+        stages=stages,
+        columns=list(columns.values()),
+        filterset=filterset,
+        won_stage=next((s for s in stages if s.kind == Stage.Kind.WON), None),
+        lost_stages=[s for s in stages if s.kind == Stage.Kind.LOST],
+    )
+
+
+def column_page(
+    *, user, params, stage: Stage, offset: int, limit: int = CARD_LIMIT, request=None
+) -> tuple[Column, BoardFilter]:
+    """The cards of one column after ``offset`` ("show more"), with the column's totals."""
+    filterset = board_filter(user=user, pipeline=stage.pipeline, params=params, request=request)
+    qs = filterset.qs
+    totals = column_totals(qs, [stage.pk]).get(stage.pk)
+    col = Column(stage=stage, offset=offset)
+    if totals:
+        col.count, col.total, col.weighted = totals["n"], totals["total"], totals["weighted"]
+    rows = list(_cards_query(qs, stage.pk, offset, limit))
+    col.cards = decorate_cards(rows, {stage.pk: stage})
+    return col, filterset
+
+
+def card_for(*, user, pk: int) -> dict | None:
+    """One open deal's card (after a move), or None when it is closed or out of sight."""
+    row = (
+        Opportunity.objects.visible_to(user)
+        .filter(pk=pk, stage__kind=Stage.Kind.OPEN)
+        .values(*CARD_FIELDS)
+        .first()
+    )
+    if row is None:
+        return None
+    stage = Stage.objects.get(pk=row["stage_id"])
+    return decorate_cards([row], {stage.pk: stage})[0]
+
+
+def header_totals(*, user, params, pipeline: Pipeline) -> dict[int, dict]:
+    """Column totals for the board's current filters (refreshed after a drag and drop)."""
+    filterset = board_filter(user=user, pipeline=pipeline, params=params)
+    ids = list(pipeline.stages.filter(kind=Stage.Kind.OPEN).values_list("id", flat=True))
+    totals = column_totals(filterset.qs, ids)
+    empty = {"n": 0, "total": ZERO, "weighted": ZERO}
+    return {sid: totals.get(sid, empty) for sid in ids}

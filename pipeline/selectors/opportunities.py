@@ -1,0 +1,151 @@
+"""Reads behind the opportunity pages. Every query starts from
+``Opportunity.objects.visible_to(user)`` and loads what the page shows in a fixed number of
+queries (``select_related`` and SQL annotations, never a query per row)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Case, QuerySet, When
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from accounts.visibility import can_reopen
+from pipeline import expressions
+from pipeline.filters.opportunities import OpportunityFilter
+from pipeline.models import (
+    Company,
+    Contact,
+    ForecastCategory,
+    LostReason,
+    Opportunity,
+    Pipeline,
+    Stage,
+)
+
+LIST_PAGE_SIZE = 50
+
+
+def visible_opportunities(*, user) -> QuerySet[Opportunity]:
+    return Opportunity.objects.visible_to(user)
+
+
+def opportunity_list(*, user, params, request=None) -> tuple[OpportunityFilter, QuerySet]:
+    """The filtered, sorted list (default: open deals by close date) and its FilterSet."""
+    base = (
+        visible_opportunities(user=user)
+        .select_related("company", "owner", "stage", "pipeline")
+        .only(
+            "name",
+            "amount",
+            "probability",
+            "expected_close_date",
+            "closed_on",
+            "forecast_category",
+            "stage_entered_at",
+            "next_step",
+            "version",
+            "company__name",
+            "owner__username",
+            "owner__first_name",
+            "owner__last_name",
+            "owner__team_id",
+            "stage__name",
+            "stage__kind",
+            "stage__probability",
+            "stage__position",
+            "stage__forecast_category",
+            "stage__rot_after_days",
+            "pipeline__name",
+        )
+        .annotate(weighted=expressions.weighted_amount())
+    )
+    filterset = OpportunityFilter(params, queryset=base, request=request)
+    qs = filterset.qs
+    if not qs.query.order_by:
+        # Open deals first, then closed ones; each by close date, soonest first.
+        open_first = Case(When(stage__kind=Stage.Kind.OPEN, then=0), default=1)
+        qs = qs.order_by(open_first, "expected_close_date", "id")
+    else:
+        qs = qs.order_by(*qs.query.order_by, "id")
+    return filterset, qs
+
+
+def get_opportunity(*, user, pk) -> Opportunity:
+    """One deal the user may see, with what its page shows; 404 otherwise."""
+    qs = visible_opportunities(user=user).select_related(
+        "company", "contact", "owner", "owner__team", "pipeline", "stage", "lost_reason"
+    )
+    return get_object_or_404(qs, pk=pk)
+
+
+@dataclass(frozen=True)
+class StageStep:
+    stage: Stage
+    state: str  # "done" | "current" | "ahead" | "closed-other"
+    is_current: bool
+
+
+def stage_bar(*, opportunity: Opportunity) -> list[StageStep]:
+    """The pipeline's stages in board order, marking where the deal is (one query)."""
+    stages = list(opportunity.pipeline.stages.order_by("position", "id"))
+    current = next((s for s in stages if s.pk == opportunity.stage_id), opportunity.stage)
+    steps = []
+    for s in stages:
+        if s.pk == current.pk:
+            state = "current"
+        elif s.kind != Stage.Kind.OPEN:
+            state = "closed-other"
+        elif current.kind == Stage.Kind.WON or (
+            current.kind == Stage.Kind.OPEN and s.position < current.position
+        ):
+            state = "done"
+        else:
+            state = "ahead"
+        steps.append(StageStep(stage=s, state=state, is_current=s.pk == current.pk))
+    return steps
+
+
+def deal_flags(*, opportunity: Opportunity, now: dt.datetime | None = None) -> dict:
+    now = now or timezone.now()
+    return {
+        "days_in_stage": opportunity.days_in_stage(now),
+        "rotting": opportunity.is_rotting(now),
+        "overdue": opportunity.is_overdue(timezone.localdate(now)),
+        "can_reopen": False,
+    }
+
+
+def detail_context(*, user, opportunity: Opportunity) -> dict:
+    flags = deal_flags(opportunity=opportunity)
+    flags["can_reopen"] = opportunity.is_closed and can_reopen(user, opportunity)
+    return {
+        "stage_bar": stage_bar(opportunity=opportunity),
+        "forecast_label": ForecastCategory(opportunity.effective_forecast_category).label,
+        **flags,
+    }
+
+
+# --- form choices ------------------------------------------------------------------------------
+
+
+def company_choices(*, user) -> QuerySet[Company]:
+    return Company.objects.visible_to(user).only("name").order_by("name", "id")
+
+
+def contact_choices(*, user) -> QuerySet[Contact]:
+    return (
+        Contact.objects.visible_to(user)
+        .select_related("company")
+        .only("first_name", "last_name", "company__name")
+        .order_by("last_name", "first_name", "id")
+    )
+
+
+def pipeline_choices() -> QuerySet[Pipeline]:
+    return Pipeline.objects.filter(is_active=True).order_by("position", "id")
+
+
+def lost_reason_choices() -> QuerySet[LostReason]:
+    return LostReason.objects.filter(is_active=True).order_by("position", "name")

@@ -1,0 +1,331 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from pipeline import services
+from pipeline.models import Opportunity
+from tests.factories import (
+    CompanyFactory,
+    OpportunityFactory,
+    PipelineFactory,
+    UserFactory,
+    stage,
+)
+
+BOARD = "/pipeline/board/"
+
+
+def _deal(owner, pipeline, **kw):
+    return OpportunityFactory(owner=owner, pipeline=pipeline, **kw)
+
+
+def _names(response):
+    return {c["name"] for col in response.context["board"].columns for c in col.cards}
+
+
+def _column(response, name):
+    return next(c for c in response.context["board"].columns if c.stage.name == name)
+
+
+def test_board_url_is_the_contract_url():
+    assert reverse("pipeline:board") == BOARD
+
+
+def test_board_requires_login(client):
+    response = client.get(BOARD)
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_board_rep_sees_only_own_open_deals(client, rep, rep2, outsider, pipeline, lost_reason):
+    _deal(rep, pipeline, name="Mine")
+    _deal(rep2, pipeline, name="Colleague's")
+    _deal(outsider, pipeline, name="Other team's")
+    won = _deal(rep, pipeline, name="Already won")
+    services.close_won(opportunity=won, by=rep)
+    client.force_login(rep)
+    response = client.get(BOARD)
+    assert response.status_code == 200
+    assert _names(response) == {"Mine"}
+    body = response.content.decode()
+    assert "Colleague" not in body and "Other team" not in body and "Already won" not in body
+    assert [c.stage.name for c in response.context["board"].columns] == [
+        "Qualification",
+        "Discovery",
+        "Proposal",
+        "Negotiation",
+    ]
+
+
+def test_board_manager_sees_the_team_but_not_other_teams(
+    client, manager, rep, rep2, outsider, pipeline
+):
+    _deal(rep, pipeline, name="Rep deal")
+    _deal(rep2, pipeline, name="Rep2 deal")
+    _deal(outsider, pipeline, name="West deal")
+    client.force_login(manager)
+    assert _names(client.get(BOARD)) == {"Rep deal", "Rep2 deal"}
+
+
+def test_board_admin_sees_everything(client, admin_user, rep, outsider, pipeline):
+    _deal(rep, pipeline, name="A")
+    _deal(outsider, pipeline, name="B")
+    client.force_login(admin_user)
+    assert _names(client.get(BOARD)) == {"A", "B"}
+
+
+def test_board_column_headers_cover_the_whole_filtered_column(client, rep, pipeline):
+    for i in range(53):
+        _deal(rep, pipeline, name=f"D{i:02}", amount=Decimal("1000.50"))
+    client.force_login(rep)
+    response = client.get(BOARD)
+    col = _column(response, "Qualification")
+    assert col.count == 53 and len(col.cards) == 50 and col.more == 3
+    assert col.total == Decimal("53026.50")
+    assert col.weighted == Decimal("5302.65")  # 10 % of the total, via expressions
+    body = response.content.decode()
+    assert "Show 3 more" in body and "$53k" in body
+    # Cards come soonest close date first.
+    dates = [c["expected_close_date"] for c in col.cards]
+    assert dates == sorted(dates)
+
+
+def test_board_weighted_total_uses_probability_override(client, rep, pipeline):
+    deal = _deal(rep, pipeline, amount=Decimal("1000"))
+    services.update_opportunity(opportunity=deal, by=rep, version=deal.version, probability=40)
+    _deal(rep, pipeline, amount=Decimal("1000"))
+    client.force_login(rep)
+    col = _column(client.get(BOARD), "Qualification")
+    assert col.total == Decimal("2000") and col.weighted == Decimal("500")
+
+
+def test_board_show_more_page_and_fragment(client, rep, pipeline):
+    for i in range(55):
+        _deal(rep, pipeline, name=f"Deal {i:02}")
+    qual = stage(pipeline, "Qualification")
+    client.force_login(rep)
+    url = reverse("pipeline:board_column", args=[qual.pk])
+    page = client.get(url, {"offset": 50, "pipeline": pipeline.pk})
+    assert page.status_code == 200
+    assert len(page.context["column"].cards) == 5
+    assert "Deals 51–55 of 55" in page.content.decode()
+    fragment = client.get(url, {"offset": 50}, HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.content.decode()
+    assert fragment.content.decode().count('<li class="card') == 5
+    assert client.get(url, {"offset": "nonsense"}).status_code == 200
+
+
+def test_board_show_more_keeps_visibility(client, rep, rep2, pipeline):
+    _deal(rep2, pipeline, name="Hidden")
+    client.force_login(rep)
+    url = reverse("pipeline:board_column", args=[stage(pipeline, "Qualification").pk])
+    response = client.get(url, {"offset": 0})
+    assert "Hidden" not in response.content.decode()
+    won = stage(pipeline, "Won")
+    assert client.get(reverse("pipeline:board_column", args=[won.pk])).status_code == 404
+
+
+def test_board_filter_by_owner(client, manager, rep, rep2, pipeline):
+    _deal(rep, pipeline, name="R1")
+    _deal(rep2, pipeline, name="R2")
+    client.force_login(manager)
+    assert _names(client.get(BOARD, {"owner": rep.pk})) == {"R1"}
+
+
+def test_board_filter_by_team(client, admin_user, rep, outsider, pipeline):
+    _deal(rep, pipeline, name="East")
+    _deal(outsider, pipeline, name="West")
+    client.force_login(admin_user)
+    assert _names(client.get(BOARD, {"team": outsider.team_id})) == {"West"}
+
+
+def test_board_filter_by_close_date_range(client, rep, pipeline):
+    _deal(rep, pipeline, name="Dec", expected_close_date=dt.date(2026, 12, 12))
+    _deal(rep, pipeline, name="Jan", expected_close_date=dt.date(2027, 1, 30))
+    client.force_login(rep)
+    response = client.get(BOARD, {"close_after": "2026-12-01", "close_before": "2026-12-31"})
+    assert _names(response) == {"Dec"}
+    assert _column(response, "Qualification").count == 1
+
+
+def test_board_filter_by_amount_range(client, rep, pipeline):
+    _deal(rep, pipeline, name="Small", amount=Decimal("100"))
+    _deal(rep, pipeline, name="Big", amount=Decimal("90000"))
+    client.force_login(rep)
+    assert _names(client.get(BOARD, {"amount_min": "1000"})) == {"Big"}
+    assert _names(client.get(BOARD, {"amount_max": "1000"})) == {"Small"}
+
+
+def test_board_filter_by_text_search(client, rep, pipeline):
+    _deal(rep, pipeline, name="Globex renewal")
+    _deal(rep, pipeline, name="Other", company=CompanyFactory(owner=rep, name="Acme Corp"))
+    _deal(rep, pipeline, name="Unrelated")
+    client.force_login(rep)
+    assert _names(client.get(BOARD, {"q": "globex"})) == {"Globex renewal"}
+    assert _names(client.get(BOARD, {"q": "acme"})) == {"Other"}
+
+
+def test_board_owner_choices_and_filter_do_not_leak_other_reps(client, rep, rep2, pipeline):
+    _deal(rep, pipeline, name="Mine")
+    _deal(rep2, pipeline, name="Theirs")
+    client.force_login(rep)
+    response = client.get(BOARD, {"owner": rep2.pk})
+    assert response.status_code == 200
+    assert _names(response) == {"Mine"}
+    owners = list(response.context["filter"].form.fields["owner"].queryset)
+    teams = list(response.context["filter"].form.fields["team"].queryset)
+    assert owners == [rep] and teams == [rep.team]
+    assert "rep2" not in response.content.decode()
+    assert "Select a valid choice" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"amount_min": "abc"},
+        {"amount_max": "-5"},
+        {"close_after": "not-a-date"},
+        {"close_before": "2026-02-31"},
+        {"owner": "99999"},
+        {"team": "x"},
+        {"pipeline": "nope"},
+        {"pipeline": "99999"},
+        {"q": "x" * 500},
+        {"amount_min": "1e400"},
+    ],
+)
+def test_board_bad_filter_input_shows_errors_not_500(client, rep, pipeline, params):
+    _deal(rep, pipeline, name="Mine")
+    client.force_login(rep)
+    response = client.get(BOARD, params)
+    assert response.status_code == 200
+    assert _names(response) == {"Mine"}
+
+
+def test_board_pipeline_selector_switches_columns(client, rep, pipeline):
+    renewals = PipelineFactory(
+        name="Renewals",
+        stages=[
+            ("Upcoming", "open", 60, "pipeline", None, []),
+            ("Renewed", "won", 100, "closed", None, []),
+            ("Churned", "lost", 0, "omitted", None, []),
+        ],
+    )
+    _deal(rep, pipeline, name="New biz")
+    _deal(rep, renewals, name="Renewal")
+    client.force_login(rep)
+    response = client.get(BOARD, {"pipeline": renewals.pk})
+    assert [c.stage.name for c in response.context["board"].columns] == ["Upcoming"]
+    assert _names(response) == {"Renewal"}
+    assert _names(client.get(BOARD)) == {"New biz"}
+
+
+def test_board_without_pipelines_says_what_to_do(client, rep):
+    client.force_login(rep)
+    response = client.get(BOARD)
+    assert response.status_code == 200
+    assert "no active pipeline" in response.content.decode()
+
+
+def test_board_empty_column_says_what_to_do(client, rep, pipeline):
+    client.force_login(rep)
+    assert "No open deals in this stage" in client.get(BOARD).content.decode()
+
+
+def test_board_cards_flag_rotting_and_overdue_deals(client, rep, pipeline):
+    start = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False):
+        _deal(rep, pipeline, name="Old", expected_close_date=dt.date(2026, 1, 20))
+    with time_machine.travel(start + dt.timedelta(days=10), tick=False):
+        _deal(rep, pipeline, name="Fresh", expected_close_date=dt.date(2026, 6, 1))
+    client.force_login(rep)
+    with time_machine.travel(start + dt.timedelta(days=31), tick=False):
+        response = client.get(BOARD)
+    cards = {c["name"]: c for c in _column(response, "Qualification").cards}
+    assert cards["Old"]["rotting"] and cards["Old"]["overdue"]
+    assert cards["Old"]["days_in_stage"] == 31
+    body = response.content.decode()
+    assert "⚠ 31d in stage" in body and "close date passed" in body
+    fresh = [c for c in _column(response, "Qualification").cards if c["name"] == "Fresh"]
+    assert not any(c["rotting"] or c["overdue"] for c in fresh)
+
+
+def test_board_card_shows_company_amount_owner_next_step(client, rep, pipeline):
+    _deal(
+        rep,
+        pipeline,
+        name="Acme — 40 seats",
+        amount=Decimal("48000"),
+        expected_close_date=dt.date(2026, 12, 12),
+        next_step="demo",
+        company=CompanyFactory(owner=rep, name="Acme"),
+    )
+    client.force_login(rep)
+    body = client.get(BOARD).content.decode()
+    for text in ("Acme — 40 seats", ">Acme<", "$48,000", "Dec 12", "@rep", "next: demo"):
+        assert text in body
+
+
+def test_board_every_card_has_a_move_form_without_javascript(client, rep, pipeline):
+    deal = _deal(rep, pipeline)
+    client.force_login(rep)
+    body = client.get(BOARD).content.decode()
+    assert f'action="{reverse("pipeline:opportunity_move", args=[deal.pk])}"' in body
+    assert f'<option value="{stage(pipeline, "Won").pk}">Won</option>' in body
+    assert reverse("pipeline:opportunity_close_lost", args=[deal.pk]) in body
+
+
+def _make_deals(owners, pipeline, n):
+    stages = [stage(pipeline, s) for s in ("Discovery", "Proposal")]
+    for i in range(n):
+        owner = owners[i % len(owners)]
+        deal = _deal(owner, pipeline, name=f"Deal {i}", amount=Decimal(1000 + i))
+        if i % 3:
+            services.move_opportunity(
+                opportunity=deal, to_stage=stages[i % 2], by=owner, version=deal.version
+            )
+
+
+BOARD_BUDGET = 14
+
+
+@pytest.mark.parametrize("who", ["rep", "manager", "admin_user"])
+def test_board_query_count_does_not_grow_with_deals(
+    client, request, pipeline, rep, rep2, django_assert_max_num_queries, who
+):
+    user = request.getfixturevalue(who)
+    _make_deals([rep, rep2], pipeline, 10)
+    client.force_login(user)
+    with django_assert_max_num_queries(BOARD_BUDGET):
+        assert client.get(BOARD).status_code == 200
+    _make_deals([rep, rep2], pipeline, 190)
+    with django_assert_max_num_queries(BOARD_BUDGET):
+        response = client.get(BOARD, {"q": "Deal", "amount_min": "0"})
+    assert response.status_code == 200
+
+
+def test_board_query_count_same_at_10_and_1000_deals(client, manager, rep, rep2, pipeline):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _make_deals([rep, rep2], pipeline, 10)
+    client.force_login(manager)
+    client.get(BOARD)
+    with CaptureQueriesContext(connection) as small:
+        client.get(BOARD)
+    _make_deals([rep, rep2], pipeline, 990)
+    with CaptureQueriesContext(connection) as big:
+        response = client.get(BOARD)
+    assert Opportunity.objects.count() == 1000
+    assert len(big.captured_queries) == len(small.captured_queries) <= BOARD_BUDGET
+    assert sum(len(c.cards) for c in response.context["board"].columns) <= 4 * 50
+
+
+def test_board_user_without_team_sees_own_deals(client, pipeline):
+    loner = UserFactory(username="loner")
+    _deal(loner, pipeline, name="Solo")
+    client.force_login(loner)
+    assert _names(client.get(BOARD)) == {"Solo"}
