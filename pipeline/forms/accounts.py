@@ -6,7 +6,8 @@ from __future__ import annotations
 from django import forms
 from django.db.models import Q
 
-from pipeline.forms.leads import _owner_field
+from pipeline.filters.leads import SEARCH_MAX_LENGTH, search_words
+from pipeline.forms.leads import _owner_field, limit_choices
 from pipeline.models import Company, Contact
 from pipeline.services import COMPANY_FIELDS, CONTACT_FIELDS
 
@@ -40,6 +41,8 @@ class CompanyForm(forms.ModelForm):
 
 
 class ContactForm(forms.ModelForm):
+    """Create or edit a contact; ``company_q`` narrows the company dropdown."""
+
     company = forms.ModelChoiceField(
         queryset=Company.objects.none(), required=False, empty_label="— No company —"
     )
@@ -48,7 +51,7 @@ class ContactForm(forms.ModelForm):
         model = Contact
         fields = [*CONTACT_FIELDS, "company"]
 
-    def __init__(self, *args, user, assign: bool = True, **kwargs):
+    def __init__(self, *args, user, assign: bool = True, company_q: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         companies = Company.objects.visible_to(user)
         if self.instance.company_id:
@@ -56,7 +59,15 @@ class ContactForm(forms.ModelForm):
             companies = Company.objects.filter(
                 Q(pk__in=companies.values("pk")) | Q(pk=self.instance.company_id)
             )
-        self.fields["company"].queryset = companies.only("id", "name").order_by("name", "id")
+        self.fields["company"].queryset = companies
+        # The dropdown lists the editor's own companies (or a search's matches, ?company_q=);
+        # any company the editor may see is accepted.
+        self.company_q = company_q.strip()[:SEARCH_MAX_LENGTH]
+        if self.company_q:
+            shown = search_words(companies, self.company_q, ("name", "website", "city"))
+        else:
+            shown = companies.filter(owner=user)
+        self.company_more = limit_choices(self, "company", shown.order_by("name", "id"), 100)
         self.fields["first_name"].error_messages["required"] = "Enter the contact's first name."
         if assign:
             self.fields["owner"] = _owner_field(user)

@@ -27,6 +27,25 @@ def _owner_field(user, *, label="Owner", help_text=""):
     )
 
 
+def limit_choices(form: forms.Form, name: str, shown, limit: int = CHOICE_LIMIT) -> bool:
+    """Render at most ``limit`` options of ``shown`` (plus the field's current value) in the
+    dropdown of ``form[name]`` while validation still accepts the field's whole queryset.
+    Returns whether more records matched than are listed."""
+    field = form.fields[name]
+    options = list(shown[: limit + 1])
+    more = len(options) > limit
+    options = options[:limit]
+    current = form[name].value()
+    if current not in (None, "") and str(current) not in {str(o.pk) for o in options}:
+        missing = (ValueError, TypeError, OverflowError, field.queryset.model.DoesNotExist)
+        with contextlib.suppress(*missing):
+            options.insert(0, field.queryset.get(pk=int(current)))
+    field.widget.choices = [("", field.empty_label)] + [
+        (o.pk, field.label_from_instance(o)) for o in options
+    ]
+    return more
+
+
 class LeadForm(forms.ModelForm):
     """Create or edit a lead. The owner choices are the users the editor may assign to."""
 
@@ -166,7 +185,7 @@ class ConvertLeadForm(forms.Form):
             shown = companies.filter(name__icontains=lead.company_name.split()[0])
         else:
             shown = companies.filter(owner=lead.owner_id)
-        self.company_more = self._limit_choices("company", shown.order_by("name", "id"))
+        self.company_more = limit_choices(self, "company", shown.order_by("name", "id"))
         if self.contact_q:
             shown = search_words(
                 contacts, self.contact_q, ("first_name", "last_name", "email", "company__name")
@@ -178,29 +197,12 @@ class ConvertLeadForm(forms.Form):
             if lead.company_name.strip():
                 likely |= Q(company__name__iexact=lead.company_name.strip())
             shown = contacts.filter(likely)
-        self.contact_more = self._limit_choices(
-            "contact", shown.order_by("last_name", "first_name", "id")
+        self.contact_more = limit_choices(
+            self, "contact", shown.order_by("last_name", "first_name", "id")
         )
         if assign:
             self.fields["owner"] = _owner_field(user, help_text="Who works the deal.")
             self.fields["owner"].initial = lead.owner_id
-
-    def _limit_choices(self, name: str, shown) -> bool:
-        """Render at most CHOICE_LIMIT options of ``shown`` (plus the current value); return
-        whether more matched."""
-        field = self.fields[name]
-        options = list(shown[: CHOICE_LIMIT + 1])
-        more = len(options) > CHOICE_LIMIT
-        options = options[:CHOICE_LIMIT]
-        current = self[name].value()
-        if current not in (None, "") and str(current) not in {str(o.pk) for o in options}:
-            missing = (ValueError, TypeError, OverflowError, field.queryset.model.DoesNotExist)
-            with contextlib.suppress(*missing):
-                options.insert(0, field.queryset.get(pk=int(current)))
-        field.widget.choices = [("", field.empty_label)] + [
-            (o.pk, field.label_from_instance(o)) for o in options
-        ]
-        return more
 
     def clean(self):
         data = super().clean()

@@ -58,7 +58,7 @@ def contact_detail(request, pk: int):
 def contact_create(request):
     initial = {}
     company_pk = request.GET.get("company", "")
-    if company_pk.isdigit():
+    if company_pk.isdigit() and len(company_pk) < 19:
         company = Company.objects.visible_to(request.user).filter(pk=int(company_pk)).first()
         if company is not None:
             initial["company"] = company.pk
@@ -67,6 +67,7 @@ def contact_create(request):
         initial=initial,
         user=request.user,
         assign=can_assign(request.user),
+        company_q=request.GET.get("company_q", ""),
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -93,8 +94,11 @@ def contact_edit(request, pk: int):
     form = ContactForm(
         request.POST or None,
         instance=contact,
+        # A company search keeps the company chosen so far (sent along as ?company=).
+        initial={"company": request.GET["company"]} if "company" in request.GET else None,
         user=request.user,
         assign=can_assign(request.user),
+        company_q=request.GET.get("company_q", ""),
     )
     if request.method == "POST" and form.is_valid():
         try:

@@ -183,3 +183,35 @@ def test_contact_edit_other_rep_gets_404(client, rep, rep2):
     contact = ContactFactory(owner=rep)
     client.force_login(rep2)
     assert client.get(reverse("pipeline:contact_edit", args=[contact.pk])).status_code == 404
+
+
+def _company_options(response):
+    return [v for v, _ in response.context["form"].fields["company"].widget.choices if v]
+
+
+def test_contact_form_lists_own_companies_and_searches_visible_ones(
+    client, manager, rep, rep2, outsider
+):
+    own = CompanyFactory(owner=manager, name="Manager Co")
+    team = CompanyFactory(owner=rep, name="Team Co")
+    CompanyFactory(owner=outsider, name="Team Co elsewhere")
+    client.force_login(manager)
+    response = client.get(reverse("pipeline:contact_create"))
+    assert _company_options(response) == [own.pk]
+    response = client.get(reverse("pipeline:contact_create"), {"company_q": "team"})
+    assert _company_options(response) == [team.pk]
+    # Any visible company is accepted, listed or not.
+    response = client.post(
+        reverse("pipeline:contact_create"),
+        {"first_name": "Ann", "company": team.pk, "owner": rep.pk},
+    )
+    assert response.status_code == 302 and Contact.objects.get().company == team
+
+
+def test_contact_edit_search_keeps_chosen_company(client, rep):
+    contact = ContactFactory(owner=rep)
+    other = CompanyFactory(owner=rep, name="Other Co")
+    client.force_login(rep)
+    url = reverse("pipeline:contact_edit", args=[contact.pk])
+    response = client.get(url, {"company_q": "zzz", "company": other.pk})
+    assert _company_options(response) == [other.pk]
