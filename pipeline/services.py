@@ -412,7 +412,8 @@ def convert_lead(
 
     opportunity = create_opportunity(
         by=by,
-        name=name.strip() or f"{company.name} — {lead.need.strip()[:60]}",
+        # The default name is cut to fit the field; an explicit one is validated.
+        name=name.strip() or f"{company.name} — {lead.need.strip()[:60]}"[:NAME_MAX],
         company=company,
         contact=contact,
         owner=owner,
@@ -445,6 +446,7 @@ OPPORTUNITY_EDITABLE = (
     "next_step_due",
 )
 CLOSED_EDITABLE = {"name", "contact", "next_step", "next_step_due"}
+NAME_MAX = Opportunity._meta.get_field("name").max_length
 
 
 def _clean_opportunity_values(by, values: dict[str, Any], *, pipeline: Pipeline) -> dict:
@@ -454,6 +456,8 @@ def _clean_opportunity_values(by, values: dict[str, Any], *, pipeline: Pipeline)
         out["name"] = (out["name"] or "").strip()
         if not out["name"]:
             errors["name"] = "Give the deal a name."
+        elif len(out["name"]) > NAME_MAX:  # PostgreSQL would refuse it with a DataError
+            errors["name"] = f"Keep the name to {NAME_MAX} characters or fewer."
     if "amount" in out:
         try:
             out["amount"] = _money(out["amount"])

@@ -345,3 +345,12 @@ def test_log_activity_on_new_lead_starts_working_it_but_a_task_does_not(rep):
     services.log_activity(by=rep, kind="email", subject="Sent deck", lead=lead)
     assert Lead.objects.get(pk=lead.pk).status == Lead.Status.WORKING
     assert Activity.objects.filter(lead=lead).count() == 2
+
+
+def test_convert_lead_long_company_name_and_need_fit_the_deal_name(rep, pipeline, prospect):
+    company = CompanyFactory(owner=rep, name="C" * 200)
+    deal = services.convert_lead(
+        lead=prospect, by=rep, amount=1, expected_close_date="2026-10-01", company=company
+    )
+    deal = Opportunity.objects.get(pk=deal.pk)
+    assert len(deal.name) == 200 and deal.name.startswith("C" * 150)

@@ -687,3 +687,19 @@ def test_user_factory_smoke_inactive_admin_cannot_act(pipeline, opportunity):
     inactive_admin = UserFactory(username="gone", role="admin", is_active=False)
     with pytest.raises(PermissionDenied):
         services.update_opportunity(opportunity=opportunity, by=inactive_admin, version=1, amount=1)
+
+
+def test_create_opportunity_name_too_long_is_a_field_error(rep, pipeline):
+    with pytest.raises(ValidationError) as exc:
+        OpportunityFactory(owner=rep, pipeline=pipeline, name="x" * 201)
+    assert exc.value.message_dict == {"name": ["Keep the name to 200 characters or fewer."]}
+    assert not Opportunity.objects.exists()
+    assert OpportunityFactory(owner=rep, pipeline=pipeline, name="x" * 200).name == "x" * 200
+
+
+def test_update_opportunity_name_too_long_is_a_field_error(rep, opportunity):
+    before = _snapshot(opportunity)
+    with pytest.raises(ValidationError) as exc:
+        services.update_opportunity(opportunity=opportunity, by=rep, version=1, name="y" * 250)
+    assert list(exc.value.message_dict) == ["name"]
+    assert _snapshot(opportunity) == before
