@@ -152,11 +152,16 @@ def _save_opportunity(opportunity: Opportunity, *, by, tracked_changed: bool) ->
 
 
 def _locked(opportunity: Opportunity) -> Opportunity:
-    """Lock the row and return a fresh copy of it (Zulip's select_for_update + refresh)."""
-    return (
-        Opportunity.objects.select_for_update(of=("self",))
-        .select_related("stage", "pipeline", "contact", "owner")
-        .get(pk=opportunity.pk)
+    """Lock the row and return a fresh copy of it (Zulip's select_for_update + refresh).
+
+    The lock is taken without joins: PostgreSQL re-checks a waiting ``FOR UPDATE`` against
+    the joined rows it read before the wait, so after a concurrent move (a new stage_id) a
+    joined lock query would find no row at all. Once locked, a plain read sees the committed
+    state.
+    """
+    Opportunity.objects.select_for_update().filter(pk=opportunity.pk).values_list("pk").get()
+    return Opportunity.objects.select_related("stage", "pipeline", "contact", "owner").get(
+        pk=opportunity.pk
     )
 
 

@@ -703,3 +703,41 @@ def test_update_opportunity_name_too_long_is_a_field_error(rep, opportunity):
         services.update_opportunity(opportunity=opportunity, by=rep, version=1, name="y" * 250)
     assert list(exc.value.message_dict) == ["name"]
     assert _snapshot(opportunity) == before
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_move_opportunity_concurrent_moves_one_wins_one_is_stale(rep, manager, pipeline):
+    """Two people drag the same card at once (PostgreSQL row lock): exactly one move lands;
+    the other is told the deal changed, and no transition is lost or doubled."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (set DATABASE_URL)")
+    deal = OpportunityFactory(owner=rep, pipeline=pipeline)
+    targets = {rep: stage(pipeline, "Discovery"), manager: stage(pipeline, "Proposal")}
+    barrier = threading.Barrier(2)
+    outcomes = {}
+
+    def drag(user):
+        try:
+            barrier.wait(timeout=10)
+            services.move_opportunity(opportunity=deal, to_stage=targets[user], by=user, version=1)
+            outcomes[user] = "moved"
+        except ValidationError as exc:
+            outcomes[user] = exc.code
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=drag, args=(u,)) for u in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes.values()) == ["moved", "stale"]
+    winner = next(u for u, outcome in outcomes.items() if outcome == "moved")
+    fresh = _fresh(deal)
+    assert fresh.stage == targets[winner] and fresh.version == 2
+    assert [t.to_stage for t in fresh.transitions.all()][1:] == [targets[winner]]
