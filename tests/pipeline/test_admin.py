@@ -282,3 +282,36 @@ def test_admin_pipeline_changelist_is_one_query_for_stages(
     with django_assert_max_num_queries(12):
         response = client.get(url)
     assert b"Qualification \xe2\x86\x92 Discovery" in response.content
+
+
+def test_admin_changelists_query_count_does_not_grow_with_rows(
+    client, admin_user, rep, pipeline, django_assert_max_num_queries
+):
+    from tests.factories import CompanyFactory, OpportunityFactory
+
+    client.force_login(admin_user)
+    company = CompanyFactory(owner=rep)
+    urls = [
+        reverse(f"admin:pipeline_{model}_changelist")
+        for model in ("opportunity", "stagetransition", "activity", "lead", "company")
+    ]
+
+    def add(n):
+        for _ in range(n):
+            deal = OpportunityFactory(owner=rep, pipeline=pipeline, company=company)
+            services.log_activity(by=rep, kind="note", subject="n", opportunity=deal)
+            LeadFactory(owner=rep)
+
+    def counts():
+        result = []
+        for url in urls:
+            with django_assert_max_num_queries(16) as queries:
+                assert client.get(url).status_code == 200
+            result.append(len(queries.captured_queries))
+        return result
+
+    add(10)
+    counts()  # warm the session and content types
+    small = counts()
+    add(200)
+    assert counts() == small
