@@ -53,8 +53,12 @@ class UserChoiceField(forms.ModelChoiceField):
 class OpportunityForm(forms.Form):
     """The "+ New deal" form; :class:`OpportunityEditForm` edits an existing deal."""
 
-    name = forms.CharField(max_length=200)
-    company = forms.ModelChoiceField(queryset=None, empty_label="Choose a company")
+    name = forms.CharField(max_length=200, error_messages={"required": "Give the deal a name."})
+    company = forms.ModelChoiceField(
+        queryset=None,
+        empty_label="Choose a company",
+        error_messages={"required": "Choose the customer's company."},
+    )
     contact = ContactChoiceField(
         queryset=None, required=False, empty_label="No contact", label="Primary contact"
     )
@@ -67,7 +71,9 @@ class OpportunityForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
         help_text="In full, e.g. 48000.",
     )
-    expected_close_date = forms.DateField(widget=DATE)
+    expected_close_date = forms.DateField(
+        widget=DATE, error_messages={"required": "Enter the expected close date."}
+    )
     probability = forms.IntegerField(
         min_value=0,
         max_value=100,
