@@ -42,6 +42,21 @@ class StageForm(forms.ModelForm):
             "exit_criteria",
         )
 
+    def clean(self):
+        cleaned = super().clean()
+        # Deals in a stage take its kind as their state (open, won, lost): turning a stage
+        # that holds deals into a won or lost one would close them without a closed date,
+        # lost reason or transition. They must be moved first.
+        if self.instance.pk and "kind" in self.changed_data:
+            count = self.instance.opportunities.count()
+            if count:
+                self.add_error(
+                    "kind",
+                    f"{count} deal{'s are' if count != 1 else ' is'} in this stage; move "
+                    f"{'them' if count != 1 else 'it'} to another stage before changing its kind.",
+                )
+        return cleaned
+
 
 class StageFormSet(BaseInlineFormSet):
     """A pipeline has exactly one won stage and at least one lost stage, and names are unique."""

@@ -315,3 +315,25 @@ def test_admin_changelists_query_count_does_not_grow_with_rows(
     small = counts()
     add(200)
     assert counts() == small
+
+
+def test_admin_pipeline_refuses_changing_kind_of_a_stage_with_deals(
+    client, admin_user, pipeline, opportunity
+):
+    """Turning Qualification (one deal in it) into a lost stage would close that deal behind
+    the services' back; an empty stage may change kind."""
+    client.force_login(admin_user)
+    url = reverse("admin:pipeline_pipeline_change", args=[pipeline.pk])
+    stages = _existing(pipeline)
+    stages[0].update(kind="lost", probability=0, forecast_category="omitted")
+    response = client.post(url, _pipeline_post(pipeline, stages))
+    assert response.status_code == 200
+    assert (
+        "1 deal is in this stage; move it to another stage before changing its kind."
+        in response.content.decode()
+    )
+    assert stage(pipeline, "Qualification").kind == "open"
+    stages = _existing(pipeline)
+    stages[1].update(kind="lost", probability=0, forecast_category="omitted")
+    assert client.post(url, _pipeline_post(pipeline, stages)).status_code == 302
+    assert stage(pipeline, "Discovery").kind == "lost"
