@@ -186,8 +186,41 @@ class StageTransitionAdmin(admin.ModelAdmin):
         return False
 
 
+class ActivityForm(forms.ModelForm):
+    """Says in words what the database constraints on activities would refuse."""
+
+    class Meta:
+        model = Activity
+        fields = (
+            "kind",
+            "subject",
+            "body",
+            "owner",
+            "lead",
+            "opportunity",
+            "contact",
+            "company",
+            "occurred_at",
+            "due_on",
+            "done_at",
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") and cleaned["kind"] != Activity.Kind.TASK:
+            for field in ("due_on", "done_at"):
+                if cleaned.get(field):
+                    self.add_error(field, "Only tasks have a due date or a done time.")
+        if not any(cleaned.get(f) for f in ("lead", "opportunity", "contact", "company")):
+            self.add_error(
+                "opportunity", "Attach the activity to a lead, deal, contact or company."
+            )
+        return cleaned
+
+
 @admin.register(Activity)
 class ActivityAdmin(admin.ModelAdmin):
+    form = ActivityForm
     list_display = ("subject", "kind", "owner", "occurred_at", "due_on", "done_at")
     list_filter = ("kind",)
     search_fields = ("subject",)

@@ -337,3 +337,33 @@ def test_admin_pipeline_refuses_changing_kind_of_a_stage_with_deals(
     stages[1].update(kind="lost", probability=0, forecast_category="omitted")
     assert client.post(url, _pipeline_post(pipeline, stages)).status_code == 302
     assert stage(pipeline, "Discovery").kind == "lost"
+
+
+def test_admin_activity_form_reports_constraint_instead_of_crashing(
+    client, admin_user, rep, opportunity
+):
+    client.force_login(admin_user)
+    call = services.log_activity(by=rep, kind="call", subject="Intro", opportunity=opportunity)
+    url = reverse("admin:pipeline_activity_change", args=[call.pk])
+    data = {
+        "kind": "call",
+        "subject": "Intro",
+        "body": "",
+        "owner": rep.pk,
+        "opportunity": opportunity.pk,
+        "occurred_at_0": "2026-03-01",
+        "occurred_at_1": "10:00:00",
+        "due_on": "2026-03-05",
+        "created_at": "",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors == {"due_on": ["Only tasks have a due date or a done time."]}
+    call.refresh_from_db()
+    assert call.due_on is None
+    del data["opportunity"], data["due_on"]
+    response = client.post(url, data)
+    assert response.context["adminform"].form.errors == {
+        "opportunity": ["Attach the activity to a lead, deal, contact or company."]
+    }
