@@ -7,7 +7,9 @@ deals won in that trial. ``TRIALS`` (10,000) trials, seeded, vectorised with Num
 
 Deals arrive as an iterator of ``(owner, pipeline, amount, probability)`` rows sorted by
 owner and pipeline; they are simulated in blocks of ``BLOCK`` deals, so memory is bounded by
-``BLOCK × TRIALS`` whatever the number of deals. The result keeps one vector of ``TRIALS``
+``BLOCK × TRIALS`` whatever the number of deals. Each block's wins are summed in float32 (at
+most ``BLOCK`` amounts, far below the sampling noise of the percentiles) and the blocks in
+float64. The result keeps one vector of ``TRIALS``
 sums per (owner, pipeline) "leaf"; a team's or everyone's outcome in trial *t* is the sum of
 its leaves' outcomes in trial *t* (the deals are independent, so that is a draw of the whole
 scope), and a quarter's is the sum of its months'.
@@ -23,7 +25,9 @@ from itertools import islice
 import numpy as np
 
 TRIALS = 10_000
-BLOCK = 256
+BLOCK = 32
+SLICE = 655
+ACCEPT = SLICE * 100  # 65,500
 CENTS = Decimal("0.01")
 
 
@@ -55,6 +59,22 @@ def _blocks(rows: Iterator, size: int):
         yield block
 
 
+def _bernoulli(rng: np.random.Generator, probs: np.ndarray, trials: int) -> np.ndarray:
+    """A ``(trials, len(probs))`` boolean matrix: entry ``[t, i]`` is True with probability
+    ``probs[i] / 100`` exactly.
+
+    Full-range 16-bit draws are cheap; a draw below 65,500 (= 655 × 100) is uniform over 100
+    equal slices, so ``draw < 655 × probability`` has probability ``probability / 100``
+    exactly. The 0.05 % of draws at 65,500 or above are drawn again.
+    """
+    draws = rng.integers(0, 65536, size=(trials, len(probs)), dtype=np.uint16)
+    redo = draws >= ACCEPT
+    while redo.any():
+        draws[redo] = rng.integers(0, 65536, size=int(redo.sum()), dtype=np.uint16)
+        redo = draws >= ACCEPT
+    return draws < (probs.astype(np.uint16) * SLICE)[None, :]
+
+
 def simulate_leaves(rows: Iterable, *, trials: int = TRIALS, seed: int) -> LeafSimulation:
     """Simulate ``trials`` outcomes of every (owner, pipeline) leaf of ``rows``."""
     rng = np.random.default_rng(seed)
@@ -63,16 +83,16 @@ def simulate_leaves(rows: Iterable, *, trials: int = TRIALS, seed: int) -> LeafS
         owners = np.fromiter((r[0] for r in block), dtype=np.int64, count=len(block))
         pipelines = np.fromiter((r[1] for r in block), dtype=np.int64, count=len(block))
         amounts = np.fromiter((float(r[2] or 0) for r in block), dtype=np.float64, count=len(block))
-        probs = np.fromiter((int(r[3] or 0) for r in block), dtype=np.int16, count=len(block))
-        draws = rng.integers(0, 100, size=(len(block), trials), dtype=np.int16)
-        wins = (draws < probs[:, None]).astype(np.float64)
+        probs = np.fromiter((int(r[3] or 0) for r in block), dtype=np.int64, count=len(block))
+        wins = _bernoulli(rng, np.clip(probs, 0, 100), trials).astype(np.float32)
         # Rows arrive sorted by leaf: sum each run of equal (owner, pipeline) at once.
         change = np.flatnonzero((np.diff(owners) != 0) | (np.diff(pipelines) != 0)) + 1
         starts = np.concatenate(([0], change))
         ends = np.concatenate((change, [len(block)]))
         for start, end in zip(starts, ends, strict=True):
             key = (int(owners[start]), int(pipelines[start]))
-            sums = amounts[start:end] @ wins[start:end]
+            # float32 within a block of at most BLOCK deals, float64 across blocks.
+            sums = (wins[:, start:end] @ amounts[start:end].astype(np.float32)).astype(np.float64)
             if key in result.leaves:
                 result.leaves[key] += sums
                 result.counts[key] += int(end - start)

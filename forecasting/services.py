@@ -33,10 +33,12 @@ empirical win rate (:func:`empirical_stage_rates`, trailing 12 months) instead.
 
 Forecast ranges
 ---------------
-For the months of ``D``'s quarter and the next quarter, and those two quarters, a Monte Carlo
-over the open deals (:mod:`forecasting.montecarlo`) gives P10/P50/P90 of closed-won revenue
-and the chance of reaching quota, per rep, per team and for everyone, per pipeline and for all
-pipelines. Deals are read one month at a time, so memory stays flat in the number of deals.
+For ``D``'s quarter and its months, a Monte Carlo over the open deals
+(:mod:`forecasting.montecarlo`) gives P10/P50/P90 of closed-won revenue and the chance of
+reaching quota, per rep, per team and for everyone, per pipeline and for all pipelines. Deals
+stream from one query ordered by month and are simulated in small blocks, so memory stays flat
+in the number of deals. Each quarter gets its ranges from the nightly runs while it is the
+current quarter; the work is proportional to that quarter's open deals.
 """
 
 from __future__ import annotations
@@ -392,9 +394,10 @@ def _insert_snapshot_rows(taken_on: dt.date, rates: dict[int, int]) -> int:
 
 
 @transaction.atomic
-def take_snapshot(*, taken_on: dt.date) -> int:
-    """Rebuild the forecast snapshot (and its forecast ranges) of ``taken_on``; returns the
-    number of snapshot rows. Idempotent and atomic; see the module docstring."""
+def take_snapshot(*, taken_on: dt.date, ranges: bool = True) -> int:
+    """Rebuild the forecast snapshot of ``taken_on`` and, unless ``ranges`` is False, the
+    forecast ranges stored with it, in one transaction; returns the number of snapshot rows.
+    Idempotent and atomic; see the module docstring."""
     if isinstance(taken_on, dt.datetime):
         taken_on = taken_on.date()
     if taken_on > _today():
@@ -402,11 +405,12 @@ def take_snapshot(*, taken_on: dt.date) -> int:
             {"taken_on": f"{taken_on} is in the future; a snapshot describes today or a past day."}
         )
     _lock_and_tune(taken_on)
-    ForecastRange.objects.filter(taken_on=taken_on).delete()
     ForecastSnapshot.objects.filter(taken_on=taken_on).delete()
     rates = empirical_stage_rates(on=taken_on)
     rows = _insert_snapshot_rows(taken_on, rates)
-    simulate_ranges(taken_on=taken_on, rates=rates)
+    if ranges:
+        ForecastRange.objects.filter(taken_on=taken_on).delete()
+        simulate_ranges(taken_on=taken_on, rates=rates)
     return rows
 
 
@@ -442,10 +446,11 @@ def backfill_snapshots(*, start: dt.date, end: dt.date, step_days: int = 7) -> i
 
 
 def range_periods(taken_on: dt.date) -> tuple[list[dt.date], list[dt.date]]:
-    """Months and quarters a snapshot stores ranges for: this quarter and the next."""
+    """Months and quarters a snapshot stores ranges for: the quarter of ``taken_on`` and its
+    months (the periods being forecast; each quarter gets its ranges from the nightly runs
+    while it is current, so the work stays proportional to one quarter's open deals)."""
     q0 = quarter_start(taken_on)
-    months = [add_months(q0, i) for i in range(6)]
-    return months, [q0, add_months(q0, 3)]
+    return [add_months(q0, i) for i in range(3)], [q0]
 
 
 def _seed(taken_on: dt.date, period: dt.date) -> int:
