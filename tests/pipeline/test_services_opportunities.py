@@ -741,3 +741,25 @@ def test_move_opportunity_concurrent_moves_one_wins_one_is_stale(rep, manager, p
     fresh = _fresh(deal)
     assert fresh.stage == targets[winner] and fresh.version == 2
     assert [t.to_stage for t in fresh.transitions.all()][1:] == [targets[winner]]
+
+
+def test_move_opportunity_query_count_does_not_grow_with_history(
+    rep, manager, pipeline, django_assert_max_num_queries
+):
+    deal = _deal_ready_for_negotiation(rep, pipeline)
+    discovery, proposal = stage(pipeline, "Discovery"), stage(pipeline, "Proposal")
+
+    def move(to):
+        with django_assert_max_num_queries(20) as queries:
+            moved = services.move_opportunity(opportunity=deal, to_stage=to, by=manager)
+        return moved, len(queries.captured_queries)
+
+    deal, _n = move(discovery)  # caches the manager's teams on the user object
+    deal, first = move(proposal)
+    deal, _n = move(discovery)
+    for _ in range(14):
+        deal, _n = move(proposal)
+        deal, _n = move(discovery)
+    deal, last = move(proposal)
+    assert deal.transitions.count() == 33
+    assert last == first
