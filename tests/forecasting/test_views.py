@@ -154,3 +154,16 @@ def test_rep_cannot_post_quotas(client, book, rep):
     client.force_login(rep)
     response = client.post(reverse("forecasting:quotas"), {f"q-u{rep.pk}-03": "1"})
     assert response.status_code == 403 and not Quota.objects.exists()
+
+
+def test_seed_quotas_from_average_won_and_keeps_existing(book, rep, rep2):
+    from forecasting.demo import seed_quotas
+
+    Quota.objects.create(user=rep2, month=MARCH, amount=Decimal("1"))
+    created = seed_quotas(start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31))
+    # 3 months, history = max(3 − 6, 1) = 1 month: rep won 8,000 → 10,000 (next 5,000 up);
+    # rep2 won nothing → the 5,000 floor; rep2's March quota is kept.
+    assert created == 5
+    assert Quota.objects.get(user=rep, month=MARCH).amount == Decimal("10000")
+    assert Quota.objects.get(user=rep2, month=MARCH).amount == Decimal("1")
+    assert Quota.objects.get(user=rep2, month=dt.date(2026, 1, 1)).amount == Decimal("5000")
