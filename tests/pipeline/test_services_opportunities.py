@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from pipeline import services
-from pipeline.models import Opportunity, StageTransition
+from pipeline.models import Opportunity, Stage, StageTransition
 from tests.factories import (
     CompanyFactory,
     ContactFactory,
@@ -763,3 +763,49 @@ def test_move_opportunity_query_count_does_not_grow_with_history(
     deal, last = move(proposal)
     assert deal.transitions.count() == 33
     assert last == first
+
+
+def test_update_opportunity_next_step_due_set_cleared_and_validated(rep, opportunity):
+    deal = services.update_opportunity(
+        opportunity=opportunity, by=rep, version=1, next_step="Demo", next_step_due="2026-02-03"
+    )
+    assert _fresh(deal).next_step_due == dt.date(2026, 2, 3)
+    with pytest.raises(ValidationError) as exc:
+        services.update_opportunity(
+            opportunity=deal, by=rep, version=deal.version, next_step_due="3 Feb"
+        )
+    assert exc.value.message_dict == {"next_step_due": ["Enter a date as YYYY-MM-DD."]}
+    deal = services.update_opportunity(
+        opportunity=deal, by=rep, version=deal.version, next_step_due=""
+    )
+    assert _fresh(deal).next_step_due is None
+
+
+def test_close_lost_into_a_chosen_lost_stage(rep, pipeline, lost_reason, opportunity):
+    no_decision = Stage.objects.create(
+        pipeline=pipeline,
+        name="No decision",
+        kind="lost",
+        probability=0,
+        forecast_category="omitted",
+        position=10,
+    )
+    lost = services.close_lost(
+        opportunity=opportunity, by=rep, lost_reason=lost_reason, stage=no_decision
+    )
+    assert _fresh(lost).stage == no_decision
+    assert lost.transitions.latest("id").to_stage == no_decision
+
+
+def test_move_opportunity_won_to_lost_by_manager_swaps_close_facts(
+    rep, manager, pipeline, lost_reason, opportunity
+):
+    won = services.close_won(opportunity=opportunity, by=rep, closed_on="2026-03-01")
+    lost = services.close_lost(
+        opportunity=won, by=manager, lost_reason=lost_reason, closed_on="2026-03-02"
+    )
+    lost = _fresh(lost)
+    assert lost.stage.is_lost and lost.lost_reason == lost_reason
+    assert lost.closed_on == dt.date(2026, 3, 2)
+    rewon = services.close_won(opportunity=lost, by=manager)
+    assert _fresh(rewon).lost_reason is None
