@@ -317,13 +317,13 @@ class QuotaBook:
     def for_scope(self, scope: Scope, months) -> Decimal | None:
         if scope.rep:
             return self.for_user(scope.rep.pk, months)
+        if not (visibility.is_admin(scope.user) or visibility.is_manager(scope.user)):
+            # A rep sees their own deals only, so their own quota is the one that applies.
+            return self.for_user(scope.user.pk, months)
         parts = [self.for_team(t.pk, months) for t in scope.teams()]
         if scope.is_everyone:
             parts += [self.for_user(u, months) for u in self.teamless]
         parts = [p for p in parts if p is not None]
-        if not parts and not scope.teams() and not visibility.is_admin(scope.user):
-            # A rep without a team filter: their own quota.
-            return self.for_user(scope.user.pk, months)
         return sum(parts, ZERO) if parts else None
 
 
@@ -435,6 +435,7 @@ def dashboard(scope: Scope) -> Dashboard:
     teams = [
         (t, adjustments.get((None, t.pk)), services.can_manage(scope.user, team=t))
         for t in scope.teams()
+        if visibility.is_admin(scope.user) or visibility.is_manager(scope.user)
     ]
 
     by_month = figures_by_month(scope, year_months, rates=rates)

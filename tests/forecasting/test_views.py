@@ -167,3 +167,25 @@ def test_seed_quotas_from_average_won_and_keeps_existing(book, rep, rep2):
     assert Quota.objects.get(user=rep, month=MARCH).amount == Decimal("10000")
     assert Quota.objects.get(user=rep2, month=MARCH).amount == Decimal("1")
     assert Quota.objects.get(user=rep2, month=dt.date(2026, 1, 1)).amount == Decimal("5000")
+
+
+def test_rep_dashboard_quota_is_their_own_not_the_team_sum(client, book, rep, rep2):
+    Quota.objects.create(user=rep, month=MARCH, amount=Decimal("16000"))
+    Quota.objects.create(user=rep2, month=MARCH, amount=Decimal("90000"))
+    board = get(client, rep, "dashboard", period="2026-03").context["board"]
+    assert board.total.quota == Decimal("16000")
+    assert board.months[2]["figures"].quota == Decimal("16000")
+    assert board.team_adjustments == []
+    response = get(client, rep, "dashboard", period="2026-03")
+    assert b'name="rep"' not in response.content  # no people filters for a rep
+
+
+def test_team_quota_replaces_members_sum_for_the_manager(client, book, manager, rep, rep2, team):
+    Quota.objects.create(user=rep, month=MARCH, amount=Decimal("16000"))
+    Quota.objects.create(user=rep2, month=MARCH, amount=Decimal("4000"))
+    board = get(client, manager, "dashboard", period="2026-03").context["board"]
+    assert board.total.quota == Decimal("20000")
+    Quota.objects.create(team=team, month=MARCH, amount=Decimal("50000"))
+    board = get(client, manager, "dashboard", period="2026-03").context["board"]
+    assert board.total.quota == Decimal("50000")
+    assert board.total.attainment == Decimal("16")  # 8,000 ÷ 50,000
