@@ -88,12 +88,15 @@ def test_leads_rep_completes_a_task_from_my_tasks(new_page, rep, artifacts_dir):
     row = page.locator(f"#task-{task.pk}")
     assert row.get_by_text("Overdue").is_visible()
     page.screenshot(path=str(artifacts_dir / "tasks_before.png"), full_page=True)
-    row.get_by_role("button", name="Complete task: Send the proposal").click()
+    row.get_by_role("button", name="Complete task: Send the proposal").focus()
+    page.keyboard.press("Enter")
     page.locator(f"#task-{task.pk}").get_by_role(
         "button", name="Reopen task: Send the proposal"
     ).wait_for()
     task.refresh_from_db()
     assert task.done_at is not None
+    # Keyboard focus stays on the row's button (now "Undo") after the swap.
+    assert page.evaluate("document.activeElement.id") == f"task-action-{task.pk}"
     page.screenshot(path=str(artifacts_dir / "tasks_after.png"), full_page=True)
     # A reload shows it under Done today.
     page.reload()
