@@ -1,0 +1,146 @@
+"""What changed, accuracy and empirical stage rates, against hand-computed figures."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from forecasting import selectors, services
+from forecasting.models import ForecastSnapshot
+from pipeline import services as deals
+from tests.factories import OpportunityFactory, stage
+
+
+def at(day, hour=10):
+    return time_machine.travel(dt.datetime(2026, 3, day, hour, tzinfo=dt.UTC), tick=False)
+
+
+@pytest.fixture
+def moves(rep, pipeline, lost_reason):
+    """March 2026: open at the end of 1 Mar: X 10,000, Y 5,000, Z 8,000, L 3,000 (26,000).
+    By the end of 8 Mar: Y pushed to April, Z won, L lost, P pulled in from April, X up to
+    12,000, N new: open X 12,000 + P 7,000 + N 4,000 = 23,000."""
+
+    def make(name, amount, close):
+        return OpportunityFactory(owner=rep, pipeline=pipeline, name=name,
+                                  amount=Decimal(amount), expected_close_date=close)  # fmt: skip
+
+    with at(1):
+        x = make("X", "10000", dt.date(2026, 3, 20))
+        y = make("Y", "5000", dt.date(2026, 3, 25))
+        z = make("Z", "8000", dt.date(2026, 3, 15))
+        lo = make("L", "3000", dt.date(2026, 3, 18))
+        p = make("P", "7000", dt.date(2026, 4, 30))
+    with at(4):
+        make("N", "4000", dt.date(2026, 3, 30))
+    with at(5):
+        deals.update_opportunity(
+            opportunity=y, by=rep, version=y.version, expected_close_date=dt.date(2026, 4, 10)
+        )
+        deals.update_opportunity(
+            opportunity=p, by=rep, version=p.version, expected_close_date=dt.date(2026, 3, 29)
+        )
+        deals.update_opportunity(opportunity=x, by=rep, version=x.version, amount=Decimal("12000"))
+    with at(6):
+        deals.close_won(opportunity=z, by=rep)
+        deals.close_lost(opportunity=lo, by=rep, lost_reason=lost_reason)  # fmt: skip
+
+
+EXPECTED = {
+    "start": (4, Decimal("26000")),
+    "new": (1, Decimal("4000")),
+    "pulled_in": (1, Decimal("7000")),
+    "pushed_out": (1, Decimal("5000")),
+    "amount_change": (1, Decimal("2000")),
+    "won": (1, Decimal("8000")),
+    "lost": (1, Decimal("3000")),
+    "end": (3, Decimal("23000")),
+}
+
+
+@pytest.mark.parametrize("end_day", [8, 20])  # a reconstructed day, and today (live)
+def test_what_changed_waterfall_hand_computed(moves, manager, end_day):
+    with at(20):
+        scope = selectors.Scope(user=manager, period=selectors.Period.parse("2026-03"))
+        bars = selectors.what_changed(scope, dt.date(2026, 3, 1), dt.date(2026, 3, end_day))
+        got = {b["key"]: (b["count"], b["amount"]) for b in bars}
+        assert got == EXPECTED
+        names = {
+            key: sorted(d.name for d in selectors.changed_deals(scope, dt.date(2026, 3, 1),
+                                                               dt.date(2026, 3, end_day), key))
+            for key in EXPECTED
+        }  # fmt: skip
+    assert names["pushed_out"] == ["Y"] and names["pulled_in"] == ["P"]
+    assert names["new"] == ["N"] and names["won"] == ["Z"] and names["lost"] == ["L"]
+    assert names["amount_change"] == ["X"] and names["end"] == ["N", "P", "X"]
+    assert bars[-1]["high"] == Decimal("23000") and bars[5]["delta"] == Decimal("-8000")
+
+
+def test_what_changed_hides_other_reps_deals(moves, outsider):
+    with at(20):
+        scope = selectors.Scope(user=outsider, period=selectors.Period.parse("2026-03"))
+        bars = selectors.what_changed(scope, dt.date(2026, 3, 1), dt.date(2026, 3, 8))
+    assert all(b["count"] == 0 for b in bars)
+
+
+def test_accuracy_forecast_on_first_day_vs_actual_and_brier(rep, manager, pipeline, lost_reason):
+    feb1 = dt.datetime(2026, 2, 1, 1, tzinfo=dt.UTC)
+    with time_machine.travel(feb1, tick=False):
+        a = OpportunityFactory(
+            owner=rep,
+            pipeline=pipeline,
+            amount=Decimal("10000"),
+            expected_close_date=dt.date(2026, 2, 20),
+            stage=stage(pipeline, "Proposal"),
+        )
+        c = OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("6000"),
+                               expected_close_date=dt.date(2026, 2, 25))  # fmt: skip
+        services.take_snapshot(taken_on=dt.date(2026, 2, 1))
+    with time_machine.travel(dt.datetime(2026, 2, 15, 10, tzinfo=dt.UTC), tick=False):
+        deals.close_won(opportunity=a, by=rep)
+        deals.close_lost(opportunity=c, by=rep, lost_reason=lost_reason)
+    with at(10):
+        scope = selectors.Scope(user=manager, period=selectors.Period.parse("2026-03"))
+        result = selectors.accuracy(scope, [dt.date(2026, 1, 1), dt.date(2026, 2, 1)])
+    row = next(r for r in result["rows"] if r.label == str(rep))
+    jan, feb = row.cells
+    assert jan.forecast is None and jan.actual == 0  # no snapshot on 1 Jan
+    assert (feb.forecast, feb.actual) == (Decimal("5600"), Decimal("10000"))  # 5,000 + 600
+    assert feb.error == Decimal("-44")
+    assert row.bias == Decimal("-44") and row.mape == Decimal("44")
+    assert row.brier == pytest.approx((0.5 - 1) ** 2 / 2 + (0.1 - 0) ** 2 / 2)
+    assert row.closed == 2
+    assert result["missing"] == [dt.date(2026, 1, 1)]
+    assert {b["p"]: (b["n"], b["won"]) for b in result["buckets"]} == {10: (1, 0), 50: (1, 1)}
+
+
+def test_empirical_stage_rates_drive_the_forecast_when_enabled(rep, pipeline, lost_reason):
+    with at(1):
+        close = dt.date(2026, 3, 9)
+        made = [
+            OpportunityFactory(owner=rep, pipeline=pipeline, expected_close_date=close)
+            for _ in range(5)
+        ]
+    with at(2):
+        for deal in made[:4]:
+            deals.close_won(opportunity=deal, by=rep)
+        deals.close_lost(opportunity=made[4], by=rep, lost_reason=lost_reason)
+        OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("10000"),
+                           expected_close_date=dt.date(2026, 3, 30))  # fmt: skip
+        qualification = stage(pipeline, "Qualification")
+        counts = services.stage_win_counts(on=dt.date(2026, 3, 2))[qualification.pk]
+        assert (counts.entered, counts.closed, counts.won, counts.rate) == (
+            6,
+            5,
+            4,
+            Decimal("80.0"),
+        )
+        assert services.empirical_stage_rates(on=dt.date(2026, 3, 2)) == {}  # setting off
+        services.take_snapshot(taken_on=dt.date(2026, 3, 2))
+        assert ForecastSnapshot.objects.get().weighted_amount == Decimal("1000")
+        pipeline.use_empirical_probabilities = True
+        pipeline.save()
+        assert services.empirical_stage_rates(on=dt.date(2026, 3, 2)) == {qualification.pk: 80}
+        services.take_snapshot(taken_on=dt.date(2026, 3, 2))
+        assert ForecastSnapshot.objects.get().weighted_amount == Decimal("8000")
