@@ -28,10 +28,12 @@ Definitions used here, beyond DESIGN.md §3:
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import (
     Case,
     Count,
@@ -48,7 +50,16 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Coalesce, Greatest, Lag, Least, TruncDate, TruncMonth
+from django.db.models.expressions import RowRange
+from django.db.models.functions import (
+    Coalesce,
+    Greatest,
+    Lag,
+    LastValue,
+    Least,
+    TruncDate,
+    TruncMonth,
+)
 from django.db.models.functions import Lead as LeadFn
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -62,6 +73,7 @@ from pipeline.models import Activity, Lead, Opportunity, Stage
 
 WON, LOST, OPEN = Stage.Kind.WON, Stage.Kind.LOST, Stage.Kind.OPEN
 ZERO = Decimal("0")
+CENT = Decimal("0.01")
 
 
 # --- links -----------------------------------------------------------------------------------
@@ -72,9 +84,20 @@ def deals_url(scope: ReportScope, kind: str, **extra) -> str:
     return f"{reverse('forecasting:report_deals')}?{scope.querystring(kind=kind, **extra)}"
 
 
+_SENTINEL_PK = 987654321
+
+
 def opportunity_url(pk: int) -> str | None:
+    """The deal page's URL (``None`` if the deal pages are not installed), built from one
+    ``reverse`` per process: a listing of many deals stays cheap."""
+    template = _opportunity_url_template()
+    return template.replace(str(_SENTINEL_PK), str(pk)) if template else None
+
+
+@lru_cache(maxsize=1)
+def _opportunity_url_template() -> str | None:
     try:
-        return reverse("pipeline:opportunity_detail", args=[pk])
+        return reverse("pipeline:opportunity_detail", args=[_SENTINEL_PK])
     except NoReverseMatch:
         return None
 
@@ -241,32 +264,30 @@ def _stage_visits_sql(scope: ReportScope) -> tuple[str, list]:
     to_stage_id, days, outcome, final_kind``.
 
     The ORM builds the stage entries with ``LEAD(...) OVER (PARTITION BY opportunity ORDER BY
-    changed_at)`` (the next transition of the same deal); entries before the range start are
-    left out of the window's input since only later rows can follow an entry in the range.
+    changed_at)`` (the next transition of the same deal) over a lean row (deal, stage, time)
+    that the (opportunity, changed_at) index delivers in order; entries before the range
+    start are left out of the window's input since only later rows can follow an entry in
+    the range. Stage kinds and positions are joined after the window, on the small stage
+    table.
     """
-    order = [F("changed_at").asc(), F("id").asc()]
+    order = [F("changed_at").asc()]
     part = [F("opportunity_id")]
     entries = (
         scope.transitions()
         .filter(changed_at__gte=scope.start_at)
         .annotate(
-            stage_kind=F("to_stage__kind"),
-            stage_position=F("to_stage__position"),
-            final_kind=F("opportunity__stage__kind"),
             next_at=Window(LeadFn("changed_at"), partition_by=part, order_by=order),
-            next_kind=Window(LeadFn("to_stage__kind"), partition_by=part, order_by=order),
-            next_position=Window(LeadFn("to_stage__position"), partition_by=part, order_by=order),
+            next_stage=Window(LeadFn("to_stage_id"), partition_by=part, order_by=order),
+            # The deal's last transition is the stage it is in now.
+            final_stage=Window(
+                LastValue("to_stage_id"),
+                partition_by=part,
+                order_by=order,
+                frame=RowRange(start=None, end=None),
+            ),
         )
         .values(
-            "opportunity_id",
-            "to_stage_id",
-            "changed_at",
-            "stage_kind",
-            "stage_position",
-            "final_kind",
-            "next_at",
-            "next_kind",
-            "next_position",
+            "opportunity_id", "to_stage_id", "changed_at", "next_at", "next_stage", "final_stage"
         )
         .order_by()
     )
@@ -276,18 +297,23 @@ def _stage_visits_sql(scope: ReportScope) -> tuple[str, list]:
     if connection.vendor == "sqlite":
         days = "(julianday(COALESCE(w.next_at, %s)) - julianday(w.changed_at))"
     else:
-        days = "(EXTRACT(EPOCH FROM (COALESCE(w.next_at, %s) - w.changed_at)) / 86400.0)"
+        # date_part() is double precision; EXTRACT() is numeric and several times slower.
+        days = "(date_part('epoch', COALESCE(w.next_at, %s) - w.changed_at) / 86400.0)"
+    stage = connection.ops.quote_name(Stage._meta.db_table)
     sql = f"""
         SELECT w.opportunity_id, w.to_stage_id, SUM({days}) AS days,
                MAX(CASE
-                   WHEN w.next_kind IS NULL THEN {OUTCOME_STILL}
-                   WHEN w.next_kind = %s THEN {OUTCOME_MOVED}
-                   WHEN w.next_kind = %s THEN {OUTCOME_LOST}
-                   WHEN w.next_position > w.stage_position THEN {OUTCOME_MOVED}
+                   WHEN w.next_stage IS NULL THEN {OUTCOME_STILL}
+                   WHEN ns.kind = %s THEN {OUTCOME_MOVED}
+                   WHEN ns.kind = %s THEN {OUTCOME_LOST}
+                   WHEN ns.position > cs.position THEN {OUTCOME_MOVED}
                    ELSE {OUTCOME_BACK} END) AS outcome,
-               MAX(w.final_kind) AS final_kind
+               MAX(fs.kind) AS final_kind
         FROM ({inner_sql}) w
-        WHERE w.changed_at < %s AND w.stage_kind = %s
+        JOIN {stage} cs ON cs.id = w.to_stage_id
+        LEFT JOIN {stage} ns ON ns.id = w.next_stage
+        JOIN {stage} fs ON fs.id = w.final_stage
+        WHERE w.changed_at < %s AND cs.kind = %s
         GROUP BY w.opportunity_id, w.to_stage_id
     """
     return sql, [now, WON, LOST, *inner_params, end, OPEN]
@@ -328,7 +354,7 @@ def stages(scope: ReportScope) -> Report:
         FROM ({visits}) v
         GROUP BY v.to_stage_id
     """
-    with connection.cursor() as cursor:
+    with sort_memory(), connection.cursor() as cursor:
         cursor.execute(sql, [WON, WON, LOST, *params])
         by_stage = {row[0]: row[1:] for row in cursor.fetchall()}
     rows = []
@@ -415,6 +441,19 @@ def stages(scope: ReportScope) -> Report:
             f"Deals stall longest in {slowest['stage']}: median {slowest['median_days']:.1f} days."
         )
     return Report(tables=[table], chart=chart, findings=findings)
+
+
+@contextmanager
+def sort_memory(megabytes: int = 32):
+    """On PostgreSQL, let this report's sorts and hashes use more memory than the default
+    4 MB (``SET LOCAL``: this transaction only), so a year of transitions sorts in memory
+    instead of spilling to disk. Elsewhere, nothing."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{int(megabytes)}MB'")
+        yield
 
 
 def _f(value) -> float | None:
@@ -725,47 +764,76 @@ ROT_SORTS = {
 ROT_PAGE = 50
 
 
-def rotting_queryset(scope: ReportScope):
-    """Open deals in scope, each annotated with its flags and their measures."""
-    now, today = scope.now, scope.today
-    idle_since = now - dt.timedelta(days=scope.idle_days)
-    pushes_sql, pushed_days_sql = _slip_subqueries()
+def _open_stages(scope: ReportScope) -> list[tuple[int, int | None]]:
+    """(id, rotting threshold) of the open stages in scope (one small query)."""
+    stages = Stage.objects.filter(kind=OPEN)
+    if scope.pipeline is not None:
+        stages = stages.filter(pipeline=scope.pipeline)
+    return list(stages.values_list("pk", "rot_after_days"))
+
+
+def _rotting_q(scope: ReportScope, stages) -> Q:
+    """Open deals longer in their stage than its threshold — the board's rule
+    (``Opportunity.is_rotting``: whole days in stage > ``rot_after_days``) as plain
+    comparisons the database can index: entered before now − (threshold + 1) days."""
+    q = Q(pk__in=[])
+    for stage_id, days in stages:
+        if days is not None:
+            cutoff = scope.now - dt.timedelta(days=days + 1)
+            q |= Q(stage_id=stage_id, stage_entered_at__lte=cutoff)
+    return q
+
+
+def _slipped_ids(deals):
+    """Ids of ``deals`` whose expected close date was ever moved later than the value before
+    it: ``LAG(expected_close_date)`` over each deal's field history (oldest first)."""
+    history = Opportunity.history.model
     return (
-        scope.deals()
-        .filter(stage__kind=OPEN)
+        history.objects.filter(id__in=deals.values("pk"))
         .annotate(
-            days_in_stage=DaysBetween(Value(now), F("stage_entered_at")),
-            last_touch=Coalesce("last_activity_at", "created_at"),
-            idle_days=DaysBetween(Value(now), Coalesce("last_activity_at", "created_at")),
-            overdue_days=DateDiff(Value(today), F("expected_close_date")),
-            pushes=pushes_sql,
-            pushed_days=pushed_days_sql,
-            weighted=expressions.weighted_amount(),
+            prev=Window(
+                Lag("expected_close_date"),
+                partition_by=[F("id")],
+                order_by=[F("history_date").asc(), F("history_id").asc()],
+            )
         )
-        .annotate(
-            is_rotting=Case(
-                When(
-                    stage__rot_after_days__isnull=False,
-                    days_in_stage__gte=F("stage__rot_after_days") + 1,
-                    then=Value(1),
-                ),
-                default=Value(0),
-                output_field=IntegerField(),
-            ),
-            is_idle=Case(
-                When(last_touch__lte=idle_since, then=Value(1)),
-                default=Value(0),
-                output_field=IntegerField(),
-            ),
-            is_overdue=Case(
-                When(expected_close_date__lt=today, then=Value(1)),
-                default=Value(0),
-                output_field=IntegerField(),
-            ),
-            is_slipped=Case(
-                When(pushes__gt=0, then=Value(1)), default=Value(0), output_field=IntegerField()
-            ),
-        )
+        .filter(expected_close_date__gt=F("prev"))
+        .values("id")
+    )
+
+
+def _flag(condition) -> Case:
+    return Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField())
+
+
+def rotting_queryset(scope: ReportScope):
+    """Open deals in scope, each annotated with its four flags (cheap comparisons; the
+    slipped set is computed once as a hashed subquery)."""
+    idle_since = scope.now - dt.timedelta(days=scope.idle_days)
+    stages = _open_stages(scope)
+    # Open stages by id (not by a join on the stage's kind), so the database narrows to
+    # open deals before it evaluates the flags.
+    open_deals = scope.deals().filter(stage_id__in=[pk for pk, _ in stages])
+    return open_deals.annotate(
+        is_rotting=_flag(_rotting_q(scope, stages)),
+        is_idle=_flag(
+            Q(last_activity_at__lte=idle_since)
+            | Q(last_activity_at__isnull=True, created_at__lte=idle_since)
+        ),
+        is_overdue=_flag(Q(expected_close_date__lt=scope.today)),
+        is_slipped=_flag(Q(pk__in=_slipped_ids(open_deals))),
+    )
+
+
+def _with_measures(qs, scope: ReportScope):
+    """The figures shown for each listed deal (computed only for the rows fetched)."""
+    pushes, pushed_days = _slip_subqueries()
+    return qs.annotate(
+        days_in_stage=DaysBetween(Value(scope.now), F("stage_entered_at")),
+        idle_days=DaysBetween(Value(scope.now), Coalesce("last_activity_at", "created_at")),
+        overdue_days=DateDiff(Value(scope.today), F("expected_close_date")),
+        pushes=pushes,
+        pushed_days=pushed_days,
     )
 
 
@@ -814,18 +882,58 @@ class _SlipDays(_SlipAggregate):
 ANY_FLAG = Q(is_rotting=1) | Q(is_idle=1) | Q(is_overdue=1) | Q(is_slipped=1)
 
 
-def rotting_summary(scope: ReportScope, base=None) -> dict:
-    """How many open deals carry each flag (one query)."""
-    base = rotting_queryset(scope) if base is None else base
-    return base.aggregate(
-        rotting=Count("pk", filter=Q(is_rotting=1)),
-        idle=Count("pk", filter=Q(is_idle=1)),
-        overdue=Count("pk", filter=Q(is_overdue=1)),
-        slipped=Count("pk", filter=Q(is_slipped=1)),
-        flagged=Count("pk", filter=ANY_FLAG),
-        flagged_amount=Sum("amount", filter=ANY_FLAG),
-        open=Count("pk"),
-    )
+def _rotting_by_owner(base) -> list[dict]:
+    """Per owner of open deals in scope: how many carry each flag (one query).
+
+    The flags are computed once per deal in an inner query and summed per owner outside it
+    (on PostgreSQL behind an ``OFFSET 0`` fence): grouping them with the ORM would repeat
+    the slipped-set subquery for every aggregate that mentions it.
+    """
+    rows = base.annotate(
+        oid=F("owner_id"),
+        o_first=F("owner__first_name"),
+        o_last=F("owner__last_name"),
+        o_user=F("owner__username"),
+    ).values("oid", "o_first", "o_last", "o_user", "amount", *FLAG_FIELDS)
+    inner_sql, params = rows.order_by().query.sql_with_params()
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    any_flag = " + ".join(f"b.{f}" for f in FLAG_FIELDS)
+    sql = f"""
+        SELECT b.oid, b.o_first, b.o_last, b.o_user, COUNT(*),
+               SUM(CASE WHEN {any_flag} > 0 THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {any_flag} > 0 THEN b.amount END),
+               {", ".join(f"SUM(b.{f})" for f in FLAG_FIELDS)}
+        FROM ({inner_sql}{fence}) b
+        GROUP BY b.oid, b.o_first, b.o_last, b.o_user
+    """
+    keys = ("owner", "owner__first_name", "owner__last_name", "owner__username", "open",
+            "flagged", "flagged_amount", "rotting", "idle", "overdue", "slipped")  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        out = [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
+    for r in out:
+        # SQLite returns sums of decimals as floats; money stays Decimal.
+        amount = r["flagged_amount"]
+        r["flagged_amount"] = Decimal(str(amount)).quantize(CENT) if amount else ZERO
+    return out
+
+
+FLAG_FIELDS = ("is_rotting", "is_idle", "is_overdue", "is_slipped")
+SUMMARY_KEYS = ("rotting", "idle", "overdue", "slipped", "flagged", "flagged_amount", "open")
+
+
+def _summarise(owner_rows) -> dict:
+    summary = dict.fromkeys(SUMMARY_KEYS, 0)
+    for r in owner_rows:
+        for key in SUMMARY_KEYS:
+            summary[key] += r[key] or 0
+    summary["flagged_amount"] = Decimal(summary["flagged_amount"])
+    return summary
+
+
+def rotting_summary(scope: ReportScope) -> dict:
+    """How many open deals in scope carry each flag."""
+    return _summarise(_rotting_by_owner(rotting_queryset(scope)))
 
 
 def rotting(
@@ -833,7 +941,8 @@ def rotting(
 ) -> Report:
     base = rotting_queryset(scope)
     flagged = base.filter(ANY_FLAG)
-    summary = rotting_summary(scope, base)
+    owner_groups = list(_rotting_by_owner(base))
+    summary = _summarise(owner_groups)
     listing = flagged.filter(**{f"is_{flag}": 1}) if flag in ROT_FLAGS else flagged
     key = sort.lstrip("-")
     if key not in ROT_SORTS:
@@ -843,26 +952,29 @@ def rotting(
     total_rows = summary[flag] if flag in ROT_FLAGS else summary["flagged"]
     page = max(1, page)
     offset = (page - 1) * limit if limit else 0
-    rows_qs = listing.order_by(order, "pk").values(
-        "pk",
-        "name",
-        "amount",
-        "weighted",
-        "expected_close_date",
-        "days_in_stage",
-        "idle_days",
-        "overdue_days",
-        "pushes",
-        "pushed_days",
-        "is_rotting",
-        "is_idle",
-        "is_overdue",
-        "is_slipped",
-        "stage__name",
-        "stage__rot_after_days",
-        "owner__first_name",
-        "owner__last_name",
-        "owner__username",
+    rows_qs = (
+        _with_measures(listing, scope)
+        .order_by(order, "pk")
+        .values(
+            "pk",
+            "name",
+            "amount",
+            "expected_close_date",
+            "days_in_stage",
+            "idle_days",
+            "overdue_days",
+            "pushes",
+            "pushed_days",
+            "is_rotting",
+            "is_idle",
+            "is_overdue",
+            "is_slipped",
+            "stage__name",
+            "stage__rot_after_days",
+            "owner__first_name",
+            "owner__last_name",
+            "owner__username",
+        )
     )
     if limit is not None:
         rows_qs = rows_qs[offset : offset + limit]
@@ -908,17 +1020,9 @@ def rotting(
         rows=rows,
         empty="Nothing is rotting, idle, overdue or slipping here. Good.",
     )
-    by_owner = (
-        flagged.values("owner", "owner__first_name", "owner__last_name", "owner__username")
-        .annotate(
-            n=Count("pk"),
-            amount=Sum("amount"),
-            rotting=Count("pk", filter=Q(is_rotting=1)),
-            idle=Count("pk", filter=Q(is_idle=1)),
-            overdue=Count("pk", filter=Q(is_overdue=1)),
-            slipped=Count("pk", filter=Q(is_slipped=1)),
-        )
-        .order_by("-amount", "owner")
+    by_owner = sorted(
+        (r for r in owner_groups if r["flagged"]),
+        key=lambda r: (-(r["flagged_amount"] or 0), r["owner"]),
     )
     owner_rows = []
     for r in by_owner:
@@ -928,8 +1032,8 @@ def rotting(
                 "owner": _user_label(
                     r["owner__first_name"], r["owner__last_name"], r["owner__username"]
                 ),
-                "flagged": r["n"],
-                "amount": r["amount"] or ZERO,
+                "flagged": r["flagged"],
+                "amount": r["flagged_amount"] or ZERO,
                 "rotting": r["rotting"],
                 "idle": r["idle"],
                 "overdue": r["overdue"],

@@ -80,11 +80,12 @@ class DaysBetween(Func):
     output_field = FloatField()
 
     def as_sql(self, compiler, connection, **extra_context):
-        # PostgreSQL: the interval's length in seconds over a day's.
+        # PostgreSQL: the interval's length in seconds over a day's. date_part() returns
+        # double precision; EXTRACT() returns numeric, several times slower over many rows.
         return super().as_sql(
             compiler,
             connection,
-            template="(EXTRACT(EPOCH FROM (%(expressions)s)) / 86400.0)",
+            template="(date_part('epoch', %(expressions)s) / 86400.0)",
             arg_joiner=" - ",
             **extra_context,
         )

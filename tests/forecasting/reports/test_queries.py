@@ -15,17 +15,19 @@ from tests.forecasting.reports.world import NOW, travel
 
 RANGE = {"start": "2026-01-01", "end": "2026-03-31"}
 # Session + user, the filter form's choices (pipelines, teams, reps), then the report's own.
+# The stage report (also on the scorecard page) raises work_mem on PostgreSQL: a savepoint,
+# SET LOCAL and its release, three statements that SQLite does not need.
 BUDGETS = {
     ("forecasting:report_funnel", ()): 7,
-    ("forecasting:report_stages", ()): 11,
+    ("forecasting:report_stages", ()): 14,
     ("forecasting:report_win_rate", ()): 8,
     ("forecasting:report_pipeline", ()): 9,
     ("forecasting:report_rotting", ()): 9,
     ("forecasting:report_scorecards", ()): 11,
-    ("forecasting:report_scorecard", ("rep",)): 18,
+    ("forecasting:report_scorecard", ("rep",)): 21,
     ("forecasting:report_priorities", ()): 8,
     ("forecasting:report_deals", ()): 8,
-    ("home", ()): 8,
+    ("home", ()): 9,
 }
 
 
