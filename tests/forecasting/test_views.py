@@ -189,3 +189,22 @@ def test_team_quota_replaces_members_sum_for_the_manager(client, book, manager, 
     board = get(client, manager, "dashboard", period="2026-03").context["board"]
     assert board.total.quota == Decimal("50000")
     assert board.total.attainment == Decimal("16")  # 8,000 ÷ 50,000
+
+
+@pytest.mark.parametrize(
+    "model", ["quota", "forecastadjustment", "forecastsnapshot", "forecastrange"]
+)
+def test_admin_lists_forecasting_models(client, book, admin_user, model):
+    services.take_snapshot(taken_on=TODAY)
+    admin_user.is_staff = True
+    admin_user.save()
+    client.force_login(admin_user)
+    assert client.get(reverse(f"admin:forecasting_{model}_changelist")).status_code == 200
+
+
+def test_admin_nightly_schedule_is_listed(client, db, admin_user):
+    admin_user.is_staff = True
+    admin_user.save()
+    client.force_login(admin_user)
+    response = client.get(reverse("admin:django_celery_beat_periodictask_changelist"))
+    assert b"Nightly forecast snapshot" in response.content
