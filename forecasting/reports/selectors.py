@@ -259,17 +259,31 @@ OUTCOME_MOVED, OUTCOME_LOST, OUTCOME_BACK, OUTCOME_STILL = 3, 2, 1, 0
 OUTCOMES = {"moved": OUTCOME_MOVED, "lost": OUTCOME_LOST, "back": OUTCOME_BACK, "still": 0}
 
 
-def _stage_visits_sql(scope: ReportScope) -> tuple[str, list]:
+FINAL_WON, FINAL_LOST, FINAL_OPEN = 2, 1, 0
+
+
+def _pipeline_stages(scope: ReportScope) -> list[tuple[int, str, int]]:
+    """(id, kind, position) of every stage of the scope's pipeline."""
+    return list(
+        Stage.objects.filter(pipeline=scope.pipeline)
+        .order_by("position", "id")
+        .values_list("pk", "kind", "position")
+    )
+
+
+def _stage_visits_sql(scope: ReportScope, stages=None) -> tuple[str, list]:
     """SQL of one row per (deal, open stage entered in the range): ``opportunity_id,
-    to_stage_id, days, outcome, final_kind``.
+    to_stage_id, days, outcome, final`` (``final``: 2 won, 1 lost, 0 open now).
 
     The ORM builds the stage entries with ``LEAD(...) OVER (PARTITION BY opportunity ORDER BY
     changed_at)`` (the next transition of the same deal) over a lean row (deal, stage, time)
     that the (opportunity, changed_at) index delivers in order; entries before the range
     start are left out of the window's input since only later rows can follow an entry in
-    the range. Stage kinds and positions are joined after the window, on the small stage
-    table.
+    the range. The deal's last transition is the stage it is in now. Stage kinds and
+    positions (a handful per pipeline) are written into the SQL as CASE lists, so no join
+    breaks the window's order before the per-deal grouping.
     """
+    stages = _pipeline_stages(scope) if stages is None else stages
     order = [F("changed_at").asc()]
     part = [F("opportunity_id")]
     entries = (
@@ -278,7 +292,6 @@ def _stage_visits_sql(scope: ReportScope) -> tuple[str, list]:
         .annotate(
             next_at=Window(LeadFn("changed_at"), partition_by=part, order_by=order),
             next_stage=Window(LeadFn("to_stage_id"), partition_by=part, order_by=order),
-            # The deal's last transition is the stage it is in now.
             final_stage=Window(
                 LastValue("to_stage_id"),
                 partition_by=part,
@@ -299,24 +312,32 @@ def _stage_visits_sql(scope: ReportScope) -> tuple[str, list]:
     else:
         # date_part() is double precision; EXTRACT() is numeric and several times slower.
         days = "(date_part('epoch', COALESCE(w.next_at, %s) - w.changed_at) / 86400.0)"
-    stage = connection.ops.quote_name(Stage._meta.db_table)
+
+    def ids(kind):
+        found = [str(int(pk)) for pk, k, _ in stages if k == kind]
+        return f"({', '.join(found)})" if found else "(NULL)"
+
+    def position(column):
+        whens = " ".join(f"WHEN {int(pk)} THEN {int(pos)}" for pk, _, pos in stages)
+        return f"(CASE {column} {whens} END)" if whens else "NULL"
+
     sql = f"""
         SELECT w.opportunity_id, w.to_stage_id, SUM({days}) AS days,
                MAX(CASE
                    WHEN w.next_stage IS NULL THEN {OUTCOME_STILL}
-                   WHEN ns.kind = %s THEN {OUTCOME_MOVED}
-                   WHEN ns.kind = %s THEN {OUTCOME_LOST}
-                   WHEN ns.position > cs.position THEN {OUTCOME_MOVED}
+                   WHEN w.next_stage IN {ids(WON)} THEN {OUTCOME_MOVED}
+                   WHEN w.next_stage IN {ids(LOST)} THEN {OUTCOME_LOST}
+                   WHEN {position("w.next_stage")} > {position("w.to_stage_id")}
+                       THEN {OUTCOME_MOVED}
                    ELSE {OUTCOME_BACK} END) AS outcome,
-               MAX(fs.kind) AS final_kind
+               MAX(CASE WHEN w.final_stage IN {ids(WON)} THEN {FINAL_WON}
+                        WHEN w.final_stage IN {ids(LOST)} THEN {FINAL_LOST}
+                        ELSE {FINAL_OPEN} END) AS final
         FROM ({inner_sql}) w
-        JOIN {stage} cs ON cs.id = w.to_stage_id
-        LEFT JOIN {stage} ns ON ns.id = w.next_stage
-        JOIN {stage} fs ON fs.id = w.final_stage
-        WHERE w.changed_at < %s AND cs.kind = %s
+        WHERE w.changed_at < %s AND w.to_stage_id IN {ids(OPEN)}
         GROUP BY w.opportunity_id, w.to_stage_id
     """
-    return sql, [now, WON, LOST, *inner_params, end, OPEN]
+    return sql, [now, *inner_params, end]
 
 
 def stage_visit_deal_ids_sql(
@@ -329,33 +350,33 @@ def stage_visit_deal_ids_sql(
     if outcome in OUTCOMES:
         sql += " AND v.outcome = %s"
         params.append(OUTCOMES[outcome])
-    elif outcome in ("closed", "won"):
-        sql += " AND v.final_kind IN (%s, %s)" if outcome == "closed" else " AND v.final_kind = %s"
-        params.extend([WON, LOST] if outcome == "closed" else [WON])
+    elif outcome == "closed":
+        sql += f" AND v.final IN ({FINAL_WON}, {FINAL_LOST})"
+    elif outcome == "won":
+        sql += f" AND v.final = {FINAL_WON}"
     return sql, params
 
 
 def stages(scope: ReportScope) -> Report:
     """Per open stage of the scope's pipeline: deals that entered it in the range, where they
     went next, days spent in it (median, mean) and the empirical win rate from it."""
-    stage_list = list(
-        Stage.objects.filter(pipeline=scope.pipeline, kind=OPEN).order_by("position", "id")
-    )
-    visits, params = _stage_visits_sql(scope)
+    all_stages = list(Stage.objects.filter(pipeline=scope.pipeline).order_by("position", "id"))
+    stage_list = [s for s in all_stages if s.kind == OPEN]
+    visits, params = _stage_visits_sql(scope, [(s.pk, s.kind, s.position) for s in all_stages])
     sql = f"""
         SELECT v.to_stage_id, COUNT(*),
                SUM(CASE WHEN v.outcome = {OUTCOME_MOVED} THEN 1 ELSE 0 END),
                SUM(CASE WHEN v.outcome = {OUTCOME_LOST} THEN 1 ELSE 0 END),
                SUM(CASE WHEN v.outcome = {OUTCOME_BACK} THEN 1 ELSE 0 END),
                SUM(CASE WHEN v.outcome = {OUTCOME_STILL} THEN 1 ELSE 0 END),
-               SUM(CASE WHEN v.final_kind = %s THEN 1 ELSE 0 END),
-               SUM(CASE WHEN v.final_kind IN (%s, %s) THEN 1 ELSE 0 END),
+               SUM(CASE WHEN v.final = {FINAL_WON} THEN 1 ELSE 0 END),
+               SUM(CASE WHEN v.final IN ({FINAL_WON}, {FINAL_LOST}) THEN 1 ELSE 0 END),
                AVG(v.days), {median_sql(connection, "v.days")}
         FROM ({visits}) v
         GROUP BY v.to_stage_id
     """
     with sort_memory(), connection.cursor() as cursor:
-        cursor.execute(sql, [WON, WON, LOST, *params])
+        cursor.execute(sql, params)
         by_stage = {row[0]: row[1:] for row in cursor.fetchall()}
     rows = []
     for s in stage_list:
