@@ -156,19 +156,6 @@ def test_rep_cannot_post_quotas(client, book, rep):
     assert response.status_code == 403 and not Quota.objects.exists()
 
 
-def test_seed_quotas_from_average_won_and_keeps_existing(book, rep, rep2):
-    from forecasting.demo import seed_quotas
-
-    Quota.objects.create(user=rep2, month=MARCH, amount=Decimal("1"))
-    created = seed_quotas(start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31))
-    # 3 months, history = max(3 − 6, 1) = 1 month: rep won 8,000 → 10,000 (next 5,000 up);
-    # rep2 won nothing → the 5,000 floor; rep2's March quota is kept.
-    assert created == 5
-    assert Quota.objects.get(user=rep, month=MARCH).amount == Decimal("10000")
-    assert Quota.objects.get(user=rep2, month=MARCH).amount == Decimal("1")
-    assert Quota.objects.get(user=rep2, month=dt.date(2026, 1, 1)).amount == Decimal("5000")
-
-
 def test_rep_dashboard_quota_is_their_own_not_the_team_sum(client, book, rep, rep2):
     Quota.objects.create(user=rep, month=MARCH, amount=Decimal("16000"))
     Quota.objects.create(user=rep2, month=MARCH, amount=Decimal("90000"))
