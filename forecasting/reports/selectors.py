@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import lru_cache
 
@@ -50,7 +50,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.expressions import RowRange
+from django.db.models.expressions import RawSQL, RowRange
 from django.db.models.functions import (
     Coalesce,
     Greatest,
@@ -1616,24 +1616,28 @@ def drilldown(scope: ReportScope, params) -> tuple[str, object]:
             qs = qs.filter(stage_id=int(params["stage"]))
     elif kind == "entered":
         stage_id = params.get("stage", "")
-        if not stage_id.isdigit():
+        stage = (
+            Stage.objects.select_related("pipeline").filter(pk=int(stage_id)).first()
+            if stage_id.isdigit()
+            else None
+        )
+        if stage is None:
             return title, qs.none()
-        from django.db.models.expressions import RawSQL
-
+        # The stage report's cell: the same visits, in the stage's own pipeline.
         sql, sql_params = stage_visit_deal_ids_sql(
-            scope, stage_id=int(stage_id), outcome=params.get("outcome")
+            replace(scope, pipeline=stage.pipeline),
+            stage_id=stage.pk,
+            outcome=params.get("outcome"),
         )
         qs = qs.filter(pk__in=RawSQL(sql, sql_params))
-        outcome = params.get("outcome")
         label = {
             "moved": "moved on",
             "lost": "were lost",
             "back": "moved back",
             "still": "are still there",
             "closed": "have closed since",
-        }.get(outcome)
-        stage = Stage.objects.filter(pk=int(stage_id)).values_list("name", flat=True).first()
-        title = f"Deals that entered {stage or 'the stage'}" + (f" and {label}" if label else "")
+        }.get(params.get("outcome"))
+        title = f"Deals that entered {stage.name}" + (f" and {label}" if label else "")
     elif kind == "funnel":
         leads = scope.leads().filter(created_at__gte=scope.start_at, created_at__lt=scope.end_at)
         qs = qs.filter(pk__in=leads.filter(opportunity__isnull=False).values("opportunity_id"))

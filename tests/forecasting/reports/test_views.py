@@ -288,3 +288,16 @@ def test_rotting_pages_past_fifty_rows(client, world, now):
         {"flag": "overdue", "export": "csv", "table": "deals"},
     )
     assert len(csv_table(export.content)) == 1 + 56
+
+
+def test_drilldown_entered_stage_without_pipeline_in_url(client, world, now):
+    client.force_login(world.manager)
+    discovery = world.pipeline.stages.get(name="Discovery")
+    response = client.get(
+        reverse("forecasting:report_deals"), {**RANGE, "kind": "entered", "stage": discovery.pk}
+    )
+    assert sorted(r["deal"] for r in response.context["report"].table.rows) == ["A", "C", "F"]
+    assert response.context["title"] == "Deals that entered Discovery"
+    missing = client.get(reverse("forecasting:report_deals"), {"kind": "entered", "stage": 0})
+    assert missing.status_code == 200
+    assert missing.context["report"].table.rows == []
