@@ -88,16 +88,20 @@ _SENTINEL_PK = 987654321
 
 
 def opportunity_url(pk: int) -> str | None:
-    """The deal page's URL (``None`` if the deal pages are not installed), built from one
-    ``reverse`` per process: a listing of many deals stays cheap."""
-    template = _opportunity_url_template()
+    return record_url("pipeline:opportunity_detail", pk)
+
+
+def record_url(name: str, pk: int) -> str | None:
+    """A record page's URL (``None`` if that page is not installed), built from one
+    ``reverse`` per process and URL name: a listing of many records stays cheap."""
+    template = _url_template(name)
     return template.replace(str(_SENTINEL_PK), str(pk)) if template else None
 
 
-@lru_cache(maxsize=1)
-def _opportunity_url_template() -> str | None:
+@lru_cache(maxsize=16)
+def _url_template(name: str) -> str | None:
     try:
-        return reverse("pipeline:opportunity_detail", args=[_SENTINEL_PK])
+        return reverse(name, args=[_SENTINEL_PK])
     except NoReverseMatch:
         return None
 
@@ -1451,6 +1455,9 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
             "pk",
             "subject",
             "due_on",
+            "lead_id",
+            "contact_id",
+            "company_id",
             "days_to_due",
             "score",
             "opportunity_id",
@@ -1513,7 +1520,7 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
                 "pk": t["pk"],
                 "title": t["subject"],
                 "subtitle": about,
-                "url": opportunity_url(t["opportunity_id"]) if t["opportunity_id"] else None,
+                "url": _task_target_url(t),
                 "amount": t["opportunity__amount"],
                 "weighted": None,
                 "date": t["due_on"],
@@ -1527,6 +1534,19 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
     for rank, item in enumerate(items[:limit], start=1):
         item["rank"] = rank
     return items[:limit]
+
+
+def _task_target_url(task: dict) -> str | None:
+    """The page of the record a task is about (deal, lead, contact or company)."""
+    for key, name in (
+        ("opportunity_id", "pipeline:opportunity_detail"),
+        ("lead_id", "pipeline:lead_detail"),
+        ("contact_id", "pipeline:contact_detail"),
+        ("company_id", "pipeline:company_detail"),
+    ):
+        if task[key]:
+            return record_url(name, task[key])
+    return None
 
 
 def _clamp(expr):
@@ -1548,7 +1568,7 @@ def priorities_table(items: list[dict]) -> Table:
             Column("amount", "Amount", "money"),
             Column("weighted", "Weighted", "money"),
             Column("date", "Close / due", "date"),
-            Column("why", "Why now"),
+            Column("why", "Why now", "longtext"),
             Column("score", "Score", "num"),
         ],
         rows=[

@@ -20,12 +20,14 @@ from pipeline.templatetags.opportune import money, money_short, pct
 class Column:
     key: str
     label: str
-    kind: str = "text"  # text | int | num | money | pct | days | date | month | rate
+    kind: str = (
+        "text"  # text | longtext | int | num | money | pct | days | date | month | rate | flags
+    )
     help: str = ""
 
     @property
     def numeric(self) -> bool:
-        return self.kind not in ("text", "date", "month", "flags")
+        return self.kind not in ("text", "longtext", "date", "month", "flags")
 
 
 def format_value(value, kind: str) -> str:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts import visibility
 from forecasting.reports import selectors
 from forecasting.reports.export import csv_response
-from forecasting.reports.filters import default_range
+from forecasting.reports.filters import DEFAULT_IDLE_DAYS, default_range
 from forecasting.reports.forms import ReportFilterForm
 from pipeline.models import Pipeline
 
@@ -89,6 +89,8 @@ def _form(request, *, fields=RANGE_FIELDS, require_pipeline=False):
         data["start"] = start.isoformat()
     if "end" in fields and not data.get("end"):
         data["end"] = end.isoformat()
+    if "idle" in fields and not data.get("idle"):
+        data["idle"] = str(DEFAULT_IDLE_DAYS)
     if require_pipeline and not data.get("pipeline"):
         first = Pipeline.objects.order_by("position", "id").values_list("pk", flat=True).first()
         if first is not None:
