@@ -74,3 +74,35 @@ def test_company_filter_sort_by_open_amount(rep, pipeline, lost_reason):
     services.close_lost(opportunity=lost, by=rep, lost_reason=lost_reason)
     assert _qs(rep, "sort=-open_amount") == [big, small, lost.company]
     assert _qs(rep, "sort=open_amount") == [lost.company, small, big]
+
+
+def test_company_open_figures_same_with_either_plan(
+    manager, rep, rep2, outsider, pipeline, lost_reason
+):
+    from pipeline.models import Company
+    from pipeline.selectors.accounts import with_open_deal_figures
+
+    shared = CompanyFactory(owner=rep)
+    OpportunityFactory(owner=rep, pipeline=pipeline, company=shared, amount=Decimal("10.50"))
+    OpportunityFactory(
+        owner=rep2, by=manager, pipeline=pipeline, company=shared, amount=Decimal("7")
+    )
+    lost = OpportunityFactory(owner=rep, pipeline=pipeline, company=shared, amount=Decimal("99"))
+    services.close_lost(opportunity=lost, by=rep, lost_reason=lost_reason)
+    CompanyFactory(owner=rep)
+    OpportunityFactory(owner=outsider, pipeline=pipeline, amount=Decimal("5"))
+    for user in (rep, manager, outsider):
+        base = Company.objects.visible_to(user)
+        plans = [
+            {
+                c.pk: (c.open_count, c.open_amount)
+                for c in with_open_deal_figures(base, user=user, grouped=grouped)
+            }
+            for grouped in (False, True)
+        ]
+        assert plans[0] == plans[1]
+    figures = {
+        c.pk: c.open_amount
+        for c in with_open_deal_figures(Company.objects.visible_to(rep), user=rep)
+    }
+    assert figures[shared.pk] == Decimal("10.50")
