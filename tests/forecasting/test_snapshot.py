@@ -144,7 +144,7 @@ def test_backfill_snapshots_weekly_and_month_starts(rep, pipeline, frozen):
 @given(
     spec=st.lists(
         st.tuples(
-            st.integers(min_value=0, max_value=500_000_00).map(lambda c: Decimal(c) / 100),
+            st.integers(min_value=1, max_value=500_000_00).map(lambda c: Decimal(c) / 100),
             st.sampled_from(["Qualification", "Discovery", "Proposal", "Won", "Lost"]),
             st.one_of(st.none(), st.integers(min_value=0, max_value=100)),
         ),
@@ -185,10 +185,19 @@ def test_weighted_forecast_equals_sum_of_amount_times_probability(
     assert abs(snap.weighted_forecast - expected.quantize(Decimal("0.01"))) <= tolerance
 
 
-def test_snapshot_task_runs_inline_without_broker(book, rep, settings):
-    result = snapshot_forecasts.delay(TODAY.isoformat())
+def test_snapshot_task_body_takes_the_snapshot(book, rep):
+    """The task's own code, run in this process (``apply``) whatever the broker settings."""
+    result = snapshot_forecasts.apply(args=[TODAY.isoformat()])
     assert result.get() == {"taken_on": "2026-03-10", "rows": 3}
     assert march_row(rep) == BOOK["rep"]
+    assert snapshot_forecasts.apply().get()["taken_on"] == "2026-03-10"  # default: today
+
+
+def test_snapshot_task_retries_database_errors_with_backoff():
+    from django.db import DatabaseError
+
+    assert DatabaseError in snapshot_forecasts.autoretry_for
+    assert snapshot_forecasts.retry_backoff and snapshot_forecasts.max_retries == 5
 
 
 def test_snapshot_command_takes_a_date_and_rejects_the_future(book, rep, capsys):
