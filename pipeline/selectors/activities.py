@@ -16,7 +16,7 @@ TARGET_MODELS = {
     "contact": Contact,
     "company": Company,
 }
-TASK_LIST_LIMIT = 100
+TASK_LIST_LIMIT = 50
 
 
 def activity_target(*, user, params) -> tuple[str, object]:

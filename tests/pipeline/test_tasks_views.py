@@ -139,3 +139,15 @@ def test_tasks_query_budget_does_not_grow(client, rep, per_group, django_assert_
     client.force_login(rep)
     with django_assert_max_num_queries(7):
         assert client.get(reverse("pipeline:tasks")).status_code == 200
+
+
+def test_tasks_lists_are_capped_with_full_counts(client, rep, monkeypatch):
+    monkeypatch.setattr("pipeline.selectors.activities.TASK_LIST_LIMIT", 3)
+    lead = LeadFactory(owner=rep)
+    for i in range(5):
+        _task(rep, dt.date.today() - dt.timedelta(days=i + 1), f"Late {i}", lead=lead)
+    client.force_login(rep)
+    response = client.get(reverse("pipeline:tasks"))
+    assert len(response.context["overdue"]) == 3 and response.context["counts"]["overdue"] == 5
+    assert b"Showing the 3 oldest of 5." in response.content
+    assert [t.subject for t in response.context["overdue"]] == ["Late 4", "Late 3", "Late 2"]
