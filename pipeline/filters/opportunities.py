@@ -76,6 +76,18 @@ class BoardFilter(django_filters.FilterSet):
         model = Opportunity
         fields: list[str] = []
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Evaluate each dropdown's choices once with a plain query: Django's default
+        # iterator opens a server-side cursor per dropdown on PostgreSQL, which costs more
+        # than the few rows it reads.
+        for field in self.form.fields.values():
+            if isinstance(field, forms.ModelChoiceField):
+                rows = [(obj.pk, field.label_from_instance(obj)) for obj in field.queryset]
+                choices = [("", field.empty_label), *rows] if field.empty_label else rows
+                # Set them as plain choices (django-filter's setter would wrap an iterator).
+                forms.ChoiceField.choices.fset(field, choices)
+
     def search(self, queryset, name, value):
         value = (value or "").strip()
         if not value:

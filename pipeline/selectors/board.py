@@ -83,9 +83,11 @@ def pipeline_stages(pipeline: Pipeline) -> list[Stage]:
     return list(pipeline.stages.order_by("position", "id"))
 
 
-def board_filter(*, user, pipeline: Pipeline, params, request=None) -> BoardFilter:
-    base = Opportunity.objects.visible_to(user).filter(pipeline=pipeline)
-    return BoardFilter(params, queryset=base, request=request)
+def board_filter(*, user, params, request=None) -> BoardFilter:
+    """The board's FilterSet over every deal the user may see. Column queries narrow it by
+    stage ids, which imply the pipeline; the card queries add the pipeline so they walk the
+    (pipeline, stage, expected_close_date) index."""
+    return BoardFilter(params, queryset=Opportunity.objects.visible_to(user), request=request)
 
 
 def column_totals(qs: QuerySet, stage_ids: list[int]) -> dict[int, dict]:
@@ -96,7 +98,7 @@ def column_totals(qs: QuerySet, stage_ids: list[int]) -> dict[int, dict]:
         .order_by()
         .values("stage_id")
         .annotate(
-            n=Count("id"),
+            n=Count("*"),
             total=Coalesce(Sum("amount"), Value(ZERO), output_field=money),
             weighted=Coalesce(Sum(expressions.weighted_amount()), Value(ZERO), output_field=money),
         )
@@ -188,11 +190,12 @@ def board_for(*, user, params, request=None, now: dt.datetime | None = None) -> 
         return Board(None, pipelines, [], [], None)
     stages = pipeline_stages(pipeline)
     open_stages = [s for s in stages if s.kind == Stage.Kind.OPEN]
-    filterset = board_filter(user=user, pipeline=pipeline, params=params, request=request)
+    filterset = board_filter(user=user, params=params, request=request)
     qs = filterset.qs
     ids = [s.pk for s in open_stages]
     totals = column_totals(qs, ids)
-    rows = decorate_cards(card_rows(qs, ids), {s.pk: s for s in stages}, now=now)
+    rows = card_rows(qs.filter(pipeline=pipeline), ids)
+    rows = decorate_cards(rows, {s.pk: s for s in stages}, now=now)
     columns = {s.pk: Column(stage=s) for s in open_stages}
     for sid, t in totals.items():
         col = columns[sid]
@@ -214,13 +217,13 @@ def column_page(
     *, user, params, stage: Stage, offset: int, limit: int = CARD_LIMIT, request=None
 ) -> tuple[Column, BoardFilter]:
     """The cards of one column after ``offset`` ("show more"), with the column's totals."""
-    filterset = board_filter(user=user, pipeline=stage.pipeline, params=params, request=request)
+    filterset = board_filter(user=user, params=params, request=request)
     qs = filterset.qs
     totals = column_totals(qs, [stage.pk]).get(stage.pk)
     col = Column(stage=stage, offset=offset)
     if totals:
         col.count, col.total, col.weighted = totals["n"], totals["total"], totals["weighted"]
-    rows = list(_cards_query(qs, stage.pk, offset, limit))
+    rows = list(_cards_query(qs.filter(pipeline=stage.pipeline_id), stage.pk, offset, limit))
     col.cards = decorate_cards(rows, {stage.pk: stage})
     return col, filterset
 
@@ -235,13 +238,15 @@ def card_for(*, user, pk: int) -> dict | None:
     )
     if row is None:
         return None
-    stage = Stage.objects.get(pk=row["stage_id"])
-    return decorate_cards([row], {stage.pk: stage})[0]
+    stage = Stage.objects.select_related("pipeline").get(pk=row["stage_id"])
+    card = decorate_cards([row], {stage.pk: stage})[0]
+    card["pipeline"] = stage.pipeline
+    return card
 
 
 def header_totals(*, user, params, pipeline: Pipeline) -> dict[int, dict]:
     """Column totals for the board's current filters (refreshed after a drag and drop)."""
-    filterset = board_filter(user=user, pipeline=pipeline, params=params)
+    filterset = board_filter(user=user, params=params)
     ids = list(pipeline.stages.filter(kind=Stage.Kind.OPEN).values_list("id", flat=True))
     totals = column_totals(filterset.qs, ids)
     empty = {"n": 0, "total": ZERO, "weighted": ZERO}

@@ -8,15 +8,91 @@ more" in place with htmx.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.contrib.auth.decorators import login_required
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
-from django.utils.html import format_html_join
+from django.utils.html import escape, format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from pipeline.models import Stage
 from pipeline.selectors import board as selectors
 from pipeline.selectors.opportunities import lost_reason_choices
+from pipeline.templatetags.opportune import money
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+CARD = (
+    '<li class="card{warn}" id="card-{id}" data-id="{id}" data-version="{version}" '
+    'data-stage="{stage}" data-move-url="{move_url}" data-name="{name}">'
+    '<a class="card-name" href="{url}">{name}</a>'
+    '<span class="card-company">{company}</span>'
+    '<span class="card-figs"><span class="num">{amount}</span> · '
+    '<time datetime="{close_iso}">{close}</time></span>'
+    '<span class="card-meta">@{owner}{next_step}</span>{badges}'
+    '<details class="card-move"><summary>Move<span class="visually-hidden"> {name}</span>'
+    '</summary><form method="post" action="{move_url}">'
+    '<input type="hidden" name="csrfmiddlewaretoken" value="{csrf}">'
+    '<input type="hidden" name="version" value="{version}">'
+    '<input type="hidden" name="next" value="{next}">'
+    '<label class="visually-hidden" for="mv-{id}">Stage for {name}</label>'
+    '<select id="mv-{id}" name="stage">{options}</select> '
+    '<button type="submit" class="btn small">Move</button> '
+    '<a href="{lost_url}?next={next_q}">Lost…</a></form></details></li>\n'
+)
+
+
+def render_cards(cards: list[dict], *, request, next_url: str, stage_options: str) -> str:
+    """The board's cards as HTML, built in Python: a board shows up to 200 of them and the
+    template engine would spend most of the request on them (DESIGN.md §6). Every value
+    from the database is escaped here."""
+    csrf = escape(get_token(request))
+    nxt, next_q = escape(next_url), escape(quote(next_url, safe=""))
+    out = []
+    for c in cards:
+        badges = ""
+        if c["rotting"] or c["overdue"]:
+            parts = []
+            if c["rotting"]:
+                days = c["days_in_stage"]
+                parts.append(
+                    f'<span class="badge badge-warn" title="Rotting: {days} days in this stage, '
+                    f'longer than the stage allows">⚠ {days}d in stage</span>'
+                )
+            if c["overdue"]:
+                parts.append('<span class="badge badge-warn">⚠ close date passed</span>')
+            badges = f'<span class="card-badges">{"".join(parts)}</span>'
+        step = c["next_step"]
+        if len(step) > 48:
+            step = step[:47] + "…"
+        close = c["expected_close_date"]
+        out.append(
+            CARD.format(
+                warn=" is-warn" if badges else "",
+                id=c["id"],
+                version=c["version"],
+                stage=c["stage_id"],
+                move_url=c["move_url"],
+                lost_url=c["lost_url"],
+                url=c["url"],
+                name=escape(c["name"]),
+                company=escape(c["company__name"]),
+                amount=money(c["amount"]),
+                close_iso=close.isoformat(),
+                close=f"{MONTHS[close.month - 1]} {close.day}",
+                owner=escape(c["owner__username"]),
+                next_step=f" · next: {escape(step)}" if step else "",
+                badges=badges,
+                csrf=csrf,
+                next=nxt,
+                next_q=next_q,
+                options=stage_options,
+            )
+        )
+    return mark_safe("".join(out))  # every interpolated value is escaped above
 
 
 def _query_without(request, *keys: str) -> str:
@@ -26,7 +102,7 @@ def _query_without(request, *keys: str) -> str:
     return params.urlencode()
 
 
-def _stage_options(stages) -> str:
+def stage_options(stages) -> str:
     """The move menu's options, rendered once for all cards (lean card template)."""
     return format_html_join(
         "",
@@ -39,15 +115,20 @@ def _stage_options(stages) -> str:
 @require_GET
 def board(request):
     data = selectors.board_for(user=request.user, params=request.GET, request=request)
+    next_url = request.get_full_path()
+    options = stage_options(data.stages)
+    columns = [
+        (col, render_cards(col.cards, request=request, next_url=next_url, stage_options=options))
+        for col in data.columns
+    ]
     return render(
         request,
         "pipeline/board.html",
         {
             "board": data,
+            "columns": columns,
             "filter": data.filterset,
-            "stage_options": _stage_options(data.stages),
             "lost_reasons": list(lost_reason_choices()) if data.lost_stages else [],
-            "next_url": request.get_full_path(),
             "filter_query": _query_without(request, "pipeline"),
             "query": request.GET.urlencode(),
         },
@@ -75,10 +156,14 @@ def board_column(request, stage_id: int):
     board_url = reverse("pipeline:board") + "?" + board_params.urlencode()
     context = {
         "column": column,
+        "cards_html": render_cards(
+            column.cards,
+            request=request,
+            next_url=board_url if is_htmx else request.get_full_path(),
+            stage_options=stage_options(stages),
+        ),
         "stage": stage,
         "filter": filterset,
-        "stage_options": _stage_options(stages),
-        "next_url": board_url if is_htmx else request.get_full_path(),
         "board_url": board_url,
         "column_query": _query_without(request, "offset"),
         "next_offset": offset + len(column.cards),

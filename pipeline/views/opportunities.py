@@ -41,6 +41,7 @@ from pipeline.selectors.opportunities import (
     opportunity_list,
 )
 from pipeline.selectors.timeline import timeline_for
+from pipeline.views.board import render_cards, stage_options
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -240,10 +241,12 @@ def _card_payload(request, opportunity_pk: int) -> dict:
     row = board_selectors.card_for(user=request.user, pk=opportunity_pk)
     if row is None:
         return {"card": "", "stage": None, "version": None, "open": False}
-    html = render_to_string(
-        "pipeline/_cards.html",
-        {"cards": [row], "next_url": _safe_next(request, reverse("pipeline:board"))},
+    stages = board_selectors.pipeline_stages(row["pipeline"])
+    html = render_cards(
+        [row],
         request=request,
+        next_url=_safe_next(request, reverse("pipeline:board")),
+        stage_options=stage_options(stages),
     )
     return {"card": html, "stage": row["stage_id"], "version": row["version"], "open": True}
 

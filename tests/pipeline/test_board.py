@@ -329,3 +329,17 @@ def test_board_user_without_team_sees_own_deals(client, pipeline):
     _deal(loner, pipeline, name="Solo")
     client.force_login(loner)
     assert _names(client.get(BOARD)) == {"Solo"}
+
+
+def test_board_cards_escape_what_users_typed(client, rep, pipeline):
+    _deal(
+        rep,
+        pipeline,
+        name='<script>alert("x")</script>',
+        company=CompanyFactory(owner=rep, name="<b>Evil</b> & Co"),
+    )
+    client.force_login(rep)
+    body = client.get(BOARD).content.decode()
+    assert "<script>alert" not in body and "<b>Evil" not in body
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
+    assert "&lt;b&gt;Evil&lt;/b&gt; &amp; Co" in body
