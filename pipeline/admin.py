@@ -50,11 +50,16 @@ class StageForm(forms.ModelForm):
         if self.instance.pk and "kind" in self.changed_data:
             count = self.instance.opportunities.count()
             if count:
+                kind = cleaned.get("kind")
                 self.add_error(
                     "kind",
                     f"{count} deal{'s are' if count != 1 else ' is'} in this stage; move "
                     f"{'them' if count != 1 else 'it'} to another stage before changing its kind.",
                 )
+                # Keep the chosen kind for the model's own checks, so they judge probability
+                # and forecast category against what the admin picked, not the old kind.
+                if kind:
+                    cleaned["kind"] = kind
         return cleaned
 
 

@@ -328,10 +328,10 @@ def test_admin_pipeline_refuses_changing_kind_of_a_stage_with_deals(
     stages[0].update(kind="lost", probability=0, forecast_category="omitted")
     response = client.post(url, _pipeline_post(pipeline, stages))
     assert response.status_code == 200
-    assert (
-        "1 deal is in this stage; move it to another stage before changing its kind."
-        in response.content.decode()
-    )
+    form = response.context["inline_admin_formsets"][0].formset.forms[0]
+    assert form.errors == {
+        "kind": ["1 deal is in this stage; move it to another stage before changing its kind."]
+    }
     assert stage(pipeline, "Qualification").kind == "open"
     stages = _existing(pipeline)
     stages[1].update(kind="lost", probability=0, forecast_category="omitted")
