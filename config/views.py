@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def _broker_status() -> dict:
 
 
 @never_cache
-@require_GET
+@require_safe  # GET, and HEAD for load balancers that probe with it
 def healthz(request):
     """200 when the database answers (the broker's state is reported but not fatal)."""
     db = _database_status()

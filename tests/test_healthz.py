@@ -49,6 +49,7 @@ def test_healthz_unreachable_broker_is_degraded_but_200(client):
     assert body["broker"]["error"]
 
 
-def test_healthz_needs_no_login_and_refuses_post(client, db):
+def test_healthz_needs_no_login_answers_head_and_refuses_post(client, db):
     assert client.post("/healthz").status_code == 405
     assert client.get("/healthz").status_code == 200
+    assert client.head("/healthz").status_code == 200
