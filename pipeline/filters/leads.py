@@ -21,7 +21,8 @@ SEARCH_MAX_WORDS = 6
 def search_words(queryset, value: str, fields: tuple[str, ...]):
     """Every word must match at least one of ``fields`` (case-insensitive substring), so
     "dana acme" finds Dana at Acme."""
-    words = (value or "").split()[:SEARCH_MAX_WORDS]
+    # NUL characters cannot be sent to PostgreSQL; they never match anything anyway.
+    words = (value or "").replace("\x00", "").split()[:SEARCH_MAX_WORDS]
     for word in words:
         q = Q()
         for field in fields:

@@ -2,6 +2,8 @@
 create and edit. Visible like companies: the owner's scope, plus whoever may see a deal the
 contact is primary contact of; only the owner's scope may edit."""
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -58,7 +60,7 @@ def contact_detail(request, pk: int):
 def contact_create(request):
     initial = {}
     company_pk = request.GET.get("company", "")
-    if company_pk.isdigit() and len(company_pk) < 19:
+    if re.fullmatch(r"[0-9]{1,18}", company_pk):
         company = Company.objects.visible_to(request.user).filter(pk=int(company_pk)).first()
         if company is not None:
             initial["company"] = company.pk
