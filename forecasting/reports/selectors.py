@@ -66,7 +66,7 @@ from django.utils import timezone
 
 from accounts import visibility
 from forecasting.reports.filters import ReportScope, month_starts, next_month
-from forecasting.reports.sql import DateDiff, DaysBetween, median_sql
+from forecasting.reports.sql import DateDiff, DaysBetween, Median, median_sql
 from forecasting.reports.tables import Column, Table, mean, ratio_pct
 from pipeline import expressions
 from pipeline.models import Activity, Lead, Opportunity, Stage
@@ -521,7 +521,10 @@ def win_rate(scope: ReportScope) -> Report:
         _closed_in_range(scope)
         .annotate(month=TruncMonth("closed_on"))
         .values("month")
-        .annotate(**_closed_aggregates())
+        .annotate(
+            **_closed_aggregates(),
+            median_cycle=Median(_cycle_days(), filter=Q(stage__kind=WON)),
+        )
         .order_by("month")
     )
     by_month = {_to_date(r["month"]): r for r in grouped}
@@ -540,16 +543,23 @@ def win_rate(scope: ReportScope) -> Report:
                 & (Q(closed_on__isnull=True) | Q(closed_on__gte=end)),
             )
     open_counts["now"] = Count("pk", filter=Q(stage__kind=OPEN))
+    # The range's median cycle rides along in the same scan (medians do not add up).
+    open_counts["median_cycle"] = Median(
+        _cycle_days(),
+        filter=Q(stage__kind=WON, closed_on__gte=scope.start, closed_on__lte=scope.end),
+    )
     opened = scope.deals().aggregate(**open_counts)
     rows = []
     for i, m in enumerate(months):
         r = by_month.get(m, {"won": 0, "lost": 0, "won_amount": None, "cycle_days": None})
+        r.setdefault("median_cycle", None)
         rows.append(_win_row(scope, m.strftime("%b %Y"), m, r, opened[f"m{i}"]))
     totals = {
         "won": sum(by_month[m]["won"] for m in by_month),
         "lost": sum(by_month[m]["lost"] for m in by_month),
         "won_amount": sum((by_month[m]["won_amount"] or ZERO) for m in by_month),
         "cycle_days": sum((by_month[m]["cycle_days"] or 0) for m in by_month),
+        "median_cycle": opened["median_cycle"],
     }
     total = _win_row(scope, "Range", None, totals, opened["now"])
     table = Table(
@@ -562,7 +572,8 @@ def win_rate(scope: ReportScope) -> Report:
             Column("win_rate", "Win rate", "pct"),
             Column("won_amount", "Won amount", "money"),
             Column("avg_won", "Average won", "money"),
-            Column("avg_cycle", "Sales cycle (days)", "days"),
+            Column("avg_cycle", "Sales cycle (days)", "days", "mean days from creation to won"),
+            Column("median_cycle", "Median cycle (days)", "days"),
             Column("open", "Open deals", "int", "at month end; the range total: now"),
             Column("velocity", "Velocity ($/day)", "rate"),
         ],
@@ -605,6 +616,7 @@ def _win_row(scope, label, month, r, open_count):
         "won_amount": won_amount,
         "avg_won": avg_won,
         "avg_cycle": avg_cycle,
+        "median_cycle": r["median_cycle"],
         "open": open_count,
         "velocity": velocity(open_count, rate, avg_won, avg_cycle),
         "_links": {

@@ -56,13 +56,10 @@ class Median(Aggregate):
 
     def as_sqlite(self, compiler, connection, **extra_context):
         ensure_sqlite_median(connection)
-        return super().as_sql(
-            compiler,
-            connection,
-            function=SQLITE_MEDIAN,
-            template="%(function)s(%(expressions)s)",
-            **extra_context,
-        )
+        clone = self.copy()
+        clone.function = SQLITE_MEDIAN
+        clone.template = "%(function)s(%(expressions)s)"
+        return clone.as_sql(compiler, connection, **extra_context)
 
 
 def median_sql(connection, column: str) -> str:

@@ -186,6 +186,8 @@ def test_win_rate_by_month_and_velocity(world, scope_for):
     assert (mar["won"], mar["lost"], mar["win_rate"]) == (1, 0, Decimal(100))
     assert mar["avg_won"] == Decimal(10000)
     assert mar["avg_cycle"] == Decimal(50)  # Jan 10 → Mar 1
+    assert mar["median_cycle"] == 50
+    assert feb["median_cycle"] is None
     # Open at month end: Jan: A, B; Feb: A, C, F; Mar: C, D, F, G.
     assert [jan["open"], feb["open"], mar["open"]] == [2, 3, 4]
     assert mar["velocity"] == Decimal(800)  # 4 × 100 % × 10,000 / 50
@@ -199,6 +201,8 @@ def test_win_rate_admin_includes_other_team(world, scope_for):
     rows = _rows(selectors.win_rate(scope_for(world.admin)).table, "month")
     assert (rows["Feb 2026"]["won"], rows["Feb 2026"]["lost"]) == (1, 1)
     assert rows["Feb 2026"]["avg_cycle"] == Decimal(27)  # Jan 5 → Feb 1
+    # Range: A 50 days, E 27 days → median 38.5.
+    assert selectors.win_rate(scope_for(world.admin)).table.total["median_cycle"] == 38.5
 
 
 def test_win_rate_no_closed_deals(world, scope_for):
