@@ -805,12 +805,15 @@ def accuracy(scope: Scope, months: list[dt.date]) -> dict:
     team_rows = []
     for team in scope.teams():
         ids = [r.pk for r in reps if r.team_id == team.pk]
+        scored = [brier["by_owner"][i] for i in ids if i in brier["by_owner"]]
+        closed = sum(b["n"] for b in scored)
         team_rows.append(
             AccuracyRow(
                 label=team.name,
                 cells=cells_for(ids),
-                brier=None,
-                closed=sum(brier["by_owner"].get(i, {}).get("n", 0) for i in ids),
+                # The team's Brier score: the mean over all its reps' closed deals.
+                brier=sum(b["brier"] * b["n"] for b in scored) / closed if closed else None,
+                closed=closed,
                 is_team=True,
             )
         )

@@ -111,6 +111,8 @@ def test_accuracy_forecast_on_first_day_vs_actual_and_brier(rep, manager, pipeli
     assert row.bias == Decimal("-44") and row.mape == Decimal("44")
     assert row.brier == pytest.approx((0.5 - 1) ** 2 / 2 + (0.1 - 0) ** 2 / 2)
     assert row.closed == 2
+    team_row = result["team_rows"][0]
+    assert team_row.brier == pytest.approx(row.brier) and team_row.closed == 2
     assert result["missing"] == [dt.date(2026, 1, 1)]
     assert {b["p"]: (b["n"], b["won"]) for b in result["buckets"]} == {10: (1, 0), 50: (1, 1)}
 

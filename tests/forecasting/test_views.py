@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from accounts.models import User
 from forecasting import services
 from forecasting.models import ForecastAdjustment, Quota
 from tests.factories import OpportunityFactory
@@ -195,3 +196,25 @@ def test_admin_nightly_schedule_is_listed(client, db, admin_user):
     client.force_login(admin_user)
     response = client.get(reverse("admin:django_celery_beat_periodictask_changelist"))
     assert b"Nightly forecast snapshot" in response.content
+
+
+def test_other_pages_query_budgets_do_not_grow(client, frozen, manager, rep, pipeline,
+                                               django_assert_max_num_queries):  # fmt: skip
+    budgets = {"changes": 14, "accuracy": 16, "quotas": 8, "calibration": 6}
+    admin = User.objects.create(username="boss", role="admin")
+
+    def load():
+        services.take_snapshot(taken_on=TODAY)
+        for name, budget in budgets.items():
+            client.force_login(admin if name == "calibration" else manager)
+            params = {"bar": "end"} if name == "changes" else {}
+            url = reverse(f"forecasting:{name}")
+            with django_assert_max_num_queries(budget):
+                assert client.get(url, params).status_code == 200
+
+    for _ in range(10):
+        OpportunityFactory(owner=rep, pipeline=pipeline, expected_close_date=TODAY)
+    load()
+    for _ in range(200):
+        OpportunityFactory(owner=rep, pipeline=pipeline, expected_close_date=TODAY)
+    load()
