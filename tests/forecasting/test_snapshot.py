@@ -155,7 +155,7 @@ def test_backfill_snapshots_weekly_and_month_starts(rep, pipeline, frozen):
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-def test_weighted_forecast_equals_sum_of_amount_times_probability(
+def test_snapshot_properties_weighted_sum_idempotent_and_atomic(
     spec, rep, pipeline, lost_reason, frozen
 ):
     Opportunity.objects.all().delete()
@@ -183,6 +183,23 @@ def test_weighted_forecast_equals_sum_of_amount_times_probability(
     snap = ForecastSnapshot.objects.get(taken_on=TODAY, period=MARCH)
     tolerance = Decimal("0") if connection.vendor == "postgresql" else Decimal("0.01")
     assert abs(snap.weighted_forecast - expected.quantize(Decimal("0.01"))) <= tolerance
+
+    # Twice → the same rows; a failure half-way through a third run → still the same rows.
+    before = rows(TODAY)
+    services.take_snapshot(taken_on=TODAY)
+    assert rows(TODAY) == before
+    real = services.simulate_ranges
+    services.simulate_ranges = _explode
+    try:
+        with pytest.raises(RuntimeError):
+            services.take_snapshot(taken_on=TODAY)
+    finally:
+        services.simulate_ranges = real
+    assert rows(TODAY) == before
+
+
+def _explode(**kwargs):
+    raise RuntimeError("simulated crash after the snapshot rows were inserted")
 
 
 def test_snapshot_task_body_takes_the_snapshot(book, rep):
