@@ -1396,17 +1396,12 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
                 / Value(float(PRIORITY_HORIZON_DAYS))
             ),
             i_factor=_clamp(F("idle_days") / Value(float(scope.idle_days))),
-            n_factor=Case(
-                When(Q(next_step_due__lt=today) | Q(task_overdue=True), then=Value(1.0)),
-                default=Value(0.0),
-                output_field=FloatField(),
-            ),
+            n_factor=_indicator(Q(next_step_due__lt=today) | Q(task_overdue=True)),
         )
         .annotate(
-            score=Value(float(w["amount"])) * F("a_factor")
-            + Value(float(w["close"])) * F("c_factor")
-            + Value(float(w["stale"])) * F("i_factor")
-            + Value(float(w["next_step"])) * F("n_factor")
+            score=_score(
+                w, amount="a_factor", close="c_factor", stale="i_factor", next_step="n_factor"
+            )
         )
         .order_by("-score", "expected_close_date", "pk")
         .values(
@@ -1451,17 +1446,9 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
                 (Value(float(TASK_HORIZON_DAYS)) - F("days_to_due"))
                 / Value(float(TASK_HORIZON_DAYS))
             ),
-            o_factor=Case(
-                When(due_on__lt=today, then=Value(1.0)),
-                default=Value(0.0),
-                output_field=FloatField(),
-            ),
+            o_factor=_indicator(Q(due_on__lt=today)),
         )
-        .annotate(
-            score=Value(float(tw["amount"])) * F("a_factor")
-            + Value(float(tw["due"])) * F("d_factor")
-            + Value(float(tw["overdue"])) * F("o_factor")
-        )
+        .annotate(score=_score(tw, amount="a_factor", due="d_factor", overdue="o_factor"))
         .order_by("-score", "due_on", "pk")
         .values(
             "pk",
@@ -1559,6 +1546,20 @@ def _task_target_url(task: dict) -> str | None:
         if task[key]:
             return record_url(name, task[key])
     return None
+
+
+def _indicator(condition) -> Case:
+    """1.0 where ``condition`` holds, else 0.0."""
+    return Case(When(condition, then=Value(1.0)), default=Value(0.0), output_field=FloatField())
+
+
+def _score(weights: dict[str, int], **factors: str):
+    """Σ weight × factor, the factors being annotations between 0 and 1."""
+    terms = [Value(float(weights[name])) * F(field) for name, field in factors.items()]
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
 
 
 def _clamp(expr):

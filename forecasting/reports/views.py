@@ -77,6 +77,7 @@ REPORT_BY_NAME["report_deals"] = {
     "title": "Deals behind a number",
     "question": "Which deals make up this figure?",
 }
+DRILL_PAGE = 100
 KEEP_PARAMS = ("group", "flag", "sort", "kind", "month", "stage", "outcome", "reason", "won")
 
 
@@ -107,6 +108,19 @@ def _page(request) -> int:
         return max(1, int(request.GET.get("page", "1")))
     except ValueError:
         return 1
+
+
+def _pager(request, total: int, per_page: int):
+    """The page navigation of a listing longer than one page (``None`` otherwise)."""
+    if total <= per_page:
+        return None
+    return Paginator(range(total), per_page).get_page(_page(request))
+
+
+def _without_page(request) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
 
 
 def _csv_url(request, table_key: str) -> str:
@@ -214,9 +228,7 @@ def rotting(request):
             # First click sorts descending (biggest, oldest first); a second click flips it.
             params["sort"] = key if sorted_by == f"-{key}" else f"-{key}"
             table.sort_urls[key] = f"?{params.urlencode()}"
-        total = report.extra["total_rows"]
-        if total > selectors.ROT_PAGE:
-            pager = Paginator(range(total), selectors.ROT_PAGE).get_page(_page(request))
+        pager = _pager(request, report.extra["total_rows"], selectors.ROT_PAGE)
     tabs = []
     for key, label in [("", "All flagged"), *selectors.ROT_FLAGS.items()]:
         params = request.GET.copy()
@@ -228,8 +240,6 @@ def rotting(request):
             params.pop("flag", None)
         count = report.extra["summary"][key or "flagged"] if report else None
         tabs.append((key, label, f"?{params.urlencode()}", count))
-    page_params = request.GET.copy()
-    page_params.pop("page", None)
     return _respond(
         request,
         "report_rotting",
@@ -239,7 +249,7 @@ def rotting(request):
         tabs=tabs,
         tab=flag,
         pager=pager,
-        page_qs=page_params.urlencode(),
+        page_qs=_without_page(request),
     )
 
 
@@ -320,14 +330,11 @@ def deals(request):
         title, qs = selectors.drilldown(scope, request.GET)
         exporting = request.GET.get("export") == "csv"
         table, totals = selectors.drilldown_table(
-            scope, qs, page=_page(request), limit=None if exporting else 100
+            scope, qs, page=_page(request), limit=None if exporting else DRILL_PAGE
         )
         table.caption = title
         report = selectors.Report(tables=[table])
-        if totals["n"] > 100:
-            pager = Paginator(range(totals["n"]), 100).get_page(_page(request))
-    page_params = request.GET.copy()
-    page_params.pop("page", None)
+        pager = _pager(request, totals["n"], DRILL_PAGE)
     return _respond(
         request,
         "report_deals",
@@ -337,5 +344,5 @@ def deals(request):
         title=title,
         totals=totals,
         pager=pager,
-        page_qs=page_params.urlencode(),
+        page_qs=_without_page(request),
     )
