@@ -1214,7 +1214,8 @@ def _score_row(label, m: dict, *, reps: int = 1) -> dict:
         "open_amount": mean(m.get("open_amount") or ZERO, reps),
         "open_count": mean(m.get("open_count", 0), reps),
         "quota": mean(quota, reps) if quota else None,
-        "attainment": ratio_pct(won_amount, quota) if quota else None,
+        # Pooled rows compare the quotas with what the reps that have one won.
+        "attainment": ratio_pct(m.get("quota_won", won_amount), quota) if quota else None,
     }
 
 
@@ -1235,12 +1236,15 @@ SCORE_COLUMNS = [
 
 
 def _pool(metrics: list[dict]) -> dict:
-    pooled: dict = {}
+    """Several reps' metrics added up (for the average row)."""
+    pooled: dict = {"quota_won": ZERO}
     for m in metrics:
         for k, v in m.items():
             if k in ("owner", "user") or v is None:
                 continue
             pooled[k] = pooled.get(k, 0) + v
+        if m.get("quota"):
+            pooled["quota_won"] += m.get("won_amount") or ZERO
     return pooled
 
 

@@ -388,3 +388,19 @@ def test_default_range_is_twelve_months():
 
 def test_range_constants_cover_world():
     assert START < END
+
+
+def test_scorecards_average_attainment_ignores_reps_without_quota(world, scope_for):
+    from forecasting.models import Quota
+    from pipeline import services
+
+    # rep2 wins D (5,000) in March but has no quota: the attainment stays rep's 10,000
+    # against rep's 30,000 quota.
+    from tests.forecasting.reports.world import at, travel
+
+    with travel(at(3, 28)):
+        services.close_won(opportunity=world.d, by=world.manager)
+    assert not Quota.objects.filter(user=world.rep2).exists()
+    avg = selectors.scorecards(scope_for(world.manager)).table.total
+    _approx(avg["attainment"], 33.333)
+    assert avg["won_amount"] == Decimal(15000)
