@@ -2,7 +2,7 @@ import datetime as dt
 import os
 import threading
 import time
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 import time_machine
@@ -182,7 +182,9 @@ def test_snapshot_properties_weighted_sum_idempotent_and_atomic(
     services.take_snapshot(taken_on=TODAY)
     snap = ForecastSnapshot.objects.get(taken_on=TODAY, period=MARCH)
     tolerance = Decimal("0") if connection.vendor == "postgresql" else Decimal("0.01")
-    assert abs(snap.weighted_forecast - expected.quantize(Decimal("0.01"))) <= tolerance
+    # The exact sum, rounded to cents half away from zero as PostgreSQL's numeric does.
+    exact = expected.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert abs(snap.weighted_forecast - exact) <= tolerance
 
     # Twice → the same rows; a failure half-way through a third run → still the same rows.
     before = rows(TODAY)
