@@ -434,11 +434,17 @@ def backfill_dates(*, start: dt.date, end: dt.date, step_days: int = 7) -> list[
 def backfill_snapshots(*, start: dt.date, end: dt.date, step_days: int = 7) -> int:
     """Take a snapshot for each date ``start``, ``start + step_days`` … ``<= end`` and for the
     first day of each month in between (each date in its own transaction); returns the
-    number of dates."""
+    number of dates.
+
+    Forecast ranges are computed for the last back-filled date of each quarter only: that is
+    the range the dashboard shows for a quarter (its latest), and it keeps a back-fill of 18
+    months to a few dozen Monte Carlo runs instead of one per date.
+    """
     end = min(end, _today())
     dates = backfill_dates(start=start, end=end, step_days=step_days)
+    last_of_quarter = {quarter_start(day): day for day in dates}
     for day in dates:
-        take_snapshot(taken_on=day)
+        take_snapshot(taken_on=day, ranges=last_of_quarter[quarter_start(day)] == day)
     return len(dates)
 
 

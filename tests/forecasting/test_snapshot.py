@@ -141,6 +141,17 @@ def test_backfill_snapshots_weekly_and_month_starts(rep, pipeline, frozen):
     assert not ForecastSnapshot.objects.exists()
 
 
+def test_backfill_computes_ranges_on_each_quarters_last_date(rep, pipeline):
+    with time_machine.travel(dt.datetime(2025, 12, 1, 9, tzinfo=dt.UTC), tick=False):
+        for close in (dt.date(2025, 12, 30), dt.date(2026, 3, 31)):
+            OpportunityFactory(owner=rep, pipeline=pipeline, expected_close_date=close)
+    with time_machine.travel(NOW, tick=False):
+        services.backfill_snapshots(start=dt.date(2025, 12, 5), end=TODAY)
+    taken = set(ForecastRange.objects.values_list("taken_on", flat=True))
+    assert taken == {dt.date(2025, 12, 26), dt.date(2026, 3, 6)}  # Q4 2025's last, Q1 2026's
+    assert ForecastSnapshot.objects.filter(taken_on=dt.date(2026, 1, 1)).count() == 2
+
+
 @given(
     spec=st.lists(
         st.tuples(
