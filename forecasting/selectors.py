@@ -757,11 +757,13 @@ def accuracy(scope: Scope, months: list[dt.date]) -> dict:
         .order_by()
     )
     forecast = {(r["period"], r["owner"]): r["f"] for r in forecasts}
+    # Months whose first day has a snapshot at all (a forecast of nothing is 0, not missing).
     with_snapshot = set(
-        ForecastSnapshot.objects.filter(taken_on__in=months, period=F("taken_on"))
+        ForecastSnapshot.objects.filter(taken_on__in=months)
+        .order_by()
         .values_list("taken_on", flat=True)
         .distinct()
-    ) | set(ForecastSnapshot.objects.filter(taken_on__in=months).values_list("taken_on", flat=True))
+    )
     actuals = (
         scoped_deals(scope)
         .filter(s_kind=WON)
