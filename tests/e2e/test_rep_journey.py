@@ -169,3 +169,22 @@ def test_rep_journey_board_works_without_javascript(browser, live_server, rep, p
         assert _column(page, "Discovery").locator(f"#card-{deal.pk}").is_visible()
     finally:
         context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rep_journey_show_more_loads_the_rest_of_a_column_in_place(new_page, rep, pipeline):
+    from tests.factories import OpportunityFactory
+
+    for i in range(53):
+        OpportunityFactory(owner=rep, pipeline=pipeline, name=f"Deal {i:02}")
+    page = new_page()
+    login(page, "rep")
+    page.goto("/pipeline/board/")
+    column = _column(page, "Qualification")
+    assert column.locator("li.card").count() == 50
+    assert "53 deals" in column.locator(".column-totals").inner_text()
+    column.get_by_role("link", name="Show 3 more").click()
+    column.locator("li.card").nth(52).wait_for()
+    assert column.locator("li.card").count() == 53
+    assert column.get_by_role("link", name="Show 3 more").count() == 0
+    assert "/pipeline/board/" in page.url
