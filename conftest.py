@@ -81,6 +81,14 @@ def opportunity(rep, pipeline):
     return OpportunityFactory(owner=rep, pipeline=pipeline, name="Acme — 40 seats")
 
 
+def pytest_configure(config):
+    """Hash test passwords with a fast hasher: PBKDF2's production cost (about a second per
+    user on these machines) would dominate the suite and proves nothing about the app."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 SERVICE_WORDS = ("postgresql", "redis", "database_url", "redis_url")
 
 
