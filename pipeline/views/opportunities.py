@@ -186,7 +186,11 @@ def opportunity_edit(request, pk: int):
                     current = get_opportunity(user=request.user, pk=pk)
                     conflicts = form.conflicts(current)
                     form = form.rebase(current)
-                    form.add_error(None, _message(e))
+                    form.add_error(
+                        None,
+                        f"“{current.name}” was saved by someone else after you opened it (it is "
+                        f"now at version {current.version}). Your changes were not saved yet.",
+                    )
                     opportunity = current
                 else:
                     add_service_errors(form, e)
