@@ -38,6 +38,14 @@ def add_service_errors(form: forms.Form, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
+CHOICE_LIMIT = 200
+
+
+def _set_choices(field: forms.ModelChoiceField, objects) -> None:
+    rows = [(obj.pk, field.label_from_instance(obj)) for obj in objects]
+    field.choices = [("", field.empty_label), *rows] if field.empty_label is not None else rows
+
+
 class ContactChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
         company = obj.company.name if obj.company_id else "no company"
@@ -85,7 +93,7 @@ class OpportunityForm(forms.Form):
     next_step = forms.CharField(max_length=255, required=False)
     next_step_due = forms.DateField(required=False, widget=DATE, label="Next step due")
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, company_q: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["company"].queryset = company_choices(user=user)
@@ -95,6 +103,37 @@ class OpportunityForm(forms.Form):
             self.fields["pipeline"].queryset = pipeline_choices()
         if not self.is_bound and "owner" not in self.initial:
             self.initial["owner"] = user.pk
+        self.company_q = (company_q or "").strip()[:100]
+        self._bound_choices()
+
+    def _selected(self, name: str):
+        raw = self.data.get(self.add_prefix(name)) if self.is_bound else self.initial.get(name)
+        raw = getattr(raw, "pk", raw)
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            return None
+
+    def _bound_choices(self) -> None:
+        """Dropdowns list at most CHOICE_LIMIT records (an admin may see tens of thousands);
+        the selected one is always listed and any record the user may see is accepted."""
+        company_id, contact_id = self._selected("company"), self._selected("contact")
+        companies = self.fields["company"].queryset
+        shown = companies
+        if self.company_q:
+            shown = shown.filter(name__icontains=self.company_q)
+        shown = list(shown[:CHOICE_LIMIT])
+        if company_id and all(c.pk != company_id for c in shown):
+            shown += list(companies.filter(pk=company_id))
+        self.company_more = len(shown) >= CHOICE_LIMIT
+        _set_choices(self.fields["company"], shown)
+
+        contacts = self.fields["contact"].queryset
+        listed = contacts.filter(company_id=company_id) if company_id else contacts
+        listed = list(listed[:CHOICE_LIMIT])
+        if contact_id and all(c.pk != contact_id for c in listed):
+            listed += list(contacts.filter(pk=contact_id))
+        _set_choices(self.fields["contact"], listed)
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -222,7 +261,7 @@ class OpportunityEditForm(OpportunityForm):
         for name in EDITABLE:
             value = fresh[name]
             data[self.add_initial_prefix(name)] = "" if value is None else str(value)
-        form = type(self)(data, user=self.user, opportunity=current)
+        form = type(self)(data, user=self.user, opportunity=current, company_q=self.company_q)
         form.is_valid()
         return form
 

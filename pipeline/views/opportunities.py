@@ -126,7 +126,9 @@ def opportunity_list_view(request):
 @require_http_methods(["GET", "POST"])
 def opportunity_create(request):
     if request.method == "POST":
-        form = OpportunityForm(request.POST, user=request.user)
+        form = OpportunityForm(
+            request.POST, user=request.user, company_q=request.POST.get("company_q", "")
+        )
         if form.is_valid():
             try:
                 opportunity = services.create_opportunity(by=request.user, **form.service_kwargs())
@@ -142,7 +144,9 @@ def opportunity_create(request):
         for key in ("pipeline", "company", "contact"):
             if request.GET.get(key, "").isdigit():
                 initial[key] = request.GET[key]
-        form = OpportunityForm(initial=initial, user=request.user)
+        form = OpportunityForm(
+            initial=initial, user=request.user, company_q=request.GET.get("company_q", "")
+        )
     return render(request, "pipeline/opportunity_form.html", {"form": form, "creating": True})
 
 
@@ -172,7 +176,12 @@ def opportunity_edit(request, pk: int):
     opportunity = get_opportunity(user=request.user, pk=pk)
     conflicts = []
     if request.method == "POST":
-        form = OpportunityEditForm(request.POST, user=request.user, opportunity=opportunity)
+        form = OpportunityEditForm(
+            request.POST,
+            user=request.user,
+            opportunity=opportunity,
+            company_q=request.POST.get("company_q", ""),
+        )
         if form.is_valid():
             try:
                 opportunity = services.update_opportunity(
@@ -200,7 +209,9 @@ def opportunity_edit(request, pk: int):
                 messages.success(request, f"Deal “{opportunity.name}” saved.")
                 return HttpResponseRedirect(opportunity.get_absolute_url())
     else:
-        form = OpportunityEditForm(user=request.user, opportunity=opportunity)
+        form = OpportunityEditForm(
+            user=request.user, opportunity=opportunity, company_q=request.GET.get("company_q", "")
+        )
     return render(
         request,
         "pipeline/opportunity_form.html",

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from pipeline import services
-from pipeline.models import Opportunity, StageTransition
+from pipeline.models import Company, Opportunity, StageTransition
 from tests.factories import (
     CompanyFactory,
     ContactFactory,
@@ -711,3 +711,26 @@ def test_opportunity_move_json_response_is_valid_json_on_404(client, rep2, oppor
     assert response.status_code == 404
     with pytest.raises(json.JSONDecodeError):
         json.loads(response.content)
+
+
+def test_opportunity_create_company_dropdown_is_bounded_with_a_search(
+    client, admin_user, rep, pipeline, monkeypatch
+):
+    from pipeline.forms import opportunities as forms_module
+
+    monkeypatch.setattr(forms_module, "CHOICE_LIMIT", 3)
+    for name in ("Alpha", "Beta", "Gamma", "Delta", "Omega"):
+        CompanyFactory(owner=rep, name=name)
+    client.force_login(admin_user)
+    url = reverse("pipeline:opportunity_create")
+    page = client.get(url)
+    labels = [label for _, label in page.context["form"].fields["company"].choices][1:]
+    assert labels == ["Alpha", "Beta", "Delta"]
+    assert "search by name to find others" in page.content.decode()
+    found = client.get(url, {"company_q": "meg"})
+    assert [label for _, label in found.context["form"].fields["company"].choices][1:] == ["Omega"]
+    # A company outside the listed ones is still accepted.
+    omega = Company.objects.get(name="Omega")
+    response = client.post(url, _create_data(omega, pipeline, rep, name="Big deal"))
+    assert response.status_code == 302
+    assert Opportunity.objects.get(name="Big deal").company == omega
