@@ -56,9 +56,11 @@ from django.db.models import (
     BigIntegerField,
     Case,
     Count,
+    DateField,
     DecimalField,
-    ExpressionWrapper,
     F,
+    FloatField,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -67,7 +69,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, NullIf, TruncDate, TruncMonth
+from django.db.models.functions import Cast, Coalesce, NullIf, TruncDate, TruncMonth
 from django.utils import timezone
 
 from accounts import visibility
@@ -241,10 +243,23 @@ def deals_at(*, on: dt.date, rates: dict[int, int] | None = None, queryset=None)
     return reconstructed_deals(on=on, rates=rates, queryset=queryset)
 
 
+class Percent(Func):
+    """``expression / 100``: exact numeric division on PostgreSQL. SQLite stores whole-number
+    decimals as integers and Django casts decimal operands to NUMERIC, which would make
+    ``1 × 10 / 100`` an integer division (0), so SQLite divides by the real 100.0."""
+
+    template = "(%(expressions)s / 100)"
+    output_field = MONEY_FIELD
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler, connection, template="(%(expressions)s / 100.0)", **extra_context
+        )
+
+
 def weighted_expression():
-    return ExpressionWrapper(
-        F("s_amount") * F("s_prob") / Value(Decimal(100)), output_field=MONEY_FIELD
-    )
+    """amount × effective probability / 100 of a deal-state row."""
+    return Percent(F("s_amount") * F("s_prob"))
 
 
 def snapshot_aggregates():
@@ -496,10 +511,24 @@ def simulate_ranges(*, taken_on: dt.date, rates: dict[int, int] | None = None) -
             "period", "owner_id", "pipeline_id", "won_amount"
         )
     }
+    state = deals_at(on=taken_on, rates=rates)
+    if taken_on >= _today():
+        # Live: the same deals, found through the close-date index instead of a full scan.
+        state = state.filter(
+            stage__kind=OPEN,
+            expected_close_date__gte=months[0],
+            expected_close_date__lt=add_months(months[-1], 1),
+        )
     rows = (
-        deals_at(on=taken_on, rates=rates)
-        .filter(s_kind=OPEN, s_period__in=months)
-        .values_list("s_period", "s_owner", "s_pipeline", "s_amount", "s_prob")
+        state.filter(s_kind=OPEN, s_period__in=months)
+        # Plain dates and floats: the simulation works in floats, and no per-row converters.
+        .values_list(
+            Cast("s_period", DateField()),
+            "s_owner",
+            "s_pipeline",
+            Cast("s_amount", FloatField()),
+            "s_prob",
+        )
         .order_by("s_period", "s_owner", "s_pipeline", "pk")
     )
     month_sims: dict[dt.date, montecarlo.LeafSimulation] = {}
