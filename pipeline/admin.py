@@ -173,6 +173,11 @@ class OpportunityAdmin(SimpleHistoryAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a deal would erase its stage history and skew past forecasts and win
+        # rates; close it as lost instead.
+        return False
+
 
 @admin.register(StageTransition)
 class StageTransitionAdmin(admin.ModelAdmin):

@@ -601,6 +601,25 @@ class StageTransition(models.Model):
 
 
 class ActivityQuerySet(VisibleQuerySet):
+    RECORD_OWNER_FIELDS = (
+        "owner",
+        "opportunity__owner",
+        "lead__owner",
+        "contact__owner",
+        "company__owner",
+    )
+
+    def visibility_q(self, user):
+        """An activity is visible to whoever may see the person who logged it or the record it
+        is about: a manager's note on a rep's deal shows in the rep's timeline."""
+        parts = [owner_q(user, field) for field in self.RECORD_OWNER_FIELDS]
+        if any(q is None for q in parts):
+            return None
+        combined = parts[0]
+        for q in parts[1:]:
+            combined |= q
+        return combined
+
     def open_tasks(self):
         return self.filter(kind=Activity.Kind.TASK, done_at__isnull=True)
 

@@ -661,6 +661,12 @@ def move_opportunity(
             raise ValidationError({"lost_reason": "Choose why the deal was lost."})
         if not lost_reason.is_active:
             raise ValidationError({"lost_reason": "That lost reason is no longer in use."})
+    if to_stage.kind != Stage.Kind.OPEN and closed_on:
+        closed_on = _date(closed_on, "closed_on")
+        if closed_on > timezone.localdate():
+            raise ValidationError(
+                {"closed_on": "A deal cannot close in the future; use today or an earlier date."}
+            )
     _check_exit_criteria(current, to_stage)
 
     now = timezone.now()
@@ -676,7 +682,7 @@ def move_opportunity(
             current.forecast_category = ""
             tracked = True
     else:
-        current.closed_on = _date(closed_on, "closed_on") if closed_on else timezone.localdate()
+        current.closed_on = closed_on or timezone.localdate()
         if to_stage.kind == Stage.Kind.LOST:
             current.lost_reason = lost_reason
             current.lost_note = (lost_note or "").strip()[:255]

@@ -232,3 +232,15 @@ def test_can_reopen_manager_own_deal(manager, pipeline):
 def test_can_see_owner_none_is_admin_only(rep, admin_user):
     assert not visibility.can_see_owner(rep, None)
     assert visibility.can_see_owner(admin_user, None)
+
+
+def test_visible_to_activity_on_a_visible_record_whoever_logged_it(
+    rep, rep2, manager, outsider, opportunity
+):
+    note = services.log_activity(
+        by=manager, kind="note", subject="Coaching: ask about budget", opportunity=opportunity
+    )
+    assert note.owner == manager
+    assert Activity.objects.visible_to(rep).filter(pk=note.pk).exists()
+    assert not Activity.objects.visible_to(rep2).filter(pk=note.pk).exists()
+    assert not Activity.objects.visible_to(outsider).filter(pk=note.pk).exists()

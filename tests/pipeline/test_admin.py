@@ -367,3 +367,13 @@ def test_admin_activity_form_reports_constraint_instead_of_crashing(
     assert response.context["adminform"].form.errors == {
         "opportunity": ["Attach the activity to a lead, deal, contact or company."]
     }
+
+
+def test_admin_cannot_delete_an_opportunity_and_its_history(client, admin_user, opportunity):
+    from django.urls import reverse
+
+    client.force_login(admin_user)
+    url = reverse("admin:pipeline_opportunity_delete", args=[opportunity.pk])
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    assert opportunity.transitions.count() == 1

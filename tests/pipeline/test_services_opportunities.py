@@ -809,3 +809,12 @@ def test_move_opportunity_won_to_lost_by_manager_swaps_close_facts(
     assert lost.closed_on == dt.date(2026, 3, 2)
     rewon = services.close_won(opportunity=lost, by=manager)
     assert _fresh(rewon).lost_reason is None
+
+
+def test_close_won_in_the_future_is_refused_and_changes_nothing(rep, opportunity):
+    before = _snapshot(opportunity)
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    with pytest.raises(ValidationError) as exc:
+        services.close_won(opportunity=opportunity, by=rep, closed_on=tomorrow)
+    assert "future" in exc.value.message_dict["closed_on"][0]
+    assert _snapshot(opportunity) == before
