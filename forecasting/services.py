@@ -60,7 +60,6 @@ from django.db.models import (
     DecimalField,
     F,
     FloatField,
-    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -243,23 +242,9 @@ def deals_at(*, on: dt.date, rates: dict[int, int] | None = None, queryset=None)
     return reconstructed_deals(on=on, rates=rates, queryset=queryset)
 
 
-class Percent(Func):
-    """``expression / 100``: exact numeric division on PostgreSQL. SQLite stores whole-number
-    decimals as integers and Django casts decimal operands to NUMERIC, which would make
-    ``1 × 10 / 100`` an integer division (0), so SQLite divides by the real 100.0."""
-
-    template = "(%(expressions)s / 100)"
-    output_field = MONEY_FIELD
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return self.as_sql(
-            compiler, connection, template="(%(expressions)s / 100.0)", **extra_context
-        )
-
-
 def weighted_expression():
     """amount × effective probability / 100 of a deal-state row."""
-    return Percent(F("s_amount") * F("s_prob"))
+    return expressions.Percent(F("s_amount") * F("s_prob"))
 
 
 def snapshot_aggregates():

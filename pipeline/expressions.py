@@ -5,9 +5,17 @@ All expressions are relative to an ``Opportunity`` queryset (``prefix`` lets a q
 related model reuse them, e.g. ``prefix="opportunity__"``).
 """
 
-from decimal import Decimal
 
-from django.db.models import Case, DecimalField, ExpressionWrapper, F, IntegerField, Value, When
+from django.db.models import (
+    Case,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, NullIf, TruncMonth
 
 from pipeline.models import ForecastCategory, Stage
@@ -25,11 +33,26 @@ def effective_probability(prefix: str = ""):
     )
 
 
+class Percent(Func):
+    """``expression / 100``: exact numeric division on PostgreSQL. SQLite stores whole-number
+    decimals as integers, which would make ``1 × 10 / 100`` an integer division (0), so on
+    SQLite the divisor is the real 100.0."""
+
+    template = "(%(expressions)s / 100)"
+    output_field = MONEY_FIELD
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler, connection, template="(%(expressions)s / 100.0)", **extra_context
+        )
+
+
 def weighted_amount(prefix: str = ""):
-    """amount × effective probability / 100 (exact decimal arithmetic in SQL)."""
-    return ExpressionWrapper(
-        F(f"{prefix}amount") * effective_probability(prefix) / Value(Decimal(100)),
-        output_field=MONEY_FIELD,
+    """amount × effective probability / 100 (exact decimal arithmetic on PostgreSQL)."""
+    return Percent(
+        ExpressionWrapper(
+            F(f"{prefix}amount") * effective_probability(prefix), output_field=MONEY_FIELD
+        )
     )
 
 

@@ -35,3 +35,12 @@ def test_expressions_match_model_properties_for_open_won_and_lost(rep, pipeline,
     assert _annotated(overridden.pk).p == 33
     assert _annotated(won.pk).p == 100 and _annotated(lost.pk).p == 0
     assert stage(pipeline, "Qualification").probability == 10
+
+
+def test_weighted_amount_of_whole_number_amounts_is_exact(rep, pipeline):
+    # 1 × 10 % and 10,001 × 10 % must not be integer-divided (SQLite stores whole numbers as
+    # integers).
+    small = OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("1"))
+    odd = OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("10001"))
+    assert Decimal(_annotated(small.pk).w).quantize(Decimal("0.01")) == Decimal("0.10")
+    assert Decimal(_annotated(odd.pk).w).quantize(Decimal("0.01")) == Decimal("1000.10")
