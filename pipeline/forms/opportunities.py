@@ -110,9 +110,10 @@ class OpportunityForm(forms.Form):
         raw = self.data.get(self.add_prefix(name)) if self.is_bound else self.initial.get(name)
         raw = getattr(raw, "pk", raw)
         try:
-            return int(raw)
+            value = int(raw)
         except (TypeError, ValueError):
             return None
+        return value if 0 < value < 2**63 else None
 
     def _bound_choices(self) -> None:
         """Dropdowns list at most CHOICE_LIMIT records (an admin may see tens of thousands);

@@ -142,7 +142,7 @@ def board_column(request, stage_id: int):
         Stage.objects.select_related("pipeline").filter(kind=Stage.Kind.OPEN), pk=stage_id
     )
     try:
-        offset = max(0, int(request.GET.get("offset", selectors.CARD_LIMIT)))
+        offset = min(max(0, int(request.GET.get("offset", selectors.CARD_LIMIT))), 10**6)
     except ValueError:
         offset = selectors.CARD_LIMIT
     column, filterset = selectors.column_page(

@@ -343,3 +343,33 @@ def test_board_cards_escape_what_users_typed(client, rep, pipeline):
     assert "<script>alert" not in body and "<b>Evil" not in body
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
     assert "&lt;b&gt;Evil&lt;/b&gt; &amp; Co" in body
+
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{BOARD}?owner={HUGE}",
+        f"{BOARD}?team={HUGE}",
+        f"{BOARD}?pipeline={HUGE}",
+        f"/pipeline/opportunities/?stage={HUGE}",
+        f"/pipeline/opportunities/{HUGE}/",
+        f"/pipeline/board/column/{HUGE}/",
+        f"/pipeline/opportunities/new/?company={HUGE}",
+    ],
+)
+def test_board_out_of_range_ids_are_not_500s(client, rep, pipeline, path):
+    client.force_login(rep)
+    assert client.get(path).status_code in (200, 404)
+
+
+def test_board_column_huge_offset_is_not_a_500(client, rep, pipeline):
+    _deal(rep, pipeline)
+    client.force_login(rep)
+    url = reverse("pipeline:board_column", args=[stage(pipeline, "Qualification").pk])
+    response = client.get(url, {"offset": HUGE})
+    assert (
+        response.status_code == 200 and "No more deals in this stage" in response.content.decode()
+    )

@@ -285,6 +285,9 @@ def test_opportunity_create_manager_may_assign_to_team_not_other_team(
         ("probability", "150", "less than or equal to 100"),
         ("forecast_category", "closed", "Select a valid choice"),
         ("company", "999999", "Select a valid choice"),
+        ("company", "99999999999999999999", "Select a valid choice"),
+        ("contact", "99999999999999999999", "Select a valid choice"),
+        ("owner", "99999999999999999999", "Select a valid choice"),
         ("pipeline", "x", "Select a valid choice"),
     ],
 )
