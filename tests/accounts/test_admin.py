@@ -7,11 +7,6 @@ from django.urls import reverse
 from accounts.models import User
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _urls(team, user):
     return [
         reverse("admin:accounts_team_changelist"),

@@ -9,9 +9,8 @@ from tests.forecasting.reports.world import NOW, build_world, travel
 
 
 @pytest.fixture
-def world(team, manager, rep, rep2, outsider, admin_user, pipeline, lost_reason, settings):
+def world(team, manager, rep, rep2, outsider, admin_user, pipeline, lost_reason):
     """The hand-computed sales world of the report tests (tests/forecasting/reports/world.py)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return build_world(
         team=team, manager=manager, rep=rep, rep2=rep2, outsider=outsider,
         admin_user=admin_user, pipeline=pipeline, lost_reason=lost_reason,

@@ -18,11 +18,6 @@ from tests.factories import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def world(rep, rep2, manager, outsider, pipeline):
     """One deal, lead, company, contact and activity per owner."""

@@ -15,11 +15,6 @@ URL = "/pipeline/activities/new/"
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def test_activity_create_url_name():
     assert reverse("pipeline:activity_create") == URL
 

@@ -10,11 +10,6 @@ from pipeline.models import Pipeline, Stage
 from tests.factories import ContactFactory, LeadFactory, stage
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def records(rep, pipeline, lost_reason, opportunity):
     contact = ContactFactory(owner=rep, company=opportunity.company)

@@ -12,11 +12,6 @@ from tests.factories import CompanyFactory, OpportunityFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _qs(user, query=""):
     return list(company_list(user=user, params=QueryDict(query)).qs)
 

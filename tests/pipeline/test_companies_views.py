@@ -13,11 +13,6 @@ from tests.factories import CompanyFactory, ContactFactory, LeadFactory, Opportu
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def test_company_list_requires_login(client):
     assert client.get(reverse("pipeline:company_list")).status_code == 302
 

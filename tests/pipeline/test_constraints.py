@@ -12,11 +12,6 @@ from pipeline.models import Activity, Lead, Opportunity, Stage, StageTransition
 from tests.factories import CompanyFactory, LeadFactory, PipelineFactory, stage
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _refused(write):
     """Run ``write`` in its own savepoint and return whether the database refused it."""
     try:

@@ -9,11 +9,6 @@ from tests.factories import CompanyFactory, ContactFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _qs(user, query=""):
     return list(contact_list(user=user, params=QueryDict(query)).qs)
 

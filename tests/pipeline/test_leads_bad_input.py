@@ -13,11 +13,6 @@ pytestmark = pytest.mark.django_db
 NASTY = ["a\x00b", "²", "9" * 40, "-1", "' OR 1=1 --<script>%", "x" * 3000]
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def records(rep, pipeline):
     lead = LeadFactory(owner=rep, need="n", budget=1, timeline="t")

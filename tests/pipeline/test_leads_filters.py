@@ -11,11 +11,6 @@ from tests.factories import LeadFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _filter(user, query: str):
     return LeadFilter(QueryDict(query), queryset=Lead.objects.visible_to(user), user=user)
 

@@ -14,12 +14,6 @@ from tests.factories import CompanyFactory, ContactFactory, LeadFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # PBKDF2 costs over a second per user on CI machines; these tests are not about hashing.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _prospect(owner, **kw):
     kw.setdefault("need", "Replace spreadsheets")
     kw.setdefault("budget", Decimal("20000"))

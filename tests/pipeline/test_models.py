@@ -12,11 +12,6 @@ from pipeline.models import Opportunity, Stage
 from tests.factories import ContactFactory, LeadFactory, OpportunityFactory, PipelineFactory, stage
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _fresh(deal):
     return Opportunity.objects.select_related("stage").get(pk=deal.pk)
 

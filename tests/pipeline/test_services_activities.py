@@ -10,12 +10,6 @@ from pipeline import services
 from pipeline.models import Activity, Company, Contact, Opportunity
 from tests.factories import CompanyFactory, ContactFactory, LeadFactory
 
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 NOON = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
 
 

@@ -12,11 +12,6 @@ from pipeline.models import Activity, Company, Contact, Lead, Opportunity, Stage
 from tests.factories import CompanyFactory, ContactFactory, LeadFactory, PipelineFactory, stage
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def prospect(rep):
     lead = LeadFactory(

@@ -22,11 +22,6 @@ from tests.factories import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _fresh(deal):
     return Opportunity.objects.select_related("stage").get(pk=deal.pk)
 

@@ -10,11 +10,6 @@ from pipeline.models import Activity, Company, Contact, Lead, Opportunity, Stage
 from tests.factories import CompanyFactory, ContactFactory, LeadFactory, stage
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def owned(rep, pipeline, opportunity):
     lead = LeadFactory(owner=rep, need="n", budget=1, timeline="t")

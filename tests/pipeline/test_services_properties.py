@@ -27,11 +27,6 @@ examples = hypothesis_settings(
 )
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @contextmanager
 def _rolled_back():
     with transaction.atomic():

@@ -16,11 +16,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _task(owner, due: dt.date, subject="Follow up", lead=None):
     lead = lead or LeadFactory(owner=owner)
     return services.log_activity(by=owner, kind="task", subject=subject, lead=lead, due_on=due)

@@ -6,11 +6,6 @@ from forecasting.reports.filters import ReportScope
 from tests.forecasting.reports.world import END, NOW, START, build_world, travel
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def world(team, manager, rep, rep2, outsider, admin_user, pipeline, lost_reason):
     return build_world(
