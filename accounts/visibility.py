@@ -55,9 +55,14 @@ def owner_q(user, owner_field: str = "owner") -> Q | None:
     if is_admin(user):
         return None
     if is_manager(user):
-        return Q(**{owner_field: user}) | Q(
-            **{f"{owner_field}__team_id__in": managed_team_ids(user)}
+        # ``owner IN (the manager and the members of their teams)``, as a subquery: the
+        # database hashes the few owner ids once instead of joining users for every row.
+        from accounts.models import User
+
+        members = User.objects.filter(Q(pk=user.pk) | Q(team_id__in=managed_team_ids(user))).values(
+            "pk"
         )
+        return Q(**{f"{owner_field}__in": members})
     return Q(**{owner_field: user})
 
 

@@ -5,7 +5,6 @@ All expressions are relative to an ``Opportunity`` queryset (``prefix`` lets a q
 related model reuse them, e.g. ``prefix="opportunity__"``).
 """
 
-
 from django.db.models import (
     Case,
     DecimalField,

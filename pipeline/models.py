@@ -494,6 +494,11 @@ class Opportunity(models.Model):
         indexes = [
             models.Index(fields=["pipeline", "stage", "expected_close_date"]),
             models.Index(fields=["owner", "stage", "expected_close_date"]),
+            # Board column totals: count, amount and weighted amount per stage of a scope,
+            # answered from the index alone.
+            models.Index(
+                fields=["owner", "stage", "amount", "probability"], name="opp_owner_stage_totals"
+            ),
             models.Index(fields=["owner", "-expected_close_date"]),
             models.Index(fields=["expected_close_date"]),
             models.Index(fields=["closed_on"]),
