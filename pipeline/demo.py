@@ -130,7 +130,7 @@ COLUMNS = {
     ],
     StageTransition: [
         "id", "opportunity_id", "from_stage_id", "to_stage_id", "changed_by_id", "changed_at",
-        "amount", "probability",
+        "amount", "probability", "left_at", "next_stage_id",
     ],
     Opportunity.history.model: [
         "history_id", "id", "amount", "probability", "expected_close_date", "forecast_category",
@@ -383,12 +383,14 @@ class DemoBuilder:
                                         "Legal review", "Intro to CFO"])  # fmt: skip
                 next_due = self.today + dt.timedelta(days=rng.randrange(-7, 14))
             # Transitions: amount at the moment; probability of the stage entered.
-            for from_stage, to_stage, at in path:
+            for step, (from_stage, to_stage, at) in enumerate(path):
                 amt = initial_amount if at < created + (last_at - created) / 2 else amount
+                nxt = path[step + 1] if step + 1 < len(path) else None
                 self.tables.add(
                     "transition",
                     (tr_id, opp_id, from_stage.pk if from_stage else None, to_stage.pk,
-                     owner.pk, at, amt, to_stage.probability),
+                     owner.pk, at, amt, to_stage.probability, nxt[2] if nxt else None,
+                     nxt[1].pk if nxt else None),
                 )  # fmt: skip
                 tr_id += 1
             # Field history: created, then the slip / amount change half-way.

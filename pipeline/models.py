@@ -581,6 +581,20 @@ class StageTransition(models.Model):
     changed_at = models.DateTimeField(default=timezone.now)
     amount = models.DecimalField(**MONEY)
     probability = models.PositiveSmallIntegerField(validators=PERCENT)
+    left_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the deal left this stage (the next transition's time); empty while "
+        "it is still there.",
+    )
+    next_stage = models.ForeignKey(
+        Stage,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The stage the deal entered next; empty while it is still here.",
+    )
 
     class Meta:
         ordering = ["changed_at", "id"]

@@ -128,6 +128,13 @@ def _check_exit_criteria(opportunity: Opportunity, stage: Stage) -> None:
 def _record_transition(
     *, opportunity: Opportunity, from_stage: Stage | None, to_stage: Stage, by, at
 ) -> StageTransition:
+    """Close the stay in the stage the deal leaves (its open transition gets ``left_at`` and
+    ``next_stage``) and open the stay in ``to_stage``: time in stage and stage conversion are
+    then read row by row, without a window over every deal's history."""
+    if from_stage is not None:
+        StageTransition.objects.filter(opportunity=opportunity, left_at__isnull=True).update(
+            left_at=at, next_stage=to_stage
+        )
     return StageTransition.objects.create(
         opportunity=opportunity,
         from_stage=from_stage,

@@ -50,17 +50,15 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.expressions import RawSQL, RowRange
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import (
     Coalesce,
     Greatest,
     Lag,
-    LastValue,
     Least,
     TruncDate,
     TruncMonth,
 )
-from django.db.models.functions import Lead as LeadFn
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -279,43 +277,37 @@ def _stage_visits_sql(scope: ReportScope, stages=None) -> tuple[str, list]:
     """SQL of one row per (deal, open stage entered in the range): ``opportunity_id,
     to_stage_id, days, outcome, final`` (``final``: 2 won, 1 lost, 0 open now).
 
-    The ORM builds the stage entries with ``LEAD(...) OVER (PARTITION BY opportunity ORDER BY
-    changed_at)`` (the next transition of the same deal) over a lean row (deal, stage, time)
-    that the (opportunity, changed_at) index delivers in order; entries before the range
-    start are left out of the window's input since only later rows can follow an entry in
-    the range. The deal's last transition is the stage it is in now. Stage kinds and
-    positions (a handful per pipeline) are written into the SQL as CASE lists, so no join
-    breaks the window's order before the per-deal grouping.
+    Each transition row knows when the deal left the stage and where it went next
+    (``left_at``, ``next_stage``, written by the services with the following move), so a
+    stay is read from its own row; the deal's current stage gives its final outcome. Stage
+    kinds and positions (a handful per pipeline) are written into the SQL as CASE lists.
+    A deal that entered a stage twice in the range counts once, with the sum of its days and
+    its best outcome.
     """
     stages = _pipeline_stages(scope) if stages is None else stages
-    order = [F("changed_at").asc()]
-    part = [F("opportunity_id")]
+    open_ids = [pk for pk, kind, _ in stages if kind == OPEN]
     entries = (
         scope.transitions()
-        .filter(changed_at__gte=scope.start_at)
-        .annotate(
-            next_at=Window(LeadFn("changed_at"), partition_by=part, order_by=order),
-            next_stage=Window(LeadFn("to_stage_id"), partition_by=part, order_by=order),
-            final_stage=Window(
-                LastValue("to_stage_id"),
-                partition_by=part,
-                order_by=order,
-                frame=RowRange(start=None, end=None),
-            ),
-        )
+        .filter(changed_at__gte=scope.start_at, to_stage_id__in=open_ids)
+        .annotate(final_stage=F("opportunity__stage_id"))
         .values(
-            "opportunity_id", "to_stage_id", "changed_at", "next_at", "next_stage", "final_stage"
-        )
+            "opportunity_id",
+            "to_stage_id",
+            "changed_at",
+            "left_at",
+            "next_stage_id",
+            "final_stage",
+        )  # fmt: skip
         .order_by()
     )
     inner_sql, inner_params = entries.query.sql_with_params()
     now = connection.ops.adapt_datetimefield_value(scope.now)
     end = connection.ops.adapt_datetimefield_value(scope.end_at)
     if connection.vendor == "sqlite":
-        days = "(julianday(COALESCE(w.next_at, %s)) - julianday(w.changed_at))"
+        days = "(julianday(COALESCE(w.left_at, %s)) - julianday(w.changed_at))"
     else:
         # date_part() is double precision; EXTRACT() is numeric and several times slower.
-        days = "(date_part('epoch', COALESCE(w.next_at, %s) - w.changed_at) / 86400.0)"
+        days = "(date_part('epoch', COALESCE(w.left_at, %s) - w.changed_at) / 86400.0)"
 
     def ids(kind):
         found = [str(int(pk)) for pk, k, _ in stages if k == kind]
@@ -328,10 +320,10 @@ def _stage_visits_sql(scope: ReportScope, stages=None) -> tuple[str, list]:
     sql = f"""
         SELECT w.opportunity_id, w.to_stage_id, SUM({days}) AS days,
                MAX(CASE
-                   WHEN w.next_stage IS NULL THEN {OUTCOME_STILL}
-                   WHEN w.next_stage IN {ids(WON)} THEN {OUTCOME_MOVED}
-                   WHEN w.next_stage IN {ids(LOST)} THEN {OUTCOME_LOST}
-                   WHEN {position("w.next_stage")} > {position("w.to_stage_id")}
+                   WHEN w.next_stage_id IS NULL THEN {OUTCOME_STILL}
+                   WHEN w.next_stage_id IN {ids(WON)} THEN {OUTCOME_MOVED}
+                   WHEN w.next_stage_id IN {ids(LOST)} THEN {OUTCOME_LOST}
+                   WHEN {position("w.next_stage_id")} > {position("w.to_stage_id")}
                        THEN {OUTCOME_MOVED}
                    ELSE {OUTCOME_BACK} END) AS outcome,
                MAX(CASE WHEN w.final_stage IN {ids(WON)} THEN {FINAL_WON}

@@ -127,3 +127,13 @@ def test_seed_demo_back_fills_weekly_snapshots_and_quotas():
     rep1 = User.objects.get(username="rep1")
     months = Quota.objects.filter(user=rep1).values_list("month", flat=True)
     assert len(months) == 25 and all(m.day == 1 for m in months)
+
+
+@pytest.mark.django_db
+def test_seed_demo_transitions_know_when_each_stage_was_left():
+    demo.seed(opportunities=80, seed=4, today=TODAY)
+    for opp in Opportunity.objects.all()[:40]:
+        stays = list(opp.transitions.order_by("changed_at", "id"))
+        for stay, nxt in zip(stays, stays[1:], strict=False):
+            assert (stay.left_at, stay.next_stage_id) == (nxt.changed_at, nxt.to_stage_id)
+        assert stays[-1].left_at is None and stays[-1].next_stage_id is None

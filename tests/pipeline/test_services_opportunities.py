@@ -813,3 +813,16 @@ def test_close_won_in_the_future_is_refused_and_changes_nothing(rep, opportunity
         services.close_won(opportunity=opportunity, by=rep, closed_on=tomorrow)
     assert "future" in exc.value.message_dict["closed_on"][0]
     assert _snapshot(opportunity) == before
+
+
+def test_move_opportunity_closes_the_stay_in_the_stage_it_leaves(rep, pipeline, opportunity):
+    created = opportunity.transitions.get()
+    assert created.left_at is None and created.next_stage is None
+    moved = services.move_opportunity(
+        opportunity=opportunity, to_stage=stage(pipeline, "Discovery"), by=rep, version=1
+    )
+    created.refresh_from_db()
+    entered = moved.transitions.latest("id")
+    assert created.left_at == entered.changed_at
+    assert created.next_stage == stage(pipeline, "Discovery")
+    assert entered.left_at is None and entered.next_stage is None
