@@ -805,7 +805,10 @@ def accuracy(scope: Scope, months: list[dt.date]) -> dict:
             )
         )
     team_rows = []
-    for team in scope.teams():
+    # A rep sees only their own deals: a "team" or "all" row would repeat their own figures
+    # under a misleading label, so reps get their row alone.
+    sees_people = visibility.is_admin(scope.user) or visibility.is_manager(scope.user)
+    for team in scope.teams() if sees_people else []:
         ids = [r.pk for r in reps if r.team_id == team.pk]
         scored = [brier["by_owner"][i] for i in ids if i in brier["by_owner"]]
         closed = sum(b["n"] for b in scored)
@@ -835,6 +838,7 @@ def accuracy(scope: Scope, months: list[dt.date]) -> dict:
         "rows": rows,
         "team_rows": team_rows,
         "total": total,
+        "show_total": sees_people,
         "months": months,
         "missing": [m for m in months if m not in with_snapshot],
         "buckets": buckets,

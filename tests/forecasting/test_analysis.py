@@ -115,6 +115,15 @@ def test_accuracy_forecast_on_first_day_vs_actual_and_brier(rep, manager, pipeli
     assert team_row.brier == pytest.approx(row.brier) and team_row.closed == 2
     assert result["missing"] == [dt.date(2026, 1, 1)]
     assert {b["p"]: (b["n"], b["won"]) for b in result["buckets"]} == {10: (1, 0), 50: (1, 1)}
+    assert result["show_total"] is True
+    # The rep sees their own row only: no team or "all" row repeating it under another name.
+    with at(10):
+        mine = selectors.accuracy(
+            selectors.Scope(user=rep, period=selectors.Period.parse("2026-03")),
+            [dt.date(2026, 1, 1), dt.date(2026, 2, 1)],
+        )
+    assert [r.label for r in mine["rows"]] == [str(rep)]
+    assert mine["team_rows"] == [] and mine["show_total"] is False
 
 
 def test_empirical_stage_rates_drive_the_forecast_when_enabled(rep, pipeline, lost_reason):
