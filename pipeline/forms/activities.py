@@ -1,5 +1,4 @@
-"""Forms for logging activities and creating tasks, and the helper every form of the rep's
-workspace uses to put a service's ``ValidationError`` next to the field it concerns."""
+"""Forms for logging activities and creating tasks."""
 
 import datetime as dt
 
@@ -8,21 +7,6 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from pipeline.models import Activity
-
-
-def add_service_errors(form: forms.Form, error: ValidationError, field_map=None) -> None:
-    """Attach a service's ValidationError to ``form``: keyed messages go next to the matching
-    field (``field_map`` renames service keys to form fields), everything else on top."""
-    field_map = field_map or {}
-    if hasattr(error, "error_dict"):
-        for key, messages in error.message_dict.items():
-            name = field_map.get(key, key)
-            if name in form.fields:
-                form.add_error(name, messages)
-            else:
-                form.add_error(None, messages)
-    else:
-        form.add_error(None, error.messages)
 
 
 class ActivityForm(forms.Form):

@@ -29,15 +29,6 @@ FORECAST_CHOICES = [
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-def add_service_errors(form: forms.Form, error: ValidationError) -> None:
-    """Keyed messages go next to their field, the rest on top of the form."""
-    if hasattr(error, "error_dict"):
-        for key, messages in error.message_dict.items():
-            form.add_error(key if key in form.fields else None, messages)
-    else:
-        form.add_error(None, error.messages)
-
-
 CHOICE_LIMIT = 200
 
 

@@ -16,7 +16,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from pipeline import services
-from pipeline.forms.activities import ActivityForm, add_service_errors
+from pipeline.forms import add_service_errors
+from pipeline.forms.activities import ActivityForm
 from pipeline.selectors.activities import activity_target, my_tasks, task_for
 
 

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import visibility
 from pipeline import services
+from pipeline.forms import add_service_errors
 from pipeline.forms.accounts import ContactForm
-from pipeline.forms.activities import add_service_errors
 from pipeline.models import Company
 from pipeline.selectors import accounts as selectors
 from pipeline.selectors.leads import paginate

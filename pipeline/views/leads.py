@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import visibility
 from pipeline import services
-from pipeline.forms.activities import add_service_errors
+from pipeline.forms import add_service_errors
 from pipeline.forms.leads import ConvertLeadForm, DisqualifyForm, LeadForm
 from pipeline.models import Lead
 from pipeline.selectors import leads as selectors

@@ -23,6 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
 from pipeline import services
+from pipeline.forms import add_service_errors
 from pipeline.forms.opportunities import (
     CloseLostForm,
     CloseWonForm,
@@ -30,7 +31,6 @@ from pipeline.forms.opportunities import (
     NextStepForm,
     OpportunityEditForm,
     OpportunityForm,
-    add_service_errors,
 )
 from pipeline.selectors import board as board_selectors
 from pipeline.selectors.opportunities import (
