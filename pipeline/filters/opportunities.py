@@ -14,6 +14,7 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
+from accounts import visibility
 from accounts.visibility import visible_teams, visible_users
 from pipeline.models import Opportunity, Pipeline, Stage
 
@@ -78,6 +79,11 @@ class BoardFilter(django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        user = getattr(self.request, "user", None)
+        if not (visibility.is_admin(user) or visibility.is_manager(user)):
+            # A rep sees only their own deals: owner and team filters would offer one choice.
+            self.filters.pop("owner", None)
+            self.filters.pop("team", None)
         # Evaluate each dropdown's choices once with a plain query: Django's default
         # iterator opens a server-side cursor per dropdown on PostgreSQL, which costs more
         # than the few rows it reads.

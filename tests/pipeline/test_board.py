@@ -175,10 +175,26 @@ def test_board_owner_choices_and_filter_do_not_leak_other_reps(client, rep, rep2
     response = client.get(BOARD, {"owner": rep2.pk})
     assert response.status_code == 200
     assert _names(response) == {"Mine"}
-    owners = list(response.context["filter"].form.fields["owner"].queryset)
-    teams = list(response.context["filter"].form.fields["team"].queryset)
-    assert owners == [rep] and teams == [rep.team]
+    # A rep has no owner or team filter at all (each would offer only themselves), so
+    # naming another rep in the URL narrows nothing and shows nothing of theirs.
+    fields = response.context["filter"].form.fields
+    assert "owner" not in fields and "team" not in fields
     assert "rep2" not in response.content.decode()
+
+
+def test_board_manager_owner_and_team_choices_are_the_team(
+    client, manager, rep, rep2, outsider, pipeline
+):
+    _deal(rep, pipeline, name="Mine")
+    _deal(outsider, pipeline, name="Other team")
+    client.force_login(manager)
+    response = client.get(BOARD, {"owner": outsider.pk})
+    assert response.status_code == 200
+    fields = response.context["filter"].form.fields
+    owners = {pk for pk, _ in fields["owner"].choices if pk}
+    teams = {pk for pk, _ in fields["team"].choices if pk}
+    assert owners == {manager.pk, rep.pk, rep2.pk} and teams == {manager.team_id}
+    assert "Other team" not in response.content.decode()
     assert "Select a valid choice" in response.content.decode()
 
 
