@@ -86,16 +86,6 @@ def _and(*qs: Q | None) -> Q:
     return out
 
 
-def _any_of(*qs: Q | None) -> Q | None:
-    """OR of visibility filters; ``None`` (no restriction) wins."""
-    if any(q is None for q in qs):
-        return None
-    out = qs[0]
-    for q in qs[1:]:
-        out |= q
-    return out
-
-
 def _who(user) -> str:
     return str(user) if user is not None else "System"
 
@@ -216,16 +206,7 @@ def _field_changes(opportunity: Opportunity, limit: int) -> list[TimelineEntry]:
 
 
 def _activities(user, where: Q, limit: int, *, link: bool) -> list[TimelineEntry]:
-    visible = _any_of(
-        owner_q(user, "owner"),
-        owner_q(user, "opportunity__owner"),
-        owner_q(user, "lead__owner"),
-        owner_q(user, "contact__owner"),
-        owner_q(user, "company__owner"),
-    )
-    qs = Activity.objects.filter(where)
-    if visible is not None:
-        qs = qs.filter(visible)
+    qs = Activity.objects.visible_to(user).filter(where)
     rows = (
         qs.select_related("owner", "opportunity", "contact", "lead")
         .only(
