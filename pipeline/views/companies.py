@@ -56,7 +56,11 @@ def company_detail(request, pk: int):
 @login_required
 @require_http_methods(["GET", "POST"])
 def company_create(request):
-    form = CompanyForm(request.POST or None, user=request.user, assign=can_assign(request.user))
+    form = CompanyForm(
+        request.POST if request.method == "POST" else None,
+        user=request.user,
+        assign=can_assign(request.user),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             company = services.create_company(
@@ -77,7 +81,7 @@ def company_edit(request, pk: int):
     if not visibility.can_edit(request.user, company):
         raise PermissionDenied("Only the company's owner, their manager or an admin may edit it.")
     form = CompanyForm(
-        request.POST or None,
+        request.POST if request.method == "POST" else None,
         instance=company,
         user=request.user,
         assign=can_assign(request.user),

@@ -65,7 +65,7 @@ def contact_create(request):
         if company is not None:
             initial["company"] = company.pk
     form = ContactForm(
-        request.POST or None,
+        request.POST if request.method == "POST" else None,
         initial=initial,
         user=request.user,
         assign=can_assign(request.user),
@@ -94,7 +94,7 @@ def contact_edit(request, pk: int):
     if not visibility.can_edit(request.user, contact):
         raise PermissionDenied("Only the contact's owner, their manager or an admin may edit it.")
     form = ContactForm(
-        request.POST or None,
+        request.POST if request.method == "POST" else None,
         instance=contact,
         # A company search keeps the company chosen so far (sent along as ?company=).
         initial={"company": request.GET["company"]} if "company" in request.GET else None,

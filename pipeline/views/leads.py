@@ -43,7 +43,11 @@ def lead_list(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def lead_create(request):
-    form = LeadForm(request.POST or None, user=request.user, assign=_can_assign(request.user))
+    form = LeadForm(
+        request.POST if request.method == "POST" else None,
+        user=request.user,
+        assign=_can_assign(request.user),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             lead = services.create_lead(
@@ -82,7 +86,10 @@ def lead_edit(request, pk: int):
         )
         return redirect(lead)
     form = LeadForm(
-        request.POST or None, instance=lead, user=request.user, assign=_can_assign(request.user)
+        request.POST if request.method == "POST" else None,
+        instance=lead,
+        user=request.user,
+        assign=_can_assign(request.user),
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -138,7 +145,7 @@ def lead_disqualify(request, pk: int):
             request, f"A {lead.get_status_display().lower()} lead cannot be disqualified."
         )
         return redirect(lead)
-    form = DisqualifyForm(request.POST or None)
+    form = DisqualifyForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.disqualify_lead(lead=lead, by=request.user, reason=form.cleaned_data["reason"])

@@ -33,3 +33,14 @@ def test_convert_form_with_errors_is_announced(client, rep):
     assert (
         "The lead was not converted: correct the fields marked below." in response.content.decode()
     )
+
+
+@pytest.mark.parametrize("url_name", ["company_create", "contact_create", "lead_create"])
+def test_form_posted_empty_shows_errors_and_saves_nothing(client, rep, url_name):
+    from pipeline.models import Company, Contact, Lead
+
+    client.force_login(rep)
+    response = client.post(reverse(f"pipeline:{url_name}"), {})
+    assert response.status_code == 200
+    assert "was not saved" in response.content.decode()
+    assert not (Company.objects.exists() or Contact.objects.exists() or Lead.objects.exists())
