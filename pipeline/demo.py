@@ -552,4 +552,10 @@ def seed(*, opportunities: int, seed: int, today: dt.date | None = None) -> dict
             "The database already has users or deals; seed_demo loads into an empty database "
             "(use a fresh database, or `manage.py flush` first)."
         )
-    return DemoBuilder(opportunities=opportunities, seed=seed, today=today).run()
+    counts = DemoBuilder(opportunities=opportunities, seed=seed, today=today).run()
+    if connection.vendor == "postgresql":
+        # Fresh planner statistics: right after a bulk load they describe empty tables, and
+        # the first pages would pick plans made for nothing.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    return counts
