@@ -5,6 +5,8 @@ All expressions are relative to an ``Opportunity`` queryset (``prefix`` lets a q
 related model reuse them, e.g. ``prefix="opportunity__"``).
 """
 
+from decimal import Decimal
+
 from django.db.models import (
     Case,
     DecimalField,
@@ -20,6 +22,7 @@ from django.db.models.functions import Coalesce, NullIf, TruncMonth
 from pipeline.models import ForecastCategory, Stage
 
 MONEY_FIELD = DecimalField(max_digits=20, decimal_places=2)
+CENT = Decimal("0.01")
 
 
 def effective_probability(prefix: str = ""):
@@ -53,6 +56,25 @@ def weighted_amount(prefix: str = ""):
             F(f"{prefix}amount") * effective_probability(prefix), output_field=MONEY_FIELD
         )
     )
+
+
+def stage_weighted_total(stage: Stage, *, total, amount_times_override, amount_without_override):
+    """Σ ``weighted_amount`` over the deals of one stage, from sums that a query grouped by
+    stage gives without joining the stage: Σ amount (``total``), Σ(amount × override) over
+    the deals with a probability override, and Σ amount over the others, which take the
+    stage's probability. Exact in decimal arithmetic: it equals the per-deal sum."""
+    if stage.kind == Stage.Kind.WON:
+        return Decimal(str(total or 0))
+    if stage.kind == Stage.Kind.LOST:
+        return Decimal(0)
+    over = Decimal(str(amount_times_override or 0))
+    rest = Decimal(str(amount_without_override or 0))
+    return (over + rest * stage.probability) / 100
+
+
+def to_cents(value) -> Decimal:
+    """A sum from the database as money: SQLite returns decimal sums as floats."""
+    return Decimal(str(value or 0)).quantize(CENT)
 
 
 def effective_forecast_category(prefix: str = ""):

@@ -264,21 +264,39 @@ class NextStepForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
 
-class MoveForm(forms.Form):
-    """Move a deal to another stage of its pipeline (board drag and drop, stage bar)."""
+class StageChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Stage) -> str:
+        if obj.kind == Stage.Kind.OPEN:
+            return f"{obj.name} ({obj.probability} %)"
+        return f"{obj.name} (closes the deal)"
 
-    stage = forms.ModelChoiceField(queryset=Stage.objects.none())
-    version = forms.IntegerField(min_value=1, required=False)
-    lost_reason = forms.ModelChoiceField(queryset=None, required=False)
-    lost_note = forms.CharField(max_length=255, required=False)
+
+class MoveForm(forms.Form):
+    """Move a deal to another stage of its pipeline: the board's drag and drop (JSON), the
+    stage bar of the deal page, and the move page and the card's inline move form."""
+
+    stage = StageChoiceField(queryset=Stage.objects.none(), empty_label=None, label="Move to")
+    version = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
+    lost_reason = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        label="Why was it lost?",
+        empty_label="Choose a reason",
+        help_text="Needed when the deal moves to a lost stage.",
+    )
+    lost_note = forms.CharField(max_length=255, required=False, label="Lost note")
 
     def __init__(self, *args, opportunity: Opportunity, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["stage"].queryset = opportunity.pipeline.stages.all()
+        self.fields["stage"].queryset = opportunity.pipeline.stages.order_by("position", "id")
         self.fields["stage"].error_messages["invalid_choice"] = (
             "Choose a stage of this deal's pipeline."
         )
+        self.fields["stage"].error_messages["required"] = "Choose the stage to move the deal to."
         self.fields["lost_reason"].queryset = lost_reason_choices()
+        self.fields["lost_reason"].error_messages["invalid_choice"] = (
+            "Choose one of the listed reasons."
+        )
 
 
 class CloseWonForm(forms.Form):

@@ -7,7 +7,10 @@ Cost does not depend on the number of deals (DESIGN.md §6):
 - the cards come from one ``UNION ALL`` of per-stage ``LIMIT`` queries where the database
   supports it (PostgreSQL), each walking the (pipeline, stage, expected_close_date) index,
   else from one query per open stage (a fixed number);
-- cards are ``values()`` rows, not model instances, and at most ``CARD_LIMIT`` per column.
+- cards are ``values()`` rows, not model instances, and at most ``CARD_LIMIT`` per column;
+  the company and owner names are scalar subqueries, which PostgreSQL evaluates only for
+  the rows that pass the ``LIMIT`` (a join would be planned and probed for every row the
+  index walk visits).
 """
 
 from __future__ import annotations
@@ -17,14 +20,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, DecimalField, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import User
 from pipeline import expressions
 from pipeline.filters.opportunities import BoardFilter
-from pipeline.models import Opportunity, Pipeline, Stage
+from pipeline.models import Company, Opportunity, Pipeline, Stage
 
 CARD_LIMIT = 50
 ZERO = Decimal("0")
@@ -38,8 +41,8 @@ CARD_FIELDS = (
     "version",
     "stage_id",
     "stage_entered_at",
-    "company__name",
-    "owner__username",
+    "company_name",
+    "owner_username",
 )
 CARD_ORDER = ("expected_close_date", "id")
 
@@ -90,33 +93,61 @@ def board_filter(*, user, params, request=None) -> BoardFilter:
     return BoardFilter(params, queryset=Opportunity.objects.visible_to(user), request=request)
 
 
-def column_totals(qs: QuerySet, stage_ids: list[int]) -> dict[int, dict]:
-    """count, total and weighted total per stage of the whole filtered column: one query."""
-    money = DecimalField(max_digits=20, decimal_places=2)
+def column_totals(qs: QuerySet, stages: list[Stage]) -> dict[int, dict]:
+    """count, total and weighted total per stage of the whole filtered column: one query.
+
+    The query groups by stage and needs no join: the weighted total comes from two plain
+    sums through ``expressions.stage_weighted_total`` (the same number as summing
+    ``weighted_amount`` per deal, without a join and a CASE for every deal)."""
+    by_id = {s.pk: s for s in stages}
     rows = (
-        qs.filter(stage_id__in=stage_ids)
+        qs.filter(stage_id__in=list(by_id))
         .order_by()
         .values("stage_id")
         .annotate(
             n=Count("*"),
-            total=Coalesce(Sum("amount"), Value(ZERO), output_field=money),
-            weighted=Coalesce(Sum(expressions.weighted_amount()), Value(ZERO), output_field=money),
+            total=Sum("amount"),
+            overridden=Sum(F("amount") * F("probability")),
+            by_stage=Sum("amount", filter=Q(probability__isnull=True)),
         )
     )
-    cent = Decimal("0.01")
     out = {}
     for r in rows:
-        # SQLite sums decimals as floats; money is shown to the cent everywhere.
-        r["total"] = Decimal(str(r["total"])).quantize(cent)
-        r["weighted"] = Decimal(str(r["weighted"])).quantize(cent)
-        out[r["stage_id"]] = r
+        stage = by_id[r["stage_id"]]
+        out[stage.pk] = {
+            "stage_id": stage.pk,
+            "n": r["n"],
+            # SQLite sums decimals as floats; money is shown to the cent everywhere.
+            "total": expressions.to_cents(r["total"]),
+            "weighted": expressions.to_cents(
+                expressions.stage_weighted_total(
+                    stage,
+                    total=r["total"],
+                    amount_times_override=r["overridden"],
+                    amount_without_override=r["by_stage"],
+                )
+            ),
+        }
     return out
+
+
+def _names():
+    """The card's company and owner names, as scalar subqueries (see the module doc)."""
+    return {
+        "company_name": Subquery(
+            Company.objects.filter(pk=OuterRef("company_id")).order_by().values("name")[:1]
+        ),
+        "owner_username": Subquery(
+            User.objects.filter(pk=OuterRef("owner_id")).order_by().values("username")[:1]
+        ),
+    }
 
 
 def _cards_query(qs: QuerySet, stage_id: int, offset: int, limit: int) -> QuerySet:
     return (
         qs.filter(stage_id=stage_id)
         .order_by(*CARD_ORDER)
+        .annotate(**_names())
         .values(*CARD_FIELDS)[offset : offset + limit]
     )
 
@@ -141,7 +172,6 @@ def decorate_cards(rows: list[dict], stages: dict[int, Stage], *, now=None) -> l
     today = timezone.localdate(now)
     detail = reverse("pipeline:opportunity_detail", args=[0]).replace("/0/", "/{}/")
     move = reverse("pipeline:opportunity_move", args=[0]).replace("/0/", "/{}/")
-    lost = reverse("pipeline:opportunity_close_lost", args=[0]).replace("/0/", "/{}/")
     for row in rows:
         stage = stages[row["stage_id"]]
         days = max(0, (now - row["stage_entered_at"]).days)
@@ -150,7 +180,6 @@ def decorate_cards(rows: list[dict], stages: dict[int, Stage], *, now=None) -> l
         row["overdue"] = row["expected_close_date"] < today
         row["url"] = detail.format(row["id"])
         row["move_url"] = move.format(row["id"])
-        row["lost_url"] = lost.format(row["id"])
     return rows
 
 
@@ -193,7 +222,7 @@ def board_for(*, user, params, request=None, now: dt.datetime | None = None) -> 
     filterset = board_filter(user=user, params=params, request=request)
     qs = filterset.qs
     ids = [s.pk for s in open_stages]
-    totals = column_totals(qs, ids)
+    totals = column_totals(qs, open_stages)
     rows = card_rows(qs.filter(pipeline=pipeline), ids)
     rows = decorate_cards(rows, {s.pk: s for s in stages}, now=now)
     columns = {s.pk: Column(stage=s) for s in open_stages}
@@ -219,7 +248,7 @@ def column_page(
     """The cards of one column after ``offset`` ("show more"), with the column's totals."""
     filterset = board_filter(user=user, params=params, request=request)
     qs = filterset.qs
-    totals = column_totals(qs, [stage.pk]).get(stage.pk)
+    totals = column_totals(qs, [stage]).get(stage.pk)
     col = Column(stage=stage, offset=offset)
     if totals:
         col.count, col.total, col.weighted = totals["n"], totals["total"], totals["weighted"]
@@ -233,6 +262,7 @@ def card_for(*, user, pk: int) -> dict | None:
     row = (
         Opportunity.objects.visible_to(user)
         .filter(pk=pk, stage__kind=Stage.Kind.OPEN)
+        .annotate(**_names())
         .values(*CARD_FIELDS)
         .first()
     )
@@ -247,7 +277,7 @@ def card_for(*, user, pk: int) -> dict | None:
 def header_totals(*, user, params, pipeline: Pipeline) -> dict[int, dict]:
     """Column totals for the board's current filters (refreshed after a drag and drop)."""
     filterset = board_filter(user=user, params=params)
-    ids = list(pipeline.stages.filter(kind=Stage.Kind.OPEN).values_list("id", flat=True))
-    totals = column_totals(filterset.qs, ids)
+    stages = list(pipeline.stages.filter(kind=Stage.Kind.OPEN))
+    totals = column_totals(filterset.qs, stages)
     empty = {"n": 0, "total": ZERO, "weighted": ZERO}
-    return {sid: totals.get(sid, empty) for sid in ids}
+    return {s.pk: totals.get(s.pk, empty) for s in stages}

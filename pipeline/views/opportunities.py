@@ -4,8 +4,9 @@ close lost, next step).
 Views are thin: they parse a form, call ``pipeline.services`` or a selector, and render.
 Every deal is looked up through ``Opportunity.objects.visible_to(user)``, so a deal out of
 the user's scope is a 404 for reading and for every action. Stage actions answer plain form
-posts with a redirect and a message; the board's drag and drop asks for JSON
-(``Accept: application/json``) and gets the fresh card, or a 409 on a version conflict.
+posts with a redirect and a message (a refused move shows the move page with the reason);
+the board's drag and drop asks for JSON (``Accept: application/json``) and gets the fresh
+card, or a 409 on a version conflict.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from pipeline import services
@@ -41,7 +42,8 @@ from pipeline.selectors.opportunities import (
     opportunity_list,
 )
 from pipeline.selectors.timeline import timeline_for
-from pipeline.views.board import render_cards, stage_options
+from pipeline.templatetags.opportune import money
+from pipeline.views.board import render_cards
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -256,13 +258,7 @@ def _card_payload(request, opportunity_pk: int) -> dict:
     row = board_selectors.card_for(user=request.user, pk=opportunity_pk)
     if row is None:
         return {"card": "", "stage": None, "version": None, "open": False}
-    stages = board_selectors.pipeline_stages(row["pipeline"])
-    html = render_cards(
-        [row],
-        request=request,
-        next_url=_safe_next(request, reverse("pipeline:board")),
-        stage_options=stage_options(stages),
-    )
+    html = render_cards([row], next_url=_safe_next(request, reverse("pipeline:board")))
     return {"card": html, "stage": row["stage_id"], "version": row["version"], "open": True}
 
 
@@ -291,23 +287,11 @@ def _move_response(request, opportunity, *, ok: bool, message: str, status: int 
     return HttpResponseRedirect(_safe_next(request, opportunity.get_absolute_url()))
 
 
-def _run_stage_action(request, opportunity, action, *, done: str, lost_page: bool = False):
+def _run_stage_action(request, opportunity, action, *, done: str):
     try:
         opportunity = action()
     except ValidationError as e:
         status = 409 if _is_stale(e) else 400
-        if (
-            lost_page
-            and not _wants_json(request)
-            and hasattr(e, "error_dict")
-            and "lost_reason" in e.error_dict
-        ):
-            messages.error(request, _message(e))
-            return HttpResponseRedirect(
-                reverse("pipeline:opportunity_close_lost", args=[opportunity.pk])
-                + "?"
-                + urlencode({"next": _safe_next(request, opportunity.get_absolute_url())})
-            )
         return _move_response(request, opportunity, ok=False, message=_message(e), status=status)
     except PermissionDenied as e:
         return _move_response(
@@ -316,30 +300,80 @@ def _run_stage_action(request, opportunity, action, *, done: str, lost_page: boo
     return _move_response(request, opportunity, ok=True, message=done.format(o=opportunity))
 
 
+def _move_page(request, opportunity, form, *, status: int = 200):
+    """The move form: a page of its own, or (asked by the board script) the small form that
+    opens inside a card."""
+    context = {
+        "opportunity": opportunity,
+        "form": form,
+        "next": _safe_next(request, ""),
+        "cancel_url": _safe_next(request, opportunity.get_absolute_url()),
+    }
+    if request.method == "GET" and request.headers.get("HX-Request") == "true":
+        context["stages"] = [s for s in form.fields["stage"].queryset if s.kind != "lost"]
+        return render(request, "pipeline/_move_form.html", context, status=status)
+    return render(request, "pipeline/opportunity_move.html", context, status=status)
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def opportunity_move(request, pk: int):
+    """GET: the move form. POST: move the deal. The board's drag and drop asks for JSON and
+    gets the fresh card (409 on a version conflict); a plain form post is redirected back
+    with a message or, when refused, shown the move page with the reason and its choice."""
     opportunity = get_opportunity(user=request.user, pk=pk)
+    if request.method == "GET":
+        form = MoveForm(
+            opportunity=opportunity,
+            initial={"version": opportunity.version, "stage": opportunity.stage_id},
+        )
+        return _move_page(request, opportunity, form)
     form = MoveForm(request.POST, opportunity=opportunity)
     if not form.is_valid():
-        errors = "; ".join(m for msgs in form.errors.values() for m in msgs)
-        return _move_response(request, opportunity, ok=False, message=errors, status=400)
+        if _wants_json(request):
+            errors = "; ".join(m for msgs in form.errors.values() for m in msgs)
+            return _move_response(request, opportunity, ok=False, message=errors, status=400)
+        return _move_page(request, opportunity, form, status=400)
     data = form.cleaned_data
-    stage = data["stage"]
-    return _run_stage_action(
-        request,
-        opportunity,
-        lambda: services.move_opportunity(
+
+    def move():
+        return services.move_opportunity(
             opportunity=opportunity,
-            to_stage=stage,
+            to_stage=data["stage"],
             by=request.user,
             version=data["version"],
             lost_reason=data["lost_reason"],
             lost_note=data["lost_note"],
-        ),
-        done="“{o.name}” moved to {o.stage.name}.",
-        lost_page=True,
-    )
+        )
+
+    done = "“{o.name}” moved to {o.stage.name}."
+    if data["stage"].pk == opportunity.stage_id:
+        done = "“{o.name}” is already in {o.stage.name}: nothing changed."
+    if _wants_json(request):
+        return _run_stage_action(request, opportunity, move, done=done)
+    try:
+        opportunity = move()
+    except ValidationError as e:
+        if not _is_stale(e):
+            add_service_errors(form, e)
+            return _move_page(request, opportunity, form, status=400)
+        current = get_opportunity(user=request.user, pk=pk)
+        fresh = request.POST.copy()
+        fresh["version"] = current.version
+        form = MoveForm(fresh, opportunity=current)
+        form.is_valid()
+        form.add_error(
+            None,
+            f"Someone else changed “{current.name}” after you opened it: it is now in "
+            f"{current.stage.name} at {money(current.amount)}. Nothing was moved; check the "
+            "deal and move it again.",
+        )
+        return _move_page(request, current, form, status=409)
+    except PermissionDenied as e:
+        form.add_error(None, str(e) or "Not allowed.")
+        return _move_page(request, opportunity, form, status=403)
+    messages.success(request, done.format(o=opportunity))
+    return HttpResponseRedirect(_safe_next(request, opportunity.get_absolute_url()))
 
 
 @login_required

@@ -1,7 +1,9 @@
 // Board drag and drop: SortableJS moves cards between stage columns; each drop posts to the
 // deal's move URL with the card's version. The server answers with the fresh card and the
 // column totals; on a conflict or a refusal the card goes back where it was (refreshed) and
-// the message is announced. Without this script every card keeps its own move form.
+// the message is announced. A card's "Move…" link opens the deal's move form inside the card
+// (keyboard users move deals without dragging). Without this script the link leads to the
+// move page.
 (function () {
   "use strict";
 
@@ -173,7 +175,7 @@
   const common = {
     group: "board",
     draggable: ".card",
-    filter: "details, summary, select, button, input, label",
+    filter: "form, select, button, input, label, .card-move",
     preventOnFilter: false,
     animation: 120,
     ghostClass: "card-ghost",
@@ -203,6 +205,64 @@
       });
     });
   }
+
+  // "Move…" opens the small move form inside the card; it posts like a drop does.
+  board.addEventListener("click", async function (evt) {
+    const link = evt.target.closest("a.card-move");
+    if (link && board.contains(link)) {
+      evt.preventDefault();
+      let html = null;
+      try {
+        const response = await fetch(link.href, {
+          headers: { "HX-Request": "true" },
+          credentials: "same-origin",
+        });
+        if (response.ok) html = await response.text();
+      } catch (e) {
+        html = null;
+      }
+      if (!html) {
+        window.location.href = link.href;
+        return;
+      }
+      const form = fragment(html);
+      link.hidden = true;
+      link.after(form);
+      form.querySelector("select").focus();
+      return;
+    }
+    const cancel = evt.target.closest("[data-move-cancel]");
+    if (cancel && board.contains(cancel)) {
+      const form = cancel.closest("form");
+      const opener = form.previousElementSibling;
+      form.remove();
+      if (opener && opener.matches("a.card-move")) {
+        opener.hidden = false;
+        opener.focus();
+      }
+    }
+  });
+
+  board.addEventListener("submit", function (evt) {
+    const form = evt.target.closest(".card-move-form");
+    if (!form) return;
+    const card = form.closest(".card");
+    if (!card) return;
+    evt.preventDefault();
+    const stageId = form.elements.stage.value;
+    const list = card.parentElement;
+    const index = Array.prototype.indexOf.call(list.children, card);
+    if (stageId === card.dataset.stage) {
+      form.querySelector("[data-move-cancel]").click();
+      return;
+    }
+    const dealId = card.dataset.id;
+    move(card, stageId, {}, list, index).then(function () {
+      const fresh = document.getElementById("card-" + dealId);
+      const opener = fresh && fresh.querySelector("a.card-move");
+      if (opener) opener.focus();
+    });
+  });
 
   if (dialog) {
     const lostForm = dialog.querySelector("form");

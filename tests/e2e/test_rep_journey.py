@@ -162,13 +162,47 @@ def test_rep_journey_board_works_without_javascript(browser, live_server, rep, p
         login(page, "rep")
         page.goto("/pipeline/board/")
         card = page.locator(f"#card-{deal.pk}")
-        card.locator("summary").click()
-        card.get_by_label("Stage for No-JS deal").select_option(label="Discovery")
-        card.get_by_role("button", name="Move").click()
+        card.get_by_role("link", name="Move No-JS deal").click()
+        page.get_by_role("heading", name="Move “No-JS deal”").wait_for()
+        page.get_by_label("Move to").select_option(label="Discovery (25 %)")
+        page.get_by_role("button", name="Move").click()
         page.get_by_text("moved to Discovery").wait_for()
+        assert "/pipeline/board/" in page.url
         assert _column(page, "Discovery").locator(f"#card-{deal.pk}").is_visible()
     finally:
         context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rep_journey_moves_a_deal_from_the_keyboard(new_page, rep, pipeline):
+    """With JavaScript, "Move…" opens the move form inside the card: no dragging needed."""
+    from tests.factories import OpportunityFactory
+
+    deal = OpportunityFactory(owner=rep, pipeline=pipeline, name="Keyboard deal")
+    page = new_page()
+    login(page, "rep")
+    page.goto("/pipeline/board/")
+    card = page.locator(f"#card-{deal.pk}")
+    card.get_by_role("link", name="Move Keyboard deal").focus()
+    page.keyboard.press("Enter")
+    select = card.get_by_label("Stage for Keyboard deal")
+    select.wait_for()
+    assert select.evaluate("el => el === document.activeElement")
+    select.select_option(label="Discovery")
+    card.get_by_role("button", name="Move", exact=True).click()
+    page.get_by_role("status").get_by_text("moved to Discovery").wait_for()
+    moved = _column(page, "Discovery").locator(f"#card-{deal.pk}")
+    moved.wait_for()
+    assert moved.get_attribute("data-version") == "2"
+    assert "1 deal" in _column(page, "Discovery").locator(".column-totals").inner_text()
+    assert "/pipeline/board/" in page.url  # moved in place, no page load
+    assert Opportunity.objects.get().stage.name == "Discovery"
+    # Cancel closes the form and gives the focus back to the card's link.
+    opener = moved.get_by_role("link", name="Move Keyboard deal")
+    opener.click()
+    moved.get_by_role("button", name="Cancel").click()
+    assert opener.evaluate("el => el === document.activeElement")
+    assert moved.locator("form").count() == 0
 
 
 @pytest.mark.django_db(transaction=True)

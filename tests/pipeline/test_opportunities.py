@@ -595,8 +595,9 @@ def test_opportunity_move_to_lost_needs_a_reason(client, rep, opportunity, pipel
     )
     assert response.status_code == 400 and "Choose why" in response.json()["message"]
     plain = client.post(_url("opportunity_move", opportunity), {"stage": lost.pk, "version": 1})
-    assert plain.status_code == 302
-    assert plain["Location"].startswith(_url("opportunity_close_lost", opportunity))
+    assert plain.status_code == 400
+    assert plain.context["form"].errors["lost_reason"] == ["Choose why the deal was lost."]
+    assert f'<option value="{lost.pk}" selected>' in plain.content.decode()
     ok = _json(
         client,
         _url("opportunity_move", opportunity),
@@ -638,9 +639,114 @@ def test_opportunity_move_bad_input_is_a_400(client, rep, opportunity, data):
     assert _json(client, _url("opportunity_move", opportunity), data).status_code == 400
 
 
-def test_opportunity_move_get_is_not_allowed(client, rep, opportunity):
+def test_opportunity_move_page_offers_every_stage_and_a_lost_reason(
+    client, rep, opportunity, pipeline, lost_reason
+):
     client.force_login(rep)
-    assert client.get(_url("opportunity_move", opportunity)).status_code == 405
+    response = client.get(_url("opportunity_move", opportunity) + "?next=/pipeline/board/?q=a")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Move “" in body and "now in <strong>Qualification</strong>" in body
+    qualification = stage(pipeline, "Qualification")
+    assert f'<option value="{qualification.pk}" selected>Qualification (10 %)</option>' in body
+    assert f'<option value="{stage(pipeline, "Won").pk}">Won (closes the deal)</option>' in body
+    assert f'<option value="{lost_reason.pk}">{lost_reason.name}</option>' in body
+    assert 'name="version" value="1"' in body
+    assert 'name="next" value="/pipeline/board/?q=a"' in body
+    assert 'class="btn" href="/pipeline/board/?q=a">Cancel' in body
+
+
+def test_opportunity_move_page_posts_and_returns_to_the_board(
+    client, rep, opportunity, pipeline, lost_reason
+):
+    client.force_login(rep)
+    lost = stage(pipeline, "Lost")
+    response = client.post(
+        _url("opportunity_move", opportunity),
+        {"stage": lost.pk, "version": 1, "lost_reason": lost_reason.pk, "next": "/pipeline/board/"},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == "/pipeline/board/"
+    assert "moved to Lost" in response.content.decode()
+    assert _fresh(opportunity).lost_reason == lost_reason
+
+
+def test_opportunity_move_to_the_same_stage_says_nothing_changed(
+    client, rep, opportunity, pipeline
+):
+    client.force_login(rep)
+    response = client.post(
+        _url("opportunity_move", opportunity),
+        {"stage": stage(pipeline, "Qualification").pk, "version": 1},
+        follow=True,
+    )
+    assert "is already in Qualification: nothing changed" in response.content.decode()
+    assert _fresh(opportunity).version == 1
+
+
+def test_opportunity_move_fragment_is_the_small_in_card_form(client, rep, opportunity, pipeline):
+    client.force_login(rep)
+    response = client.get(
+        _url("opportunity_move", opportunity) + "?next=/pipeline/board/", HTTP_HX_REQUEST="true"
+    )
+    body = response.content.decode()
+    assert response.status_code == 200 and "<html" not in body
+    assert body.lstrip().startswith('<form class="card-move-form"')
+    assert "csrfmiddlewaretoken" in body and 'name="version" value="1"' in body
+    assert f'<option value="{stage(pipeline, "Qualification").pk}" selected>' in body
+    assert f'value="{stage(pipeline, "Lost").pk}"' not in body  # lost goes through "Lost…"
+    assert _url("opportunity_close_lost", opportunity) + "?next=/pipeline/board/" in body
+
+
+def test_opportunity_move_page_refusal_keeps_the_choice_and_says_why(
+    client, rep, opportunity, pipeline
+):
+    client.force_login(rep)
+    negotiation = stage(pipeline, "Negotiation")
+    response = client.post(
+        _url("opportunity_move", opportunity), {"stage": negotiation.pk, "version": 1}
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "decision-maker" in body and f'<option value="{negotiation.pk}" selected>' in body
+    assert _fresh(opportunity).stage.name == "Qualification"
+
+
+def test_opportunity_move_page_on_a_stale_version_shows_the_deal_now(
+    client, rep, manager, opportunity, pipeline
+):
+    services.update_opportunity(opportunity=opportunity, by=manager, version=1, amount=777)
+    client.force_login(rep)
+    discovery = stage(pipeline, "Discovery")
+    response = client.post(
+        _url("opportunity_move", opportunity), {"stage": discovery.pk, "version": 1}
+    )
+    assert response.status_code == 409
+    body = response.content.decode()
+    assert "Someone else changed" in body and "$777" in body and "Nothing was moved" in body
+    assert 'name="version" value="2"' in body  # moving again applies to the current deal
+    assert f'<option value="{discovery.pk}" selected>' in body
+    assert _fresh(opportunity).stage.name == "Qualification"
+    again = client.post(
+        _url("opportunity_move", opportunity), {"stage": discovery.pk, "version": 2}
+    )
+    assert again.status_code == 302 and _fresh(opportunity).stage == discovery
+
+
+def test_opportunity_move_page_is_a_404_out_of_scope(client, rep2, outsider, opportunity):
+    for user in (rep2, outsider):
+        client.force_login(user)
+        assert client.get(_url("opportunity_move", opportunity)).status_code == 404
+        fragment = client.get(_url("opportunity_move", opportunity), HTTP_HX_REQUEST="true")
+        assert fragment.status_code == 404
+
+
+@pytest.mark.parametrize("data", [{}, {"stage": "x"}, {"stage": "1", "version": "abc"}])
+def test_opportunity_move_page_bad_input_shows_field_errors(client, rep, opportunity, data):
+    client.force_login(rep)
+    response = client.post(_url("opportunity_move", opportunity), data)
+    assert response.status_code == 400 and response.context["form"].errors
+    assert _fresh(opportunity).version == 1
 
 
 def test_opportunity_move_reopen_is_for_managers(client, rep, manager, opportunity, pipeline):
