@@ -46,6 +46,13 @@ def browser():
     pw = sync_playwright().start()
     browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield browser
+    # While Playwright runs, its event loop counts as running in this thread, and Django then
+    # keeps the thread's database connections in a separate (per-context) storage. Close
+    # them while that is still so: afterwards they are out of reach, outlive the session,
+    # and PostgreSQL refuses to drop the test database ("accessed by other users").
+    from django.db import connections
+
+    connections.close_all()
     browser.close()
     pw.stop()
 
