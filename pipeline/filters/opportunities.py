@@ -8,11 +8,13 @@ always ``Opportunity.objects.visible_to(user)``; a filter only narrows it.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import django_filters
 from django import forms
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts import visibility
 from accounts.visibility import visible_teams, visible_users
@@ -34,14 +36,48 @@ class _DateInput(forms.DateInput):
         super().__init__(format="%Y-%m-%d", **kwargs)
 
 
+def _month_start(day: dt.date, months_ahead: int = 0) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months_ahead
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def close_window(choice: str, today: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """The expected-close-date range (first day, first day after) a preset names, in
+    calendar months and quarters; ``overdue`` is every date before today."""
+    quarter = _month_start(today, -((today.month - 1) % 3))
+    windows = {
+        "overdue": (None, today),
+        "this_month": (_month_start(today), _month_start(today, 1)),
+        "next_month": (_month_start(today, 1), _month_start(today, 2)),
+        "this_quarter": (quarter, _month_start(quarter, 3)),
+        "next_quarter": (_month_start(quarter, 3), _month_start(quarter, 6)),
+        "this_year": (dt.date(today.year, 1, 1), dt.date(today.year + 1, 1, 1)),
+    }
+    return windows[choice]
+
+
+CLOSE_CHOICES = (
+    ("overdue", "Overdue"),
+    ("this_month", "This month"),
+    ("next_month", "Next month"),
+    ("this_quarter", "This quarter"),
+    ("next_quarter", "Next quarter"),
+    ("this_year", "This year"),
+)
+
+
 class BoardFilter(django_filters.FilterSet):
-    """Owner, team, close-date range, amount range and text search (the board's filters)."""
+    """Owner, team, close period or date range, amount range and text search (the board's
+    filters)."""
 
     owner = django_filters.ModelChoiceFilter(
         queryset=_owners, label="Owner", empty_label="All owners"
     )
     team = django_filters.ModelChoiceFilter(
         field_name="owner__team", queryset=_teams, label="Team", empty_label="All teams"
+    )
+    close = django_filters.ChoiceFilter(
+        choices=CLOSE_CHOICES, method="by_close", label="Closes", empty_label="Any time"
     )
     close_after = django_filters.DateFilter(
         field_name="expected_close_date",
@@ -93,6 +129,14 @@ class BoardFilter(django_filters.FilterSet):
                 choices = [("", field.empty_label), *rows] if field.empty_label else rows
                 # Set them as plain choices (django-filter's setter would wrap an iterator).
                 forms.ChoiceField.choices.fset(field, choices)
+
+    def by_close(self, queryset, name, value):
+        if not value:
+            return queryset
+        first, after = close_window(value, timezone.localdate())
+        if first is not None:
+            queryset = queryset.filter(expected_close_date__gte=first)
+        return queryset.filter(expected_close_date__lt=after)
 
     def search(self, queryset, name, value):
         value = (value or "").strip()

@@ -179,6 +179,51 @@ def test_board_filter_by_close_date_range(client, rep, pipeline):
     assert _column(response, "Qualification").count == 1
 
 
+@pytest.mark.parametrize(
+    "preset, expected",
+    [
+        ("overdue", {"Apr 30"}),
+        ("this_month", {"May 15", "May 31"}),
+        ("next_month", {"Jun 1", "Jun 30"}),
+        ("this_quarter", {"Apr 30", "May 15", "May 31", "Jun 1", "Jun 30"}),
+        ("next_quarter", {"Jul 1", "Sep 30"}),
+        ("this_year", {"Apr 30", "May 15", "May 31", "Jun 1", "Jun 30", "Jul 1", "Sep 30"}),
+        ("", {"Apr 30", "May 15", "May 31", "Jun 1", "Jun 30", "Jul 1", "Sep 30", "Jan 1"}),
+    ],
+)
+def test_board_filter_by_close_period_preset(client, rep, pipeline, preset, expected):
+    """Presets are calendar months and quarters around today (May 15, 2026: Q2)."""
+    dates = {
+        "Apr 30": dt.date(2026, 4, 30),
+        "May 15": dt.date(2026, 5, 15),
+        "May 31": dt.date(2026, 5, 31),
+        "Jun 1": dt.date(2026, 6, 1),
+        "Jun 30": dt.date(2026, 6, 30),
+        "Jul 1": dt.date(2026, 7, 1),
+        "Sep 30": dt.date(2026, 9, 30),
+        "Jan 1": dt.date(2027, 1, 1),
+    }
+    with time_machine.travel(dt.datetime(2026, 5, 15, 12, tzinfo=dt.UTC), tick=False):
+        for name, close in dates.items():
+            deal = _deal(rep, pipeline, name=name)
+            Opportunity.objects.filter(pk=deal.pk).update(expected_close_date=close)
+        client.force_login(rep)
+        response = client.get(BOARD, {"close": preset})
+    assert response.status_code == 200
+    assert _names(response) == expected
+    assert _column(response, "Qualification").count == len(expected)
+
+
+def test_board_close_preset_and_dates_narrow_together(client, rep, pipeline):
+    with time_machine.travel(dt.datetime(2026, 5, 15, 12, tzinfo=dt.UTC), tick=False):
+        _deal(rep, pipeline, name="Early", expected_close_date=dt.date(2026, 5, 20))
+        _deal(rep, pipeline, name="Late", expected_close_date=dt.date(2026, 6, 20))
+        client.force_login(rep)
+        response = client.get(BOARD, {"close": "this_quarter", "close_after": "2026-06-01"})
+    assert _names(response) == {"Late"}
+    assert 'value="this_quarter" selected' in response.content.decode()
+
+
 def test_board_filter_by_amount_range(client, rep, pipeline):
     _deal(rep, pipeline, name="Small", amount=Decimal("100"))
     _deal(rep, pipeline, name="Big", amount=Decimal("90000"))
@@ -239,6 +284,7 @@ def test_board_manager_owner_and_team_choices_are_the_team(
         {"pipeline": "99999"},
         {"q": "x" * 500},
         {"amount_min": "1e400"},
+        {"close": "someday"},
     ],
 )
 def test_board_bad_filter_input_shows_errors_not_500(client, rep, pipeline, params):
