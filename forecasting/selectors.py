@@ -390,8 +390,8 @@ def _range_for(scope: Scope) -> tuple[ForecastRange | None, str]:
     found = qs.order_by("-taken_on").first()
     if found is None:
         return None, (
-            "No range for this period: the nightly snapshot computes the range of the "
-            "current quarter and its months."
+            "No range for this period: the nightly snapshot computes the ranges of the "
+            "current and the next quarter and their months."
         )
     return found, ""
 

@@ -33,12 +33,12 @@ empirical win rate (:func:`empirical_stage_rates`, trailing 12 months) instead.
 
 Forecast ranges
 ---------------
-For ``D``'s quarter and its months, a Monte Carlo over the open deals
+For ``D``'s quarter, the next quarter and their months, a Monte Carlo over the open deals
 (:mod:`forecasting.montecarlo`) gives P10/P50/P90 of closed-won revenue and the chance of
 reaching quota, per rep, per team and for everyone, per pipeline and for all pipelines. Deals
 stream from one query ordered by month and are simulated in small blocks, so memory stays flat
-in the number of deals. Each quarter gets its ranges from the nightly runs while it is the
-current quarter; the work is proportional to that quarter's open deals.
+in the number of deals. A quarter gets its ranges from the nightly runs while it is the
+current or the next quarter; the work is proportional to those two quarters' open deals.
 """
 
 from __future__ import annotations
@@ -452,11 +452,12 @@ def backfill_snapshots(*, start: dt.date, end: dt.date, step_days: int = 7) -> i
 
 
 def range_periods(taken_on: dt.date) -> tuple[list[dt.date], list[dt.date]]:
-    """Months and quarters a snapshot stores ranges for: the quarter of ``taken_on`` and its
-    months (the periods being forecast; each quarter gets its ranges from the nightly runs
-    while it is current, so the work stays proportional to one quarter's open deals)."""
+    """Months and quarters a snapshot stores ranges for: the quarter of ``taken_on``, the
+    next one (what a forecast call near a quarter's end is about), and their six months.
+    Each quarter keeps the range of the latest run that covered it, so the work stays
+    proportional to two quarters' open deals."""
     q0 = quarter_start(taken_on)
-    return [add_months(q0, i) for i in range(3)], [q0]
+    return [add_months(q0, i) for i in range(6)], [q0, add_months(q0, 3)]
 
 
 def _seed(taken_on: dt.date, period: dt.date) -> int:

@@ -67,4 +67,9 @@ def test_snapshot_stores_ranges_per_rep_team_and_everyone(book, rep, rep2, team)
         taken_on=TODAY, period_kind="quarter", owner=rep2, pipeline=None
     )
     counts = {q.period: q.open_count for q in quarters}
-    assert counts == {dt.date(2026, 1, 1): 1}  # F in March; G (April) is next quarter
+    # F closes in March (this quarter), G in April: the next quarter has its range too.
+    assert counts == {dt.date(2026, 1, 1): 1, dt.date(2026, 4, 1): 1}
+    april = ForecastRange.objects.get(
+        taken_on=TODAY, period_kind="month", period=dt.date(2026, 4, 1), owner=rep2, pipeline=None
+    )
+    assert april.open_count == 1

@@ -218,3 +218,28 @@ def test_other_pages_query_budgets_do_not_grow(client, frozen, manager, rep, pip
     for _ in range(200):
         OpportunityFactory(owner=rep, pipeline=pipeline, expected_close_date=TODAY)
     load()
+
+
+@pytest.mark.parametrize(
+    ("period", "open_count"),
+    [("2026-Q1", 4), ("2026-03", 4), ("2026-Q2", 1), ("2026-04", 1)],
+)
+def test_dashboard_shows_the_range_of_this_and_next_quarter(
+    client, book, manager, period, open_count
+):
+    """The nightly snapshot simulates the current quarter and the next: a manager preparing
+    the call near the end of Q1 sees Q2's range too."""
+    services.take_snapshot(taken_on=TODAY)
+    response = get(client, manager, "dashboard", period=period)
+    r = response.context["board"].range
+    assert r is not None and r.open_count == open_count
+    body = response.content.decode()
+    assert "P10 <strong" in body and "P90 <strong" in body
+    assert f"{r.open_count} open deal" in body
+
+
+def test_dashboard_range_beyond_next_quarter_says_why_it_is_missing(client, book, manager):
+    services.take_snapshot(taken_on=TODAY)
+    response = get(client, manager, "dashboard", period="2026-Q3")
+    assert response.context["board"].range is None
+    assert "current and the next quarter" in response.content.decode()
