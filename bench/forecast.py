@@ -8,8 +8,8 @@ on the server of DATABASE_URL, default postgres://postgres@127.0.0.1:5432), then
 * ``snapshot_s``: ``forecasting.services.take_snapshot(ranges=False)`` for today: lock,
   delete, the ORM INSERT … SELECT grouped by period × owner × pipeline — the same sums as
   the plain SQL below;
-* ``ranges_s``: the Monte Carlo ranges of the current quarter (10,000 trials over its open
-  deals), and ``nightly_s``: the whole nightly job (both in one transaction);
+* ``ranges_s``: the Monte Carlo ranges of the current and the next quarter (10,000 trials
+  over their open deals), and ``nightly_s``: the whole nightly job (both in one transaction);
 * ``sql_s``: a hand-written SQL ``INSERT … SELECT`` computing the same sums into a scratch
   table, in the same run;
 
