@@ -88,10 +88,10 @@ def test_leads_rep_completes_a_task_from_my_tasks(new_page, rep, artifacts_dir):
     row = page.locator(f"#task-{task.pk}")
     assert row.get_by_text("Overdue").is_visible()
     page.screenshot(path=str(artifacts_dir / "tasks_before.png"), full_page=True)
-    row.get_by_role("button", name="Complete task: Send the proposal").focus()
+    row.get_by_role("button", name="Done with task: Send the proposal").focus()
     page.keyboard.press("Enter")
     page.locator(f"#task-{task.pk}").get_by_role(
-        "button", name="Reopen task: Send the proposal"
+        "button", name="Undo completing task: Send the proposal"
     ).wait_for()
     task.refresh_from_db()
     assert task.done_at is not None
