@@ -68,9 +68,14 @@ def test_task_complete_htmx_returns_the_row_with_undo(client, rep):
     response = client.post(reverse("pipeline:task_complete", args=[task.pk]), **HTMX)
     assert response.status_code == 200
     assert f'id="task-{task.pk}"'.encode() in response.content
-    assert b"Undo" in response.content and b"<html" not in response.content
+    body = response.content.decode()
+    assert "Undo<span" in body and "<html" not in body
+    assert 'Undo<span class="visually-hidden"> completing task: Follow up</span>' in body
     response = client.post(reverse("pipeline:task_reopen", args=[task.pk]), **HTMX)
-    assert b"Done</button>" in response.content
+    assert (
+        'Done<span class="visually-hidden"> with task: Follow up</span>'
+        in response.content.decode()
+    )
     task.refresh_from_db()
     assert task.done_at is None
 
