@@ -1,6 +1,7 @@
 """Formatting shared by every page: one helper for money, one for percentages, so the same
 figure looks the same everywhere."""
 
+from contextlib import suppress
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
@@ -20,9 +21,10 @@ def _dec(value) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
-        return Decimal(str(value))
+        d = Decimal(str(value))
     except (InvalidOperation, ValueError, TypeError):
         return None
+    return d if d.is_finite() else None
 
 
 @register.filter
@@ -32,9 +34,30 @@ def money(value, places: int = 0) -> str:
     if d is None:
         return "—"
     q = Decimal(1).scaleb(-int(places))
-    d = d.quantize(q, rounding=ROUND_HALF_UP)
+    # More digits than the decimal context holds cannot be quantized: format rounds them.
+    with suppress(InvalidOperation):
+        d = d.quantize(q, rounding=ROUND_HALF_UP)
     sign = "-" if d < 0 else ""
     return f"{sign}{_symbol()}{abs(d):,.{int(places)}f}"
+
+
+def whole_money_formatter():
+    """``money`` (whole units) for many amounts in one go, e.g. the board's cards: the
+    currency symbol is looked up once and Decimal amounts skip the parsing. Same output as
+    ``money(value)``."""
+    symbol = _symbol()
+    one = Decimal(1)
+
+    def fmt(value) -> str:
+        if not isinstance(value, Decimal) or not value.is_finite():
+            return money(value)
+        try:
+            q = value.quantize(one, rounding=ROUND_HALF_UP)
+        except InvalidOperation:
+            return money(value)
+        return f"{'-' if q < 0 else ''}{symbol}{abs(q):,}"
+
+    return fmt
 
 
 @register.filter

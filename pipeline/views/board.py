@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET
 from pipeline.models import Stage
 from pipeline.selectors import board as selectors
 from pipeline.selectors.opportunities import lost_reason_choices
-from pipeline.templatetags.opportune import money
+from pipeline.templatetags.opportune import whole_money_formatter
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -44,6 +44,7 @@ def render_cards(cards: list[dict], *, next_url: str) -> str:
     from the database is escaped here, with the standard library's ``html.escape`` (what
     Django's ``escape`` calls, without its lazy-string wrapper, a third of this loop)."""
     next_q = escape(quote(next_url, safe=""))
+    money = whole_money_formatter()
     out = []
     for c in cards:
         badges = ""

@@ -1,0 +1,73 @@
+"""The one money and percentage formatting every page uses."""
+
+from decimal import Decimal
+
+import pytest
+from django.test import override_settings
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.templatetags.opportune import money, money_short, pct, whole_money_formatter
+
+
+@pytest.mark.parametrize(
+    ("value", "places", "expected"),
+    [
+        (Decimal("48000"), 0, "$48,000"),
+        (Decimal("48000.50"), 0, "$48,001"),  # half up, not to even
+        (Decimal("0.49"), 0, "$0"),
+        (Decimal("-0.4"), 0, "$0"),
+        (Decimal("-1234.5"), 0, "-$1,235"),
+        (Decimal("1234.5"), 2, "$1,234.50"),
+        (1500, 0, "$1,500"),
+        ("2500.25", 2, "$2,500.25"),
+        (None, 0, "—"),
+        ("", 0, "—"),
+        ("abc", 0, "—"),
+        (Decimal("NaN"), 0, "—"),
+        ("Infinity", 2, "—"),
+        (Decimal("1E+30"), 0, "$1,000,000,000,000,000,000,000,000,000,000"),
+    ],
+)
+def test_money(value, places, expected):
+    assert money(value, places) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Decimal("1200000"), "$1.20M"),
+        (Decimal("980400"), "$980k"),
+        (Decimal("640"), "$640"),
+        (Decimal("-2500"), "-$3k"),
+        (Decimal("3000000000"), "$3.00B"),
+        (None, "—"),
+    ],
+)
+def test_money_short(value, expected):
+    assert money_short(value) == expected
+
+
+def test_money_uses_the_configured_currency():
+    with override_settings(OPPORTUNE_CURRENCY="EUR"):
+        assert money(Decimal("10")) == "€10"
+        assert whole_money_formatter()(Decimal("10")) == "€10"
+    with override_settings(OPPORTUNE_CURRENCY="CHF"):
+        assert money(Decimal("10")) == "CHF 10"
+
+
+def test_pct():
+    assert pct(Decimal("52.4")) == "52 %" and pct(12.345, 1) == "12.3 %" and pct(None) == "—"
+
+
+@given(
+    st.one_of(
+        st.decimals(min_value=-(10**12), max_value=10**12, places=2),
+        st.decimals(allow_nan=True, allow_infinity=True),
+        st.integers(-(10**9), 10**9),
+        st.none(),
+    )
+)
+def test_whole_money_formatter_is_money(value):
+    """The board's fast path prints exactly what ``money`` prints, for any amount."""
+    assert whole_money_formatter()(value) == money(value)
