@@ -1,6 +1,14 @@
 """The rep's workspace. Each views module owns its URL patterns; they are joined here."""
 
-from pipeline.views import activities, board, companies, contacts, leads, opportunities
+from pipeline.views import (
+    activities,
+    board,
+    companies,
+    contacts,
+    leads,
+    opportunities,
+    search,
+)
 
 app_name = "pipeline"
 urlpatterns = [
@@ -10,4 +18,5 @@ urlpatterns = [
     *companies.urlpatterns,
     *contacts.urlpatterns,
     *activities.urlpatterns,
+    *search.urlpatterns,
 ]

@@ -71,6 +71,8 @@ def test_rep_pages_have_no_accessibility_violations(demo, new_page):
         "/pipeline/contacts/",
         "/pipeline/tasks/",
         "/forecasting/",
+        f"/pipeline/search/?q={company.name.split()[0]}",
+        "/pipeline/search/?q=x",
     ]
     if lead is not None:
         paths += [lead.get_absolute_url(), f"/pipeline/leads/{lead.pk}/convert/"]
