@@ -20,6 +20,8 @@ from pipeline.selectors.opportunities import opportunity_list
 
 MIN_LENGTH = 2
 PER_SECTION = 5
+# Counting stops here ("100+"): a full count of a common word costs a scan of every match.
+COUNT_CAP = 100
 
 
 @dataclass
@@ -30,6 +32,15 @@ class Section:
     items: list = field(default_factory=list)
     more_url: str = ""
 
+    @property
+    def capped(self) -> bool:
+        """More matches than were counted (``count`` is then ``COUNT_CAP``)."""
+        return self.count > COUNT_CAP
+
+    @property
+    def shown_count(self) -> str:
+        return f"{COUNT_CAP}+" if self.capped else str(self.count)
+
 
 @dataclass
 class Results:
@@ -39,7 +50,12 @@ class Results:
 
     @property
     def total(self) -> int:
-        return sum(s.count for s in self.sections)
+        return sum(min(s.count, COUNT_CAP) for s in self.sections)
+
+    @property
+    def shown_total(self) -> str:
+        capped = any(s.capped for s in self.sections)
+        return f"{self.total}+" if capped else str(self.total)
 
 
 def _deals(user, data, request):
@@ -68,7 +84,8 @@ SECTIONS = (
 
 
 def search(*, user, query: str, request=None, per_section: int = PER_SECTION) -> Results:
-    """Up to ``per_section`` matches of each kind, with the number of all matches."""
+    """Up to ``per_section`` matches of each kind, with the number of all matches (counted
+    up to ``COUNT_CAP``)."""
     query = " ".join((query or "").replace("\x00", "").split())
     results = Results(query=query)
     if len(query) < MIN_LENGTH:
@@ -84,7 +101,10 @@ def search(*, user, query: str, request=None, per_section: int = PER_SECTION) ->
         data.update(params)
         qs = rows(user, data, request)
         items = list(qs[: per_section + 1])
-        count = len(items) if len(items) <= per_section else qs.count()
+        if len(items) <= per_section:
+            count = len(items)
+        else:  # COUNT_CAP + 1 means "more than COUNT_CAP"
+            count = qs.order_by()[: COUNT_CAP + 1].count()
         results.sections.append(
             Section(
                 key=key,

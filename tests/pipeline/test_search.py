@@ -111,3 +111,18 @@ def test_search_query_count_does_not_grow_with_matches(
     with django_assert_max_num_queries(14):
         response = client.get(SEARCH, {"q": "umbrella"})
     assert {s.count for s in response.context["results"].sections} == {30}
+
+
+def test_search_counts_stop_at_the_cap(client, rep, monkeypatch):
+    from pipeline.selectors import search as search_selectors
+
+    monkeypatch.setattr(search_selectors, "COUNT_CAP", 8)
+    for i in range(12):
+        CompanyFactory(owner=rep, name=f"Stark {i:02}")
+    client.force_login(rep)
+    response = client.get(SEARCH, {"q": "stark"})
+    companies = _sections(response)["companies"]
+    assert companies.count == 9 and companies.capped and companies.shown_count == "8+"
+    body = response.content.decode()
+    assert "8+ matches you can see" in body
+    assert "All companies matching “stark”" in body
