@@ -101,10 +101,9 @@ def search(*, user, query: str, request=None, per_section: int = PER_SECTION) ->
         data.update(params)
         qs = rows(user, data, request)
         items = list(qs[: per_section + 1])
-        if len(items) <= per_section:
-            count = len(items)
-        else:  # COUNT_CAP + 1 means "more than COUNT_CAP"
-            count = qs.order_by()[: COUNT_CAP + 1].count()
+        # A count of COUNT_CAP + 1 stands for "more than COUNT_CAP".
+        capped_count = qs.order_by()[: COUNT_CAP + 1]
+        count = len(items) if len(items) <= per_section else capped_count.count()
         results.sections.append(
             Section(
                 key=key,
