@@ -57,6 +57,7 @@ def test_home_manager_sees_team_summary_and_report_links(client, world):
         assert reverse(f"forecasting:{name}") in content
     assert "$83k" in content
     assert "Which rep needs help" in content
+    assert "4 deals · weighted" in content and "0 deals since Apr 1" in content
 
 
 def test_home_admin_summary_covers_everyone(client, world):
@@ -80,3 +81,15 @@ def test_home_manager_without_own_deals_hides_empty_priorities(client, world):
         response = client.get(reverse("home"))
     assert response.context["items"] == []
     assert "Nothing needs you today" not in response.content.decode()
+
+
+def test_home_counts_read_right_in_the_singular(client, manager, rep, pipeline):
+    from pipeline import services
+    from tests.factories import OpportunityFactory
+
+    deal = OpportunityFactory(owner=rep, pipeline=pipeline)
+    services.close_won(opportunity=deal, by=rep)
+    OpportunityFactory(owner=rep, pipeline=pipeline)
+    client.force_login(manager)
+    content = client.get(reverse("home")).content.decode()
+    assert "1 deal · weighted" in content and "1 deal since" in content
