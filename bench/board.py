@@ -99,6 +99,21 @@ def measure(requests: int) -> dict:
     return result
 
 
+def measure_in_child(script: str, database_url: str, requests: int) -> dict:
+    """Run ``script --measure-only`` in a child process whose Django uses ``database_url``;
+    return the JSON object it prints last (its figures)."""
+    env = {**os.environ, "DATABASE_URL": database_url, "OPPORTUNE_DEV": "1", "DEBUG": "0"}
+    out = subprocess.run(
+        [sys.executable, script, "--measure-only", "--requests", str(requests)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=40)
@@ -119,21 +134,7 @@ def main() -> None:
     for size in [int(s) for s in args.sizes.split(",")]:
         print(f"board with {size:,} deals:", flush=True)
         prepare(args.pg, size)
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"{args.pg}/{DB_NAME}",
-            "OPPORTUNE_DEV": "1",
-            "DEBUG": "0",
-        }
-        out = subprocess.run(
-            [sys.executable, __file__, "--measure-only", "--requests", str(args.requests)],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        figures = json.loads(out.strip().splitlines()[-1])
+        figures = measure_in_child(__file__, f"{args.pg}/{DB_NAME}", args.requests)
         results[size] = figures
         print(
             f"  median {figures['median_ms']} ms (p90 {figures['p90_ms']}, min "

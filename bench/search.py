@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -79,17 +78,7 @@ def main() -> None:
     if not args.reuse:
         print("seeding 100,000 deals:", flush=True)
         board.prepare(args.pg, 100_000)
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"{args.pg}/{board.DB_NAME}",
-        "OPPORTUNE_DEV": "1",
-        "DEBUG": "0",
-    }
-    out = subprocess.run(
-        [sys.executable, __file__, "--measure-only", "--requests", str(args.requests)],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    figures = json.loads(out.strip().splitlines()[-1])
+    figures = board.measure_in_child(__file__, f"{args.pg}/{board.DB_NAME}", args.requests)
     for key, value in figures.items():
         print(f"  {key}: {value}")
     print(json.dumps(figures))

@@ -33,6 +33,7 @@ from pipeline.forms.opportunities import (
     OpportunityEditForm,
     OpportunityForm,
 )
+from pipeline.models import Stage
 from pipeline.selectors import board as board_selectors
 from pipeline.selectors.opportunities import (
     LIST_PAGE_SIZE,
@@ -310,7 +311,7 @@ def _move_page(request, opportunity, form, *, status: int = 200):
         "cancel_url": _safe_next(request, opportunity.get_absolute_url()),
     }
     if request.method == "GET" and request.headers.get("HX-Request") == "true":
-        context["stages"] = [s for s in form.fields["stage"].queryset if s.kind != "lost"]
+        context["stages"] = [s for s in form.fields["stage"].queryset if s.kind != Stage.Kind.LOST]
         return render(request, "pipeline/_move_form.html", context, status=status)
     return render(request, "pipeline/opportunity_move.html", context, status=status)
 
