@@ -13,8 +13,10 @@ COPY pyproject.toml README.md ./
 RUN pip install --no-cache-dir --upgrade pip && pip install --no-cache-dir -e .
 COPY . .
 COPY --from=assets /app/static/vendor ./static/vendor
-RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --no-input
+# The same entrypoint as docker-compose and the production smoke test (`make smoke`).
+RUN SECRET_KEY=collectstatic-only scripts/entrypoint.sh collectstatic
 RUN useradd --create-home opportune && chown -R opportune /app
 USER opportune
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2"]
+ENTRYPOINT ["scripts/entrypoint.sh"]
+CMD ["web"]

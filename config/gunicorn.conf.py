@@ -1,0 +1,28 @@
+"""Gunicorn settings for the web process, read from the environment.
+
+Used by ``scripts/entrypoint.sh web``: the Docker image, docker-compose and the production
+smoke test (``make smoke``) all start gunicorn through it, so what CI proves is what the image
+runs.
+"""
+
+import os
+
+import gunicorn
+import gunicorn.http.wsgi
+
+bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+# Recycle workers now and then so a slow leak can never grow without bound.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+max_requests_jitter = 200
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Do not tell the world which server software answers (`Server: gunicorn`): gunicorn has no
+# setting for it, and reads the name from these module attributes for every response.
+gunicorn.SERVER = gunicorn.http.wsgi.SERVER = "opportune"
