@@ -8,13 +8,14 @@ PORT ?= 8000
 
 export OPPORTUNE_DEV ?= 1
 
-.PHONY: help install install-dev assets migrate seed run test lint format check worker beat bench clean
+.PHONY: help install install-dev assets migrate seed run test lint format check worker beat smoke compose-check bench clean
 
 help:
 	@echo "make run     install, migrate, load demo data, serve http://$(HOST):$(PORT)"
 	@echo "make test    install dev dependencies and run the whole test suite"
 	@echo "make lint    ruff check + format check, Django checks, migrations check"
 	@echo "make worker  Celery worker (needs REDIS_URL);  make beat  Celery beat"
+	@echo "make smoke   production smoke test: gunicorn, worker and beat with DEBUG off"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +69,14 @@ worker: install
 
 beat: install
 	$(BIN)/celery -A config beat --loglevel=info
+
+# Production mode as the Docker image runs it (scripts/entrypoint.sh), checked over HTTP; needs
+# PostgreSQL and Redis (SMOKE_DATABASE_URL, SMOKE_REDIS_URL). Not under OPPORTUNE_DEV.
+smoke: install assets
+	env -u OPPORTUNE_DEV $(PY) scripts/smoke.py
+
+compose-check:
+	SECRET_KEY=compose-check docker-compose config --quiet
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor staticfiles db.sqlite3
