@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import groupby
@@ -431,10 +432,16 @@ def backfill_dates(*, start: dt.date, end: dt.date, step_days: int = 7) -> list[
     return sorted(dates)
 
 
-def backfill_snapshots(*, start: dt.date, end: dt.date, step_days: int = 7) -> int:
+def backfill_snapshots(
+    *,
+    start: dt.date,
+    end: dt.date,
+    step_days: int = 7,
+    progress: Callable[[int, int, dt.date], None] | None = None,
+) -> int:
     """Take a snapshot for each date ``start``, ``start + step_days`` … ``<= end`` and for the
     first day of each month in between (each date in its own transaction); returns the
-    number of dates.
+    number of dates. ``progress(done, total, day)`` is called after each date.
 
     Forecast ranges are computed for the last back-filled date of each quarter only: that is
     the range the dashboard shows for a quarter (its latest), and it keeps a back-fill of 18
@@ -443,8 +450,10 @@ def backfill_snapshots(*, start: dt.date, end: dt.date, step_days: int = 7) -> i
     end = min(end, _today())
     dates = backfill_dates(start=start, end=end, step_days=step_days)
     last_of_quarter = {quarter_start(day): day for day in dates}
-    for day in dates:
+    for done, day in enumerate(dates, start=1):
         take_snapshot(taken_on=day, ranges=last_of_quarter[quarter_start(day)] == day)
+        if progress is not None:
+            progress(done, len(dates), day)
     return len(dates)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -191,8 +192,16 @@ def _next_id(model) -> int:
 
 
 class DemoBuilder:
-    def __init__(self, *, opportunities: int, seed: int, today: dt.date | None = None):
+    def __init__(
+        self,
+        *,
+        opportunities: int,
+        seed: int,
+        today: dt.date | None = None,
+        progress: Callable[[str], None] | None = None,
+    ):
         self.n = opportunities
+        self.progress = progress or (lambda message: None)
         self.rng = random.Random(seed)
         self.today = today or timezone.localdate()
         tz = timezone.get_current_timezone()
@@ -524,7 +533,9 @@ class DemoBuilder:
             ("lead", Lead), ("activity", Activity),
         ]  # fmt: skip
         for key, model in order:
-            _bulk_insert(model, self.tables.rows.get(key, []))
+            rows = self.tables.rows.get(key, [])
+            _bulk_insert(model, rows)
+            self.progress(f"wrote {len(rows):,} {model._meta.verbose_name_plural}")
         models = [Company, Contact, Opportunity, StageTransition, Opportunity.history.model,
                   Lead, Activity]  # fmt: skip
         sql = connection.ops.sequence_reset_sql(no_style(), models)
@@ -540,19 +551,31 @@ class DemoBuilder:
             self.build_accounts()
             self.build_opportunities()
             self.build_leads()
+            built = sum(len(rows) for rows in self.tables.rows.values())
+            self.progress(f"built {built:,} rows in memory ({self.n:,} deals with their history)")
             self.write()
             self.build_quotas()
+            self.progress("wrote the quotas")
         return {k: len(v) for k, v in self.tables.rows.items()}
 
 
-def seed(*, opportunities: int, seed: int, today: dt.date | None = None) -> dict[str, int]:
-    """Load the demo into an empty database; refuses when users or deals already exist."""
+def seed(
+    *,
+    opportunities: int,
+    seed: int,
+    today: dt.date | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, int]:
+    """Load the demo into an empty database; refuses when users or deals already exist.
+    ``progress`` is called with a short message after each step of the load."""
     if User.objects.exists() or Opportunity.objects.exists():
         raise ValueError(
             "The database already has users or deals; seed_demo loads into an empty database "
             "(use a fresh database, or `manage.py flush` first)."
         )
-    counts = DemoBuilder(opportunities=opportunities, seed=seed, today=today).run()
+    counts = DemoBuilder(
+        opportunities=opportunities, seed=seed, today=today, progress=progress
+    ).run()
     if connection.vendor == "postgresql":
         # Fresh planner statistics: right after a bulk load they describe empty tables, and
         # the first pages would pick plans made for nothing.

@@ -42,8 +42,13 @@ class Command(BaseCommand):
             self.stdout.write("Demo data already loaded; nothing to do.")
             return
         started = time.monotonic()
+
+        def loaded(message: str) -> None:
+            self.stdout.write(f"  {time.monotonic() - started:6.1f}s  {message}")
+            self.stdout.flush()
+
         try:
-            counts = demo.seed(opportunities=opportunities, seed=seed, today=today)
+            counts = demo.seed(opportunities=opportunities, seed=seed, today=today, progress=loaded)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         summary = ", ".join(f"{n:,} {k}" for k, n in counts.items())
@@ -56,7 +61,25 @@ class Command(BaseCommand):
             started = time.monotonic()
             end = today or timezone.localdate()
             weeks = -(-demo.HISTORY_DAYS // 7)  # weekly, ending on the reference date itself
-            taken = backfill_snapshots(start=end - dt.timedelta(weeks=weeks), end=end)
+            self.stdout.write("Back-filling forecast snapshots over the demo's history…")
+
+            last_report = [0.0]
+
+            def snapshot_taken(done: int, total: int, day: dt.date) -> None:
+                elapsed = time.monotonic() - started
+                if done not in (1, total) and elapsed - last_report[0] < 5:
+                    return  # a line every few seconds is enough to show it is moving
+                last_report[0] = elapsed
+                left = elapsed / done * (total - done)
+                self.stdout.write(
+                    f"  {elapsed:6.1f}s  snapshot {done}/{total} ({day.isoformat()}), "
+                    f"about {left:.0f}s left"
+                )
+                self.stdout.flush()
+
+            taken = backfill_snapshots(
+                start=end - dt.timedelta(weeks=weeks), end=end, progress=snapshot_taken
+            )
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Forecast snapshots back-filled for {taken} dates (weekly and each month's "
