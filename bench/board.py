@@ -5,6 +5,8 @@ migrates it, loads ``manage.py seed_demo --opportunities N --seed 1 --no-snapsho
 then, in a child process, requests /pipeline/board/ with Django's test client logged in
 as ``manager1`` (no filter): a few warm-up requests, then ``--requests`` timed ones. Server
 time is the time to produce the response (URL resolution, middleware, queries, template render).
+With ``DATABASE_URL`` set it measures that database alone, as it is (seeded with the last size
+only when it holds no deals), and never drops it.
 
 Usage:  .venv/bin/python bench/board.py [--requests 40] [--sizes 1000,100000]
         [--pg postgres://postgres@127.0.0.1:5432]
@@ -25,35 +27,11 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import deal_count, demo_database, given_database  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "opportune_board_bench"
-
-
-def run(cmd: list[str], env: dict) -> None:
-    subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-
-
-def recreate_database(pg: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{pg}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-
-
-def prepare(pg: str, size: int) -> None:
-    env = {**os.environ, "DATABASE_URL": f"{pg}/{DB_NAME}", "OPPORTUNE_DEV": "1", "DEBUG": "0"}
-    recreate_database(pg)
-    started = time.monotonic()
-    run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], env)
-    # The board needs no forecast snapshots; skipping their back-fill keeps 100k quick.
-    seed = ["seed_demo", "--opportunities", str(size), "--seed", "1", "--no-snapshots"]
-    run([sys.executable, "manage.py", *seed], env)
-    import psycopg
-
-    with psycopg.connect(f"{pg}/{DB_NAME}", autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-    print(f"  seeded {size:,} deals in {time.monotonic() - started:.1f}s", flush=True)
 
 
 def measure(requests: int) -> dict:
@@ -130,11 +108,15 @@ def main() -> None:
         print(json.dumps(measure(max(30, args.requests))))
         return
 
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if given_database():
+        sizes = sizes[-1:]  # one database: measured as it is (seeded with the last size if empty)
     results = {}
-    for size in [int(s) for s in args.sizes.split(",")]:
+    for size in sizes:
+        url = demo_database(DB_NAME, size, server=args.pg)
+        size = deal_count(url)
         print(f"board with {size:,} deals:", flush=True)
-        prepare(args.pg, size)
-        figures = measure_in_child(__file__, f"{args.pg}/{DB_NAME}", args.requests)
+        figures = measure_in_child(__file__, url, args.requests)
         results[size] = figures
         print(
             f"  median {figures['median_ms']} ms (p90 {figures['p90_ms']}, min "
@@ -152,6 +134,9 @@ def main() -> None:
         "ratio_100k_1k": round(big["median_ms"] / small["median_ms"], 2) if small and big else None,
         "queries_100k": big["queries"] if big else None,
     }
+    if given_database():  # one database of the operator's, whatever its size
+        ((count, figures),) = results.items()
+        summary.update(deals=count, board_ms=figures["median_ms"], queries=figures["queries"])
     print(json.dumps(summary))
 
 

@@ -3,7 +3,8 @@
     .venv/bin/python bench/forecast.py --opportunities 1000000
 
 Loads N deals with generate_series into a dedicated database (``opportune_forecast_bench``
-on the server of DATABASE_URL, default postgres://postgres@127.0.0.1:5432), then times:
+on ``BENCH_PG_SERVER``, default postgres://postgres@127.0.0.1:5432; with ``DATABASE_URL`` set,
+into that database, and only when it holds no deals yet), then times:
 
 * ``snapshot_s``: ``forecasting.services.take_snapshot(ranges=False)`` for today: lock,
   delete, the ORM INSERT … SELECT grouped by period × owner × pipeline — the same sums as
@@ -28,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from _common import announce, given_database  # noqa: E402
 
 SQL_SUMS = """
 INSERT INTO bench_snapshot (taken_on, period, owner_id, pipeline_id, open_count, open_amount,
@@ -130,9 +133,15 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="drop and reload the database")
     args = parser.parse_args()
 
-    server = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
-    ensure_database(server, args.database, args.fresh)
-    os.environ["DATABASE_URL"] = f"{server}/{args.database}"
+    given = given_database()
+    if given:  # the operator's database: loaded only when it has no deals, never dropped
+        url = given
+    else:
+        server = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
+        ensure_database(server, args.database, args.fresh)
+        url = f"{server}/{args.database}"
+    announce(url, given=bool(given))
+    os.environ["DATABASE_URL"] = url
     os.environ.setdefault("OPPORTUNE_DEV", "1")
     os.environ.pop("REDIS_URL", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

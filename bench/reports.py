@@ -1,12 +1,13 @@
 """Benchmark of the sales report pages' server time on PostgreSQL with 100,000 deals.
 
-Unless ``--reuse`` is given and the database already holds the demo, it drops and recreates
-the PostgreSQL database ``opportune_reports_bench``, migrates it and loads
-``manage.py seed_demo --opportunities N --seed 1 --no-snapshots`` (the reports do not read
-snapshots). Then, inside this process, it requests every report page with Django's test
-client logged in (``force_login``) as ``admin`` (who sees all 100,000 deals) and as
-``manager1`` (one team): a few warm-up requests, then ``--requests`` timed ones per page, with
-the default filters (the last twelve months). Server time is the time to produce the
+Unless ``--reuse`` is given and the database already holds the demo, it drops and recreates the
+PostgreSQL database ``opportune_reports_bench``, migrates it and loads ``manage.py seed_demo
+--opportunities N --seed 1 --no-snapshots`` (the reports do not read snapshots); with
+``DATABASE_URL`` set it uses that database instead, as it is (seeded only when it holds no
+deals), and never drops it. Then, inside this process, it requests every report page with
+Django's test client logged in (``force_login``) as ``admin`` (who sees all 100,000 deals) and
+as ``manager1`` (one team): a few warm-up requests, then ``--requests`` timed ones per page,
+with the default filters (the last twelve months). Server time is the time to produce the
 response (URL resolution, middleware, queries, template render); the median is reported.
 
 Usage:  .venv/bin/python bench/reports.py [--requests 20] [--opportunities 100000]
@@ -24,10 +25,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import demo_database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "opportune_reports_bench"
@@ -44,47 +47,6 @@ PAGES = [
     ("drilldown", "forecasting:report_deals", {"kind": "won"}),
     ("home", "home", {}),
 ]
-
-
-def run(cmd: list[str], env: dict) -> None:
-    subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-
-
-def prepare(pg: str, size: int, reuse: bool) -> None:
-    import psycopg
-
-    env = {**os.environ, "DATABASE_URL": f"{pg}/{DB_NAME}", "OPPORTUNE_DEV": "1", "DEBUG": "0"}
-    if reuse:
-        try:
-            with psycopg.connect(f"{pg}/{DB_NAME}") as conn:
-                count = conn.execute("SELECT count(*) FROM pipeline_opportunity").fetchone()[0]
-            if count == size:
-                run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], env)
-                print(f"reusing {DB_NAME} with {count:,} opportunities")
-                return
-        except psycopg.Error:
-            pass
-    with psycopg.connect(f"{pg}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    started = time.monotonic()
-    run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], env)
-    run(
-        [
-            sys.executable,
-            "manage.py",
-            "seed_demo",
-            "--opportunities",
-            str(size),
-            "--seed",
-            "1",
-            "--no-snapshots",
-        ],
-        env,
-    )
-    with psycopg.connect(f"{pg}/{DB_NAME}", autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-    print(f"seeded {size:,} opportunities in {time.monotonic() - started:.1f}s")
 
 
 def measure(username: str, requests: int) -> dict[str, float]:
@@ -134,8 +96,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded database")
     args = parser.parse_args()
 
-    prepare(args.pg, args.opportunities, args.reuse)
-    os.environ["DATABASE_URL"] = f"{args.pg}/{DB_NAME}"
+    url = demo_database(DB_NAME, args.opportunities, server=args.pg, reuse=args.reuse)
+    os.environ["DATABASE_URL"] = url
     os.environ.setdefault("OPPORTUNE_DEV", "1")
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

@@ -1,7 +1,8 @@
 """Benchmark of the workspace search (/pipeline/search/) at 100,000 deals.
 
 Seeds PostgreSQL like ``bench/board.py`` (database ``opportune_board_bench``; ``--reuse``
-keeps one that already holds the deals), then, as ``rep1``, ``manager1`` and ``admin``,
+keeps one that already holds the deals; ``DATABASE_URL`` names a database to use instead, as it
+is), then, as ``rep1``, ``manager1`` and ``admin``,
 requests the search page for a common word, a word that matches nothing and a two-word
 query: a few warm-up requests, then the median of ``--requests`` timed ones.
 
@@ -75,10 +76,8 @@ def main() -> None:
         return
     import board  # bench/board.py: the same seeded database
 
-    if not args.reuse:
-        print("seeding 100,000 deals:", flush=True)
-        board.prepare(args.pg, 100_000)
-    figures = board.measure_in_child(__file__, f"{args.pg}/{board.DB_NAME}", args.requests)
+    url = board.demo_database(board.DB_NAME, 100_000, server=args.pg, reuse=args.reuse)
+    figures = board.measure_in_child(__file__, url, args.requests)
     for key, value in figures.items():
         print(f"  {key}: {value}")
     print(json.dumps(figures))

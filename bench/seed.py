@@ -1,4 +1,5 @@
-"""Times `seed_demo --opportunities N` on a fresh PostgreSQL database.
+"""Times `seed_demo --opportunities N` on a fresh PostgreSQL database (or, with DATABASE_URL
+set, on that database, which must be empty).
 
 Target (foundation issue): 100,000 opportunities in under 60 s on this 2-core machine.
 Last line: {"n": .., "seed_s": .., "rows": ..}
@@ -8,7 +9,7 @@ import argparse
 import json
 import time
 
-from _common import fresh_database, setup_django
+from _common import announce, fresh_database, given_database, setup_django
 
 
 def main():
@@ -16,14 +17,21 @@ def main():
     parser.add_argument("--opportunities", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    setup_django(fresh_database("opportune_bench_seed"))
+    # DATABASE_URL: seed the operator's (empty) database; else a fresh one of its own.
+    given = given_database()
+    url = given or fresh_database("opportune_bench_seed")
+    announce(url, given=bool(given))
+    setup_django(url)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
     from pipeline import demo
 
     started = time.perf_counter()
-    counts = demo.seed(opportunities=args.opportunities, seed=args.seed)
+    try:
+        counts = demo.seed(opportunities=args.opportunities, seed=args.seed)
+    except ValueError as exc:  # the given database is not empty
+        raise SystemExit(str(exc)) from exc
     elapsed = time.perf_counter() - started
     for table, n in counts.items():
         print(f"{table:>12}: {n:>9,}")
