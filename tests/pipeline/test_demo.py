@@ -1,5 +1,6 @@
 import datetime as dt
 import hashlib
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -115,12 +116,18 @@ def test_seeded_ids_continue_after_seed_so_services_can_create():
 
 
 @pytest.mark.django_db
-def test_seed_demo_back_fills_weekly_snapshots_and_quotas():
+def test_seed_demo_back_fills_weekly_snapshots_and_quotas(capsys):
     from forecasting.models import ForecastSnapshot, Quota
 
     today = dt.date.today()
     call_command("seed_demo", opportunities=60, seed=2)
     dates = sorted(set(ForecastSnapshot.objects.values_list("taken_on", flat=True)))
+    # A long load is never a silent one: rows per table, then snapshot dates with an estimate.
+    out = capsys.readouterr().out
+    assert "wrote 60 opportunities" in out
+    total = re.search(r"snapshot 1/(\d+) \(\d{4}-\d\d-\d\d\), about \d+s left", out)
+    assert total and int(total.group(1)) >= len(dates)
+    assert f"snapshot {total.group(1)}/{total.group(1)} ({today}), about 0s left" in out
     assert dates[-1] == today
     assert (dates[-1] - dates[0]).days >= 500
     assert all((b - a).days <= 7 for a, b in zip(dates, dates[1:], strict=False))
