@@ -8,7 +8,7 @@ PORT ?= 8000
 
 export OPPORTUNE_DEV ?= 1
 
-.PHONY: help install install-dev assets migrate seed run test lint format check worker beat smoke compose-check bench clean
+.PHONY: help install install-dev assets migrate seed run test lint format check worker beat smoke compose-check security bench clean
 
 help:
 	@echo "make run     install, migrate, load demo data, serve http://$(HOST):$(PORT)"
@@ -74,6 +74,12 @@ beat: install
 # PostgreSQL and Redis (SMOKE_DATABASE_URL, SMOKE_REDIS_URL). Not under OPPORTUNE_DEV.
 smoke: install assets
 	env -u OPPORTUNE_DEV $(PY) scripts/smoke.py
+
+# Security gates: bandit (no medium or high finding without a reasoned `# nosec` on its line)
+# and the dependency audit (fails on a known vulnerability; says so when it cannot look).
+security: install-dev
+	$(BIN)/bandit -q -c pyproject.toml -r accounts pipeline forecasting config scripts bench --severity-level medium
+	$(PY) scripts/audit_dependencies.py
 
 compose-check:
 	SECRET_KEY=compose-check docker-compose config --quiet
