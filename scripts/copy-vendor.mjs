@@ -1,5 +1,5 @@
 // Copies the browser builds of the npm dependencies into static/vendor/ (never committed).
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -14,9 +14,4 @@ mkdirSync(out, { recursive: true });
 for (const [src, dest] of Object.entries(files)) {
   copyFileSync(join(root, "node_modules", src), join(out, dest));
   console.log(`static/vendor/${dest}`);
-}
-// axe-core is a dev dependency (the accessibility tests load it as a same-origin static file).
-if (existsSync(join(root, "node_modules", "axe-core", "axe.min.js"))) {
-  copyFileSync(join(root, "node_modules", "axe-core", "axe.min.js"), join(out, "axe.min.js"));
-  console.log("static/vendor/axe.min.js");
 }
