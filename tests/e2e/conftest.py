@@ -3,6 +3,10 @@ server. Screenshots go to ``artifacts/`` (kept by CI as test artefacts).
 
 Where Chromium is not installed the tests skip with a reason, except when
 ``REQUIRE_E2E=1`` (set by CI), where its absence is a failure.
+
+Every page runs under the site's real Content-Security-Policy (never bypassed): a
+``securitypolicyviolation`` event or a "Refused to ..." console message on any page a test
+opens fails that test, with what was blocked and where.
 """
 
 import os
@@ -27,6 +31,16 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+
+
+# Reports every Content-Security-Policy violation of the page (and of any frame) to Python.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolation(`${e.effectiveDirective} blocked ${e.blockedURI || "?"} at `
+    + `${e.sourceFile || e.documentURI}:${e.lineNumber}:${e.columnNumber} ${e.sample || ""}`);
+}, true);
+"""
+CSP_CONSOLE_MARKERS = ("Content Security Policy", "Content-Security-Policy", "Refused to")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -63,16 +77,53 @@ def artifacts_dir():
     return ARTIFACTS
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A test that passed but saw a Content-Security-Policy violation fails."""
+    result = yield
+    seen = getattr(item, "csp_violations", None)
+    if seen:
+        pytest.fail("Content-Security-Policy violations:\n  " + "\n  ".join(seen), pytrace=False)
+    return result
+
+
+def watch_csp(context, seen: list[str]):
+    """Records in ``seen`` every CSP violation on every page of ``context``."""
+    context.expose_binding(
+        "__cspViolation", lambda source, text: seen.append(f"{source['frame'].url}: {text}")
+    )
+    context.add_init_script(CSP_LISTENER)
+
+    def on_console(message):
+        if any(marker in message.text for marker in CSP_CONSOLE_MARKERS):
+            seen.append(f"{message.page.url if message.page else '?'}: console: {message.text}")
+
+    context.on("console", on_console)
+
+
 @pytest.fixture
-def new_page(browser, live_server):
-    """Factory: ``new_page()`` opens a fresh browser context (its own cookies) and page."""
+def csp_violations(request):
+    """The CSP violations seen so far by this test's browser contexts (a test that provokes
+    one on purpose clears the list after checking it)."""
+    request.node.csp_violations = []
+    return request.node.csp_violations
+
+
+@pytest.fixture
+def new_page(browser, live_server, csp_violations):
+    """Factory: ``new_page()`` opens a fresh browser context (its own cookies) and page,
+    watched for Content-Security-Policy violations."""
     contexts = []
 
-    def make(viewport=None):
+    def make(viewport=None, **options):
         context = browser.new_context(
-            base_url=live_server.url, viewport=viewport or {"width": 1280, "height": 900}
+            base_url=live_server.url,
+            viewport=viewport or {"width": 1280, "height": 900},
+            bypass_csp=False,
+            **options,
         )
         context.set_default_timeout(10_000)
+        watch_csp(context, csp_violations)
         contexts.append(context)
         return context.new_page()
 
