@@ -90,6 +90,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -163,6 +164,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # --- Opportune -------------------------------------------------------------------------------
 OPPORTUNE_CURRENCY = env("OPPORTUNE_CURRENCY", default="USD")
 OPPORTUNE_BOARD_COLUMN_LIMIT = env.int("OPPORTUNE_BOARD_COLUMN_LIMIT", default=50)
+# The nightly snapshot splits into one Celery task per pipeline (a chord) once there are at
+# least this many pipelines, or this many open deals (0 turns a test off); see
+# forecasting.services.snapshot_chunk_pipelines.
+OPPORTUNE_SNAPSHOT_CHUNK_PIPELINES = env.int("OPPORTUNE_SNAPSHOT_CHUNK_PIPELINES", default=8)
+OPPORTUNE_SNAPSHOT_CHUNK_DEALS = env.int("OPPORTUNE_SNAPSHOT_CHUNK_DEALS", default=100_000)
 
 LOGGING = {
     "version": 1,
