@@ -90,6 +90,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 
+# --- Databases: replica ----------------------------------------------------------------------
+# DATABASE_REPLICA_URL (a PostgreSQL streaming replica of DATABASE_URL) adds the ``replica``
+# alias; config.routers sends the reads of the report pages and the forecast dashboard there
+# (views marked ``@reads_from_replica``), everything else (writes, reads inside a transaction,
+# every other page, migrations) stays on ``default``. Unset: one database for everything.
+# In tests the alias is a mirror of ``default`` (no test database of its own), so ordinary
+# tests see the same data whichever alias a page reads.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"]["ATOMIC_REQUESTS"] = False
+    DATABASES["replica"].setdefault("CONN_MAX_AGE", DATABASES["default"]["CONN_MAX_AGE"])
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
+# --- end Databases: replica ------------------------------------------------------------------
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
