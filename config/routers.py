@@ -16,6 +16,12 @@ seconds of replication lag do not matter. Everything else stays on ``default``:
 The mark is a context variable, set for the duration of the view only, so it never leaks into
 another request of the same worker thread. Without a replica the router answers ``None`` and
 Django uses ``default`` as if it were not there.
+
+Read your own writes: :class:`PinPrimaryAfterWriteMiddleware` gives every non-GET/HEAD
+request's response a short-lived cookie; while a browser has it
+(``settings.OPPORTUNE_REPLICA_PIN_SECONDS``), its replica pages read the primary too, so a
+manager who saves a quota and lands on the dashboard sees the new figure at once. Other
+users see it once the replica has caught up.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
 
 REPLICA = "replica"
 SAFE_METHODS = ("GET", "HEAD")
+PIN_COOKIE = "opportune_primary"
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +68,11 @@ def reads_from_replica(view):
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
-        if request.method not in SAFE_METHODS or not replica_configured():
+        if (
+            request.method not in SAFE_METHODS
+            or not replica_configured()
+            or PIN_COOKIE in request.COOKIES
+        ):
             return view(request, *args, **kwargs)
         try:
             with replica_reads():
@@ -75,6 +86,29 @@ def reads_from_replica(view):
             return view(request, *args, **kwargs)
 
     return wrapper
+
+
+class PinPrimaryAfterWriteMiddleware:
+    """After a request that may have written (any method but GET and HEAD), the same browser
+    reads the primary on replica pages for ``OPPORTUNE_REPLICA_PIN_SECONDS``. The cookie only
+    ever sends its holder to the primary, so it needs no signature."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        seconds = settings.OPPORTUNE_REPLICA_PIN_SECONDS
+        if request.method not in SAFE_METHODS and replica_configured() and seconds > 0:
+            response.set_cookie(
+                PIN_COOKIE,
+                "1",
+                max_age=seconds,
+                httponly=True,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
+            )
+        return response
 
 
 class ReplicaRouter:

@@ -94,7 +94,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # DATABASE_REPLICA_URL (a PostgreSQL streaming replica of DATABASE_URL) adds the ``replica``
 # alias; config.routers sends the reads of the report pages and the forecast dashboard there
 # (views marked ``@reads_from_replica``), everything else (writes, reads inside a transaction,
-# every other page, migrations) stays on ``default``. Unset: one database for everything.
+# every other page, migrations) stays on ``default``; for OPPORTUNE_REPLICA_PIN_SECONDS after a
+# browser's own write (any POST) its replica pages read ``default`` too, so users see their own
+# changes at once. Unset: one database for everything.
 # In tests the alias is a mirror of ``default`` (no test database of its own), so ordinary
 # tests see the same data whichever alias a page reads.
 DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
@@ -104,8 +106,15 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"].setdefault("CONN_MAX_AGE", DATABASES["default"]["CONN_MAX_AGE"])
     if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+        # An unreachable replica must fail fast: its pages then fall back to the primary.
+        DATABASES["replica"]["OPTIONS"].setdefault(
+            "connect_timeout", env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=3)
+        )
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    # After a user's own write, their replica pages read the primary for this many seconds.
+    MIDDLEWARE += ["config.routers.PinPrimaryAfterWriteMiddleware"]
 DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
+OPPORTUNE_REPLICA_PIN_SECONDS = env.int("OPPORTUNE_REPLICA_PIN_SECONDS", default=15)
 # --- end Databases: replica ------------------------------------------------------------------
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

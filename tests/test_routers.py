@@ -14,8 +14,16 @@ from pathlib import Path
 
 import pytest
 from django.db import transaction
+from django.http import HttpResponse
 
-from config.routers import REPLICA, ReplicaRouter, reads_from_replica, replica_reads
+from config.routers import (
+    PIN_COOKIE,
+    REPLICA,
+    PinPrimaryAfterWriteMiddleware,
+    ReplicaRouter,
+    reads_from_replica,
+    replica_reads,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
@@ -71,6 +79,31 @@ def test_reads_from_replica_routes_only_safe_methods(with_replica, rf):
     assert seen == {"GET": REPLICA, "POST": None}
 
 
+def test_reads_from_replica_after_own_write_reads_the_primary(with_replica, rf, settings):
+    settings.OPPORTUNE_REPLICA_PIN_SECONDS = 15
+    middleware = PinPrimaryAfterWriteMiddleware(lambda request: HttpResponse())
+    assert PIN_COOKIE not in middleware(rf.get("/")).cookies
+    pinned = middleware(rf.post("/")).cookies[PIN_COOKIE]
+    assert pinned["max-age"] == 15 and pinned["httponly"]
+
+    seen = []
+
+    @reads_from_replica
+    def view(request):
+        seen.append(router.db_for_read(object))
+
+    view(rf.get("/"))
+    request = rf.get("/")
+    request.COOKIES[PIN_COOKIE] = "1"
+    view(request)
+    assert seen == [REPLICA, None]
+
+
+def test_pin_cookie_is_not_set_without_a_replica(rf):
+    middleware = PinPrimaryAfterWriteMiddleware(lambda request: HttpResponse())
+    assert PIN_COOKIE not in middleware(rf.post("/")).cookies
+
+
 def test_replica_alias_is_a_test_mirror_of_default():
     result = subprocess.run(
         [sys.executable, "-c", "import json, django; django.setup(); "
@@ -84,6 +117,7 @@ def test_replica_alias_is_a_test_mirror_of_default():
     assert (replica["HOST"], replica["NAME"]) == ("replica.internal", "crm")
     assert replica["TEST"]["MIRROR"] == "default"
     assert replica["OPTIONS"]["options"] == "-c jit=off"
+    assert replica["OPTIONS"]["connect_timeout"] == 3  # an unreachable replica fails fast
 
 
 # --- two real databases ----------------------------------------------------------------------
@@ -153,6 +187,22 @@ for key, url in pages.items():
         "status": response.status_code,
         "renamed": "Renamed on primary" in body or "5,678" in body,
         "original": "Replicated deal" in body or "1,234" in body,
+    }
+# A manager saves a forecast call and lands on the dashboard: they read the primary for a few
+# seconds (and see it); another browser still reads the lagging replica.
+if sys.argv[2] == "write":
+    writer = Client()
+    writer.force_login(User.objects.get(username="manager"))
+    rep = User.objects.get(username="rep")
+    saved = writer.post(reverse("forecasting:adjust") + f"?rep={rep.pk}",
+                        {"amount": "4321", "note": "Replica check"})
+    mine = writer.get(pages["dashboard"]).content.decode()
+    theirs = client.get(pages["dashboard"]).content.decode()
+    out["own_write"] = {
+        "saved": saved.status_code,
+        "pinned": "opportune_primary" in writer.cookies,
+        "writer_sees_it": "4,321" in mine,
+        "others_see_it": "4,321" in theirs,
     }
 print(json.dumps(out))
 """
@@ -233,6 +283,13 @@ def test_pages_read_the_database_the_router_names(primary_and_replica):
     assert seen["dashboard_deals"] == replica
     assert seen["report_deals"] == replica
     assert seen["report_pipeline"] == replica
+    # ... except for a user who has just written: they see the primary for a few seconds.
+    assert seen["own_write"] == {
+        "saved": 302,
+        "pinned": True,
+        "writer_sees_it": True,
+        "others_see_it": False,
+    }
 
 
 @pytest.mark.postgres
