@@ -278,3 +278,18 @@ def test_snapshot_chunks_run_side_by_side_but_wait_for_a_whole_date_rebuild(rep)
     thread.join(timeout=30)
     assert done.is_set()
     assert ForecastSnapshot.objects.filter(taken_on=TODAY, pipeline=first).count() == 1
+
+
+def test_snapshot_run_admin_lists_runs_read_only(renewals, chunk_everything, eager, client):
+    from tests.factories import UserFactory
+
+    snapshot_forecasts.apply(args=[TODAY.isoformat()]).get()
+    admin = UserFactory(username="root", role="admin", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    listing = client.get("/admin/forecasting/snapshotrun/")
+    assert listing.status_code == 200
+    assert "Per-pipeline chunks" in listing.content.decode()
+    run = SnapshotRun.objects.get(taken_on=TODAY)
+    page = client.get(f"/admin/forecasting/snapshotrun/{run.pk}/change/")
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    assert client.get("/admin/forecasting/snapshotrun/add/").status_code == 403
