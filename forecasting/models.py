@@ -122,10 +122,12 @@ class ForecastSnapshot(models.Model):
     """The forecast components of one period × owner × pipeline as they stood on ``taken_on``.
 
     Written only by ``services.take_snapshot`` (a date's rows are rebuilt in one transaction,
-    so taking a date twice gives the same rows). Open-deal columns: ``open_count``,
-    ``open_amount``, ``weighted_amount`` (Σ amount × effective probability / 100),
-    ``commit_amount`` and ``best_case_amount`` (Σ amount of open deals in that forecast
-    category). Closed columns: ``won_amount``, ``won_count``, ``lost_count``, ``lost_amount``.
+    so taking a date twice gives the same rows) and, in a chunked run, by
+    ``services.take_pipeline_snapshot`` (one pipeline's rows of a date in one transaction).
+    Open-deal columns: ``open_count``, ``open_amount``, ``weighted_amount`` (Σ amount ×
+    effective probability / 100), ``commit_amount`` and ``best_case_amount`` (Σ amount of open
+    deals in that forecast category). Closed columns: ``won_amount``, ``won_count``,
+    ``lost_count``, ``lost_amount``.
     """
 
     taken_on = models.DateField()
@@ -196,7 +198,8 @@ class ForecastRange(models.Model):
     ``taken_on``: P10/P50/P90, the mean, and the chance of reaching quota.
 
     Scope: a rep (``owner``), a team (``team``) or everyone (neither); ``pipeline`` empty means
-    every pipeline. Written only by ``services.take_snapshot``.
+    every pipeline. Written only by ``services.take_snapshot`` (or, for a chunked run, by
+    ``services.finish_snapshot_run``).
     """
 
     taken_on = models.DateField()
