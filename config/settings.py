@@ -92,6 +92,33 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 
+# --- Databases: replica ----------------------------------------------------------------------
+# DATABASE_REPLICA_URL (a PostgreSQL streaming replica of DATABASE_URL) adds the ``replica``
+# alias; config.routers sends the reads of the report pages and the forecast dashboard there
+# (views marked ``@reads_from_replica``), everything else (writes, reads inside a transaction,
+# every other page, migrations) stays on ``default``; for OPPORTUNE_REPLICA_PIN_SECONDS after a
+# browser's own write (any POST) its replica pages read ``default`` too, so users see their own
+# changes at once. Unset: one database for everything.
+# In tests the alias is a mirror of ``default`` (no test database of its own), so ordinary
+# tests see the same data whichever alias a page reads.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"]["ATOMIC_REQUESTS"] = False
+    DATABASES["replica"].setdefault("CONN_MAX_AGE", DATABASES["default"]["CONN_MAX_AGE"])
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+        # An unreachable replica must fail fast: its pages then fall back to the primary.
+        DATABASES["replica"]["OPTIONS"].setdefault(
+            "connect_timeout", env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=3)
+        )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    # After a user's own write, their replica pages read the primary for this many seconds.
+    MIDDLEWARE += ["config.routers.PinPrimaryAfterWriteMiddleware"]
+DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
+OPPORTUNE_REPLICA_PIN_SECONDS = env.int("OPPORTUNE_REPLICA_PIN_SECONDS", default=15)
+# --- end Databases: replica ------------------------------------------------------------------
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -194,6 +221,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # --- Opportune -------------------------------------------------------------------------------
 OPPORTUNE_CURRENCY = env("OPPORTUNE_CURRENCY", default="USD")
 OPPORTUNE_BOARD_COLUMN_LIMIT = env.int("OPPORTUNE_BOARD_COLUMN_LIMIT", default=50)
+# The nightly snapshot splits into one Celery task per pipeline (a chord) once there are at
+# least this many pipelines, or this many open deals (0 turns a test off); see
+# forecasting.services.snapshot_chunk_pipelines.
+OPPORTUNE_SNAPSHOT_CHUNK_PIPELINES = env.int("OPPORTUNE_SNAPSHOT_CHUNK_PIPELINES", default=8)
+OPPORTUNE_SNAPSHOT_CHUNK_DEALS = env.int("OPPORTUNE_SNAPSHOT_CHUNK_DEALS", default=100_000)
 
 LOGGING = {
     "version": 1,

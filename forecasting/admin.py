@@ -1,12 +1,19 @@
 """Django admin for quotas, adjustments and (read-only) snapshots and ranges. Snapshots are
 written only by the nightly job (``manage.py snapshot_forecasts`` re-takes a date); its
-schedule is the "Nightly forecast snapshot" periodic task under Periodic tasks."""
+schedule is the "Nightly forecast snapshot" periodic task under Periodic tasks; each date's
+last run (one task or per-pipeline chunks, started, finished, rows) is under Snapshot runs."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from forecasting import services
-from forecasting.models import ForecastAdjustment, ForecastRange, ForecastSnapshot, Quota
+from forecasting.models import (
+    ForecastAdjustment,
+    ForecastRange,
+    ForecastSnapshot,
+    Quota,
+    SnapshotRun,
+)
 
 
 @admin.register(Quota)
@@ -74,3 +81,18 @@ class ForecastRangeAdmin(ReadOnlyAdmin):
     )  # fmt: skip
     list_filter = ("taken_on", "period_kind", "period", "team", "pipeline")
     list_select_related = ("owner", "team", "pipeline")
+
+
+@admin.register(SnapshotRun)
+class SnapshotRunAdmin(ReadOnlyAdmin):
+    """The run record of each snapshot date: a run started but not finished is under way or
+    failed (a chunk that kept failing stops the chord, so the run never finishes); re-take the
+    date from the snapshots' action or ``manage.py snapshot_forecasts --date``."""
+
+    list_display = (
+        "taken_on", "mode", "chunks_done", "chunks", "rows", "started_at", "finished_at",
+        "duration",
+    )  # fmt: skip
+    list_filter = ("mode", ("finished_at", admin.EmptyFieldListFilter))
+    date_hierarchy = "taken_on"
+    readonly_fields = list_display + ("chunk_rows",)

@@ -122,10 +122,12 @@ class ForecastSnapshot(models.Model):
     """The forecast components of one period × owner × pipeline as they stood on ``taken_on``.
 
     Written only by ``services.take_snapshot`` (a date's rows are rebuilt in one transaction,
-    so taking a date twice gives the same rows). Open-deal columns: ``open_count``,
-    ``open_amount``, ``weighted_amount`` (Σ amount × effective probability / 100),
-    ``commit_amount`` and ``best_case_amount`` (Σ amount of open deals in that forecast
-    category). Closed columns: ``won_amount``, ``won_count``, ``lost_count``, ``lost_amount``.
+    so taking a date twice gives the same rows) and, in a chunked run, by
+    ``services.take_pipeline_snapshot`` (one pipeline's rows of a date in one transaction).
+    Open-deal columns: ``open_count``, ``open_amount``, ``weighted_amount`` (Σ amount ×
+    effective probability / 100), ``commit_amount`` and ``best_case_amount`` (Σ amount of open
+    deals in that forecast category). Closed columns: ``won_amount``, ``won_count``,
+    ``lost_count``, ``lost_amount``.
     """
 
     taken_on = models.DateField()
@@ -196,7 +198,8 @@ class ForecastRange(models.Model):
     ``taken_on``: P10/P50/P90, the mean, and the chance of reaching quota.
 
     Scope: a rep (``owner``), a team (``team``) or everyone (neither); ``pipeline`` empty means
-    every pipeline. Written only by ``services.take_snapshot``.
+    every pipeline. Written only by ``services.take_snapshot`` (or, for a chunked run, by
+    ``services.finish_snapshot_run``).
     """
 
     taken_on = models.DateField()
@@ -253,6 +256,47 @@ class ForecastRange(models.Model):
 
     def __str__(self):
         return f"{self.taken_on} · {self.period_kind} {self.period}"
+
+
+class SnapshotRun(models.Model):
+    """When the forecast snapshot of one date was last built, and how: one row per date,
+    rewritten by every rebuild of that date (``services.take_snapshot`` in one task, or a
+    chunked run: ``start_snapshot_run``, one ``take_pipeline_snapshot`` per pipeline,
+    ``finish_snapshot_run``). A run with ``started_at`` but no ``finished_at`` is under way
+    or failed; what operators watch each morning is that today's run finished."""
+
+    class Mode(models.TextChoices):
+        SINGLE = "single", "One task"
+        CHUNKED = "chunked", "Per-pipeline chunks"
+
+    taken_on = models.DateField(unique=True, help_text="The date the snapshot describes.")
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.SINGLE)
+    chunks = models.PositiveIntegerField(
+        default=1, help_text="Chunks the run was split into (one per pipeline when chunked)."
+    )
+    chunks_done = models.PositiveIntegerField(default=0, help_text="Chunks finished so far.")
+    chunk_rows = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Snapshot rows written by each finished chunk, by pipeline id.",
+    )
+    rows = models.PositiveIntegerField(default=0, help_text="Snapshot rows of the date.")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-taken_on"]
+
+    def __str__(self):
+        state = "finished" if self.finished_at else "not finished"
+        return f"{self.taken_on} · {self.get_mode_display()} · {state}"
+
+    @property
+    def duration(self):
+        """Wall time from start to finish; None until finished."""
+        if self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
 
 
 class ForecastAdjustment(models.Model):

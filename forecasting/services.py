@@ -11,6 +11,20 @@ rows stored with them, in one transaction: delete the date's rows, then one
 half-way rolls back to the previous rows. On PostgreSQL a transaction-level advisory lock keyed
 by the date serialises two runs for the same date, and the transaction may raise ``work_mem``.
 
+Chunked runs
+------------
+With many pipelines or many open deals (``settings.OPPORTUNE_SNAPSHOT_CHUNK_PIPELINES`` /
+``OPPORTUNE_SNAPSHOT_CHUNK_DEALS``, see :func:`snapshot_chunk_pipelines`) the nightly task
+splits a date into one chunk per pipeline, run in parallel by the workers:
+:func:`start_snapshot_run` opens the date's :class:`~forecasting.models.SnapshotRun`,
+:func:`take_pipeline_snapshot` rebuilds one pipeline's rows of the date (delete, then the same
+``INSERT … SELECT`` restricted to that pipeline, in one transaction) and :func:`finish_snapshot_run`
+(the chord's callback) stores the forecast ranges and marks the run finished. The chunks of a
+date share the date's advisory lock and each takes its own (date, pipeline) lock, so chunks run
+side by side while a whole-date rebuild waits for them (and they for it). Every path writes
+rows through :func:`_rebuild_snapshot_rows`, so the chunked rows are exactly the one-task rows,
+and a chunk retried after a failure rebuilds only its own pipeline.
+
 What a snapshot describes
 -------------------------
 The pipeline as it stood at the end of ``D`` in ``settings.TIME_ZONE``:
@@ -51,6 +65,7 @@ from decimal import Decimal
 from itertools import groupby
 from operator import itemgetter
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import (
@@ -81,9 +96,10 @@ from forecasting.models import (
     ForecastSnapshot,
     PeriodKind,
     Quota,
+    SnapshotRun,
 )
 from pipeline import expressions
-from pipeline.models import ForecastCategory, Opportunity, Stage, StageTransition
+from pipeline.models import ForecastCategory, Opportunity, Pipeline, Stage, StageTransition
 
 ZERO = Decimal("0")
 MONEY_FIELD = DecimalField(max_digits=20, decimal_places=2)
@@ -359,22 +375,46 @@ def empirical_stage_rates(*, on: dt.date) -> dict[int, int]:
 # --- the snapshot ----------------------------------------------------------------------------
 
 
-def _lock_and_tune(taken_on: dt.date) -> None:
+def _lock_and_tune(taken_on: dt.date, *, pipeline_id: int | None = None) -> None:
     """PostgreSQL: one writer per date (waits for a concurrent run of the same date) and more
-    sort memory for this transaction only."""
+    sort memory for this transaction only.
+
+    With ``pipeline_id`` (a chunk): the date's lock is taken shared, so the chunks of one date
+    run side by side but never beside a whole-date rebuild, plus an exclusive lock on
+    (date, pipeline), so a chunk and its own retry never overlap."""
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)",
-            [ADVISORY_LOCK_NAMESPACE, taken_on.toordinal()],
-        )
+        if pipeline_id is None:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [ADVISORY_LOCK_NAMESPACE, taken_on.toordinal()],
+            )
+        else:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock_shared(%s, %s)",
+                [ADVISORY_LOCK_NAMESPACE, taken_on.toordinal()],
+            )
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s)", [_chunk_lock_key(taken_on, pipeline_id)]
+            )
         cursor.execute(f"SET LOCAL work_mem = '{SNAPSHOT_WORK_MEM}'")
 
 
-def _insert_snapshot_rows(taken_on: dt.date, rates: dict[int, int]) -> int:
+def _chunk_lock_key(taken_on: dt.date, pipeline_id: int) -> int:
+    """A bigint advisory-lock key for (date, pipeline): the namespace in the high bits (the
+    single-key space is separate from the two-key one); a hash collision only makes two
+    chunks wait for each other."""
+    digest = zlib.crc32(f"{taken_on.toordinal()}:{pipeline_id}".encode())
+    return (ADVISORY_LOCK_NAMESPACE << 32) | digest
+
+
+def _insert_snapshot_rows(
+    taken_on: dt.date, rates: dict[int, int], *, pipeline_id: int | None = None
+) -> int:
+    queryset = None if pipeline_id is None else Opportunity.objects.filter(pipeline_id=pipeline_id)
     grouped = (
-        deals_at(on=taken_on, rates=rates)
+        deals_at(on=taken_on, rates=rates, queryset=queryset)
         .values("s_period", "s_owner", "s_pipeline")
         .annotate(**snapshot_aggregates())
         .order_by()
@@ -394,25 +434,138 @@ def _insert_snapshot_rows(taken_on: dt.date, rates: dict[int, int]) -> int:
         return cursor.rowcount
 
 
-@transaction.atomic
-def take_snapshot(*, taken_on: dt.date, ranges: bool = True) -> int:
-    """Rebuild the forecast snapshot of ``taken_on`` and, unless ``ranges`` is False, the
-    forecast ranges stored with it, in one transaction; returns the number of snapshot rows.
-    Idempotent and atomic; see the module docstring."""
+def _rebuild_snapshot_rows(
+    taken_on: dt.date, rates: dict[int, int], *, pipeline_id: int | None = None
+) -> int:
+    """Delete the snapshot rows of ``taken_on`` (of one pipeline, or all) and insert them
+    anew; the caller holds the transaction and the lock. Every snapshot path goes through
+    here, so a chunked run writes exactly the rows of a one-task run."""
+    existing = ForecastSnapshot.objects.filter(taken_on=taken_on)
+    if pipeline_id is not None:
+        existing = existing.filter(pipeline_id=pipeline_id)
+    existing.delete()
+    return _insert_snapshot_rows(taken_on, rates, pipeline_id=pipeline_id)
+
+
+def _rebuild_ranges(taken_on: dt.date, rates: dict[int, int]) -> int:
+    ForecastRange.objects.filter(taken_on=taken_on).delete()
+    return simulate_ranges(taken_on=taken_on, rates=rates)
+
+
+def _snapshot_date(taken_on) -> dt.date:
     if isinstance(taken_on, dt.datetime):
         taken_on = taken_on.date()
     if taken_on > _today():
         raise ValidationError(
             {"taken_on": f"{taken_on} is in the future; a snapshot describes today or a past day."}
         )
+    return taken_on
+
+
+@transaction.atomic
+def take_snapshot(*, taken_on: dt.date, ranges: bool = True) -> int:
+    """Rebuild the forecast snapshot of ``taken_on`` and, unless ``ranges`` is False, the
+    forecast ranges stored with it, in one transaction; returns the number of snapshot rows.
+    Idempotent and atomic; see the module docstring. The date's
+    :class:`~forecasting.models.SnapshotRun` records the rebuild in the same transaction."""
+    taken_on = _snapshot_date(taken_on)
+    started = timezone.now()
     _lock_and_tune(taken_on)
-    ForecastSnapshot.objects.filter(taken_on=taken_on).delete()
     rates = empirical_stage_rates(on=taken_on)
-    rows = _insert_snapshot_rows(taken_on, rates)
+    rows = _rebuild_snapshot_rows(taken_on, rates)
     if ranges:
-        ForecastRange.objects.filter(taken_on=taken_on).delete()
-        simulate_ranges(taken_on=taken_on, rates=rates)
+        _rebuild_ranges(taken_on, rates)
+    SnapshotRun.objects.update_or_create(
+        taken_on=taken_on,
+        defaults={
+            "mode": SnapshotRun.Mode.SINGLE,
+            "chunks": 1,
+            "chunks_done": 1,
+            "chunk_rows": {},
+            "rows": rows,
+            "started_at": started,
+            "finished_at": timezone.now(),
+        },
+    )
     return rows
+
+
+# --- chunked runs ----------------------------------------------------------------------------
+
+
+def snapshot_chunk_pipelines() -> list[int]:
+    """The pipelines a run should be split into, one chunk each, or ``[]`` for one task.
+
+    A run is chunked when there are at least two pipelines and either the pipeline count
+    reaches ``settings.OPPORTUNE_SNAPSHOT_CHUNK_PIPELINES`` or the open-deal count reaches
+    ``settings.OPPORTUNE_SNAPSHOT_CHUNK_DEALS`` (0 turns that test off). Every pipeline is a
+    chunk, inactive ones too: their deals are in the one-task snapshot as well."""
+    pipeline_ids = list(Pipeline.objects.order_by("pk").values_list("pk", flat=True))
+    if len(pipeline_ids) < 2:
+        return []
+    by_pipelines = settings.OPPORTUNE_SNAPSHOT_CHUNK_PIPELINES
+    if by_pipelines and len(pipeline_ids) >= by_pipelines:
+        return pipeline_ids
+    by_deals = settings.OPPORTUNE_SNAPSHOT_CHUNK_DEALS
+    if by_deals and Opportunity.objects.filter(stage__kind=OPEN).count() >= by_deals:
+        return pipeline_ids
+    return []
+
+
+def start_snapshot_run(*, taken_on: dt.date, pipeline_ids: list[int]) -> SnapshotRun:
+    """Open (or reopen) the run record of a chunked run of ``taken_on``: started now, no
+    chunk done. The date's previous rows stay until each chunk replaces its pipeline's."""
+    taken_on = _snapshot_date(taken_on)
+    if not pipeline_ids:
+        raise ValidationError("A chunked snapshot needs at least one pipeline.")
+    run, _ = SnapshotRun.objects.update_or_create(
+        taken_on=taken_on,
+        defaults={
+            "mode": SnapshotRun.Mode.CHUNKED,
+            "chunks": len(pipeline_ids),
+            "chunks_done": 0,
+            "chunk_rows": {},
+            "rows": 0,
+            "started_at": timezone.now(),
+            "finished_at": None,
+        },
+    )
+    return run
+
+
+@transaction.atomic
+def take_pipeline_snapshot(*, taken_on: dt.date, pipeline_id: int) -> int:
+    """One chunk: rebuild the snapshot rows of ``taken_on`` × ``pipeline_id`` in one
+    transaction (the same code as :func:`take_snapshot`, restricted to the pipeline) and
+    count the chunk as done on the date's run record; returns the rows written. Running a
+    chunk again (a retry, a redelivered task) rebuilds the same rows and counts it once."""
+    taken_on = _snapshot_date(taken_on)
+    _lock_and_tune(taken_on, pipeline_id=pipeline_id)
+    rates = empirical_stage_rates(on=taken_on)
+    rows = _rebuild_snapshot_rows(taken_on, rates, pipeline_id=pipeline_id)
+    run = SnapshotRun.objects.select_for_update().filter(taken_on=taken_on).first()
+    if run is not None and run.mode == SnapshotRun.Mode.CHUNKED:
+        run.chunk_rows = {**run.chunk_rows, str(pipeline_id): rows}
+        run.chunks_done = len(run.chunk_rows)
+        run.rows = sum(run.chunk_rows.values())
+        run.save(update_fields=["chunk_rows", "chunks_done", "rows"])
+    return rows
+
+
+@transaction.atomic
+def finish_snapshot_run(*, taken_on: dt.date, ranges: bool = True) -> SnapshotRun:
+    """The end of a chunked run (the chord's callback, once every chunk succeeded): the
+    forecast ranges of the date (they span pipelines), then the run marked finished with the
+    date's row count, in one transaction."""
+    taken_on = _snapshot_date(taken_on)
+    _lock_and_tune(taken_on)
+    if ranges:
+        _rebuild_ranges(taken_on, empirical_stage_rates(on=taken_on))
+    run = SnapshotRun.objects.select_for_update().get(taken_on=taken_on)
+    run.rows = ForecastSnapshot.objects.filter(taken_on=taken_on).count()
+    run.finished_at = timezone.now()
+    run.save(update_fields=["rows", "finished_at"])
+    return run
 
 
 def backfill_dates(*, start: dt.date, end: dt.date, step_days: int = 7) -> list[dt.date]:

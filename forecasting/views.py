@@ -17,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from accounts import visibility
+from config.routers import reads_from_replica
 from forecasting import selectors, services
 from forecasting.forms import AccuracyForm, AdjustmentForm, ChangesForm, ScopeForm
 from forecasting.models import ForecastAdjustment
@@ -43,6 +44,7 @@ def _currency() -> str:
 
 
 @login_required
+@reads_from_replica
 def dashboard_view(request):
     form = ScopeForm(request.GET, user=request.user)
     form.is_valid()
@@ -125,6 +127,7 @@ def dashboard_view(request):
 
 
 @login_required
+@reads_from_replica
 def deals_view(request):
     form = ScopeForm(request.GET, user=request.user)
     form.is_valid()
@@ -163,6 +166,7 @@ BAR_COLORS = {
 
 
 @login_required
+@reads_from_replica
 def changes_view(request):
     form = ChangesForm(request.GET, user=request.user)
     form.is_valid()
@@ -226,6 +230,7 @@ def changes_view(request):
 
 
 @login_required
+@reads_from_replica
 def accuracy_view(request):
     form = AccuracyForm(request.GET, user=request.user)
     form.is_valid()
@@ -260,6 +265,7 @@ def accuracy_view(request):
 
 
 @login_required
+@reads_from_replica
 def calibration_view(request):
     if not visibility.is_admin(request.user):
         raise PermissionDenied("Stage calibration is for admins.")

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import visibility
+from config.routers import reads_from_replica
 from forecasting.reports import selectors
 from forecasting.reports.export import csv_response
 from forecasting.reports.filters import DEFAULT_IDLE_DAYS, default_range
@@ -170,6 +171,7 @@ def index(request):
 
 
 @login_required
+@reads_from_replica
 def funnel(request):
     form, scope = _form(request)
     group = request.GET.get("group", "source")
@@ -186,6 +188,7 @@ def funnel(request):
 
 
 @login_required
+@reads_from_replica
 def stages(request):
     form, scope = _form(request, require_pipeline=True)
     report = selectors.stages(scope) if scope and scope.pipeline else None
@@ -193,6 +196,7 @@ def stages(request):
 
 
 @login_required
+@reads_from_replica
 def win_rate(request):
     form, scope = _form(request)
     report = selectors.win_rate(scope) if scope else None
@@ -200,6 +204,7 @@ def win_rate(request):
 
 
 @login_required
+@reads_from_replica
 def pipeline_by_month(request):
     form, scope = _form(request)
     report = selectors.pipeline_by_month(scope) if scope else None
@@ -207,6 +212,7 @@ def pipeline_by_month(request):
 
 
 @login_required
+@reads_from_replica
 def rotting(request):
     form, scope = _form(request, fields=("pipeline", "team", "owner", "source", "idle"))
     flag = request.GET.get("flag", "")
@@ -254,6 +260,7 @@ def rotting(request):
 
 
 @login_required
+@reads_from_replica
 def scorecards(request):
     form, scope = _form(request)
     report = selectors.scorecards(scope) if scope else None
@@ -261,6 +268,7 @@ def scorecards(request):
 
 
 @login_required
+@reads_from_replica
 def scorecard(request, user_id: int):
     rep = visibility.visible_users(request.user).filter(pk=user_id).select_related("team").first()
     if rep is None:
@@ -297,6 +305,7 @@ def scorecard(request, user_id: int):
 
 
 @login_required
+@reads_from_replica
 def priorities(request):
     form, scope = _form(request, fields=("pipeline", "owner", "idle"))
     items, owner = [], None
@@ -323,6 +332,7 @@ def priorities(request):
 
 
 @login_required
+@reads_from_replica
 def deals(request):
     form, scope = _form(request, fields=(*RANGE_FIELDS, "idle"))
     report, title, totals, pager = None, "Deals", None, None
