@@ -130,8 +130,6 @@ WHITENOISE_USE_FINDERS = env.bool(
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -179,3 +177,38 @@ AUTHENTICATION_BACKENDS = [
 
 # Field history: index (history_date, id) so "changes of a deal over time" scans stay cheap.
 SIMPLE_HISTORY_DATE_INDEX = "composite"
+
+# --- Authentication and security -------------------------------------------------------------
+# Production (DEBUG off and OPPORTUNE_DEV unset) is secure by default: HTTPS only, HSTS, secure
+# cookies. Each setting has an environment variable of the same name to switch it off, e.g. for
+# a plain-HTTP smoke test on the loopback interface.
+OPPORTUNE_DEV = env.bool("OPPORTUNE_DEV", default=False)
+_PRODUCTION = not (DEBUG or OPPORTUNE_DEV)
+
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_PRODUCTION)
+# Load balancers probe the health check over plain HTTP; a redirect would read as "down".
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if _PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=_PRODUCTION)
+# "HEADER,value" set by the TLS-terminating proxy in front of gunicorn; empty: no proxy header.
+_proxy_ssl_header = env("SECURE_PROXY_SSL_HEADER", default="HTTP_X_FORWARDED_PROTO,https")
+if _proxy_ssl_header:
+    _header, _sep, _value = (part.strip() for part in _proxy_ssl_header.partition(","))
+    if not (_header and _sep and _value):
+        raise ImproperlyConfigured(
+            "SECURE_PROXY_SSL_HEADER must be 'HEADER,value' (e.g. HTTP_X_FORWARDED_PROTO,https) "
+            "or empty."
+        )
+    SECURE_PROXY_SSL_HEADER = (_header, _value)
+else:
+    SECURE_PROXY_SSL_HEADER = None
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_PRODUCTION)
+# Empty switches the header off.
+SECURE_REFERRER_POLICY = env("SECURE_REFERRER_POLICY", default="same-origin") or None
+SECURE_CROSS_ORIGIN_OPENER_POLICY = (
+    env("SECURE_CROSS_ORIGIN_OPENER_POLICY", default="same-origin") or None
+)
+
+# --- end of authentication and security ------------------------------------------------------
