@@ -5,6 +5,7 @@ Unset ``DATABASE_URL`` means an embedded SQLite file (the newcomer's default); s
 in the calling process; set it to use a real broker and worker.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -210,5 +211,36 @@ SECURE_REFERRER_POLICY = env("SECURE_REFERRER_POLICY", default="same-origin") or
 SECURE_CROSS_ORIGIN_OPENER_POLICY = (
     env("SECURE_CROSS_ORIGIN_OPENER_POLICY", default="same-origin") or None
 )
+
+INSTALLED_APPS += ["axes"]
+# Axes last, so it can turn a locked-out sign-in into the lockout page.
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+# Axes first: it refuses a locked-out sign-in before any backend checks the password.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATION_BACKENDS]
+
+# Sign-in throttling (django-axes, failures kept in the database). A username + client address
+# pair is locked for AXES_COOLOFF_MINUTES after AXES_FAILURE_LIMIT failures; every further
+# failure while locked restarts the cool-off. Admins unlock under Admin > Access attempts.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+_cooloff_minutes = env.int("AXES_COOLOFF_MINUTES", default=15)
+if AXES_FAILURE_LIMIT < 1 or _cooloff_minutes < 1:
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_COOLOFF_MINUTES must be 1 or more.")
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes)
+# Comma-separated groups; parameters inside a group are combined with "+".
+AXES_LOCKOUT_PARAMETERS = [
+    group.split("+")
+    for group in env.list("AXES_LOCKOUT_PARAMETERS", default=["username+ip_address"])
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no start-up banner on every manage.py command
+# Failures and lockouts are logged (WARNING); successful sign-ins are in Admin > Access logs.
+LOGGING.setdefault("loggers", {})["axes"] = {"level": "WARNING"}
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# Behind N reverse proxies that each append the address they received from to X-Forwarded-For
+# (nginx's $proxy_add_x_forwarded_for), the client is the Nth address from the right; 0 (no
+# proxy) uses the connection's address only, so a client cannot pick its own address.
+OPPORTUNE_PROXY_COUNT = env.int("OPPORTUNE_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
 
 # --- end of authentication and security ------------------------------------------------------

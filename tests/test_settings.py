@@ -87,8 +87,9 @@ SECURITY_PROBE = (
     "names = ['SECURE_SSL_REDIRECT', 'SECURE_HSTS_SECONDS', 'SECURE_HSTS_INCLUDE_SUBDOMAINS', "
     "'SECURE_HSTS_PRELOAD', 'SECURE_PROXY_SSL_HEADER', 'SESSION_COOKIE_SECURE', "
     "'CSRF_COOKIE_SECURE', 'SECURE_REFERRER_POLICY', 'SECURE_CROSS_ORIGIN_OPENER_POLICY', "
-    "]; "
+    "'AXES_FAILURE_LIMIT', 'AXES_LOCKOUT_PARAMETERS']; "
     "out = {n: getattr(s, n) for n in names}; "
+    "out['AXES_COOLOFF_SECONDS'] = s.AXES_COOLOFF_TIME.total_seconds(); "
     "print(json.dumps(out))"
 )
 # 50+ characters, many distinct ones, not Django's insecure prefix: what check --deploy wants.
@@ -147,6 +148,21 @@ def test_settings_proxy_ssl_header_from_environment():
     assert probe["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_SCHEME", "https"]
     bad = _start(SECRET_KEY=PRODUCTION_KEY, SECURE_PROXY_SSL_HEADER="https", _code=SECURITY_PROBE)
     assert bad.returncode != 0 and "SECURE_PROXY_SSL_HEADER must be 'HEADER,value'" in bad.stderr
+
+
+def test_settings_login_throttling_from_environment():
+    default = _probe()
+    assert default["AXES_FAILURE_LIMIT"] == 5 and default["AXES_COOLOFF_SECONDS"] == 15 * 60
+    assert default["AXES_LOCKOUT_PARAMETERS"] == [["username", "ip_address"]]
+    probe = _probe(
+        AXES_FAILURE_LIMIT="10",
+        AXES_COOLOFF_MINUTES="60",
+        AXES_LOCKOUT_PARAMETERS="username+ip_address,ip_address",
+    )
+    assert probe["AXES_FAILURE_LIMIT"] == 10 and probe["AXES_COOLOFF_SECONDS"] == 3600
+    assert probe["AXES_LOCKOUT_PARAMETERS"] == [["username", "ip_address"], ["ip_address"]]
+    bad = _start(SECRET_KEY=PRODUCTION_KEY, AXES_COOLOFF_MINUTES="0", _code=SECURITY_PROBE)
+    assert bad.returncode != 0 and "AXES_COOLOFF_MINUTES must be 1 or more" in bad.stderr
 
 
 def test_settings_check_deploy_with_production_settings_finds_nothing():
