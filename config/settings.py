@@ -212,8 +212,17 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = (
     env("SECURE_CROSS_ORIGIN_OPENER_POLICY", default="same-origin") or None
 )
 
-INSTALLED_APPS += ["axes"]
-# Axes last, so it can turn a locked-out sign-in into the lockout page.
+INSTALLED_APPS += ["axes", "django_otp", "django_otp.plugins.otp_totp"]
+# OTP after authentication (it marks request.user verified or not); the two-factor gate after
+# that; axes last, so it can turn a locked-out sign-in into the lockout page.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django_otp.middleware.OTPMiddleware") + 1,
+    "accounts.middleware.TwoFactorMiddleware",
+)
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")
 # Axes first: it refuses a locked-out sign-in before any backend checks the password.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATION_BACKENDS]
@@ -243,4 +252,18 @@ AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 OPPORTUNE_PROXY_COUNT = env.int("OPPORTUNE_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
 
+# Two-factor sign-in (django-otp, TOTP authenticator apps): optional for admins and managers,
+# required for admins when OPPORTUNE_REQUIRE_2FA is set.
+OPPORTUNE_REQUIRE_2FA = env.bool("OPPORTUNE_REQUIRE_2FA", default=False)
+OTP_TOTP_ISSUER = "Opportune"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # admins can remove a device, never read its secret
+
+# Mail (password reset links): EMAIL_URL, e.g. smtp+tls://user:password@mail.example:587.
+globals().update(
+    env.email_url("EMAIL_URL", default="smtp://localhost:25" if _PRODUCTION else "consolemail://")
+)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Opportune <opportune@localhost>")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds; a dead mail server fails fast
+# Where links in mail point, e.g. https://crm.example.com; empty: the host of the request.
+OPPORTUNE_BASE_URL = env("OPPORTUNE_BASE_URL", default="")
 # --- end of authentication and security ------------------------------------------------------

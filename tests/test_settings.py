@@ -87,7 +87,7 @@ SECURITY_PROBE = (
     "names = ['SECURE_SSL_REDIRECT', 'SECURE_HSTS_SECONDS', 'SECURE_HSTS_INCLUDE_SUBDOMAINS', "
     "'SECURE_HSTS_PRELOAD', 'SECURE_PROXY_SSL_HEADER', 'SESSION_COOKIE_SECURE', "
     "'CSRF_COOKIE_SECURE', 'SECURE_REFERRER_POLICY', 'SECURE_CROSS_ORIGIN_OPENER_POLICY', "
-    "'AXES_FAILURE_LIMIT', 'AXES_LOCKOUT_PARAMETERS']; "
+    "'AXES_FAILURE_LIMIT', 'AXES_LOCKOUT_PARAMETERS', 'OPPORTUNE_REQUIRE_2FA', 'EMAIL_BACKEND']; "
     "out = {n: getattr(s, n) for n in names}; "
     "out['AXES_COOLOFF_SECONDS'] = s.AXES_COOLOFF_TIME.total_seconds(); "
     "print(json.dumps(out))"
@@ -112,6 +112,7 @@ def test_settings_production_transport_security_is_on_by_default():
     assert probe["SESSION_COOKIE_SECURE"] is True and probe["CSRF_COOKIE_SECURE"] is True
     assert probe["SECURE_REFERRER_POLICY"] == "same-origin"
     assert probe["SECURE_CROSS_ORIGIN_OPENER_POLICY"] == "same-origin"
+    assert probe["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
 
 
 def test_settings_development_has_no_https_requirements():
@@ -119,6 +120,7 @@ def test_settings_development_has_no_https_requirements():
         probe = _probe(**flag)
         assert probe["SECURE_SSL_REDIRECT"] is False and probe["SECURE_HSTS_SECONDS"] == 0
         assert probe["SESSION_COOKIE_SECURE"] is False and probe["CSRF_COOKIE_SECURE"] is False
+        assert probe["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
 
 
 def test_settings_each_transport_setting_switches_off_for_a_plain_http_test():
@@ -150,17 +152,20 @@ def test_settings_proxy_ssl_header_from_environment():
     assert bad.returncode != 0 and "SECURE_PROXY_SSL_HEADER must be 'HEADER,value'" in bad.stderr
 
 
-def test_settings_login_throttling_from_environment():
+def test_settings_login_throttling_and_two_factor_from_environment():
     default = _probe()
     assert default["AXES_FAILURE_LIMIT"] == 5 and default["AXES_COOLOFF_SECONDS"] == 15 * 60
     assert default["AXES_LOCKOUT_PARAMETERS"] == [["username", "ip_address"]]
+    assert default["OPPORTUNE_REQUIRE_2FA"] is False
     probe = _probe(
         AXES_FAILURE_LIMIT="10",
         AXES_COOLOFF_MINUTES="60",
         AXES_LOCKOUT_PARAMETERS="username+ip_address,ip_address",
+        OPPORTUNE_REQUIRE_2FA="1",
     )
     assert probe["AXES_FAILURE_LIMIT"] == 10 and probe["AXES_COOLOFF_SECONDS"] == 3600
     assert probe["AXES_LOCKOUT_PARAMETERS"] == [["username", "ip_address"], ["ip_address"]]
+    assert probe["OPPORTUNE_REQUIRE_2FA"] is True
     bad = _start(SECRET_KEY=PRODUCTION_KEY, AXES_COOLOFF_MINUTES="0", _code=SECURITY_PROBE)
     assert bad.returncode != 0 and "AXES_COOLOFF_MINUTES must be 1 or more" in bad.stderr
 
