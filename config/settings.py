@@ -238,7 +238,7 @@ if AXES_FAILURE_LIMIT < 1 or _cooloff_minutes < 1:
 AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes)
 # Comma-separated groups; parameters inside a group are combined with "+".
 AXES_LOCKOUT_PARAMETERS = [
-    group.split("+")
+    [part.strip() for part in group.split("+")]
     for group in env.list("AXES_LOCKOUT_PARAMETERS", default=["username+ip_address"])
 ]
 AXES_RESET_ON_SUCCESS = True

@@ -160,7 +160,7 @@ def test_settings_login_throttling_and_two_factor_from_environment():
     probe = _probe(
         AXES_FAILURE_LIMIT="10",
         AXES_COOLOFF_MINUTES="60",
-        AXES_LOCKOUT_PARAMETERS="username+ip_address,ip_address",
+        AXES_LOCKOUT_PARAMETERS="username + ip_address, ip_address",
         OPPORTUNE_REQUIRE_2FA="1",
     )
     assert probe["AXES_FAILURE_LIMIT"] == 10 and probe["AXES_COOLOFF_SECONDS"] == 3600
