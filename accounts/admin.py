@@ -1,9 +1,11 @@
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
+from accounts import services
 from accounts.models import Team, User
 from accounts.visibility import is_admin
 
@@ -67,3 +69,25 @@ class UserAdmin(BaseUserAdmin):
         *BaseUserAdmin.add_fieldsets,
         ("Sales", {"fields": ("first_name", "last_name", "email", "role", "team")}),
     )
+    actions = ["send_password_reset"]
+
+    @admin.action(description="Email a one-time link to choose a new password")
+    def send_password_reset(self, request, queryset):
+        """The admin never sees or sets the password: each selected user gets a link that
+        works once and expires (for a new user, it is how they choose their first password)."""
+        base_url = settings.OPPORTUNE_BASE_URL or request.build_absolute_uri("/")
+        sent = []
+        for user in queryset:
+            try:
+                services.send_password_reset(user=user, base_url=base_url)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            else:
+                sent.append(user.get_username())
+        if sent:
+            self.message_user(
+                request,
+                f"Password link sent to {', '.join(sent)}. It works once and expires in "
+                f"{settings.PASSWORD_RESET_TIMEOUT // 3600} hours.",
+                messages.SUCCESS,
+            )

@@ -5,6 +5,7 @@ Unset ``DATABASE_URL`` means an embedded SQLite file (the newcomer's default); s
 in the calling process; set it to use a real broker and worker.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -159,8 +160,6 @@ WHITENOISE_USE_FINDERS = env.bool(
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -242,3 +241,92 @@ AUTHENTICATION_BACKENDS = [
 
 # Field history: index (history_date, id) so "changes of a deal over time" scans stay cheap.
 SIMPLE_HISTORY_DATE_INDEX = "composite"
+
+# --- Authentication and security -------------------------------------------------------------
+# Production (DEBUG off and OPPORTUNE_DEV unset) is secure by default: HTTPS only, HSTS, secure
+# cookies. Each setting has an environment variable of the same name to switch it off, e.g. for
+# a plain-HTTP smoke test on the loopback interface.
+OPPORTUNE_DEV = env.bool("OPPORTUNE_DEV", default=False)
+_PRODUCTION = not (DEBUG or OPPORTUNE_DEV)
+
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_PRODUCTION)
+# Load balancers probe the health check over plain HTTP; a redirect would read as "down".
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if _PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=_PRODUCTION)
+# "HEADER,value" set by the TLS-terminating proxy in front of gunicorn; empty: no proxy header.
+_proxy_ssl_header = env("SECURE_PROXY_SSL_HEADER", default="HTTP_X_FORWARDED_PROTO,https")
+if _proxy_ssl_header:
+    _header, _sep, _value = (part.strip() for part in _proxy_ssl_header.partition(","))
+    if not (_header and _sep and _value):
+        raise ImproperlyConfigured(
+            "SECURE_PROXY_SSL_HEADER must be 'HEADER,value' (e.g. HTTP_X_FORWARDED_PROTO,https) "
+            "or empty."
+        )
+    SECURE_PROXY_SSL_HEADER = (_header, _value)
+else:
+    SECURE_PROXY_SSL_HEADER = None
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_PRODUCTION)
+# Empty switches the header off.
+SECURE_REFERRER_POLICY = env("SECURE_REFERRER_POLICY", default="same-origin") or None
+SECURE_CROSS_ORIGIN_OPENER_POLICY = (
+    env("SECURE_CROSS_ORIGIN_OPENER_POLICY", default="same-origin") or None
+)
+
+INSTALLED_APPS += ["axes", "django_otp", "django_otp.plugins.otp_totp"]
+# OTP after authentication (it marks request.user verified or not); the two-factor gate after
+# that; axes last, so it can turn a locked-out sign-in into the lockout page.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django_otp.middleware.OTPMiddleware") + 1,
+    "accounts.middleware.TwoFactorMiddleware",
+)
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+# Axes first: it refuses a locked-out sign-in before any backend checks the password.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATION_BACKENDS]
+
+# Sign-in throttling (django-axes, failures kept in the database). A username + client address
+# pair is locked for AXES_COOLOFF_MINUTES after AXES_FAILURE_LIMIT failures; every further
+# failure while locked restarts the cool-off. Admins unlock under Admin > Access attempts.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+_cooloff_minutes = env.int("AXES_COOLOFF_MINUTES", default=15)
+if AXES_FAILURE_LIMIT < 1 or _cooloff_minutes < 1:
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_COOLOFF_MINUTES must be 1 or more.")
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes)
+# Comma-separated groups; parameters inside a group are combined with "+".
+AXES_LOCKOUT_PARAMETERS = [
+    [part.strip() for part in group.split("+")]
+    for group in env.list("AXES_LOCKOUT_PARAMETERS", default=["username+ip_address"])
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no start-up banner on every manage.py command
+# Failures and lockouts are logged (WARNING); successful sign-ins are in Admin > Access logs.
+LOGGING.setdefault("loggers", {})["axes"] = {"level": "WARNING"}
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# Behind N reverse proxies that each append the address they received from to X-Forwarded-For
+# (nginx's $proxy_add_x_forwarded_for), the client is the Nth address from the right; 0 (no
+# proxy) uses the connection's address only, so a client cannot pick its own address.
+OPPORTUNE_PROXY_COUNT = env.int("OPPORTUNE_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+
+# Two-factor sign-in (django-otp, TOTP authenticator apps): optional for admins and managers,
+# required for admins when OPPORTUNE_REQUIRE_2FA is set.
+OPPORTUNE_REQUIRE_2FA = env.bool("OPPORTUNE_REQUIRE_2FA", default=False)
+OTP_TOTP_ISSUER = "Opportune"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # admins can remove a device, never read its secret
+
+# Mail (password reset links): EMAIL_URL, e.g. smtp+tls://user:password@mail.example:587.
+globals().update(
+    env.email_url("EMAIL_URL", default="smtp://localhost:25" if _PRODUCTION else "consolemail://")
+)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Opportune <opportune@localhost>")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds; a dead mail server fails fast
+# Where links in mail point, e.g. https://crm.example.com; empty: the host of the request.
+OPPORTUNE_BASE_URL = env("OPPORTUNE_BASE_URL", default="")
+# --- end of authentication and security ------------------------------------------------------

@@ -1,6 +1,7 @@
 import datetime as dt
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
@@ -34,8 +35,20 @@ class Command(BaseCommand):
             action="store_true",
             help="Do nothing (successfully) when the database already has users.",
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Load demo data (known passwords) even with production settings.",
+        )
 
     def handle(self, *args, opportunities, seed, today, if_empty, snapshots, **options):
+        if not (settings.DEBUG or settings.OPPORTUNE_DEV or options["force"]):
+            raise CommandError(
+                "Refusing to load demo data: these are production settings (DEBUG is off and "
+                "OPPORTUNE_DEV is unset), and the demo users have publicly known passwords. Set "
+                "OPPORTUNE_DEV=1 for a development database, or pass --force if you really mean "
+                "to add them here."
+            )
         if opportunities < 0:
             raise CommandError("--opportunities must be zero or more.")
         if if_empty and User.objects.exists():
