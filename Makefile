@@ -75,11 +75,15 @@ beat: install
 smoke: install assets
 	env -u OPPORTUNE_DEV $(PY) scripts/smoke.py
 
-# Security gates: bandit (no medium or high finding without a reasoned `# nosec` on its line)
-# and the dependency audit (fails on a known vulnerability; says so when it cannot look).
+# Security gates: bandit (no medium or high finding without a reasoned `# nosec` on its line),
+# the dependency audit (fails on a known vulnerability; says so when it cannot look) and
+# Django's deployment checks with production settings (no warning allowed).
 security: install-dev
 	$(BIN)/bandit -q -c pyproject.toml -r accounts pipeline forecasting config scripts bench --severity-level medium
 	$(PY) scripts/audit_dependencies.py
+	env -u OPPORTUNE_DEV -u DEBUG ALLOWED_HOSTS=crm.example.com \
+	  SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	  $(PY) manage.py check --deploy --fail-level WARNING
 
 compose-check:
 	SECRET_KEY=compose-check docker-compose config --quiet
