@@ -173,8 +173,11 @@ def _locked(opportunity: Opportunity) -> Opportunity:
 
 
 def _check_version(current: Opportunity, version) -> None:
-    if version is None:
-        return
+    """Refuse a change made against another version of the deal than the stored one. Every
+    change a user makes names the version it was made against: a missing one is refused, as
+    it could overwrite someone else's change unseen."""
+    if version is None or version == "" or isinstance(version, bool):
+        raise ValidationError("The deal's version is missing; reload the page.")
     try:
         version = int(version)
     except (TypeError, ValueError):
@@ -591,9 +594,6 @@ def update_opportunity(*, opportunity: Opportunity, by, version, **changes) -> O
     """Change a deal's fields (never its stage). A stale ``version`` is refused."""
     current = _locked(opportunity)
     _require_edit(by, current, "deal")
-    if version is None:
-        # An edit without the version it was made against could overwrite someone else's.
-        raise ValidationError("The deal's version is missing; reload the page.")
     _check_version(current, version)
     unknown = set(changes) - set(OPPORTUNITY_EDITABLE)
     if unknown:
@@ -637,7 +637,7 @@ def move_opportunity(
     opportunity: Opportunity,
     to_stage: Stage,
     by,
-    version=None,
+    version: int,
     lost_reason: LostReason | None = None,
     lost_note: str = "",
     closed_on=None,
@@ -647,6 +647,7 @@ def move_opportunity(
     Won sets the closed date; lost needs a lost reason; reopening a closed deal is for the
     owner's manager or an admin. Moving to another stage clears a probability override so
     the deal takes the new stage's probability. Moving to the stage it is in changes nothing.
+    ``version`` is the version the caller saw: a stale or missing one is refused.
     """
     current = _locked(opportunity)
     _require_edit(by, current, "deal")
@@ -705,7 +706,7 @@ def move_opportunity(
     return current
 
 
-def close_won(*, opportunity: Opportunity, by, version=None, closed_on=None) -> Opportunity:
+def close_won(*, opportunity: Opportunity, by, version: int, closed_on=None) -> Opportunity:
     stage = opportunity.pipeline.won_stage()
     if stage is None:
         raise ValidationError(f"{opportunity.pipeline.name} has no won stage; ask an admin.")
@@ -719,7 +720,7 @@ def close_lost(
     opportunity: Opportunity,
     by,
     lost_reason: LostReason | None,
-    version=None,
+    version: int,
     lost_note: str = "",
     stage: Stage | None = None,
     closed_on=None,
