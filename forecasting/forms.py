@@ -11,6 +11,7 @@ from accounts import visibility
 from forecasting.models import PeriodKind
 from forecasting.selectors import Period, Scope, period_choices
 from pipeline.models import Pipeline
+from pipeline.validators import BusinessDateField
 
 
 class ScopeForm(forms.Form):
@@ -63,10 +64,10 @@ class ScopeForm(forms.Form):
 
 
 class ChangesForm(ScopeForm):
-    start = forms.DateField(
+    start = BusinessDateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
-    end = forms.DateField(
+    end = BusinessDateField(
         required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
     )
     bar = forms.CharField(required=False, widget=forms.HiddenInput)

@@ -32,6 +32,7 @@ from pipeline.models import (
     Stage,
     StageTransition,
 )
+from pipeline.validators import validate_business_date
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -83,14 +84,21 @@ def _probability(value) -> int | None:
 
 
 def _date(value, field: str) -> dt.date:
+    """A business date (1900-01-01 … 2200-12-31) from a date or an ISO string."""
     if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    else:
+        try:
+            day = dt.date.fromisoformat(str(value))
+        except (TypeError, ValueError):
+            raise ValidationError({field: "Enter a date as YYYY-MM-DD."}) from None
     try:
-        return dt.date.fromisoformat(str(value))
-    except (TypeError, ValueError):
-        raise ValidationError({field: "Enter a date as YYYY-MM-DD."}) from None
+        validate_business_date(day)
+    except ValidationError as e:
+        raise ValidationError({field: e.messages}) from None
+    return day
 
 
 def _effective_probability(stage: Stage, override: int | None) -> int:

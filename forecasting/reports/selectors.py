@@ -1605,23 +1605,25 @@ DRILL_KINDS = {
 }
 
 
-def _month_bounds(month: str) -> tuple[dt.date, dt.date] | None:
-    try:
-        first = dt.datetime.strptime(month, "%Y-%m").date()
-    except (TypeError, ValueError):
+def _month_bounds(month: dt.date | None) -> tuple[dt.date, dt.date] | None:
+    if month is None:
         return None
+    first = month.replace(day=1)
     return first, next_month(first) - dt.timedelta(days=1)
 
 
-def drilldown(scope: ReportScope, params) -> tuple[str, object]:
-    """The title and queryset of deals behind one report number (``kind`` + extras)."""
-    kind = params.get("kind", "")
+def drilldown(scope: ReportScope, params: dict) -> tuple[str, object]:
+    """The title and queryset of deals behind one report number (``kind`` + extras).
+
+    ``params`` are the cleaned values of ``forms.ReportOptionsForm``: ``kind``, ``month``
+    (a date), ``stage`` (an id), ``reason`` (``none`` or an id), ``outcome`` and ``won``."""
+    kind = params.get("kind") or ""
     if kind not in DRILL_KINDS:
         kind = "open"
     title = DRILL_KINDS[kind]
     qs = scope.deals()
     start, end = scope.start, scope.end
-    month = _month_bounds(params.get("month", ""))
+    month = _month_bounds(params.get("month"))
     if month:
         start, end = max(start, month[0]), min(end, month[1])
         title += f" — {month[0]:%B %Y}"
@@ -1634,20 +1636,20 @@ def drilldown(scope: ReportScope, params) -> tuple[str, object]:
         )
     elif kind in ("won", "lost"):
         qs = qs.filter(stage__kind=kind, closed_on__gte=start, closed_on__lte=end)
-        reason = params.get("reason", "")
+        reason = params.get("reason") or ""
         if kind == "lost" and reason == "none":
             qs = qs.filter(lost_reason__isnull=True)
-        elif kind == "lost" and reason.isdigit():
+        elif kind == "lost" and reason:
             qs = qs.filter(lost_reason_id=int(reason))
     elif kind == "open":
         qs = qs.filter(stage__kind=OPEN)
-        if params.get("stage", "").isdigit():
-            qs = qs.filter(stage_id=int(params["stage"]))
+        if params.get("stage"):
+            qs = qs.filter(stage_id=params["stage"])
     elif kind == "entered":
-        stage_id = params.get("stage", "")
+        stage_id = params.get("stage")
         stage = (
-            Stage.objects.select_related("pipeline").filter(pk=int(stage_id)).first()
-            if stage_id.isdigit()
+            Stage.objects.select_related("pipeline").filter(pk=stage_id).first()
+            if stage_id
             else None
         )
         if stage is None:

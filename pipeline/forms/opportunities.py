@@ -19,6 +19,7 @@ from pipeline.selectors.opportunities import (
 )
 from pipeline.services import CLOSED_EDITABLE
 from pipeline.templatetags.opportune import money
+from pipeline.validators import BusinessDateField
 
 FORECAST_CHOICES = [
     ("", "Stage default"),
@@ -101,7 +102,7 @@ class OpportunityForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
         help_text="In full, e.g. 48000.",
     )
-    expected_close_date = forms.DateField(
+    expected_close_date = BusinessDateField(
         widget=DATE, error_messages={"required": "Enter the expected close date."}
     )
     probability = forms.IntegerField(
@@ -113,7 +114,7 @@ class OpportunityForm(forms.Form):
     )
     forecast_category = forms.ChoiceField(choices=FORECAST_CHOICES, required=False)
     next_step = forms.CharField(max_length=255, required=False)
-    next_step_due = forms.DateField(required=False, widget=DATE, label="Next step due")
+    next_step_due = BusinessDateField(required=False, widget=DATE, label="Next step due")
 
     def __init__(self, *args, user, company_q: str = "", **kwargs):
         super().__init__(*args, **kwargs)
@@ -289,7 +290,7 @@ class OpportunityEditForm(VersionedForm, OpportunityForm):
 
 class NextStepForm(VersionedForm):
     next_step = forms.CharField(max_length=255, required=False, label="Next step")
-    next_step_due = forms.DateField(required=False, widget=DATE, label="Due")
+    next_step_due = BusinessDateField(required=False, widget=DATE, label="Due")
 
 
 class StageChoiceField(forms.ModelChoiceField):
@@ -327,7 +328,7 @@ class MoveForm(VersionedForm):
 
 
 class CloseWonForm(VersionedForm):
-    closed_on = forms.DateField(
+    closed_on = BusinessDateField(
         required=False, widget=DATE, label="Closed on", help_text="Empty means today."
     )
 
@@ -337,7 +338,7 @@ class CloseLostForm(VersionedForm):
         queryset=None, empty_label="Choose a reason", label="Why was it lost?"
     )
     lost_note = forms.CharField(max_length=255, required=False, label="Note")
-    closed_on = forms.DateField(
+    closed_on = BusinessDateField(
         required=False, widget=DATE, label="Closed on", help_text="Empty means today."
     )
 
