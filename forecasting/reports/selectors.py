@@ -67,7 +67,14 @@ from forecasting.reports.filters import ReportScope, month_starts, next_month
 from forecasting.reports.sql import DateDiff, DaysBetween, Median, median_sql
 from forecasting.reports.tables import Column, Table, mean, ratio_pct
 from pipeline import expressions
-from pipeline.models import Activity, Lead, Opportunity, Stage
+from pipeline.models import (
+    ACTIVITY_TARGETS,
+    Activity,
+    Lead,
+    Opportunity,
+    Stage,
+    activity_target_flags,
+)
 
 WON, LOST, OPEN = Stage.Kind.WON, Stage.Kind.LOST, Stage.Kind.OPEN
 ZERO = Decimal("0")
@@ -1445,8 +1452,10 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
             o_factor=_indicator(Q(due_on__lt=today)),
         )
         .annotate(score=_score(tw, amount="a_factor", due="d_factor", overdue="o_factor"))
+        .annotate(**activity_target_flags(scope.user))
         .order_by("-score", "due_on", "pk")
         .values(
+            *(f"{name}_visible" for name in ACTIVITY_TARGETS),
             "pk",
             "subject",
             "due_on",
@@ -1495,6 +1504,11 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
             }
         )
     for t in task_qs:
+        # A task stays its owner's, but the record it is on is named only when they may
+        # open it (a deal reassigned to another rep is not).
+        for name, fields in TASK_TARGET_FIELDS.items():
+            if not t[f"{name}_visible"]:
+                t.update(dict.fromkeys(fields))
         about = (
             t["opportunity__name"]
             or " ".join(filter(None, [t["lead__first_name"], t["lead__last_name"]]))
@@ -1529,6 +1543,14 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
     for rank, item in enumerate(items[:limit], start=1):
         item["rank"] = rank
     return items[:limit]
+
+
+TASK_TARGET_FIELDS = {
+    "opportunity": ("opportunity_id", "opportunity__name", "opportunity__amount"),
+    "lead": ("lead_id", "lead__first_name", "lead__last_name"),
+    "contact": ("contact_id", "contact__first_name", "contact__last_name"),
+    "company": ("company_id", "company__name"),
+}
 
 
 def _task_target_url(task: dict) -> str | None:
