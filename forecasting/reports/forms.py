@@ -116,7 +116,7 @@ class ReportOptionsForm(QueryForm):
     sort = forms.CharField(max_length=50, required=False)
     kind = forms.CharField(max_length=50, required=False)
     month = MonthField(required=False)
-    stage = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    stage = forms.IntegerField(min_value=0, max_value=MAX_ID, required=False)
     outcome = forms.CharField(max_length=50, required=False)
     reason = forms.RegexField(r"^(none|[0-9]{1,18})$", required=False)
     won = forms.CharField(max_length=10, required=False)

@@ -1665,13 +1665,13 @@ def drilldown(scope: ReportScope, params: dict) -> tuple[str, object]:
             qs = qs.filter(lost_reason_id=int(reason))
     elif kind == "open":
         qs = qs.filter(stage__kind=OPEN)
-        if params.get("stage"):
+        if params.get("stage") not in (None, ""):
             qs = qs.filter(stage_id=params["stage"])
     elif kind == "entered":
         stage_id = params.get("stage")
         stage = (
             Stage.objects.select_related("pipeline").filter(pk=stage_id).first()
-            if stage_id
+            if stage_id not in (None, "")
             else None
         )
         if stage is None:
