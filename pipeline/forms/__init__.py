@@ -37,6 +37,17 @@ class QueryForm(forms.Form):
             raise BadRequest(f"The link has a value the page cannot use ({problems}).")
         return form.cleaned_data
 
+    @classmethod
+    def parse_or_ignore(cls, data, **kwargs) -> dict:
+        """The cleaned values, a malformed or out-of-range one read as absent (for optional
+        hints such as a preselection, where the page is still useful without it)."""
+        form = cls(data, **kwargs)
+        form.is_valid()
+        values = dict.fromkeys(form.fields)
+        for name, field in form.fields.items():
+            values[name] = form.cleaned_data.get(name, field.to_python(None))
+        return values
+
 
 MAX_ID = 2**63 - 1
 
@@ -55,5 +66,10 @@ class ChoiceQuery(QueryForm):
 
 
 def choice_query(request) -> dict:
-    """:class:`ChoiceQuery` of ``request.GET`` (a 400 when a value is malformed)."""
-    return ChoiceQuery.parse(request.GET)
+    """:class:`ChoiceQuery` of ``request.GET``; a malformed or out-of-range value (a NUL
+    byte, an id past bigint) is ignored, never passed on to a query."""
+    values = ChoiceQuery.parse_or_ignore(request.GET)
+    for name in ("pipeline", "company", "contact"):
+        # Preselections as the form data would hold them.
+        values[name] = "" if values[name] is None else str(values[name])
+    return values
