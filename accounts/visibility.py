@@ -10,7 +10,7 @@ cannot drift between pages, reports, exports and jobs.
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 
 
 def _is_active(user) -> bool:
@@ -133,3 +133,15 @@ class VisibleQuerySet(models.QuerySet):
     def visible_to(self, user):
         q = self.visibility_q(user)
         return self if q is None else self.filter(q)
+
+
+def visible_ref(user, model, ref: str):
+    """An annotation: whether the ``model`` record whose id is in field ``ref`` of the rows
+    is one ``user`` may open (False when ``ref`` is empty).
+
+    Pages that name a related record (an activity's deal, a contact's company …) show its
+    name and link only when this is true, so nothing a user may not open is named."""
+    q = model.objects.all().visibility_q(user)
+    if q is None:
+        return ExpressionWrapper(Q(**{f"{ref}__isnull": False}), output_field=BooleanField())
+    return Exists(model.objects.filter(q, pk=OuterRef(ref)))

@@ -217,6 +217,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+# --- Redis outages: publishing a task fails fast ------------------------------------------------
+# With Redis down, Celery's defaults retry a publish for about 20 s (the result store's
+# reconnect policy) and then raise: a request that enqueues would hang a web worker that long.
+# Connect and reconnect briefly instead; ``config.celery.publishing`` turns the failure into a
+# message. The worker's own reconnect loop (CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP) stays.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 1
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": CELERY_TASK_PUBLISH_RETRY_POLICY}
+# --- end of Redis outages ------------------------------------------------------------------------
+
 # --- Opportune -------------------------------------------------------------------------------
 OPPORTUNE_CURRENCY = env("OPPORTUNE_CURRENCY", default="USD")
 OPPORTUNE_BOARD_COLUMN_LIMIT = env.int("OPPORTUNE_BOARD_COLUMN_LIMIT", default=50)

@@ -5,6 +5,8 @@ last run (one task or per-pipeline chunks, started, finished, rows) is under Sna
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django_celery_beat import admin as celery_beat_admin
+from django_celery_beat.models import PeriodicTask
 
 from forecasting import services
 from forecasting.models import (
@@ -96,3 +98,24 @@ class SnapshotRunAdmin(ReadOnlyAdmin):
     list_filter = ("mode", ("finished_at", admin.EmptyFieldListFilter))
     date_hierarchy = "taken_on"
     readonly_fields = list_display + ("chunk_rows",)
+
+
+class PeriodicTaskAdmin(celery_beat_admin.PeriodicTaskAdmin):
+    """django-celery-beat's schedule admin, whose "Run selected tasks" says so when the task
+    queue is down instead of hanging the request and failing with a server error."""
+
+    def run_tasks(self, request, queryset):
+        from config.celery import QueueUnavailable, publishing
+
+        try:
+            with publishing():
+                return super().run_tasks(request, queryset)
+        except QueueUnavailable as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+            return None
+
+    run_tasks.short_description = celery_beat_admin.PeriodicTaskAdmin.run_tasks.short_description
+
+
+admin.site.unregister(PeriodicTask)
+admin.site.register(PeriodicTask, PeriodicTaskAdmin)

@@ -10,7 +10,9 @@ from django.utils import timezone
 from accounts import visibility
 from forecasting.models import PeriodKind
 from forecasting.selectors import Period, Scope, period_choices
+from pipeline.forms import QueryForm
 from pipeline.models import Pipeline
+from pipeline.validators import BusinessDateField
 
 
 class ScopeForm(forms.Form):
@@ -63,10 +65,10 @@ class ScopeForm(forms.Form):
 
 
 class ChangesForm(ScopeForm):
-    start = forms.DateField(
+    start = BusinessDateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
-    end = forms.DateField(
+    end = BusinessDateField(
         required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
     )
     bar = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -114,3 +116,34 @@ class AdjustmentForm(forms.Form):
 
 
 PERIOD_KIND_CHOICES = PeriodKind.choices
+
+MAX_ID = 2**63 - 1
+
+
+class QuotaYearQuery(forms.Form):
+    """``?year=`` of the quota grid."""
+
+    year = forms.IntegerField(
+        min_value=2000,
+        max_value=2100,
+        required=False,
+        error_messages={
+            "invalid": "Choose a year between 2000 and 2100.",
+            "min_value": "Choose a year between 2000 and 2100.",
+            "max_value": "Choose a year between 2000 and 2100.",
+        },
+    )
+
+
+class AdjustQuery(QueryForm):
+    """``?period=&rep=`` or ``?period=&team=`` of the adjustment page."""
+
+    period = forms.CharField(max_length=10, required=False)
+    team = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    rep = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+
+
+class DealsQuery(QueryForm):
+    """``?metric=`` of the deals behind a dashboard figure."""
+
+    metric = forms.CharField(max_length=50, required=False)

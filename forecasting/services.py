@@ -455,6 +455,7 @@ def _rebuild_ranges(taken_on: dt.date, rates: dict[int, int]) -> int:
 def _snapshot_date(taken_on) -> dt.date:
     if isinstance(taken_on, dt.datetime):
         taken_on = taken_on.date()
+    _check_business_date(taken_on, "taken_on")
     if taken_on > _today():
         raise ValidationError(
             {"taken_on": f"{taken_on} is in the future; a snapshot describes today or a past day."}
@@ -573,6 +574,8 @@ def backfill_dates(*, start: dt.date, end: dt.date, step_days: int = 7) -> list[
     range (forecast accuracy compares each month with the snapshot taken on its first day)."""
     if step_days < 1:
         raise ValidationError({"step_days": "The step is at least one day."})
+    _check_business_date(start, "start")
+    _check_business_date(end, "end")
     dates = set()
     day = start
     while day <= end:
@@ -789,6 +792,16 @@ def can_manage(by, *, user: User | None = None, team: Team | None = None) -> boo
     return user is not None and (user.team_id in teams or user.pk == by.pk)
 
 
+def _check_business_date(day: dt.date, field: str) -> None:
+    """Refuse a date no sales process has (before 1900, after 2200)."""
+    from pipeline.validators import validate_business_date
+
+    try:
+        validate_business_date(day)
+    except ValidationError as e:
+        raise ValidationError({field: e.messages}) from None
+
+
 def _clean_amount(value, field: str = "amount") -> Decimal:
     from pipeline.services import _money
 
@@ -804,6 +817,7 @@ def set_quota(
         raise ValidationError("Choose either a rep or a team.")
     if not can_manage(by, user=user, team=team):
         raise PermissionDenied("Only the team's manager or an admin sets quotas.")
+    _check_business_date(month, "month")
     month = month_start(month)
     lookup = {"user": user, "month": month} if user else {"team": team, "month": month}
     if amount is None or amount == "":
@@ -832,6 +846,7 @@ def set_adjustment(
         raise PermissionDenied("Only the rep's manager or an admin adjusts a forecast.")
     if period_kind not in PeriodKind.values:
         raise ValidationError({"period": "Choose a month or a quarter."})
+    _check_business_date(period, "period")
     period = quarter_start(period) if period_kind == PeriodKind.QUARTER else month_start(period)
     lookup = {"period_kind": period_kind, "period": period}
     lookup.update({"user": user} if user else {"team": team})

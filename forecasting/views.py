@@ -19,7 +19,15 @@ from django.views.decorators.http import require_http_methods
 from accounts import visibility
 from config.routers import reads_from_replica
 from forecasting import selectors, services
-from forecasting.forms import AccuracyForm, AdjustmentForm, ChangesForm, ScopeForm
+from forecasting.forms import (
+    AccuracyForm,
+    AdjustmentForm,
+    AdjustQuery,
+    ChangesForm,
+    DealsQuery,
+    QuotaYearQuery,
+    ScopeForm,
+)
 from forecasting.models import ForecastAdjustment
 from forecasting.selectors import Period
 
@@ -132,7 +140,7 @@ def deals_view(request):
     form = ScopeForm(request.GET, user=request.user)
     form.is_valid()
     scope = form.scope()
-    metric = request.GET.get("metric", "weighted")
+    metric = DealsQuery.parse(request.GET)["metric"] or "weighted"
     if metric not in selectors.METRICS:
         raise Http404("Unknown figure.")
     title, qs, totals = selectors.deals_behind(scope, metric)
@@ -297,12 +305,11 @@ def _parse_amount(text: str):
 @require_http_methods(["GET", "POST"])
 def quotas_view(request):
     today = timezone.localdate()
-    try:
-        year = int(request.GET.get("year") or today.year)
-        if not 2000 <= year <= 2100:
-            raise ValueError
-    except ValueError:
-        messages.error(request, "Choose a year between 2000 and 2100.")
+    query = QuotaYearQuery(request.GET)
+    if query.is_valid():
+        year = query.cleaned_data["year"] or today.year
+    else:
+        messages.error(request, query.errors["year"][0])
         year = today.year
     grid = selectors.quota_grid(request.user, year)
     can_edit = visibility.is_admin(request.user) or visibility.is_manager(request.user)
@@ -397,19 +404,20 @@ def _safe_next(request, fallback: str) -> str:
 def adjust_view(request):
     if not (visibility.is_admin(request.user) or visibility.is_manager(request.user)):
         raise PermissionDenied("Only managers and admins adjust forecasts.")
+    query = AdjustQuery.parse(request.GET)
     try:
-        period = Period.parse(request.GET.get("period", ""))
+        period = Period.parse(query["period"])
+        if not 2000 <= period.start.year <= 2100:
+            raise ValueError(query["period"])
     except (ValueError, TypeError):
         period = Period.current_quarter()
     user = team = None
-    if request.GET.get("team"):
-        team = get_object_or_404(
-            visibility.visible_teams(request.user), pk=_int(request.GET["team"])
-        )
+    if query["team"]:
+        team = get_object_or_404(visibility.visible_teams(request.user), pk=query["team"])
+    elif query["rep"]:
+        user = get_object_or_404(visibility.visible_users(request.user), pk=query["rep"])
     else:
-        user = get_object_or_404(
-            visibility.visible_users(request.user), pk=_int(request.GET.get("rep"))
-        )
+        raise Http404("Name the rep or the team to adjust.")
     if not services.can_manage(request.user, user=user, team=team) or (
         user is not None and user.pk == request.user.pk
     ):
@@ -452,10 +460,3 @@ def adjust_view(request):
         },
         status=400 if form.errors else 200,
     )
-
-
-def _int(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Http404("Not found.") from None

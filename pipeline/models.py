@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from accounts.visibility import VisibleQuerySet, owner_q
+from accounts.visibility import VisibleQuerySet, owner_q, visible_ref
 
 PERCENT = [MinValueValidator(0), MaxValueValidator(100)]
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -619,6 +619,24 @@ class StageTransition(models.Model):
 # --- Activities ------------------------------------------------------------------------------
 
 
+ACTIVITY_TARGETS = ("opportunity", "lead", "contact", "company")
+
+
+def activity_target_flags(user, prefix: str = "") -> dict:
+    """``<record>_visible`` annotations of an activity's target records (``prefix`` when the
+    activity is reached through a relation)."""
+    models_by_name = {
+        "opportunity": Opportunity,
+        "lead": Lead,
+        "contact": Contact,
+        "company": Company,
+    }
+    return {
+        f"{name}_visible": visible_ref(user, models_by_name[name], f"{prefix}{name}_id")
+        for name in ACTIVITY_TARGETS
+    }
+
+
 class ActivityQuerySet(VisibleQuerySet):
     RECORD_OWNER_FIELDS = (
         "owner",
@@ -641,6 +659,11 @@ class ActivityQuerySet(VisibleQuerySet):
 
     def open_tasks(self):
         return self.filter(kind=Activity.Kind.TASK, done_at__isnull=True)
+
+    def with_visible_targets(self, user, prefix: str = ""):
+        """Annotate ``<record>_visible`` for the deal, lead, contact and company an activity
+        is on: whether ``user`` may open it (see :attr:`Activity.visible_target`)."""
+        return self.annotate(**activity_target_flags(user, prefix))
 
 
 class Activity(models.Model):
@@ -727,3 +750,13 @@ class Activity(models.Model):
     @property
     def target(self):
         return self.opportunity or self.lead or self.contact or self.company
+
+    @property
+    def visible_target(self):
+        """The record the activity is on, when the viewer may open it (the queryset was
+        annotated by ``with_visible_targets``); ``None`` otherwise, so a deal reassigned to
+        someone else is no longer named on its former owner's pages."""
+        for name in ACTIVITY_TARGETS:
+            if getattr(self, f"{name}_id"):
+                return getattr(self, name) if getattr(self, f"{name}_visible", False) else None
+        return None

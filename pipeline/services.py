@@ -32,6 +32,7 @@ from pipeline.models import (
     Stage,
     StageTransition,
 )
+from pipeline.validators import validate_business_date
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -83,14 +84,21 @@ def _probability(value) -> int | None:
 
 
 def _date(value, field: str) -> dt.date:
+    """A business date (1900-01-01 … 2200-12-31) from a date or an ISO string."""
     if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    else:
+        try:
+            day = dt.date.fromisoformat(str(value))
+        except (TypeError, ValueError):
+            raise ValidationError({field: "Enter a date as YYYY-MM-DD."}) from None
     try:
-        return dt.date.fromisoformat(str(value))
-    except (TypeError, ValueError):
-        raise ValidationError({field: "Enter a date as YYYY-MM-DD."}) from None
+        validate_business_date(day)
+    except ValidationError as e:
+        raise ValidationError({field: e.messages}) from None
+    return day
 
 
 def _effective_probability(stage: Stage, override: int | None) -> int:
@@ -173,8 +181,11 @@ def _locked(opportunity: Opportunity) -> Opportunity:
 
 
 def _check_version(current: Opportunity, version) -> None:
-    if version is None:
-        return
+    """Refuse a change made against another version of the deal than the stored one. Every
+    change a user makes names the version it was made against: a missing one is refused, as
+    it could overwrite someone else's change unseen."""
+    if version is None or version == "" or isinstance(version, bool):
+        raise ValidationError("The deal's version is missing; reload the page.")
     try:
         version = int(version)
     except (TypeError, ValueError):
@@ -591,9 +602,6 @@ def update_opportunity(*, opportunity: Opportunity, by, version, **changes) -> O
     """Change a deal's fields (never its stage). A stale ``version`` is refused."""
     current = _locked(opportunity)
     _require_edit(by, current, "deal")
-    if version is None:
-        # An edit without the version it was made against could overwrite someone else's.
-        raise ValidationError("The deal's version is missing; reload the page.")
     _check_version(current, version)
     unknown = set(changes) - set(OPPORTUNITY_EDITABLE)
     if unknown:
@@ -637,7 +645,7 @@ def move_opportunity(
     opportunity: Opportunity,
     to_stage: Stage,
     by,
-    version=None,
+    version: int,
     lost_reason: LostReason | None = None,
     lost_note: str = "",
     closed_on=None,
@@ -647,6 +655,7 @@ def move_opportunity(
     Won sets the closed date; lost needs a lost reason; reopening a closed deal is for the
     owner's manager or an admin. Moving to another stage clears a probability override so
     the deal takes the new stage's probability. Moving to the stage it is in changes nothing.
+    ``version`` is the version the caller saw: a stale or missing one is refused.
     """
     current = _locked(opportunity)
     _require_edit(by, current, "deal")
@@ -705,7 +714,7 @@ def move_opportunity(
     return current
 
 
-def close_won(*, opportunity: Opportunity, by, version=None, closed_on=None) -> Opportunity:
+def close_won(*, opportunity: Opportunity, by, version: int, closed_on=None) -> Opportunity:
     stage = opportunity.pipeline.won_stage()
     if stage is None:
         raise ValidationError(f"{opportunity.pipeline.name} has no won stage; ask an admin.")
@@ -719,7 +728,7 @@ def close_lost(
     opportunity: Opportunity,
     by,
     lost_reason: LostReason | None,
-    version=None,
+    version: int,
     lost_note: str = "",
     stage: Stage | None = None,
     closed_on=None,

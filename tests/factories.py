@@ -149,3 +149,11 @@ class OpportunityFactory(factory.Factory):
         return services.create_opportunity(by=by, **kwargs)
 
     _build = _create
+
+
+def current_version(opportunity) -> int:
+    """The deal's version as stored now: what a page would post after a reload. Tests and
+    helpers that move deals pass it explicitly, as every caller of a stage action must."""
+    from pipeline.models import Opportunity
+
+    return Opportunity.objects.values_list("version", flat=True).get(pk=opportunity.pk)

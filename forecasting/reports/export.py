@@ -1,18 +1,14 @@
 """CSV export of a report table: the same :class:`~forecasting.reports.tables.Table` the page
-shows, same columns and rows (total included), raw values."""
+shows, same columns and rows (total included), raw values, written by the one safe CSV
+writer (``pipeline.exports``)."""
 
 from __future__ import annotations
-
-import csv
 
 from django.http import HttpResponse
 
 from forecasting.reports.tables import Table
+from pipeline.exports import csv_response as _csv_response
 
 
 def csv_response(table: Table, *, filename: str) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
-    writer = csv.writer(response)
-    writer.writerows(table.csv_rows())
-    return response
+    return _csv_response(table.csv_rows(), filename=filename)

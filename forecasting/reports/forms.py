@@ -14,7 +14,9 @@ from django.utils import timezone
 
 from accounts import visibility
 from forecasting.reports.filters import DEFAULT_IDLE_DAYS, ReportScope, default_range
+from pipeline.forms import QueryForm
 from pipeline.models import Lead, Pipeline
+from pipeline.validators import BusinessDateField, MonthField, PageField
 
 MAX_RANGE_DAYS = 366 * 5
 
@@ -25,10 +27,10 @@ class _UserChoice(forms.ModelChoiceField):
 
 
 class ReportFilterForm(forms.Form):
-    start = forms.DateField(
+    start = BusinessDateField(
         label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    end = forms.DateField(
+    end = BusinessDateField(
         label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     pipeline = forms.ModelChoiceField(
@@ -95,3 +97,26 @@ class ReportFilterForm(forms.Form):
             source=data.get("source") or "",
             idle_days=data.get("idle") or DEFAULT_IDLE_DAYS,
         )
+
+
+MAX_ID = 2**63 - 1
+
+
+class ReportOptionsForm(QueryForm):
+    """Every report parameter of the query string besides the filter bar: the page, the CSV
+    export and its table, tabs and sorting, and the drill-down keys. Unknown words (a tab
+    or sort that no longer exists) fall back to the default in the view; numbers, months and
+    ids are bounded here."""
+
+    page = PageField()
+    export = forms.CharField(max_length=10, required=False)
+    table = forms.CharField(max_length=50, required=False)
+    group = forms.CharField(max_length=50, required=False)
+    flag = forms.CharField(max_length=50, required=False)
+    sort = forms.CharField(max_length=50, required=False)
+    kind = forms.CharField(max_length=50, required=False)
+    month = MonthField(required=False)
+    stage = forms.IntegerField(min_value=0, max_value=MAX_ID, required=False)
+    outcome = forms.CharField(max_length=50, required=False)
+    reason = forms.RegexField(r"^(none|[0-9]{1,18})$", required=False)
+    won = forms.CharField(max_length=10, required=False)

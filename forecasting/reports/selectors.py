@@ -67,7 +67,14 @@ from forecasting.reports.filters import ReportScope, month_starts, next_month
 from forecasting.reports.sql import DateDiff, DaysBetween, Median, median_sql
 from forecasting.reports.tables import Column, Table, mean, ratio_pct
 from pipeline import expressions
-from pipeline.models import Activity, Lead, Opportunity, Stage
+from pipeline.models import (
+    ACTIVITY_TARGETS,
+    Activity,
+    Lead,
+    Opportunity,
+    Stage,
+    activity_target_flags,
+)
 
 WON, LOST, OPEN = Stage.Kind.WON, Stage.Kind.LOST, Stage.Kind.OPEN
 ZERO = Decimal("0")
@@ -1445,8 +1452,10 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
             o_factor=_indicator(Q(due_on__lt=today)),
         )
         .annotate(score=_score(tw, amount="a_factor", due="d_factor", overdue="o_factor"))
+        .annotate(**activity_target_flags(scope.user))
         .order_by("-score", "due_on", "pk")
         .values(
+            *(f"{name}_visible" for name in ACTIVITY_TARGETS),
             "pk",
             "subject",
             "due_on",
@@ -1495,6 +1504,11 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
             }
         )
     for t in task_qs:
+        # A task stays its owner's, but the record it is on is named only when they may
+        # open it (a deal reassigned to another rep is not).
+        for name, fields in TASK_TARGET_FIELDS.items():
+            if not t[f"{name}_visible"]:
+                t.update(dict.fromkeys(fields))
         about = (
             t["opportunity__name"]
             or " ".join(filter(None, [t["lead__first_name"], t["lead__last_name"]]))
@@ -1529,6 +1543,14 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
     for rank, item in enumerate(items[:limit], start=1):
         item["rank"] = rank
     return items[:limit]
+
+
+TASK_TARGET_FIELDS = {
+    "opportunity": ("opportunity_id", "opportunity__name", "opportunity__amount"),
+    "lead": ("lead_id", "lead__first_name", "lead__last_name"),
+    "contact": ("contact_id", "contact__first_name", "contact__last_name"),
+    "company": ("company_id", "company__name"),
+}
 
 
 def _task_target_url(task: dict) -> str | None:
@@ -1605,23 +1627,25 @@ DRILL_KINDS = {
 }
 
 
-def _month_bounds(month: str) -> tuple[dt.date, dt.date] | None:
-    try:
-        first = dt.datetime.strptime(month, "%Y-%m").date()
-    except (TypeError, ValueError):
+def _month_bounds(month: dt.date | None) -> tuple[dt.date, dt.date] | None:
+    if month is None:
         return None
+    first = month.replace(day=1)
     return first, next_month(first) - dt.timedelta(days=1)
 
 
-def drilldown(scope: ReportScope, params) -> tuple[str, object]:
-    """The title and queryset of deals behind one report number (``kind`` + extras)."""
-    kind = params.get("kind", "")
+def drilldown(scope: ReportScope, params: dict) -> tuple[str, object]:
+    """The title and queryset of deals behind one report number (``kind`` + extras).
+
+    ``params`` are the cleaned values of ``forms.ReportOptionsForm``: ``kind``, ``month``
+    (a date), ``stage`` (an id), ``reason`` (``none`` or an id), ``outcome`` and ``won``."""
+    kind = params.get("kind") or ""
     if kind not in DRILL_KINDS:
         kind = "open"
     title = DRILL_KINDS[kind]
     qs = scope.deals()
     start, end = scope.start, scope.end
-    month = _month_bounds(params.get("month", ""))
+    month = _month_bounds(params.get("month"))
     if month:
         start, end = max(start, month[0]), min(end, month[1])
         title += f" — {month[0]:%B %Y}"
@@ -1634,20 +1658,20 @@ def drilldown(scope: ReportScope, params) -> tuple[str, object]:
         )
     elif kind in ("won", "lost"):
         qs = qs.filter(stage__kind=kind, closed_on__gte=start, closed_on__lte=end)
-        reason = params.get("reason", "")
+        reason = params.get("reason") or ""
         if kind == "lost" and reason == "none":
             qs = qs.filter(lost_reason__isnull=True)
-        elif kind == "lost" and reason.isdigit():
+        elif kind == "lost" and reason:
             qs = qs.filter(lost_reason_id=int(reason))
     elif kind == "open":
         qs = qs.filter(stage__kind=OPEN)
-        if params.get("stage", "").isdigit():
-            qs = qs.filter(stage_id=int(params["stage"]))
+        if params.get("stage") not in (None, ""):
+            qs = qs.filter(stage_id=params["stage"])
     elif kind == "entered":
-        stage_id = params.get("stage", "")
+        stage_id = params.get("stage")
         stage = (
-            Stage.objects.select_related("pipeline").filter(pk=int(stage_id)).first()
-            if stage_id.isdigit()
+            Stage.objects.select_related("pipeline").filter(pk=stage_id).first()
+            if stage_id not in (None, "")
             else None
         )
         if stage is None:

@@ -18,7 +18,7 @@ from config.routers import reads_from_replica
 from forecasting.reports import selectors
 from forecasting.reports.export import csv_response
 from forecasting.reports.filters import DEFAULT_IDLE_DAYS, default_range
-from forecasting.reports.forms import ReportFilterForm
+from forecasting.reports.forms import ReportFilterForm, ReportOptionsForm
 from pipeline.models import Pipeline
 
 RANGE_FIELDS = ("start", "end", "pipeline", "team", "owner", "source")
@@ -82,9 +82,22 @@ DRILL_PAGE = 100
 KEEP_PARAMS = ("group", "flag", "sort", "kind", "month", "stage", "outcome", "reason", "won")
 
 
+def _options(request) -> dict:
+    """The report parameters of the query string besides the filter bar, validated once per
+    request (:class:`ReportOptionsForm`; a malformed or out-of-range value is a 400)."""
+    if not hasattr(request, "_report_options"):
+        request._report_options = ReportOptionsForm.parse(request.GET)
+    return request._report_options
+
+
+def _exporting(request) -> bool:
+    return _options(request)["export"] == "csv"
+
+
 def _form(request, *, fields=RANGE_FIELDS, require_pipeline=False):
     """The filter form bound to the querystring, with the default range (and pipeline) filled
     in where the URL has none, so the form always shows what the report covers."""
+    _options(request)
     data = request.GET.copy()
     start, end = default_range(timezone.localdate())
     if "start" in fields and not data.get("start"):
@@ -105,10 +118,7 @@ def _form(request, *, fields=RANGE_FIELDS, require_pipeline=False):
 
 
 def _page(request) -> int:
-    try:
-        return max(1, int(request.GET.get("page", "1")))
-    except ValueError:
-        return 1
+    return _options(request)["page"] or 1
 
 
 def _pager(request, total: int, per_page: int):
@@ -134,13 +144,13 @@ def _csv_url(request, table_key: str) -> str:
 
 def _respond(request, name: str, form, report, *, template=None, filename=None, **context):
     """Render the report page, or its CSV when ``?export=csv``."""
-    if request.GET.get("export") == "csv":
+    if _exporting(request):
         if report is None:
             errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
             return HttpResponse(
                 f"Fix the filters first: {errors}", status=400, content_type="text/plain"
             )
-        table = report.get_table(request.GET.get("table"))
+        table = report.get_table(_options(request)["table"] or None)
         if table is None:
             raise Http404("No such table on this report.")
         return csv_response(table, filename=f"{filename or name}-{table.key}")
@@ -174,7 +184,7 @@ def index(request):
 @reads_from_replica
 def funnel(request):
     form, scope = _form(request)
-    group = request.GET.get("group", "source")
+    group = _options(request)["group"] or "source"
     if group not in selectors.FUNNEL_GROUPS:
         group = "source"
     report = selectors.funnel(scope, group=group) if scope else None
@@ -215,11 +225,11 @@ def pipeline_by_month(request):
 @reads_from_replica
 def rotting(request):
     form, scope = _form(request, fields=("pipeline", "team", "owner", "source", "idle"))
-    flag = request.GET.get("flag", "")
+    flag = _options(request)["flag"]
     if flag not in selectors.ROT_FLAGS:
         flag = ""
-    sort = request.GET.get("sort", "-amount")
-    exporting = request.GET.get("export") == "csv"
+    sort = _options(request)["sort"] or "-amount"
+    exporting = _exporting(request)
     report = None
     pager = None
     if scope:
@@ -337,8 +347,8 @@ def deals(request):
     form, scope = _form(request, fields=(*RANGE_FIELDS, "idle"))
     report, title, totals, pager = None, "Deals", None, None
     if scope:
-        title, qs = selectors.drilldown(scope, request.GET)
-        exporting = request.GET.get("export") == "csv"
+        title, qs = selectors.drilldown(scope, _options(request))
+        exporting = _exporting(request)
         table, totals = selectors.drilldown_table(
             scope, qs, page=_page(request), limit=None if exporting else DRILL_PAGE
         )

@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts import visibility
 from accounts.visibility import visible_teams, visible_users
 from pipeline.models import Opportunity, Pipeline, Stage
+from pipeline.validators import BusinessDateFilter
 
 
 def _owners(request):
@@ -79,13 +80,13 @@ class BoardFilter(django_filters.FilterSet):
     close = django_filters.ChoiceFilter(
         choices=CLOSE_CHOICES, method="by_close", label="Closes", empty_label="Any time"
     )
-    close_after = django_filters.DateFilter(
+    close_after = BusinessDateFilter(
         field_name="expected_close_date",
         lookup_expr="gte",
         label="Closes from",
         widget=_DateInput(),
     )
-    close_before = django_filters.DateFilter(
+    close_before = BusinessDateFilter(
         field_name="expected_close_date",
         lookup_expr="lte",
         label="Closes until",

@@ -1,7 +1,7 @@
 """Forms of the rep's workspace, one module per area; shared helpers live here."""
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import BadRequest, ValidationError
 
 
 def add_service_errors(form: forms.Form, error: ValidationError, field_map=None) -> None:
@@ -17,3 +17,59 @@ def add_service_errors(form: forms.Form, error: ValidationError, field_map=None)
                 form.add_error(None, messages)
     else:
         form.add_error(None, error.messages)
+
+
+class QueryForm(forms.Form):
+    """The query-string parameters a page reads besides its filter bar (page number, tab,
+    sort, drill-down keys …), parsed and bounded like any form input.
+
+    :meth:`parse` returns the cleaned values; a value out of range or malformed is a 400 (the
+    link was not made by the application), never a server error further down.
+    """
+
+    @classmethod
+    def parse(cls, data, **kwargs) -> dict:
+        form = cls(data, **kwargs)
+        if not form.is_valid():
+            problems = "; ".join(
+                f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()
+            )
+            raise BadRequest(f"The link has a value the page cannot use ({problems}).")
+        return form.cleaned_data
+
+    @classmethod
+    def parse_or_ignore(cls, data, **kwargs) -> dict:
+        """The cleaned values, a malformed or out-of-range one read as absent (for optional
+        hints such as a preselection, where the page is still useful without it)."""
+        form = cls(data, **kwargs)
+        form.is_valid()
+        values = dict.fromkeys(form.fields)
+        for name, field in form.fields.items():
+            values[name] = form.cleaned_data.get(name, field.to_python(None))
+        return values
+
+
+MAX_ID = 2**63 - 1
+
+
+class ChoiceQuery(QueryForm):
+    """What a create or edit page takes from its link: the searches that narrow its company
+    and contact dropdowns (``?company_q=``, ``?contact_q=``) and the records to preselect
+    (``?pipeline=``, ``?company=``, ``?contact=``, ``?kind=``)."""
+
+    company_q = forms.CharField(max_length=100, required=False)
+    contact_q = forms.CharField(max_length=100, required=False)
+    pipeline = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    company = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    contact = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    kind = forms.SlugField(max_length=20, required=False)
+
+
+def choice_query(request) -> dict:
+    """:class:`ChoiceQuery` of ``request.GET``; a malformed or out-of-range value (a NUL
+    byte, an id past bigint) is ignored, never passed on to a query."""
+    values = ChoiceQuery.parse_or_ignore(request.GET)
+    for name in ("pipeline", "company", "contact"):
+        # Preselections as the form data would hold them.
+        values[name] = "" if values[name] is None else str(values[name])
+    return values

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from pipeline.models import Activity
+from pipeline.validators import BusinessDateField
 
 
 class ActivityForm(forms.Form):
@@ -15,7 +16,7 @@ class ActivityForm(forms.Form):
     kind = forms.ChoiceField(label="Type", choices=Activity.Kind.choices, initial="call")
     subject = forms.CharField(max_length=200)
     body = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    due_on = forms.DateField(
+    due_on = BusinessDateField(
         label="Due date",
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),

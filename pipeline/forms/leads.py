@@ -13,6 +13,7 @@ from accounts.visibility import visible_users
 from pipeline.filters.leads import SEARCH_MAX_LENGTH, search_words
 from pipeline.models import Company, Contact, Lead, Pipeline
 from pipeline.services import LEAD_FIELDS
+from pipeline.validators import BusinessDateField
 
 CHOICE_LIMIT = 50
 MONEY_KW = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0")}
@@ -131,7 +132,7 @@ class ConvertLeadForm(forms.Form):
         label="Deal amount",
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
     )
-    expected_close_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    expected_close_date = BusinessDateField(widget=forms.DateInput(attrs={"type": "date"}))
     pipeline = forms.ModelChoiceField(queryset=Pipeline.objects.none(), empty_label=None)
     company = forms.ModelChoiceField(
         queryset=Company.objects.none(),

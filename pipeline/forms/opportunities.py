@@ -19,6 +19,7 @@ from pipeline.selectors.opportunities import (
 )
 from pipeline.services import CLOSED_EDITABLE
 from pipeline.templatetags.opportune import money
+from pipeline.validators import BusinessDateField
 
 FORECAST_CHOICES = [
     ("", "Stage default"),
@@ -30,6 +31,37 @@ DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 CHOICE_LIMIT = 200
+
+VERSION_MISSING = "The deal's version is missing; reload the page."
+
+
+def version_field() -> forms.IntegerField:
+    """The version of the deal a state change was made against: required on every form that
+    changes a deal, so a post that leaves it out (or mangles it) is refused, never applied
+    over someone else's change."""
+    return forms.IntegerField(
+        widget=forms.HiddenInput,
+        min_value=1,
+        error_messages={
+            "required": VERSION_MISSING,
+            "invalid": VERSION_MISSING,
+            "min_value": VERSION_MISSING,
+        },
+    )
+
+
+class VersionedForm(forms.Form):
+    """A hidden ``version`` field's error is shown at the top of the form (a hidden field has
+    no place of its own on the page)."""
+
+    version = version_field()
+
+    def clean(self):
+        data = super().clean()
+        if "version" in self._errors:
+            del self._errors["version"]
+            self.add_error(None, VERSION_MISSING)
+        return data
 
 
 def _set_choices(field: forms.ModelChoiceField, objects) -> None:
@@ -70,7 +102,7 @@ class OpportunityForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
         help_text="In full, e.g. 48000.",
     )
-    expected_close_date = forms.DateField(
+    expected_close_date = BusinessDateField(
         widget=DATE, error_messages={"required": "Enter the expected close date."}
     )
     probability = forms.IntegerField(
@@ -82,7 +114,7 @@ class OpportunityForm(forms.Form):
     )
     forecast_category = forms.ChoiceField(choices=FORECAST_CHOICES, required=False)
     next_step = forms.CharField(max_length=255, required=False)
-    next_step_due = forms.DateField(required=False, widget=DATE, label="Next step due")
+    next_step_due = BusinessDateField(required=False, widget=DATE, label="Next step due")
 
     def __init__(self, *args, user, company_q: str = "", **kwargs):
         super().__init__(*args, **kwargs)
@@ -180,7 +212,7 @@ def _display(field: str, value) -> str:
     return str(value)
 
 
-class OpportunityEditForm(OpportunityForm):
+class OpportunityEditForm(VersionedForm, OpportunityForm):
     """Edit a deal's fields (never its stage).
 
     Each field also carries the value the user saw (``initial-<name>``, Django's
@@ -188,8 +220,6 @@ class OpportunityEditForm(OpportunityForm):
     saved in between, :meth:`conflicts` lists what changed and :meth:`rebase` keeps what the
     user typed while moving the form to the current version.
     """
-
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
     def __init__(self, *args, user, opportunity: Opportunity, **kwargs):
         kwargs.setdefault("initial", self.initial_from(opportunity))
@@ -258,10 +288,9 @@ class OpportunityEditForm(OpportunityForm):
         return form
 
 
-class NextStepForm(forms.Form):
+class NextStepForm(VersionedForm):
     next_step = forms.CharField(max_length=255, required=False, label="Next step")
-    next_step_due = forms.DateField(required=False, widget=DATE, label="Due")
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    next_step_due = BusinessDateField(required=False, widget=DATE, label="Due")
 
 
 class StageChoiceField(forms.ModelChoiceField):
@@ -271,12 +300,11 @@ class StageChoiceField(forms.ModelChoiceField):
         return f"{obj.name} (closes the deal)"
 
 
-class MoveForm(forms.Form):
+class MoveForm(VersionedForm):
     """Move a deal to another stage of its pipeline: the board's drag and drop (JSON), the
     stage bar of the deal page, and the move page and the card's inline move form."""
 
     stage = StageChoiceField(queryset=Stage.objects.none(), empty_label=None, label="Move to")
-    version = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
     lost_reason = forms.ModelChoiceField(
         queryset=None,
         required=False,
@@ -299,20 +327,18 @@ class MoveForm(forms.Form):
         )
 
 
-class CloseWonForm(forms.Form):
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
-    closed_on = forms.DateField(
+class CloseWonForm(VersionedForm):
+    closed_on = BusinessDateField(
         required=False, widget=DATE, label="Closed on", help_text="Empty means today."
     )
 
 
-class CloseLostForm(forms.Form):
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+class CloseLostForm(VersionedForm):
     lost_reason = forms.ModelChoiceField(
         queryset=None, empty_label="Choose a reason", label="Why was it lost?"
     )
     lost_note = forms.CharField(max_length=255, required=False, label="Note")
-    closed_on = forms.DateField(
+    closed_on = BusinessDateField(
         required=False, widget=DATE, label="Closed on", help_text="Empty means today."
     )
 

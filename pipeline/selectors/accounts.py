@@ -26,7 +26,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
-from accounts.visibility import owner_q
+from accounts.visibility import owner_q, visible_ref
 from pipeline import expressions
 from pipeline.filters.accounts import CompanyFilter, ContactFilter
 from pipeline.models import Company, Contact, Lead, Opportunity, Stage
@@ -89,8 +89,16 @@ def company_list(*, user, params) -> CompanyFilter:
     return CompanyFilter(params.copy(), queryset=queryset, user=user)
 
 
+def _with_company_visible(queryset, user):
+    """``company_visible``: whether ``user`` may open the contact's company (a rep's contact
+    may work at another team's account; its name and link are then not shown)."""
+    return queryset.annotate(company_visible=visible_ref(user, Company, "company_id"))
+
+
 def contact_list(*, user, params) -> ContactFilter:
-    queryset = Contact.objects.visible_to(user).select_related("owner", "company")
+    queryset = _with_company_visible(
+        Contact.objects.visible_to(user).select_related("owner", "company"), user
+    )
     return ContactFilter(params.copy(), queryset=queryset, user=user)
 
 
@@ -102,7 +110,10 @@ def company_for(*, user, pk: int) -> Company:
 def contact_for(*, user, pk: int) -> Contact:
     """A contact ``user`` may see, or 404."""
     return get_object_or_404(
-        Contact.objects.visible_to(user).select_related("owner", "company"), pk=pk
+        _with_company_visible(
+            Contact.objects.visible_to(user).select_related("owner", "company"), user
+        ),
+        pk=pk,
     )
 
 

@@ -42,8 +42,12 @@ def activity_target(*, user, params) -> tuple[str, object]:
     return field, obj
 
 
-def _task_rows(qs):
-    return qs.select_related("lead", "opportunity", "contact", "company").order_by("due_on", "id")
+def _task_rows(qs, user):
+    return (
+        qs.with_visible_targets(user)
+        .select_related("lead", "opportunity", "contact", "company")
+        .order_by("due_on", "id")
+    )
 
 
 def my_tasks(*, user, today: dt.date | None = None) -> dict:
@@ -64,11 +68,12 @@ def my_tasks(*, user, today: dt.date | None = None) -> dict:
     return {
         "today": today,
         "counts": counts,
-        "overdue": list(_task_rows(open_tasks.filter(due_on__lt=today))[:TASK_LIST_LIMIT]),
-        "due_today": list(_task_rows(open_tasks.filter(due_on=today))[:TASK_LIST_LIMIT]),
-        "upcoming": list(_task_rows(open_tasks.filter(due_on__gt=today))[:TASK_LIST_LIMIT]),
+        "overdue": list(_task_rows(open_tasks.filter(due_on__lt=today), user)[:TASK_LIST_LIMIT]),
+        "due_today": list(_task_rows(open_tasks.filter(due_on=today), user)[:TASK_LIST_LIMIT]),
+        "upcoming": list(_task_rows(open_tasks.filter(due_on__gt=today), user)[:TASK_LIST_LIMIT]),
         "done_today": list(
             mine.filter(done_at__gte=start_of_day)
+            .with_visible_targets(user)
             .select_related("lead", "opportunity", "contact", "company")
             .order_by("-done_at", "-id")[:TASK_LIST_LIMIT]
         ),
@@ -80,6 +85,7 @@ def task_for(*, user, pk: int) -> Activity:
     task = (
         Activity.objects.visible_to(user)
         .filter(pk=pk, kind=Activity.Kind.TASK)
+        .with_visible_targets(user)
         .select_related("owner", "lead", "opportunity", "contact", "company")
         .first()
     )

@@ -9,8 +9,9 @@ from __future__ import annotations
 from django.core.paginator import Page, Paginator
 from django.shortcuts import get_object_or_404
 
+from accounts.visibility import visible_ref
 from pipeline.filters.leads import LeadFilter
-from pipeline.models import Company, Lead, Pipeline
+from pipeline.models import Company, Contact, Lead, Opportunity, Pipeline
 
 PER_PAGE = 50
 
@@ -36,8 +37,14 @@ def lead_list(*, user, params) -> LeadFilter:
 def lead_detail(*, user, pk: int) -> Lead:
     """A lead ``user`` may see, with what its page shows, or 404."""
     return get_object_or_404(
-        Lead.objects.visible_to(user).select_related(
-            "owner", "company", "contact", "opportunity__stage"
+        Lead.objects.visible_to(user)
+        .select_related("owner", "company", "contact", "opportunity__stage")
+        # The company, contact and deal are named on the page only when the user may open
+        # them (a converted deal may since belong to another rep).
+        .annotate(
+            company_visible=visible_ref(user, Company, "company_id"),
+            contact_visible=visible_ref(user, Contact, "contact_id"),
+            opportunity_visible=visible_ref(user, Opportunity, "opportunity_id"),
         ),
         pk=pk,
     )

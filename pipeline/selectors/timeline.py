@@ -7,7 +7,8 @@ capped at ``limit``), then merges the sources in Python.
 Who sees what: a transition or field change is shown when the user may see its deal; an
 activity when the user may see the activity's owner or the owner of the record it is on
 (so a manager's note on a rep's deal shows on the rep's timeline, while another rep's
-notes on a shared company do not).
+notes on a shared company do not). The record an activity links to is named only when the
+user may open it.
 """
 
 from __future__ import annotations
@@ -207,6 +208,8 @@ def _field_changes(opportunity: Opportunity, limit: int) -> list[TimelineEntry]:
 
 def _activities(user, where: Q, limit: int, *, link: bool) -> list[TimelineEntry]:
     qs = Activity.objects.visible_to(user).filter(where)
+    if link:
+        qs = qs.with_visible_targets(user)
     rows = (
         qs.select_related("owner", "opportunity", "contact", "lead")
         .only(
@@ -240,14 +243,16 @@ def _activities(user, where: Q, limit: int, *, link: bool) -> list[TimelineEntry
                 text = f"{a.subject} (due {_fmt_date(a.due_on)})"
                 tone = "due"
         href = link_text = ""
+        # The record an activity is on is named only when the user may open it: a deal
+        # reassigned to another team keeps its former owner's notes, not its name.
         if link:
-            if a.opportunity_id:
+            if a.opportunity_id and a.opportunity_visible:
                 href = _url("pipeline:opportunity_detail", a.opportunity_id)
                 link_text = a.opportunity.name
-            elif a.contact_id:
+            elif a.contact_id and a.contact_visible:
                 href = _url("pipeline:contact_detail", a.contact_id)
                 link_text = a.contact.full_name
-            elif a.lead_id:
+            elif a.lead_id and a.lead_visible:
                 href = _url("pipeline:lead_detail", a.lead_id)
                 link_text = a.lead.full_name
         out.append(

@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from pipeline import services
-from pipeline.forms import add_service_errors
+from pipeline.forms import add_service_errors, choice_query
 from pipeline.forms.activities import ActivityForm
 from pipeline.selectors.activities import activity_target, my_tasks, task_for
 
@@ -80,8 +80,9 @@ def activity_create(request):
                 return HttpResponseRedirect(back)
     else:
         initial = {}
-        if request.GET.get("kind") in dict(ActivityForm.base_fields["kind"].choices):
-            initial["kind"] = request.GET["kind"]
+        kind = choice_query(request)["kind"]
+        if kind in dict(ActivityForm.base_fields["kind"].choices):
+            initial["kind"] = kind
         form = ActivityForm(initial=initial)
     context = {
         "target_field": target_field,

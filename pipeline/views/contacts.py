@@ -2,8 +2,6 @@
 create and edit. Visible like companies: the owner's scope, plus whoever may see a deal the
 contact is primary contact of; only the owner's scope may edit."""
 
-import re
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import visibility
 from pipeline import services
-from pipeline.forms import add_service_errors
+from pipeline.forms import add_service_errors, choice_query
 from pipeline.forms.accounts import ContactForm
 from pipeline.models import Company
 from pipeline.selectors import accounts as selectors
@@ -59,9 +57,9 @@ def contact_detail(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def contact_create(request):
     initial = {}
-    company_pk = request.GET.get("company", "")
-    if re.fullmatch(r"[0-9]{1,18}", company_pk):
-        company = Company.objects.visible_to(request.user).filter(pk=int(company_pk)).first()
+    query = choice_query(request)
+    if query["company"]:
+        company = Company.objects.visible_to(request.user).filter(pk=query["company"]).first()
         if company is not None:
             initial["company"] = company.pk
     form = ContactForm(
@@ -69,7 +67,7 @@ def contact_create(request):
         initial=initial,
         user=request.user,
         assign=can_assign(request.user),
-        company_q=request.GET.get("company_q", ""),
+        company_q=query["company_q"],
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -93,14 +91,15 @@ def contact_edit(request, pk: int):
     contact = selectors.contact_for(user=request.user, pk=pk)
     if not visibility.can_edit(request.user, contact):
         raise PermissionDenied("Only the contact's owner, their manager or an admin may edit it.")
+    query = choice_query(request)
     form = ContactForm(
         request.POST if request.method == "POST" else None,
         instance=contact,
         # A company search keeps the company chosen so far (sent along as ?company=).
-        initial={"company": request.GET["company"]} if "company" in request.GET else None,
+        initial={"company": query["company"]} if query["company"] else None,
         user=request.user,
         assign=can_assign(request.user),
-        company_q=request.GET.get("company_q", ""),
+        company_q=query["company_q"],
     )
     if request.method == "POST" and form.is_valid():
         try:

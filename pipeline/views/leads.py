@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import visibility
 from pipeline import services
-from pipeline.forms import add_service_errors
+from pipeline.forms import add_service_errors, choice_query
 from pipeline.forms.leads import ConvertLeadForm, DisqualifyForm, LeadForm
 from pipeline.models import Lead
 from pipeline.selectors import leads as selectors
@@ -170,13 +170,14 @@ def lead_convert(request, pk: int):
     if lead.status != Lead.Status.PROSPECT:
         messages.error(request, f"A {lead.get_status_display().lower()} lead cannot be converted.")
         return redirect(lead)
+    query = choice_query(request)
     options = {
         "user": request.user,
         "lead": lead,
         "assign": _can_assign(request.user),
         # Searches that narrow the company and contact dropdowns (?company_q=, ?contact_q=).
-        "company_q": request.GET.get("company_q", ""),
-        "contact_q": request.GET.get("contact_q", ""),
+        "company_q": query["company_q"],
+        "contact_q": query["contact_q"],
     }
     if request.method == "POST":
         form = ConvertLeadForm(request.POST, **options)
@@ -195,7 +196,7 @@ def lead_convert(request, pk: int):
             "contact": lead.contact_id,
         }
         # A search keeps the choice made so far (sent along by the search form).
-        initial.update({k: request.GET[k] for k in ("company", "contact") if k in request.GET})
+        initial.update({k: query[k] for k in ("company", "contact") if query[k]})
         form = ConvertLeadForm(initial=initial, **options)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -24,7 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from pipeline import services
-from pipeline.forms import add_service_errors
+from pipeline.forms import add_service_errors, choice_query
 from pipeline.forms.opportunities import (
     CloseLostForm,
     CloseWonForm,
@@ -143,13 +143,9 @@ def opportunity_create(request):
                 messages.success(request, f"Deal “{opportunity.name}” created.")
                 return HttpResponseRedirect(opportunity.get_absolute_url())
     else:
-        initial = {}
-        for key in ("pipeline", "company", "contact"):
-            if request.GET.get(key, "").isdigit():
-                initial[key] = request.GET[key]
-        form = OpportunityForm(
-            initial=initial, user=request.user, company_q=request.GET.get("company_q", "")
-        )
+        query = choice_query(request)
+        initial = {k: query[k] for k in ("pipeline", "company", "contact") if query[k]}
+        form = OpportunityForm(initial=initial, user=request.user, company_q=query["company_q"])
     return render(request, "pipeline/opportunity_form.html", {"form": form, "creating": True})
 
 
@@ -213,7 +209,7 @@ def opportunity_edit(request, pk: int):
                 return HttpResponseRedirect(opportunity.get_absolute_url())
     else:
         form = OpportunityEditForm(
-            user=request.user, opportunity=opportunity, company_q=request.GET.get("company_q", "")
+            user=request.user, opportunity=opportunity, company_q=choice_query(request)["company_q"]
         )
     return render(
         request,

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from tests.factories import current_version
 from tests.forecasting.reports.world import NOW, build_world, travel
 
 
@@ -88,7 +89,7 @@ def test_home_counts_read_right_in_the_singular(client, manager, rep, pipeline):
     from tests.factories import OpportunityFactory
 
     deal = OpportunityFactory(owner=rep, pipeline=pipeline)
-    services.close_won(opportunity=deal, by=rep)
+    services.close_won(opportunity=deal, version=current_version(deal), by=rep)
     OpportunityFactory(owner=rep, pipeline=pipeline)
     client.force_login(manager)
     content = client.get(reverse("home")).content.decode()

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from pipeline import services as deals
-from tests.factories import ContactFactory, OpportunityFactory, stage
+from tests.factories import ContactFactory, OpportunityFactory, current_version, stage
 
 TODAY = dt.date(2026, 3, 10)
 NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
@@ -51,8 +51,10 @@ def book(frozen, rep, rep2, pipeline, lost_reason):
         "G": OpportunityFactory(owner=rep2, pipeline=pipeline, amount=Decimal("7000"),
                                 expected_close_date=dt.date(2026, 4, 5)),
     }  # fmt: skip
-    made["D"] = deals.close_won(opportunity=made["D"], by=rep)
-    made["E"] = deals.close_lost(opportunity=made["E"], by=rep, lost_reason=lost_reason)
+    made["D"] = deals.close_won(opportunity=made["D"], version=current_version(made["D"]), by=rep)
+    made["E"] = deals.close_lost(
+        opportunity=made["E"], version=current_version(made["E"]), by=rep, lost_reason=lost_reason
+    )
     return made
 
 

@@ -9,7 +9,7 @@ import time_machine
 from forecasting import selectors, services
 from forecasting.models import ForecastSnapshot
 from pipeline import services as deals
-from tests.factories import OpportunityFactory, stage
+from tests.factories import OpportunityFactory, current_version, stage
 
 
 def at(day, hour=10):
@@ -43,8 +43,10 @@ def moves(rep, pipeline, lost_reason):
         )
         deals.update_opportunity(opportunity=x, by=rep, version=x.version, amount=Decimal("12000"))
     with at(6):
-        deals.close_won(opportunity=z, by=rep)
-        deals.close_lost(opportunity=lo, by=rep, lost_reason=lost_reason)  # fmt: skip
+        deals.close_won(opportunity=z, version=current_version(z), by=rep)
+        deals.close_lost(
+            opportunity=lo, version=current_version(lo), by=rep, lost_reason=lost_reason
+        )
 
 
 EXPECTED = {
@@ -98,8 +100,8 @@ def test_accuracy_forecast_on_first_day_vs_actual_and_brier(rep, manager, pipeli
                                expected_close_date=dt.date(2026, 2, 25))  # fmt: skip
         services.take_snapshot(taken_on=dt.date(2026, 2, 1))
     with time_machine.travel(dt.datetime(2026, 2, 15, 10, tzinfo=dt.UTC), tick=False):
-        deals.close_won(opportunity=a, by=rep)
-        deals.close_lost(opportunity=c, by=rep, lost_reason=lost_reason)
+        deals.close_won(opportunity=a, version=current_version(a), by=rep)
+        deals.close_lost(opportunity=c, version=current_version(c), by=rep, lost_reason=lost_reason)
     with at(10):
         scope = selectors.Scope(user=manager, period=selectors.Period.parse("2026-03"))
         result = selectors.accuracy(scope, [dt.date(2026, 1, 1), dt.date(2026, 2, 1)])
@@ -135,8 +137,10 @@ def test_empirical_stage_rates_drive_the_forecast_when_enabled(rep, pipeline, lo
         ]
     with at(2):
         for deal in made[:4]:
-            deals.close_won(opportunity=deal, by=rep)
-        deals.close_lost(opportunity=made[4], by=rep, lost_reason=lost_reason)
+            deals.close_won(opportunity=deal, version=current_version(deal), by=rep)
+        deals.close_lost(
+            opportunity=made[4], version=current_version(made[4]), by=rep, lost_reason=lost_reason
+        )
         OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("10000"),
                            expected_close_date=dt.date(2026, 3, 30))  # fmt: skip
         qualification = stage(pipeline, "Qualification")

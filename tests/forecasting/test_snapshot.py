@@ -18,7 +18,7 @@ from forecasting.models import ForecastRange, ForecastSnapshot
 from forecasting.tasks import snapshot_forecasts
 from pipeline import services as deals
 from pipeline.models import Opportunity
-from tests.factories import OpportunityFactory, stage
+from tests.factories import OpportunityFactory, current_version, stage
 from tests.forecasting.conftest import BOOK, MARCH, NOW, TODAY
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
@@ -66,7 +66,7 @@ def test_take_snapshot_failure_half_way_keeps_previous_rows(book, rep, monkeypat
     services.take_snapshot(taken_on=TODAY)
     before = rows(TODAY)
     ranges_before = ForecastRange.objects.filter(taken_on=TODAY).count()
-    deals.close_won(opportunity=book["A"], by=rep)
+    deals.close_won(opportunity=book["A"], version=current_version(book["A"]), by=rep)
 
     def explode(**kwargs):
         # The new snapshot rows are inserted by now; the error must roll them back.
@@ -101,7 +101,9 @@ def test_take_snapshot_past_date_matches_live_snapshot_taken_then(rep, pipeline,
         services.take_snapshot(taken_on=dt.date(2026, 3, 2))
         live[2] = rows(dt.date(2026, 3, 2))
         t.move_to(dt.datetime(2026, 3, 3, 10, 0, tzinfo=dt.UTC))
-        a = deals.move_opportunity(opportunity=a, to_stage=stage(pipeline, "Proposal"), by=rep)
+        a = deals.move_opportunity(
+            opportunity=a, version=current_version(a), to_stage=stage(pipeline, "Proposal"), by=rep
+        )
         a = deals.update_opportunity(opportunity=a, by=rep, version=a.version,
                                      amount=Decimal("12500"), probability=60,
                                      forecast_category="commit")  # fmt: skip
@@ -111,8 +113,8 @@ def test_take_snapshot_past_date_matches_live_snapshot_taken_then(rep, pipeline,
         services.take_snapshot(taken_on=dt.date(2026, 3, 3))
         live[3] = rows(dt.date(2026, 3, 3))
         t.move_to(dt.datetime(2026, 3, 4, 10, 0, tzinfo=dt.UTC))
-        deals.close_won(opportunity=a, by=rep)
-        deals.close_lost(opportunity=b, by=rep, lost_reason=lost_reason)
+        deals.close_won(opportunity=a, version=current_version(a), by=rep)
+        deals.close_lost(opportunity=b, version=current_version(b), by=rep, lost_reason=lost_reason)
         OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("999"),
                            expected_close_date=dt.date(2026, 3, 20))  # fmt: skip
         t.move_to(dt.datetime(2026, 3, 4, 23, 0, tzinfo=dt.UTC))
@@ -177,13 +179,17 @@ def test_snapshot_properties_weighted_sum_idempotent_and_atomic(
         deal = OpportunityFactory(owner=rep, pipeline=pipeline, amount=amount,
                                   expected_close_date=TODAY, stage=first)  # fmt: skip
         if stage_name == "Won":
-            deals.close_won(opportunity=deal, by=rep)
+            deals.close_won(opportunity=deal, version=current_version(deal), by=rep)
             expected += amount
         elif stage_name == "Lost":
-            deals.close_lost(opportunity=deal, by=rep, lost_reason=lost_reason)
+            deals.close_lost(
+                opportunity=deal, version=current_version(deal), by=rep, lost_reason=lost_reason
+            )
         else:
             if target != first:
-                deal = deals.move_opportunity(opportunity=deal, to_stage=target, by=rep)
+                deal = deals.move_opportunity(
+                    opportunity=deal, version=current_version(deal), to_stage=target, by=rep
+                )
             if override is not None:
                 deals.update_opportunity(
                     opportunity=deal, by=rep, version=deal.version, probability=override

@@ -12,6 +12,7 @@ from tests.factories import (
     OpportunityFactory,
     PipelineFactory,
     UserFactory,
+    current_version,
     stage,
 )
 
@@ -44,7 +45,7 @@ def test_board_rep_sees_only_own_open_deals(client, rep, rep2, outsider, pipelin
     _deal(rep2, pipeline, name="Colleague's")
     _deal(outsider, pipeline, name="Other team's")
     won = _deal(rep, pipeline, name="Already won")
-    services.close_won(opportunity=won, by=rep)
+    services.close_won(opportunity=won, version=current_version(won), by=rep)
     client.force_login(rep)
     response = client.get(BOARD)
     assert response.status_code == 200

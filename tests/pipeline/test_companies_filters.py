@@ -7,7 +7,7 @@ from django.http import QueryDict
 
 from pipeline import services
 from pipeline.selectors.accounts import company_list
-from tests.factories import CompanyFactory, OpportunityFactory
+from tests.factories import CompanyFactory, OpportunityFactory, current_version
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +66,9 @@ def test_company_filter_sort_by_open_amount(rep, pipeline, lost_reason):
     small = OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("10")).company
     big = OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("1000")).company
     lost = OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("5000"))
-    services.close_lost(opportunity=lost, by=rep, lost_reason=lost_reason)
+    services.close_lost(
+        opportunity=lost, version=current_version(lost), by=rep, lost_reason=lost_reason
+    )
     assert _qs(rep, "sort=-open_amount") == [big, small, lost.company]
     assert _qs(rep, "sort=open_amount") == [lost.company, small, big]
 
@@ -83,7 +85,9 @@ def test_company_open_figures_same_with_either_plan(
         owner=rep2, by=manager, pipeline=pipeline, company=shared, amount=Decimal("7")
     )
     lost = OpportunityFactory(owner=rep, pipeline=pipeline, company=shared, amount=Decimal("99"))
-    services.close_lost(opportunity=lost, by=rep, lost_reason=lost_reason)
+    services.close_lost(
+        opportunity=lost, version=current_version(lost), by=rep, lost_reason=lost_reason
+    )
     CompanyFactory(owner=rep)
     OpportunityFactory(owner=outsider, pipeline=pipeline, amount=Decimal("5"))
     for user in (rep, manager, outsider):

@@ -8,7 +8,13 @@ from django.urls import reverse
 
 from pipeline import services
 from pipeline.models import Company
-from tests.factories import CompanyFactory, ContactFactory, LeadFactory, OpportunityFactory
+from tests.factories import (
+    CompanyFactory,
+    ContactFactory,
+    LeadFactory,
+    OpportunityFactory,
+    current_version,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +86,9 @@ def test_company_detail_shows_deals_leads_contacts_and_timeline(client, rep, pip
     lost = OpportunityFactory(
         owner=rep, pipeline=pipeline, company=company, name="Lost one", amount=Decimal("500")
     )
-    services.close_lost(opportunity=lost, by=rep, lost_reason=lost_reason)
+    services.close_lost(
+        opportunity=lost, version=current_version(lost), by=rep, lost_reason=lost_reason
+    )
     ContactFactory(owner=rep, company=company, first_name="Zoe")
     LeadFactory(owner=rep, company_name="acme", first_name="Lenny")
     services.log_activity(by=rep, kind="meeting", subject="Kick-off", company=company)

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from pipeline import expressions, services
 from pipeline.models import Opportunity
-from tests.factories import OpportunityFactory, stage
+from tests.factories import OpportunityFactory, current_version, stage
 
 
 def _annotated(pk):
@@ -21,9 +21,11 @@ def test_expressions_match_model_properties_for_open_won_and_lost(rep, pipeline,
         opportunity=overridden, by=rep, version=1, probability=33, forecast_category="commit"
     )
     won = OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("500"))
-    won = services.close_won(opportunity=won, by=rep)
+    won = services.close_won(opportunity=won, version=current_version(won), by=rep)
     lost = OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("700"))
-    lost = services.close_lost(opportunity=lost, by=rep, lost_reason=lost_reason)
+    lost = services.close_lost(
+        opportunity=lost, version=current_version(lost), by=rep, lost_reason=lost_reason
+    )
     for deal in (open_deal, overridden, won, lost):
         row = _annotated(deal.pk)
         fresh = Opportunity.objects.select_related("stage").get(pk=deal.pk)

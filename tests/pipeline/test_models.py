@@ -9,7 +9,14 @@ from django.utils import timezone
 
 from pipeline import services
 from pipeline.models import Opportunity, Stage
-from tests.factories import ContactFactory, LeadFactory, OpportunityFactory, PipelineFactory, stage
+from tests.factories import (
+    ContactFactory,
+    LeadFactory,
+    OpportunityFactory,
+    PipelineFactory,
+    current_version,
+    stage,
+)
 
 
 def _fresh(deal):
@@ -24,11 +31,11 @@ def test_opportunity_effective_probability_and_weighted_amount(rep, pipeline, lo
         OpportunityFactory(owner=rep, pipeline=pipeline, amount="1000", probability=0)
     )
     assert override.effective_probability == 0 and override.weighted_amount == Decimal("0.00")
-    won = _fresh(services.close_won(opportunity=OpportunityFactory(owner=rep), by=rep))
+    won = _fresh(services.close_won(opportunity=OpportunityFactory(owner=rep), version=1, by=rep))
     assert won.effective_probability == 100 and won.weighted_amount == won.amount
     lost = _fresh(
         services.close_lost(
-            opportunity=OpportunityFactory(owner=rep), by=rep, lost_reason=lost_reason
+            opportunity=OpportunityFactory(owner=rep), version=1, by=rep, lost_reason=lost_reason
         )
     )
     assert lost.effective_probability == 0 and lost.weighted_amount == Decimal("0.00")
@@ -48,7 +55,9 @@ def test_opportunity_effective_forecast_category(rep, pipeline, lost_reason):
         opportunity=deal, by=rep, version=1, forecast_category="best_case"
     )
     assert _fresh(deal).effective_forecast_category == "best_case"
-    lost = services.close_lost(opportunity=deal, by=rep, lost_reason=lost_reason)
+    lost = services.close_lost(
+        opportunity=deal, version=current_version(deal), by=rep, lost_reason=lost_reason
+    )
     assert _fresh(lost).effective_forecast_category == "omitted"
 
 
@@ -60,7 +69,7 @@ def test_opportunity_days_in_stage_and_rotting(rep, pipeline, opportunity):
     # Qualification rots after 30 days: day 30 is fine, day 31 is rotting.
     assert not deal.is_rotting(entered + dt.timedelta(days=30))
     assert deal.is_rotting(entered + dt.timedelta(days=31))
-    won = _fresh(services.close_won(opportunity=deal, by=rep))
+    won = _fresh(services.close_won(opportunity=deal, version=current_version(deal), by=rep))
     assert not won.is_rotting(entered + dt.timedelta(days=365))
 
 
@@ -69,7 +78,7 @@ def test_opportunity_is_overdue_only_when_open(rep, opportunity):
     after = deal.expected_close_date + dt.timedelta(days=1)
     assert not deal.is_overdue(deal.expected_close_date)
     assert deal.is_overdue(after)
-    won = _fresh(services.close_won(opportunity=deal, by=rep))
+    won = _fresh(services.close_won(opportunity=deal, version=current_version(deal), by=rep))
     assert won.is_closed and not won.is_overdue(after)
 
 

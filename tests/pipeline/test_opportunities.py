@@ -13,6 +13,7 @@ from tests.factories import (
     LostReasonFactory,
     OpportunityFactory,
     PipelineFactory,
+    current_version,
     stage,
 )
 
@@ -127,7 +128,9 @@ def test_opportunity_list_shows_only_visible_deals(client, rep, rep2, outsider, 
 def test_opportunity_list_filters_status_stage_and_search(client, rep, pipeline, lost_reason):
     open_deal = OpportunityFactory(owner=rep, pipeline=pipeline, name="Open one")
     lost = OpportunityFactory(owner=rep, pipeline=pipeline, name="Lost one")
-    services.close_lost(opportunity=lost, by=rep, lost_reason=lost_reason)
+    services.close_lost(
+        opportunity=lost, version=current_version(lost), by=rep, lost_reason=lost_reason
+    )
     client.force_login(rep)
 
     def names(params):
@@ -383,7 +386,12 @@ def test_opportunity_detail_query_count_does_not_grow(
 def test_opportunity_detail_closed_deal_offers_reopen_only_to_manager(
     client, rep, manager, opportunity, lost_reason
 ):
-    services.close_lost(opportunity=opportunity, by=rep, lost_reason=lost_reason)
+    services.close_lost(
+        opportunity=opportunity,
+        version=current_version(opportunity),
+        by=rep,
+        lost_reason=lost_reason,
+    )
     client.force_login(rep)
     body = client.get(opportunity.get_absolute_url()).content.decode()
     assert "Only the owner's manager or an admin can reopen it" in body
@@ -484,11 +492,16 @@ def test_opportunity_edit_missing_version_is_a_form_error(client, rep, opportuni
     data = _edit_data(opportunity)
     data.pop("version")
     response = client.post(_url("opportunity_edit", opportunity), data)
-    assert response.status_code == 200 and "version" in response.context["form"].errors
+    assert response.status_code == 200
+    # A hidden field has no place on the page: its error is shown at the top of the form.
+    assert response.context["form"].non_field_errors() == [
+        "The deal's version is missing; reload the page."
+    ]
+    assert "The deal&#x27;s version is missing; reload the page." in response.content.decode()
 
 
 def test_opportunity_edit_closed_deal_locks_amount_but_allows_name(client, rep, opportunity):
-    won = services.close_won(opportunity=opportunity, by=rep)
+    won = services.close_won(opportunity=opportunity, version=current_version(opportunity), by=rep)
     client.force_login(rep)
     response = client.post(
         _url("opportunity_edit", won), _edit_data(won, amount="1", name="Acme — signed")
@@ -750,7 +763,7 @@ def test_opportunity_move_page_bad_input_shows_field_errors(client, rep, opportu
 
 
 def test_opportunity_move_reopen_is_for_managers(client, rep, manager, opportunity, pipeline):
-    won = services.close_won(opportunity=opportunity, by=rep)
+    won = services.close_won(opportunity=opportunity, version=current_version(opportunity), by=rep)
     client.force_login(rep)
     data = {"stage": stage(pipeline, "Discovery").pk, "version": won.version}
     refused = _json(client, _url("opportunity_move", won), data)

@@ -18,6 +18,7 @@ from tests.factories import (
     OpportunityFactory,
     PipelineFactory,
     UserFactory,
+    current_version,
     stage,
 )
 
@@ -332,7 +333,7 @@ def test_update_opportunity_clearing_close_date_is_refused(rep, opportunity):
 
 
 def test_update_opportunity_closed_deal_refuses_amount_but_allows_name(rep, manager, opportunity):
-    won = services.close_won(opportunity=opportunity, by=rep)
+    won = services.close_won(opportunity=opportunity, version=current_version(opportunity), by=rep)
     before = _snapshot(won)
     with pytest.raises(ValidationError) as exc:
         services.update_opportunity(opportunity=won, by=manager, version=won.version, amount=1)
@@ -347,7 +348,9 @@ def test_update_opportunity_closed_deal_refuses_amount_but_allows_name(rep, mana
 
 def test_update_opportunity_closed_deal_refuses_probability_and_forecast(rep, lost_reason):
     deal = OpportunityFactory(owner=rep)
-    lost = services.close_lost(opportunity=deal, by=rep, lost_reason=lost_reason)
+    lost = services.close_lost(
+        opportunity=deal, version=current_version(deal), by=rep, lost_reason=lost_reason
+    )
     for change in ({"probability": 20}, {"forecast_category": "commit"}, {"owner": rep}):
         if change.get("owner") == rep:
             # Re-posting the same owner is not a change and is accepted.
@@ -441,7 +444,12 @@ def test_move_opportunity_refuses_stage_of_another_pipeline(rep, opportunity):
     other = PipelineFactory(name="Renewals")
     before = _snapshot(opportunity)
     with pytest.raises(ValidationError) as exc:
-        services.move_opportunity(opportunity=opportunity, to_stage=stage(other, "Won"), by=rep)
+        services.move_opportunity(
+            opportunity=opportunity,
+            version=current_version(opportunity),
+            to_stage=stage(other, "Won"),
+            by=rep,
+        )
     assert exc.value.messages == [
         "Won belongs to another pipeline; a deal moves only within New business."
     ]
@@ -466,7 +474,9 @@ def test_move_opportunity_exit_criteria_name_everything_missing(rep, pipeline):
     st.save()
     before = _snapshot(deal)
     with pytest.raises(ValidationError) as exc:
-        services.move_opportunity(opportunity=deal, to_stage=st, by=rep)
+        services.move_opportunity(
+            opportunity=deal, version=current_version(deal), to_stage=st, by=rep
+        )
     assert exc.value.messages == [
         "“Globex” cannot enter Proposal: it needs an amount above zero, a primary contact, "
         "a decision-maker as primary contact, a next step. Fill these in on the deal, then "
@@ -479,10 +489,18 @@ def test_move_opportunity_into_negotiation_needs_decision_maker(rep, pipeline):
     contact = ContactFactory(owner=rep, is_decision_maker=False)
     deal = OpportunityFactory(owner=rep, pipeline=pipeline, contact=contact, name="Initech")
     with pytest.raises(ValidationError, match="needs a decision-maker as primary contact"):
-        services.move_opportunity(opportunity=deal, to_stage=stage(pipeline, "Negotiation"), by=rep)
+        services.move_opportunity(
+            opportunity=deal,
+            version=current_version(deal),
+            to_stage=stage(pipeline, "Negotiation"),
+            by=rep,
+        )
     services.update_contact(contact=contact, by=rep, is_decision_maker=True)
     moved = services.move_opportunity(
-        opportunity=deal, to_stage=stage(pipeline, "Negotiation"), by=rep
+        opportunity=deal,
+        version=current_version(deal),
+        to_stage=stage(pipeline, "Negotiation"),
+        by=rep,
     )
     assert moved.stage.name == "Negotiation"
 
@@ -504,14 +522,24 @@ def test_move_opportunity_to_won_sets_closed_date_and_clears_overrides(rep, pipe
 
 
 def test_move_opportunity_to_won_with_explicit_closed_date(rep, opportunity):
-    won = services.close_won(opportunity=opportunity, by=rep, closed_on="2026-01-31")
+    won = services.close_won(
+        opportunity=opportunity,
+        version=current_version(opportunity),
+        by=rep,
+        closed_on="2026-01-31",
+    )
     assert _fresh(won).closed_on == dt.date(2026, 1, 31)
 
 
 def test_move_opportunity_to_lost_requires_a_reason(rep, pipeline, opportunity):
     before = _snapshot(opportunity)
     with pytest.raises(ValidationError) as exc:
-        services.move_opportunity(opportunity=opportunity, to_stage=stage(pipeline, "Lost"), by=rep)
+        services.move_opportunity(
+            opportunity=opportunity,
+            version=current_version(opportunity),
+            to_stage=stage(pipeline, "Lost"),
+            by=rep,
+        )
     assert exc.value.message_dict == {"lost_reason": ["Choose why the deal was lost."]}
     assert _snapshot(opportunity) == before
 
@@ -519,7 +547,12 @@ def test_move_opportunity_to_lost_requires_a_reason(rep, pipeline, opportunity):
 def test_move_opportunity_to_lost_refuses_retired_reason(rep, opportunity):
     retired = LostReasonFactory(name="Old reason", is_active=False)
     with pytest.raises(ValidationError) as exc:
-        services.close_lost(opportunity=opportunity, by=rep, lost_reason=retired)
+        services.close_lost(
+            opportunity=opportunity,
+            version=current_version(opportunity),
+            by=rep,
+            lost_reason=retired,
+        )
     assert exc.value.message_dict == {"lost_reason": ["That lost reason is no longer in use."]}
     assert _fresh(opportunity).is_open
 
@@ -527,7 +560,11 @@ def test_move_opportunity_to_lost_refuses_retired_reason(rep, opportunity):
 def test_move_opportunity_to_lost_stores_reason_note_and_closed_date(rep, lost_reason, opportunity):
     with time_machine.travel(dt.datetime(2026, 9, 1, 10, tzinfo=dt.UTC), tick=False):
         lost = services.close_lost(
-            opportunity=opportunity, by=rep, lost_reason=lost_reason, lost_note="  went cheap  "
+            opportunity=opportunity,
+            version=current_version(opportunity),
+            by=rep,
+            lost_reason=lost_reason,
+            lost_note="  went cheap  ",
         )
     lost = _fresh(lost)
     assert lost.stage.is_lost and lost.lost_reason == lost_reason
@@ -538,27 +575,37 @@ def test_move_opportunity_to_lost_stores_reason_note_and_closed_date(rep, lost_r
 def test_move_opportunity_reopen_by_owner_rep_is_refused(rep, pipeline, lost_reason):
     deal = services.close_lost(
         opportunity=OpportunityFactory(owner=rep, pipeline=pipeline),
+        version=1,
         by=rep,
         lost_reason=lost_reason,
     )
     before = _snapshot(deal)
     with pytest.raises(PermissionDenied, match="Only the owner's manager or an admin"):
-        services.move_opportunity(opportunity=deal, to_stage=stage(pipeline, "Discovery"), by=rep)
+        services.move_opportunity(
+            opportunity=deal,
+            version=current_version(deal),
+            to_stage=stage(pipeline, "Discovery"),
+            by=rep,
+        )
     # Nor may the rep turn a lost deal into a won one.
     with pytest.raises(PermissionDenied):
-        services.close_won(opportunity=deal, by=rep)
+        services.close_won(opportunity=deal, version=current_version(deal), by=rep)
     assert _snapshot(deal) == before
 
 
 def test_move_opportunity_reopen_by_manager_clears_close_facts(rep, manager, pipeline, lost_reason):
     deal = services.close_lost(
         opportunity=OpportunityFactory(owner=rep, pipeline=pipeline),
+        version=1,
         by=rep,
         lost_reason=lost_reason,
         lost_note="price",
     )
     reopened = services.move_opportunity(
-        opportunity=deal, to_stage=stage(pipeline, "Discovery"), by=manager
+        opportunity=deal,
+        version=current_version(deal),
+        to_stage=stage(pipeline, "Discovery"),
+        by=manager,
     )
     reopened = _fresh(reopened)
     assert reopened.is_open and reopened.closed_on is None
@@ -573,14 +620,22 @@ def test_move_opportunity_reopen_by_manager_clears_close_facts(rep, manager, pip
 def test_move_opportunity_reopen_by_admin_and_not_by_other_manager(
     rep, admin_user, outsider, pipeline
 ):
-    deal = services.close_won(opportunity=OpportunityFactory(owner=rep, pipeline=pipeline), by=rep)
+    deal = services.close_won(
+        opportunity=OpportunityFactory(owner=rep, pipeline=pipeline), version=1, by=rep
+    )
     manager_west = outsider.team.manager
     with pytest.raises(PermissionDenied):
         services.move_opportunity(
-            opportunity=deal, to_stage=stage(pipeline, "Proposal"), by=manager_west
+            opportunity=deal,
+            version=current_version(deal),
+            to_stage=stage(pipeline, "Proposal"),
+            by=manager_west,
         )
     reopened = services.move_opportunity(
-        opportunity=deal, to_stage=stage(pipeline, "Proposal"), by=admin_user
+        opportunity=deal,
+        version=current_version(deal),
+        to_stage=stage(pipeline, "Proposal"),
+        by=admin_user,
     )
     assert reopened.stage.name == "Proposal"
 
@@ -589,7 +644,10 @@ def test_move_opportunity_outsider_gets_permission_denied(outsider, pipeline, op
     before = _snapshot(opportunity)
     with pytest.raises(PermissionDenied, match="You may not change this deal."):
         services.move_opportunity(
-            opportunity=opportunity, to_stage=stage(pipeline, "Discovery"), by=outsider
+            opportunity=opportunity,
+            version=current_version(opportunity),
+            to_stage=stage(pipeline, "Discovery"),
+            by=outsider,
         )
     assert _snapshot(opportunity) == before
 
@@ -599,14 +657,20 @@ def test_move_opportunity_inactive_owner_cannot_move_own_deal(rep, pipeline, opp
     rep.save()
     with pytest.raises(PermissionDenied):
         services.move_opportunity(
-            opportunity=opportunity, to_stage=stage(pipeline, "Discovery"), by=rep
+            opportunity=opportunity,
+            version=current_version(opportunity),
+            to_stage=stage(pipeline, "Discovery"),
+            by=rep,
         )
 
 
 def test_move_opportunity_between_open_stages_clears_probability_override(rep, pipeline):
     deal = OpportunityFactory(owner=rep, pipeline=pipeline, probability=5)
     moved = services.move_opportunity(
-        opportunity=deal, to_stage=stage(pipeline, "Discovery"), by=rep
+        opportunity=deal,
+        version=current_version(deal),
+        to_stage=stage(pipeline, "Discovery"),
+        by=rep,
     )
     assert _fresh(moved).probability is None
     assert moved.transitions.latest("id").probability == 25
@@ -616,7 +680,10 @@ def test_move_opportunity_between_open_stages_clears_probability_override(rep, p
 
 def test_move_opportunity_without_override_writes_no_history(rep, pipeline, opportunity):
     services.move_opportunity(
-        opportunity=opportunity, to_stage=stage(pipeline, "Discovery"), by=rep
+        opportunity=opportunity,
+        version=current_version(opportunity),
+        to_stage=stage(pipeline, "Discovery"),
+        by=rep,
     )
     assert Opportunity.history.filter(id=opportunity.pk).count() == 1
 
@@ -643,9 +710,11 @@ def test_close_won_and_close_lost_need_won_and_lost_stages(rep, lost_reason):
     bare = PipelineFactory(name="Bare", stages=[("Only", "open", 10, "pipeline", None, [])])
     deal = OpportunityFactory(owner=rep, pipeline=bare)
     with pytest.raises(ValidationError, match="Bare has no won stage; ask an admin."):
-        services.close_won(opportunity=deal, by=rep)
+        services.close_won(opportunity=deal, version=current_version(deal), by=rep)
     with pytest.raises(ValidationError, match="Bare has no lost stage; ask an admin."):
-        services.close_lost(opportunity=deal, by=rep, lost_reason=lost_reason)
+        services.close_lost(
+            opportunity=deal, version=current_version(deal), by=rep, lost_reason=lost_reason
+        )
 
 
 def test_create_opportunity_without_open_stage_is_refused(rep):
@@ -662,7 +731,10 @@ def test_stage_entered_at_tracks_last_transition(rep, pipeline, opportunity):
     start = timezone.now()
     with time_machine.travel(start + dt.timedelta(days=3), tick=False):
         deal = services.move_opportunity(
-            opportunity=opportunity, to_stage=stage(pipeline, "Discovery"), by=rep
+            opportunity=opportunity,
+            version=current_version(opportunity),
+            to_stage=stage(pipeline, "Discovery"),
+            by=rep,
         )
     assert _fresh(deal).stage_entered_at == deal.transitions.latest("id").changed_at
 
@@ -672,7 +744,10 @@ def test_services_accept_another_users_copy_of_the_deal(rep, manager, pipeline, 
     stale_copy = Opportunity.objects.get(pk=opportunity.pk)
     services.update_opportunity(opportunity=opportunity, by=manager, version=1, amount=777)
     moved = services.move_opportunity(
-        opportunity=stale_copy, to_stage=stage(pipeline, "Discovery"), by=rep
+        opportunity=stale_copy,
+        version=current_version(stale_copy),
+        to_stage=stage(pipeline, "Discovery"),
+        by=rep,
     )
     assert _fresh(moved).amount == Decimal("777.00")
     assert moved.transitions.latest("id").amount == Decimal("777.00")
@@ -746,7 +821,9 @@ def test_move_opportunity_query_count_does_not_grow_with_history(
 
     def move(to):
         with django_assert_max_num_queries(20) as queries:
-            moved = services.move_opportunity(opportunity=deal, to_stage=to, by=manager)
+            moved = services.move_opportunity(
+                opportunity=deal, version=current_version(deal), to_stage=to, by=manager
+            )
         return moved, len(queries.captured_queries)
 
     deal, _n = move(discovery)  # caches the manager's teams on the user object
@@ -786,7 +863,11 @@ def test_close_lost_into_a_chosen_lost_stage(rep, pipeline, lost_reason, opportu
         position=10,
     )
     lost = services.close_lost(
-        opportunity=opportunity, by=rep, lost_reason=lost_reason, stage=no_decision
+        opportunity=opportunity,
+        version=current_version(opportunity),
+        by=rep,
+        lost_reason=lost_reason,
+        stage=no_decision,
     )
     assert _fresh(lost).stage == no_decision
     assert lost.transitions.latest("id").to_stage == no_decision
@@ -795,14 +876,23 @@ def test_close_lost_into_a_chosen_lost_stage(rep, pipeline, lost_reason, opportu
 def test_move_opportunity_won_to_lost_by_manager_swaps_close_facts(
     rep, manager, pipeline, lost_reason, opportunity
 ):
-    won = services.close_won(opportunity=opportunity, by=rep, closed_on="2026-03-01")
+    won = services.close_won(
+        opportunity=opportunity,
+        version=current_version(opportunity),
+        by=rep,
+        closed_on="2026-03-01",
+    )
     lost = services.close_lost(
-        opportunity=won, by=manager, lost_reason=lost_reason, closed_on="2026-03-02"
+        opportunity=won,
+        version=current_version(won),
+        by=manager,
+        lost_reason=lost_reason,
+        closed_on="2026-03-02",
     )
     lost = _fresh(lost)
     assert lost.stage.is_lost and lost.lost_reason == lost_reason
     assert lost.closed_on == dt.date(2026, 3, 2)
-    rewon = services.close_won(opportunity=lost, by=manager)
+    rewon = services.close_won(opportunity=lost, version=current_version(lost), by=manager)
     assert _fresh(rewon).lost_reason is None
 
 
@@ -810,7 +900,12 @@ def test_close_won_in_the_future_is_refused_and_changes_nothing(rep, opportunity
     before = _snapshot(opportunity)
     tomorrow = timezone.localdate() + dt.timedelta(days=1)
     with pytest.raises(ValidationError) as exc:
-        services.close_won(opportunity=opportunity, by=rep, closed_on=tomorrow)
+        services.close_won(
+            opportunity=opportunity,
+            version=current_version(opportunity),
+            by=rep,
+            closed_on=tomorrow,
+        )
     assert "future" in exc.value.message_dict["closed_on"][0]
     assert _snapshot(opportunity) == before
 

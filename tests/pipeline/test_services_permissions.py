@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 
 from pipeline import services
 from pipeline.models import Activity, Company, Contact, Lead, Opportunity, StageTransition
-from tests.factories import CompanyFactory, ContactFactory, LeadFactory, stage
+from tests.factories import CompanyFactory, ContactFactory, LeadFactory, current_version, stage
 
 
 @pytest.fixture
@@ -44,9 +44,11 @@ ACTIONS = {
         opportunity=o["deal"], by=by, version=1, amount=1
     ),
     "move_opportunity": lambda o, by: services.move_opportunity(
-        opportunity=o["deal"], to_stage=o["stage"], by=by
+        opportunity=o["deal"], version=current_version(o["deal"]), to_stage=o["stage"], by=by
     ),
-    "close_won": lambda o, by: services.close_won(opportunity=o["deal"], by=by),
+    "close_won": lambda o, by: services.close_won(
+        opportunity=o["deal"], version=current_version(o["deal"]), by=by
+    ),
     "log_activity": lambda o, by: services.log_activity(
         by=by, kind="note", subject="x", opportunity=o["deal"]
     ),

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from forecasting.reports import selectors
+from tests.factories import current_version
 from tests.forecasting.reports.world import END, START
 
 
@@ -399,7 +400,7 @@ def test_scorecards_average_attainment_ignores_reps_without_quota(world, scope_f
     from tests.forecasting.reports.world import at, travel
 
     with travel(at(3, 28)):
-        services.close_won(opportunity=world.d, by=world.manager)
+        services.close_won(opportunity=world.d, version=current_version(world.d), by=world.manager)
     assert not Quota.objects.filter(user=world.rep2).exists()
     avg = selectors.scorecards(scope_for(world.manager)).table.total
     _approx(avg["attainment"], 33.333)

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from pipeline import services
-from tests.factories import LeadFactory, OpportunityFactory, stage
+from tests.factories import LeadFactory, OpportunityFactory, current_version, stage
 from tests.forecasting.reports.world import NOW, travel
 
 RANGE = {"start": "2026-01-01", "end": "2026-03-31"}
@@ -45,12 +45,20 @@ def _grow(world, n):
             )
             if i % 3 == 0:
                 deal = services.move_opportunity(
-                    opportunity=deal, to_stage=stage(p, "Discovery"), by=owner
+                    opportunity=deal,
+                    version=current_version(deal),
+                    to_stage=stage(p, "Discovery"),
+                    by=owner,
                 )
             if i % 5 == 0:
-                services.close_won(opportunity=deal, by=owner)
+                services.close_won(opportunity=deal, version=current_version(deal), by=owner)
             elif i % 7 == 0:
-                services.close_lost(opportunity=deal, by=owner, lost_reason=world.b.lost_reason)
+                services.close_lost(
+                    opportunity=deal,
+                    version=current_version(deal),
+                    by=owner,
+                    lost_reason=world.b.lost_reason,
+                )
             if i % 4 == 0:
                 services.log_activity(by=owner, kind="call", subject="Call", opportunity=deal)
                 services.log_activity(

@@ -30,7 +30,7 @@ import time_machine
 from forecasting.models import Quota
 from pipeline import services
 from pipeline.models import Lead
-from tests.factories import ContactFactory, LeadFactory, OpportunityFactory, stage
+from tests.factories import ContactFactory, LeadFactory, OpportunityFactory, current_version, stage
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
@@ -47,6 +47,7 @@ def travel(when):
 
 
 def _move(deal, pipeline, name, by, when, **kwargs):
+    kwargs.setdefault("version", current_version(deal))
     with travel(when):
         return services.move_opportunity(
             opportunity=deal, to_stage=stage(pipeline, name), by=by, **kwargs
