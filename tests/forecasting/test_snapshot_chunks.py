@@ -21,7 +21,7 @@ from forecasting import services
 from forecasting.models import ForecastRange, ForecastSnapshot, SnapshotRun
 from forecasting.tasks import snapshot_forecasts, snapshot_pipeline_chunk
 from pipeline import services as deals
-from tests.factories import OpportunityFactory, PipelineFactory, stage
+from tests.factories import OpportunityFactory, PipelineFactory, current_version, stage
 from tests.forecasting.conftest import NOW, TODAY
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
@@ -74,7 +74,9 @@ def renewals(book, rep, rep2, lost_reason):
         old = OpportunityFactory(owner=rep, pipeline=line, amount=Decimal("9000"),
                                  expected_close_date=dt.date(2026, 3, 30))  # fmt: skip
     with time_machine.travel(NOW - dt.timedelta(days=3), tick=False):
-        old = deals.move_opportunity(opportunity=old, to_stage=stage(line, "Proposal"), by=rep)
+        old = deals.move_opportunity(
+            opportunity=old, to_stage=stage(line, "Proposal"), by=rep, version=current_version(old)
+        )
     made = [
         OpportunityFactory(owner=rep2, pipeline=line, amount=Decimal("4500"),
                            expected_close_date=dt.date(2026, 3, 12),
@@ -84,7 +86,7 @@ def renewals(book, rep, rep2, lost_reason):
         OpportunityFactory(owner=rep, pipeline=line, amount=Decimal("3000"),
                            expected_close_date=dt.date(2026, 3, 15)),
     ]  # fmt: skip
-    deals.close_won(opportunity=made[2], by=rep)
+    deals.close_won(opportunity=made[2], by=rep, version=current_version(made[2]))
     return line
 
 
@@ -179,9 +181,9 @@ def test_snapshot_chunk_failure_rolls_back_its_pipeline_only_and_a_retry_rebuild
     snapshot_forecasts.apply(args=[TODAY.isoformat()]).get()
     before = rows(TODAY)
     # Both pipelines change; the renewals chunk then crashes after inserting its new rows.
-    deals.close_won(opportunity=book["A"], by=rep)
+    deals.close_won(opportunity=book["A"], by=rep, version=current_version(book["A"]))
     renewal = renewals.opportunities.get(amount=Decimal("9000"))
-    deals.close_won(opportunity=renewal, by=rep)
+    deals.close_won(opportunity=renewal, by=rep, version=current_version(renewal))
     real = services._rebuild_snapshot_rows
 
     def crash_after_insert(taken_on, rates, *, pipeline_id=None):
