@@ -164,6 +164,22 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 OPPORTUNE_CURRENCY = env("OPPORTUNE_CURRENCY", default="USD")
 OPPORTUNE_BOARD_COLUMN_LIMIT = env.int("OPPORTUNE_BOARD_COLUMN_LIMIT", default=50)
 
+# --- Notifications and email -----------------------------------------------------------------
+# EMAIL_URL as django-environ reads it: smtp://user:pass@host:25, smtp+tls://… (STARTTLS),
+# smtp+ssl://…, consolemail:// (prints every message; the default, so `make run` shows the
+# digest in its console), filemail:////path/to/dir. Production sets an SMTP URL.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Opportune <opportune@localhost>")
+SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Scheme and host that links in emails and the calendar feed start with (no trailing slash).
+OPPORTUNE_BASE_URL = env("OPPORTUNE_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The digest's default hour (0-23, in the user's time zone) for users who never chose one.
+OPPORTUNE_DIGEST_HOUR = env.int("OPPORTUNE_DIGEST_HOUR", default=8)
+# How often one day's digest is tried again after the mail server refused it or timed out.
+OPPORTUNE_DIGEST_MAX_ATTEMPTS = env.int("OPPORTUNE_DIGEST_MAX_ATTEMPTS", default=5)
+# --- end of notifications and email ----------------------------------------------------------
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
