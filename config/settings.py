@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "accounts",
     "pipeline",
     "forecasting",
+    "notifications",
 ]
 
 MIDDLEWARE = [
