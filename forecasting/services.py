@@ -82,6 +82,7 @@ from forecasting.models import (
     PeriodKind,
     Quota,
 )
+from notifications import events as notify
 from pipeline import expressions
 from pipeline.models import ForecastCategory, Opportunity, Stage, StageTransition
 
@@ -692,6 +693,7 @@ def set_adjustment(
     adjustment, _ = ForecastAdjustment.objects.update_or_create(
         **lookup, defaults={"amount": amount, "note": note, "author": by}
     )
+    notify.adjustment_set(adjustment=adjustment, by=by)
     return adjustment
 
 

@@ -121,9 +121,21 @@ def preferences(request):
             "in_app": set(pref.in_app_events or []),
             "email": set(pref.email_events or []),
         }
+    # Only managers hear of their team's won and lost deals: reps are not offered the row.
+    offered = [
+        (v, label)
+        for v, label in EventKind.choices
+        if v != EventKind.DEAL_CLOSED or request.user.is_manager_role
+    ]
     events = [
         {"value": v, "label": label, "in_app": v in shown["in_app"], "email": v in shown["email"]}
-        for v, label in EventKind.choices
+        for v, label in offered
+    ]
+    # What is not offered keeps its stored choice (hidden fields), e.g. for a later promotion.
+    kept = [
+        {"value": v, "in_app": v in shown["in_app"], "email": v in shown["email"]}
+        for v in EventKind.values
+        if v not in {e["value"] for e in events}
     ]
     feed_url = (
         services.absolute(reverse("notifications:calendar_feed", args=[pref.calendar_token]))
@@ -137,6 +149,7 @@ def preferences(request):
             "pref": pref,
             "shown": shown,
             "events": events,
+            "kept": kept,
             "hours": [(str(h), f"{h:02d}:00") for h in range(24)],
             "time_zones": _time_zones(),
             "errors": errors,
@@ -152,9 +165,13 @@ def preferences(request):
 def calendar_token(request):
     action = request.POST.get("action")
     if action == "new":
+        had_one = bool(Preference.for_user(request.user).calendar_token)
         services.new_calendar_token(user=request.user, by=request.user)
         messages.success(
-            request, "Your calendar feed has a new private address; the old one stopped working."
+            request,
+            "Your calendar feed has a new private address; the old one stopped working."
+            if had_one
+            else "Your calendar feed is ready: copy its address into your calendar.",
         )
     elif action == "revoke":
         services.revoke_calendar_token(user=request.user, by=request.user)
