@@ -18,10 +18,13 @@ from accounts.models import User
 from forecasting.models import ForecastSnapshot
 from forecasting.services import month_start, quarter_start
 from notifications.models import Notification
-from pipeline.models import Activity, Opportunity, Stage
+from pipeline.models import Activity, Company, Contact, Lead, Opportunity, Stage
 
 # How many lines of one kind a digest lists before it says "and N more".
 SECTION_LIMIT = 20
+# How many rows a digest query reads at most (a section then says "and more").
+TASK_CAP = 100
+DEAL_CAP = 100
 ZERO = Decimal("0")
 
 
@@ -113,6 +116,8 @@ class Section:
     title: str
     lines: list[Line] = field(default_factory=list)
     more: int = 0
+    # True when the query stopped reading at its cap: "and more" rather than an exact count.
+    at_least: bool = False
 
 
 @dataclass
@@ -150,6 +155,29 @@ class DigestContext:
             .distinct()[:2]
         )
         self.snapshot_dates = dates
+        self._patterns: dict[str, str] = {}
+
+    _DETAIL = {
+        Opportunity: "pipeline:opportunity_detail",
+        Lead: "pipeline:lead_detail",
+        Contact: "pipeline:contact_detail",
+        Company: "pipeline:company_detail",
+    }
+    _PLACEHOLDER = 987654321
+
+    def url(self, obj) -> str:
+        """``obj.get_absolute_url()`` for a record's page, with ``reverse`` run once per kind
+        and run (a thousand digests would otherwise spend much of their time reversing)."""
+        name = self._DETAIL.get(type(obj))
+        if name is None:
+            return obj.get_absolute_url()
+        if name not in self._patterns:
+            self._patterns[name] = reverse(name, args=[self._PLACEHOLDER])
+        return self._patterns[name].replace(str(self._PLACEHOLDER), str(obj.pk))
+
+    def task_url(self, task: Activity) -> str:
+        target = task.target
+        return self.url(target) if target is not None else reverse("pipeline:tasks")
 
     def rotting_q(self) -> Q:
         """DESIGN: a deal rots when its whole days in an open stage exceed the stage's
@@ -160,22 +188,17 @@ class DigestContext:
         return q
 
 
-def _truncate(lines: list, limit: int = SECTION_LIMIT) -> tuple[list, int]:
-    if len(lines) > limit:
-        return lines[:limit], len(lines) - limit
-    return lines, 0
-
-
-def _section(key: str, title: str, lines: list[Line], total: int | None = None) -> Section | None:
-    if not lines:
+def _section(key: str, title: str, rows: list, make=None, capped=False) -> Section | None:
+    """A section of at most ``SECTION_LIMIT`` lines (and how many more), its lines made only
+    for the rows shown. ``capped``: the rows are the first of more."""
+    if not rows:
         return None
-    shown, more = _truncate(lines)
-    if total is not None:
-        more = max(0, total - len(shown))
-    return Section(key=key, title=title, lines=shown, more=more)
+    shown, more = rows[:SECTION_LIMIT], max(0, len(rows) - SECTION_LIMIT)
+    lines = [make(r) for r in shown] if make else shown
+    return Section(key=key, title=title, lines=lines, more=more, at_least=capped and more > 0)
 
 
-def _task_line(task: Activity, today: dt.date) -> Line:
+def _task_line(task: Activity, today: dt.date, ctx: DigestContext) -> Line:
     target = task.target
     about = f" · {target}" if target is not None else ""
     if task.due_on < today:
@@ -183,7 +206,7 @@ def _task_line(task: Activity, today: dt.date) -> Line:
         detail = f"{days} day{'s' if days != 1 else ''} overdue"
     else:
         detail = "due today"
-    return Line(text=f"{task.subject}{about}", url=task.get_absolute_url(), detail=detail)
+    return Line(text=f"{task.subject}{about}", url=ctx.task_url(task), detail=detail)
 
 
 def _money(value) -> str:
@@ -192,10 +215,10 @@ def _money(value) -> str:
     return money(value)
 
 
-def _deal_line(deal: Opportunity, detail: str) -> Line:
+def _deal_line(deal: Opportunity, detail: str, ctx: DigestContext) -> Line:
     return Line(
         text=f"{deal.name} · {_money(deal.amount)} · {deal.stage.name}",
-        url=deal.get_absolute_url(),
+        url=ctx.url(deal),
         detail=detail,
     )
 
@@ -210,36 +233,47 @@ def personal_sections(user: User, *, day: dt.date, ctx: DigestContext) -> list[S
         .open_tasks()
         .filter(owner=user, due_on__lte=day)
         .select_related("opportunity", "lead", "contact", "company")
-        .order_by("due_on", "pk")[: SECTION_LIMIT * 2 + 1]
+        .order_by("due_on", "pk")[:TASK_CAP]
     )
-    overdue = [_task_line(t, day) for t in tasks if t.due_on < day]
-    due_today = [_task_line(t, day) for t in tasks if t.due_on == day]
-    sections.append(_section("overdue_tasks", "Overdue tasks", overdue))
-    sections.append(_section("due_today", "Tasks due today", due_today))
+    capped = len(tasks) == TASK_CAP
+    task_line = lambda t: _task_line(t, day, ctx)  # noqa: E731
+    overdue = [t for t in tasks if t.due_on < day]
+    due_today = [t for t in tasks if t.due_on == day]
+    sections.append(_section("overdue_tasks", "Overdue tasks", overdue, task_line, capped))
+    sections.append(_section("due_today", "Tasks due today", due_today, task_line, capped))
 
     mine = Opportunity.objects.visible_to(user).filter(owner=user, stage__kind=Stage.Kind.OPEN)
     at_risk = list(
         mine.filter(ctx.rotting_q() | Q(expected_close_date__lt=day))
         .select_related("stage")
-        .order_by("-amount", "pk")[: SECTION_LIMIT * 4]
+        .order_by("-amount", "pk")[:DEAL_CAP]
     )
+    capped = len(at_risk) == DEAL_CAP
     rotting_ids = {
         d.pk
         for d in at_risk
         if d.stage.rot_after_days is not None and d.days_in_stage(now) > d.stage.rot_after_days
     }
-    rotting = [
-        _deal_line(d, f"{d.days_in_stage(now)} days in {d.stage.name}")
-        for d in at_risk
-        if d.pk in rotting_ids
-    ]
-    past = [
-        _deal_line(d, f"close date {d.expected_close_date:%b %-d} has passed")
-        for d in at_risk
-        if d.expected_close_date < day
-    ]
-    sections.append(_section("rotting", "Deals going stale", rotting))
-    sections.append(_section("past_close", "Close date passed", past))
+    rotting = [d for d in at_risk if d.pk in rotting_ids]
+    past = [d for d in at_risk if d.expected_close_date < day]
+    sections.append(
+        _section(
+            "rotting",
+            "Deals going stale",
+            rotting,
+            lambda d: _deal_line(d, f"{d.days_in_stage(now)} days in {d.stage.name}", ctx),
+            capped,
+        )
+    )
+    sections.append(
+        _section(
+            "past_close",
+            "Close date passed",
+            past,
+            lambda d: _deal_line(d, f"close date {d.expected_close_date:%b %-d} has passed", ctx),
+            capped,
+        )
+    )
 
     since = now - dt.timedelta(days=1)
     history = Opportunity.history.model
@@ -254,16 +288,17 @@ def personal_sections(user: User, *, day: dt.date, ctx: DigestContext) -> list[S
         .annotate(was=Subquery(before))
         .filter(was__isnull=False, expected_close_date__gt=F("was"))
         .select_related("stage")
-        .order_by("-amount", "pk")[: SECTION_LIMIT + 1]
+        .order_by("-amount", "pk")[:DEAL_CAP]
     )
     sections.append(
         _section(
             "slipped",
             "Slipped since yesterday",
-            [
-                _deal_line(d, f"close date {d.was:%b %-d} → {d.expected_close_date:%b %-d}")
-                for d in slipped
-            ],
+            slipped,
+            lambda d: _deal_line(
+                d, f"close date {d.was:%b %-d} → {d.expected_close_date:%b %-d}", ctx
+            ),
+            len(slipped) == DEAL_CAP,
         )
     )
     return [s for s in sections if s is not None]

@@ -356,6 +356,7 @@ def digest_message(digest: selectors.Digest):
                 {
                     "title": s.title,
                     "more": s.more,
+                    "at_least": s.at_least,
                     "lines": [
                         {"text": li.text, "detail": li.detail, "url": absolute(li.url)}
                         for li in s.lines

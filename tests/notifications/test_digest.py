@@ -304,3 +304,15 @@ def test_digest_unknown_time_zone_is_refused_by_the_preferences_service(rep):
 def test_digest_user_count_is_a_real_user_factory():
     # UserFactory makes addresses the digest accepts.
     assert UserFactory.build(username="x").email == "x@example.com"
+
+
+@pytest.mark.django_db
+def test_digest_long_sections_show_twenty_lines_and_say_how_many_more(rep, pipeline, utc8):
+    with time_machine.travel(at("2026-03-01T10:00"), tick=False):
+        deal = OpportunityFactory(owner=rep, pipeline=pipeline, name="Busy Co")
+        for i in range(23):
+            task(rep, f"Follow-up {i:02d}", dt.date(2026, 3, 9), target=deal)
+    services.send_digests(now=at("2026-03-10T09:00"))
+    text = _digest_of(rep).body
+    assert text.count("Follow-up ") == 20
+    assert "- and 3 more\n" in text
