@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "accounts",
     "pipeline",
     "forecasting",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -73,6 +74,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.context_processors.bell",
             ],
         },
     },
@@ -243,6 +245,31 @@ OPPORTUNE_BOARD_COLUMN_LIMIT = env.int("OPPORTUNE_BOARD_COLUMN_LIMIT", default=5
 OPPORTUNE_SNAPSHOT_CHUNK_PIPELINES = env.int("OPPORTUNE_SNAPSHOT_CHUNK_PIPELINES", default=8)
 OPPORTUNE_SNAPSHOT_CHUNK_DEALS = env.int("OPPORTUNE_SNAPSHOT_CHUNK_DEALS", default=100_000)
 
+# --- Notifications and email -----------------------------------------------------------------
+# EMAIL_URL as django-environ reads it: smtp://user:pass@host:25, smtp+tls://… (STARTTLS),
+# smtp+ssl://…, consolemail:// (prints every message: the default under `make run`, so the
+# digest shows in its console), filemail:////path/to/dir. Production defaults to an SMTP
+# server on localhost; set EMAIL_URL to the real one.
+_DEV_MODE = DEBUG or env.bool("OPPORTUNE_DEV", default=False)
+vars().update(
+    env.email_url("EMAIL_URL", default="consolemail://" if _DEV_MODE else "smtp://localhost:25")
+)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds; a dead mail server fails fast
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Opportune <opportune@localhost>")
+SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Scheme and host that links in emails and the calendar feed start with (no trailing slash):
+# the development server locally; in production https:// and the first of ALLOWED_HOSTS
+# unless set.
+OPPORTUNE_BASE_URL = env(
+    "OPPORTUNE_BASE_URL",
+    default="http://127.0.0.1:8000" if _DEV_MODE else f"https://{ALLOWED_HOSTS[0].lstrip('.')}",
+).rstrip("/")
+# The digest's default hour (0-23, in the user's time zone) for users who never chose one.
+OPPORTUNE_DIGEST_HOUR = env.int("OPPORTUNE_DIGEST_HOUR", default=8)
+# How often one day's digest is tried again after the mail server refused it or timed out.
+OPPORTUNE_DIGEST_MAX_ATTEMPTS = env.int("OPPORTUNE_DIGEST_MAX_ATTEMPTS", default=5)
+# --- end of notifications and email ----------------------------------------------------------
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -338,12 +365,5 @@ OPPORTUNE_REQUIRE_2FA = env.bool("OPPORTUNE_REQUIRE_2FA", default=False)
 OTP_TOTP_ISSUER = "Opportune"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # admins can remove a device, never read its secret
 
-# Mail (password reset links): EMAIL_URL, e.g. smtp+tls://user:password@mail.example:587.
-globals().update(
-    env.email_url("EMAIL_URL", default="smtp://localhost:25" if _PRODUCTION else "consolemail://")
-)
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Opportune <opportune@localhost>")
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds; a dead mail server fails fast
-# Where links in mail point, e.g. https://crm.example.com; empty: the host of the request.
-OPPORTUNE_BASE_URL = env("OPPORTUNE_BASE_URL", default="")
+# Mail for password links: EMAIL_URL and OPPORTUNE_BASE_URL, under "Notifications and email".
 # --- end of authentication and security ------------------------------------------------------

@@ -98,6 +98,7 @@ from forecasting.models import (
     Quota,
     SnapshotRun,
 )
+from notifications import events as notify
 from pipeline import expressions
 from pipeline.models import ForecastCategory, Opportunity, Pipeline, Stage, StageTransition
 
@@ -860,6 +861,7 @@ def set_adjustment(
     adjustment, _ = ForecastAdjustment.objects.update_or_create(
         **lookup, defaults={"amount": amount, "note": note, "author": by}
     )
+    notify.adjustment_set(adjustment=adjustment, by=by)
     return adjustment
 
 

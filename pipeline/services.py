@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import visibility
+from notifications import events as notify
 from pipeline.models import (
     Activity,
     Company,
@@ -299,6 +300,7 @@ def create_lead(*, by, owner=None, **data) -> Lead:
     _apply(lead, data, LEAD_FIELDS)
     lead.full_clean()
     lead.save()
+    notify.lead_assigned(lead=lead, by=by)
     return lead
 
 
@@ -313,6 +315,7 @@ def update_lead(*, lead: Lead, by, owner=None, **data) -> Lead:
     if owner is not None and owner != lead.owner:
         _require_owner_in_scope(by, owner)
         lead.owner = owner
+        notify.lead_assigned(lead=lead, by=by)
     if data.get("budget") not in (None, ""):
         data["budget"] = _money(data["budget"], "budget")
     _apply(lead, data, LEAD_FIELDS)
@@ -594,6 +597,7 @@ def create_opportunity(
     opportunity._history_user = by
     opportunity.save()
     _record_transition(opportunity=opportunity, from_stage=None, to_stage=stage, by=by, at=now)
+    notify.deal_created(opportunity=opportunity, by=by)
     return opportunity
 
 
@@ -636,6 +640,7 @@ def update_opportunity(*, opportunity: Opportunity, by, version, **changes) -> O
     current.version += 1
     tracked = any(f in Opportunity.TRACKED_FIELDS for f in changed_fields)
     _save_opportunity(current, by=by, tracked_changed=tracked)
+    notify.deal_changed(opportunity=current, by=by, fields=changed_fields)
     return current
 
 
@@ -711,6 +716,7 @@ def move_opportunity(
     current.version += 1
     _save_opportunity(current, by=by, tracked_changed=tracked)
     _record_transition(opportunity=current, from_stage=from_stage, to_stage=to_stage, by=by, at=now)
+    notify.deal_moved(opportunity=current, by=by)
     return current
 
 
@@ -805,6 +811,7 @@ def log_activity(
         ).update(last_activity_at=activity.occurred_at)
     if lead is not None and lead.status == Lead.Status.NEW and kind != Activity.Kind.TASK:
         Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.WORKING, updated_at=now)
+    notify.activity_logged(activity=activity, by=by)
     return activity
 
 
