@@ -9,7 +9,7 @@ from icalendar import Calendar
 from notifications import services
 from notifications.models import Preference
 from pipeline import services as pipeline_services
-from tests.factories import OpportunityFactory
+from tests.factories import OpportunityFactory, current_version
 
 
 @pytest.fixture
@@ -18,7 +18,9 @@ def feed_world(rep, rep2, pipeline, lost_reason):
         owner=rep, pipeline=pipeline, name="Acme renewal", expected_close_date=dt.date(2026, 4, 30)
     )
     closed = OpportunityFactory(owner=rep, pipeline=pipeline, name="Gone Co")
-    pipeline_services.close_lost(opportunity=closed, by=rep, lost_reason=lost_reason)
+    pipeline_services.close_lost(
+        opportunity=closed, by=rep, lost_reason=lost_reason, version=current_version(closed)
+    )
     theirs = OpportunityFactory(owner=rep2, pipeline=pipeline, name="Not mine")
     call = pipeline_services.log_activity(
         by=rep, kind="task", subject="Call legal", due_on=dt.date(2026, 4, 2), opportunity=mine

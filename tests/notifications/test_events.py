@@ -13,7 +13,7 @@ from forecasting import services as forecasting_services
 from notifications import selectors, services
 from notifications.models import Notification
 from pipeline import services as pipeline_services
-from tests.factories import LeadFactory, OpportunityFactory, UserFactory
+from tests.factories import LeadFactory, OpportunityFactory, UserFactory, current_version
 
 from .conftest import prefer
 
@@ -102,8 +102,10 @@ def test_events_deal_won_or_lost_tells_the_team_manager(
     won = OpportunityFactory(owner=rep, pipeline=pipeline, name="Big win", amount=Decimal("48000"))
     lost = OpportunityFactory(owner=rep, pipeline=pipeline, name="Near miss")
     with django_capture_on_commit_callbacks(execute=True):
-        pipeline_services.close_won(opportunity=won, by=rep)
-        pipeline_services.close_lost(opportunity=lost, by=rep, lost_reason=lost_reason)
+        pipeline_services.close_won(opportunity=won, by=rep, version=current_version(won))
+        pipeline_services.close_lost(
+            opportunity=lost, by=rep, lost_reason=lost_reason, version=current_version(lost)
+        )
     assert sorted(titles(manager)) == sorted(
         [f"{rep} won Big win ($48,000)", f"{rep} lost Near miss ($10,000)"]
     )
