@@ -5,6 +5,7 @@ The path through a real broker and worker is in tests/test_faults.py (the worker
 carry the id of the request that enqueued the task).
 """
 
+import datetime as dt
 import io
 import json
 import logging
@@ -40,7 +41,9 @@ def console_output():
 
 def _json_formatter() -> JsonFormatter:
     spec = settings.LOGGING["formatters"]["json"]
-    return JsonFormatter(fmt=spec["fmt"], rename_fields=spec["rename_fields"])
+    return JsonFormatter(
+        fmt=spec["fmt"], rename_fields=spec["rename_fields"], timestamp=spec["timestamp"]
+    )
 
 
 # A page that logs: /healthz warns when the broker does not answer (nothing listens on port 1).
@@ -58,7 +61,7 @@ def test_request_id_from_header_is_echoed_and_on_the_requests_log_lines(client, 
     warning = next(line for line in lines if "broker check failed" in line["message"])
     assert warning["request_id"] == "lb-7f3a9c.01"
     assert warning["level"] == "WARNING" and warning["logger"] == "config.views"
-    assert warning["time"]
+    assert dt.datetime.fromisoformat(warning["time"]).utcoffset() == dt.timedelta(0)
     assert all(line["request_id"] == "lb-7f3a9c.01" for line in lines)
 
 
