@@ -28,7 +28,7 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
@@ -325,8 +325,9 @@ def clients(world, django_db_blocker):
         return Actors(world)
 
 
-def fingerprint() -> dict:
-    """Everything a POST could change, as plain values (last_login and sessions aside)."""
+def _watched():
+    """(name, model, columns left out): every table a POST could change (rows compared), and
+    the append-only ones (rows counted)."""
     from accounts.models import Team, User
     from forecasting.models import ForecastAdjustment, ForecastSnapshot, Quota
     from pipeline.models import (
@@ -340,26 +341,64 @@ def fingerprint() -> dict:
         StageTransition,
     )
 
-    def rows(model, *exclude):
-        names = [f.attname for f in model._meta.concrete_fields if f.attname not in exclude]
-        return list(model.objects.order_by("pk").values_list(*names))
+    compared = [
+        ("deals", Opportunity, ()),
+        ("leads", Lead, ()),
+        ("companies", Company, ()),
+        ("contacts", Contact, ()),
+        ("activities", Activity, ()),
+        ("users", User, ("last_login", "password")),
+        ("teams", Team, ()),
+        ("stages", Stage, ()),
+        ("pipelines", Pipeline, ()),
+        ("quotas", Quota, ()),
+        ("adjustments", ForecastAdjustment, ()),
+    ]
+    counted = [
+        ("history", Opportunity.history.model),
+        ("transitions", StageTransition),
+        ("snapshots", ForecastSnapshot),
+    ]
+    return compared, counted
 
-    return {
-        "deals": rows(Opportunity),
-        "history": Opportunity.history.count(),
-        "transitions": StageTransition.objects.count(),
-        "leads": rows(Lead),
-        "companies": rows(Company),
-        "contacts": rows(Contact),
-        "activities": rows(Activity),
-        "users": rows(User, "last_login", "password"),
-        "teams": rows(Team),
-        "stages": rows(Stage),
-        "pipelines": rows(Pipeline),
-        "quotas": rows(Quota),
-        "adjustments": rows(ForecastAdjustment),
-        "snapshots": ForecastSnapshot.objects.count(),
-    }
+
+def _columns(model, exclude) -> list:
+    return [f for f in model._meta.concrete_fields if f.attname not in exclude]
+
+
+def _fingerprint_sql() -> str:
+    """One query: a digest of each compared table's rows, a count of each counted one."""
+    qn = connection.ops.quote_name
+    compared, counted = _watched()
+    parts = []
+    for name, model, exclude in compared:
+        cols = ", ".join(f"t.{qn(f.column)}" for f in _columns(model, exclude))
+        pk = qn(model._meta.pk.column)
+        parts.append(
+            f"(SELECT md5(coalesce(string_agg(ROW({cols})::text, '|' ORDER BY t.{pk}), '')) "
+            f"FROM {qn(model._meta.db_table)} t) AS {qn(name)}"
+        )
+    for name, model in counted:
+        parts.append(f"(SELECT count(*) FROM {qn(model._meta.db_table)}) AS {qn(name)}")
+    return "SELECT " + ", ".join(parts)
+
+
+def fingerprint() -> dict:
+    """Everything a POST could change (last_login and sessions aside): on PostgreSQL one query
+    of per-table digests, elsewhere the rows themselves."""
+    compared, counted = _watched()
+    names = [name for name, *_ in compared] + [name for name, _ in counted]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_fingerprint_sql())
+            return dict(zip(names, cursor.fetchone(), strict=True))
+    out = {}
+    for name, model, exclude in compared:
+        fields = [f.attname for f in _columns(model, exclude)]
+        out[name] = list(model._default_manager.order_by("pk").values_list(*fields))
+    for name, model in counted:
+        out[name] = model._default_manager.count()
+    return out
 
 
 def _record_id(world: World, obj: str | None, team: str | None):
@@ -509,3 +548,35 @@ def test_matrix_marks_show_where_visible(world, clients, db):
             body = clients[actor].get(reverse(name)).content.decode()
             for mark in MARK.values():
                 assert (mark in body) == (mark in marks), (actor, name, mark)
+
+
+def test_matrix_fingerprint_sees_every_kind_of_change(world, db):
+    """The "an empty POST changed nothing" check is meaningful: a changed field of a deal, a
+    lead, a task or a user, and a new history row, each change the fingerprint."""
+    from accounts.models import User
+    from pipeline.models import Activity, Lead, Opportunity
+
+    changes = [
+        lambda: Opportunity.objects.filter(pk=world.ids[("west", "deal")]).update(next_step="x"),
+        lambda: Lead.objects.filter(pk=world.ids[("east", "lead")]).update(status="working"),
+        lambda: Activity.objects.filter(pk=world.ids[("west", "task")]).update(
+            done_at=timezone.now()
+        ),
+        lambda: User.objects.filter(pk=world.ids[("east", "user")]).update(role="manager"),
+        lambda: Opportunity.history.model.objects.create(
+            **{
+                f.attname: getattr(Opportunity.history.first(), f.attname)
+                for f in Opportunity.history.model._meta.concrete_fields
+                if f.attname != "history_id"
+            }
+        ),
+    ]
+    for change in changes:
+        with transaction.atomic():
+            before = fingerprint()
+            change()
+            assert fingerprint() != before
+            transaction.set_rollback(True)
+    last_login = fingerprint()
+    User.objects.filter(pk=world.ids[("east", "user")]).update(last_login=timezone.now())
+    assert fingerprint() == last_login
