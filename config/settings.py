@@ -271,7 +271,8 @@ LOGGING = {
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A connection kept across requests (CONN_MAX_AGE) is checked before reuse, so a connection
 # the server closed (restart, failover, pg_terminate_backend) costs a reconnect, not an error.
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+for _database in DATABASES.values():  # the primary and, when set, the replica
+    _database["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 # --- end of operations -----------------------------------------------------------------------
 
 AUTHENTICATION_BACKENDS = [
