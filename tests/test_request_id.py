@@ -152,20 +152,18 @@ def test_request_id_prerun_without_header_makes_one_and_refuses_forged():
 
 
 @pytest.mark.django_db
-@override_settings(CELERY_TASK_ALWAYS_EAGER=True)
-def test_request_id_eager_task_logs_with_the_enqueuing_id(console_output):
+def test_request_id_eager_task_logs_with_the_enqueuing_id(console_output, monkeypatch):
     from config.celery import app
     from forecasting.tasks import snapshot_forecasts
 
     handler, buffer = console_output
     handler.setFormatter(_json_formatter())
-    app.conf.task_always_eager = True
+    monkeypatch.setitem(app.conf, "task_always_eager", True)  # undone after the test
     token = rid._current.set("req-eager-1")
     try:
         snapshot_forecasts.apply_async()
     finally:
         rid._current.reset(token)
-        app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
     lines = [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
     done = next(line for line in lines if "snapshot_forecasts" in line["message"])
     assert "succeeded" in done["message"] and done["request_id"] == "req-eager-1"
