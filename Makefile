@@ -8,7 +8,7 @@ PORT ?= 8000
 
 export OPPORTUNE_DEV ?= 1
 
-.PHONY: help install install-dev assets migrate seed run test lint format check worker beat smoke compose-check security bench clean
+.PHONY: help install install-dev assets migrate seed run test lint format check worker beat smoke compose-check security backup restore bench clean
 
 help:
 	@echo "make run     install, migrate, load demo data, serve http://$(HOST):$(PORT)"
@@ -84,6 +84,14 @@ security: install-dev
 	env -u OPPORTUNE_DEV -u DEBUG ALLOWED_HOSTS=crm.example.com \
 	  SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	  $(PY) manage.py check --deploy --fail-level WARNING
+
+# Backup and restore of DATABASE_URL with pg_dump / pg_restore (see README).
+backup:
+	scripts/backup.sh $(FILE)
+
+restore:
+	@test -n "$(FILE)" && test -n "$(TARGET)" || { echo "usage: make restore FILE=backups/x.dump TARGET=postgres://user@host:5432/new_db" >&2; exit 2; }
+	scripts/restore.sh "$(FILE)" "$(TARGET)"
 
 compose-check:
 	SECRET_KEY=compose-check docker-compose config --quiet

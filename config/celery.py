@@ -7,10 +7,14 @@ retrying for twenty, and :func:`publishing` turns that failure into
 """
 
 import logging
+import logging.config
 import os
 from contextlib import contextmanager
 
 from celery import Celery
+from celery.signals import setup_logging
+
+import config.request_id  # noqa: F401  (connects the request-id signals in web and worker)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -62,3 +66,11 @@ def enqueue(task, *args, **kwargs):
     is down."""
     with publishing():
         return task.delay(*args, **kwargs)
+
+@setup_logging.connect
+def configure_worker_logging(**kwargs):
+    """Workers log exactly like the web app (settings.LOGGING: JSON or text, request ids)
+    instead of through Celery's own handlers."""
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)

@@ -270,13 +270,53 @@ OPPORTUNE_DIGEST_HOUR = env.int("OPPORTUNE_DIGEST_HOUR", default=8)
 OPPORTUNE_DIGEST_MAX_ATTEMPTS = env.int("OPPORTUNE_DIGEST_MAX_ATTEMPTS", default=5)
 # --- end of notifications and email ----------------------------------------------------------
 
+# --- Operations: logs with request ids, database reconnects ----------------------------------
+# Every log line (web and worker) carries the id of the request it belongs to (see
+# config/request_id.py). LOG_FORMAT=json (production default) writes one JSON object a line
+# for log collectors; LOG_FORMAT=text (default under DEBUG / OPPORTUNE_DEV, i.e. `make run`)
+# a line for people.
+MIDDLEWARE = ["config.request_id.RequestIdMiddleware", *MIDDLEWARE]
+LOG_FORMAT = env(
+    "LOG_FORMAT",
+    default="text" if DEBUG or env.bool("OPPORTUNE_DEV", default=False) else "json",
+)
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "config.request_id.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601 in UTC
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        # Django's own console handler would print its lines a second time, unformatted.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "INFO"},
+    },
 }
+# The worker logs through the same configuration (config/celery.py keeps Celery from
+# installing its own handlers).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A connection kept across requests (CONN_MAX_AGE) is checked before reuse, so a connection
+# the server closed (restart, failover, pg_terminate_backend) costs a reconnect, not an error.
+for _database in DATABASES.values():  # the primary and, when set, the replica
+    _database["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+# --- end of operations -----------------------------------------------------------------------
 
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.visibility import is_admin
-from config.views import favicon, healthz
+from config.views import favicon, healthz, readyz
 
 admin.site.site_header = "Opportune administration"
 admin.site.site_title = "Opportune admin"
@@ -19,6 +19,7 @@ admin.site.has_permission = _admin_only
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path(
