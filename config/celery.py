@@ -67,6 +67,7 @@ def enqueue(task, *args, **kwargs):
     with publishing():
         return task.delay(*args, **kwargs)
 
+
 @setup_logging.connect
 def configure_worker_logging(**kwargs):
     """Workers log exactly like the web app (settings.LOGGING: JSON or text, request ids)

@@ -62,6 +62,9 @@ class R:
     public: bool = False
     changes: bool = False
     anonymous: int | None = None  # public routes: what anonymous gets (default: as a rep)
+    # URL arguments that are not records (a signed token, a notification of someone's own):
+    # the route is tried with these fixed values, the same for every actor.
+    args: dict = field(default_factory=dict)
 
 
 REPS_REFUSED = {"rep": 403, "*": 200}
@@ -133,6 +136,26 @@ ROUTES: dict[str, R] = {
     "forecasting:report_scorecard": R(obj="user", post=200),
     "forecasting:report_priorities": R(post=200),
     "forecasting:report_deals": R(post=200),
+    # accounts: passwords and two-factor sign-in
+    "password_change": R(post=200),
+    "password_change_done": R(),
+    "password_reset_confirm": R(
+        public=True, args={"uidb64": "MQ", "token": "not-a-token"}, post=200, anonymous=200
+    ),
+    "password_reset_complete": R(public=True),
+    "two_factor": R(get={"rep": 403, "*": 200}, post={"rep": 403, "*": 200}),
+    # GET only (a POST is refused before the login check); reps have no enrolment: 404.
+    "two_factor_qr": R(get={"rep": 404, "*": 200}, post=None),
+    "two_factor_verify": R(get=302, post=302),
+    # notifications (every one is its recipient's own: another's is a 404 like any unknown id)
+    "notifications:list": R(),
+    "notifications:mark_read": R(args={"pk": 2**31 - 1}, get=405, post=404),
+    "notifications:mark_all_read": R(get=405, post=302, changes=True),
+    "notifications:preferences": R(post=400),
+    "notifications:calendar_token": R(get=405, post=302, changes=True),
+    "notifications:calendar_feed": R(public=True, args={"token": "revoked-or-unknown"}, get=404),
+    "notifications:unsubscribe": R(public=True, args={"token": "tampered"}, get=400, post=400),
+    "notifications:mentions": R(),
 }
 
 # Django admin, one group: admins get in, everyone else is sent to the admin login.
@@ -410,7 +433,9 @@ def _record_id(world: World, obj: str | None, team: str | None):
 
 
 def _url(route: Route, spec: R, record_id) -> str:
-    if route.name:
+    if route.name and spec.args:
+        url = reverse(route.name, kwargs=spec.args)
+    elif route.name:
         kwargs = {route.kwargs[0]: record_id} if route.kwargs else {}
         url = reverse(route.name, kwargs=kwargs)
     else:
