@@ -119,7 +119,7 @@ def load(n: int) -> None:
                    CASE WHEN g %% 100 < 15 AND g %% 11 = 0 THEN 'commit' ELSE '' END,
                    '', '', 1, now() - interval '600 days', now(), now()
             FROM generate_series(1, %s) AS g
-            """,
+            """,  # nosec B608: ids and counts are ints from this script, no user input
             [n],
         )
         cursor.execute("ANALYZE pipeline_opportunity")

@@ -426,7 +426,7 @@ def _insert_snapshot_rows(
     columns = ["taken_on", "period", "owner_id", "pipeline_id", *SNAPSHOT_COLUMNS]
     sources = ["s_period", "s_owner", "s_pipeline", *SNAPSHOT_COLUMNS]
     sql = (
-        f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) "
+        f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) "  # nosec B608: table and column names come from the model; every value is a parameter
         f"SELECT %s, {', '.join('g.' + qn(c) for c in sources)} FROM ({select_sql}) g"
     )
     taken = connection.ops.adapt_datefield_value(taken_on)

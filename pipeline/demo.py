@@ -164,7 +164,7 @@ def _bulk_insert(model, rows: list[tuple]) -> None:
         else:
             placeholders = ", ".join(["%s"] * len(cols))
             col_sql = ", ".join(connection.ops.quote_name(c) for c in cols)
-            sql = f"INSERT INTO {table} ({col_sql}) VALUES ({placeholders})"
+            sql = f"INSERT INTO {table} ({col_sql}) VALUES ({placeholders})"  # nosec B608: table and column names come from the model; every value is a parameter
             adapt = _sqlite_adapter()
             for start in range(0, len(rows), 5000):
                 chunk = [tuple(adapt(v) for v in r) for r in rows[start : start + 5000]]
