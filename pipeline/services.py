@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import visibility
+from pipeline import board_cache
 from pipeline.models import (
     Activity,
     Company,
@@ -225,6 +226,7 @@ def update_company(*, company: Company, by, owner=None, **data) -> Company:
     _apply(company, data, COMPANY_FIELDS)
     company.full_clean()
     company.save()
+    board_cache.changed()
     return company
 
 
@@ -583,6 +585,7 @@ def create_opportunity(
     opportunity._history_user = by
     opportunity.save()
     _record_transition(opportunity=opportunity, from_stage=None, to_stage=stage, by=by, at=now)
+    board_cache.changed()
     return opportunity
 
 
@@ -628,6 +631,7 @@ def update_opportunity(*, opportunity: Opportunity, by, version, **changes) -> O
     current.version += 1
     tracked = any(f in Opportunity.TRACKED_FIELDS for f in changed_fields)
     _save_opportunity(current, by=by, tracked_changed=tracked)
+    board_cache.changed()
     return current
 
 
@@ -702,6 +706,7 @@ def move_opportunity(
     current.version += 1
     _save_opportunity(current, by=by, tracked_changed=tracked)
     _record_transition(opportunity=current, from_stage=from_stage, to_stage=to_stage, by=by, at=now)
+    board_cache.changed()
     return current
 
 
