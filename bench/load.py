@@ -1,14 +1,14 @@
 """Load test: gunicorn with production settings under a real load generator (locust).
 
-It starts ``gunicorn config.wsgi`` with 2 sync workers on 127.0.0.1 and production settings
-(``DEBUG`` off, no ``OPPORTUNE_DEV``, a random ``SECRET_KEY``, whitenoise's manifest storage
-after ``collectstatic`` into a temporary ``STATIC_ROOT``; the transport-security switches
-that need HTTPS are turned off for this plain-HTTP loopback run) on a database of 100,000
-deals: ``DATABASE_URL`` when set (seeded first if it holds no users), else the PostgreSQL
-database ``opportune_load_bench``, dropped, recreated and seeded with ``seed_demo
---opportunities N --seed 1`` (with its forecast snapshots: the dashboard reads them). It
-logs in through the login form as ``manager1`` and as ``rep1``; then, for each connection
-count and each page (the board, a deal page, the deal list, the forecast dashboard and the
+It starts gunicorn as the image does (``config/gunicorn.conf.py``: 2 sync workers) on
+127.0.0.1 with production settings (``DEBUG`` off, no ``OPPORTUNE_DEV``, a random
+``SECRET_KEY``, whitenoise's manifest storage after ``collectstatic`` into a temporary
+``STATIC_ROOT``; the switches that assume HTTPS are turned off for this plain-HTTP loopback
+run) on a database of 100,000 deals: ``DATABASE_URL`` when set (seeded only when it holds no
+deals, never dropped), else ``opportune_load_bench`` on ``--pg``, created and seeded anew
+(``seed_demo --no-snapshots``: the dashboard then has no snapshot history to read). It logs
+in through the login form as ``manager1`` and as ``rep1``; then, for each connection count
+and each page (the board, a deal page, the deal list, the forecast dashboard and the
 pipeline report), locust's headless runner keeps that many simulated users (half of them
 each login, no think time) requesting the page for ``--duration`` seconds. Deal pages are
 the deals on each user's own board. Only 127.0.0.1 is contacted; every phase is bounded in
@@ -22,7 +22,7 @@ machine's other work slows every figure down).
 
 Usage:  .venv/bin/pip install -e ".[bench]"    # locust
         .venv/bin/python bench/load.py [--duration 60] [--users 32,64]
-        [--pages board,deal,deal_list,dashboard,report] [--deals 100000] [--no-snapshots]
+        [--pages board,deal,deal_list,dashboard,report] [--deals 100000]
         [--timeout 30] [--pg postgres://postgres@127.0.0.1:5432]
 
 Prints req/s, p50/p99 and errors per page and connection count; the last line is one JSON
@@ -55,6 +55,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import deal_count, demo_database  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "opportune_load_bench"
 PAGES = {
@@ -79,49 +82,6 @@ PLAIN_HTTP = {
 # --- the database ----------------------------------------------------------------------------
 
 
-def _safe_url(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
-        parts = parts._replace(netloc=netloc)
-    return urllib.parse.urlunsplit(parts)
-
-
-def _count(database_url: str, sql: str) -> int:
-    import psycopg
-
-    try:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            return conn.execute(sql).fetchone()[0]
-    except psycopg.errors.UndefinedTable:
-        return 0
-
-
-def prepare_database(args) -> tuple[str, str]:
-    """The database to load: DATABASE_URL (seeded if empty) or a fresh one of our own."""
-    manage = [sys.executable, "manage.py"]
-    url = os.environ.get("DATABASE_URL", "")
-    how = "given by DATABASE_URL"
-    if not url:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from _common import fresh_database
-
-        os.environ["BENCH_PG"] = args.pg
-        url = fresh_database(DB_NAME)
-        how = "created by this benchmark"
-    env = {**os.environ, "DATABASE_URL": url, "OPPORTUNE_DEV": "1", "DEBUG": "0"}
-    subprocess.run([*manage, "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
-    if _count(url, "SELECT count(*) FROM accounts_user") == 0:
-        started = time.monotonic()
-        seed = ["seed_demo", "--opportunities", str(args.deals), "--seed", "1"]
-        if args.no_snapshots:
-            seed.append("--no-snapshots")
-        subprocess.run([*manage, *seed], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["psql", url, "-q", "-c", "VACUUM ANALYZE"], check=True)
-        print(f"  seeded {args.deals:,} deals in {time.monotonic() - started:.0f}s", flush=True)
-    return url, how
-
-
 # --- the server ------------------------------------------------------------------------------
 
 
@@ -131,11 +91,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def production_env(database_url: str, tmp: Path) -> dict:
-    """Production settings, with STATIC_ROOT in ``tmp`` (a settings module of its own)."""
-    (tmp / "load_settings.py").write_text(
-        f"from config.settings import *  # noqa: F403\n\nSTATIC_ROOT = {str(tmp / 'static')!r}\n"
-    )
+def production_env(database_url: str, tmp: Path, port: int) -> dict:
+    """Production settings (as the image runs them), with STATIC_ROOT in ``tmp``."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -148,8 +105,9 @@ def production_env(database_url: str, tmp: Path) -> dict:
             "DEBUG": "0",
             "SECRET_KEY": secrets.token_urlsafe(50),
             "ALLOWED_HOSTS": "127.0.0.1",
-            "DJANGO_SETTINGS_MODULE": "load_settings",
-            "PYTHONPATH": os.pathsep.join([str(tmp), str(ROOT)]),
+            "STATIC_ROOT": str(tmp / "static"),
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "WEB_CONCURRENCY": "2",
             "LOG_LEVEL": "WARNING",
         }
     )
@@ -170,33 +128,22 @@ def collect_static(env: dict) -> str:
 
 
 def start_gunicorn(env: dict, port: int, log: Path) -> subprocess.Popen:
-    cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "config.wsgi",
-        "--workers",
-        "2",
-        "--worker-class",
-        "sync",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--timeout",
-        "30",
-        "--graceful-timeout",
-        "5",
-        "--log-level",
-        "warning",
-        "--error-logfile",
-        str(log),
-    ]
-    server = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    """gunicorn through the image's config (config/gunicorn.conf.py: 2 sync workers, its
+    timeout and worker recycling), its access and error logs into ``log``."""
+    cmd = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"]
+    out = log.open("ab")
+    server = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    out.close()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"gunicorn exited with {server.returncode}; see {log}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=5):
+            url = f"http://127.0.0.1:{port}/accounts/login/"
+            # Plain HTTP to the loopback address only, never a user-given URL.
+            with urllib.request.urlopen(url, timeout=5):  # nosec B310
                 return server
         except (urllib.error.URLError, OSError):
             time.sleep(0.5)
@@ -227,7 +174,8 @@ def login(base: str, username: str, password: str) -> dict:
     """Log in through the login form; return the session's cookie header and deal pages."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect)
-    with opener.open(f"{base}/accounts/login/", timeout=30) as r:
+    # ``base`` is always http://127.0.0.1:<port> of the gunicorn this script started.
+    with opener.open(f"{base}/accounts/login/", timeout=30) as r:  # nosec B310
         page = r.read().decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
     data = urllib.parse.urlencode(
@@ -429,7 +377,6 @@ def main() -> None:
     parser.add_argument("--users", default="32,64", help="connection counts, the first reported")
     parser.add_argument("--pages", default=",".join(PAGES))
     parser.add_argument("--deals", type=int, default=100_000)
-    parser.add_argument("--no-snapshots", action="store_true", help="seed without snapshots")
     parser.add_argument("--timeout", type=int, default=30, help="seconds before a timeout")
     parser.add_argument(
         "--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -452,18 +399,18 @@ def main() -> None:
         raise SystemExit(f"unknown pages {sorted(unknown)}; choose from {', '.join(PAGES)}")
     counts = [int(n) for n in args.users.split(",")]
 
-    database_url, how = prepare_database(args)
-    deals = _count(database_url, "SELECT count(*) FROM pipeline_opportunity")
-    print(f"database: {_safe_url(database_url)} ({how}), {deals:,} deals", flush=True)
+    database_url = demo_database(DB_NAME, args.deals, server=args.pg)
+    deals = deal_count(database_url)
+    print(f"  {deals:,} deals", flush=True)
     print(f"cache: {os.environ.get('REDIS_URL') or 'none (REDIS_URL unset)'}", flush=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="opportune-load-"))
     server = None
     sampler = LoadSampler()
     try:
-        env = production_env(database_url, tmp)
-        storage = collect_static(env)
         port = _free_port()
+        env = production_env(database_url, tmp, port)
+        storage = collect_static(env)
         log = tmp / "gunicorn.log"
         server = start_gunicorn(env, port, log)
         base = f"http://127.0.0.1:{port}"
