@@ -29,7 +29,10 @@ Prints req/s, p50/p99 and errors per page and connection count; the last line is
 object, figures at the first connection count (32): ``board_rps``, ``errors`` (failed
 requests on every page, timeouts included), ``timeouts``, ``p99_ms_board``, ``p99_ms_deal``,
 ``p99_ms_max`` (the worst page), ``rps``/``p50_ms``/``p99_ms`` per page, the same at the other
-counts under ``at_64`` ..., and ``load_avg_1m`` (mean and max while it ran).
+counts under ``at_64`` ..., ``cpu_ms_<page>`` (gunicorn's CPU time per request: what the
+page costs the server whatever else the machine runs; 2 cores allow about 2,000 / cpu_ms
+req/s, less what PostgreSQL and the load generator use) and ``load_avg_1m`` (mean and max
+while it ran).
 Targets at 32 connections: 0 errors and 0 timeouts; board >= 150 req/s; p99 <= 500 ms for
 the board and the deal page, <= 3 s for every other page.
 """
@@ -37,6 +40,7 @@ the board and the deal page, <= 3 s for every other page.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.cookiejar
 import json
 import os
@@ -149,6 +153,25 @@ def start_gunicorn(env: dict, port: int, log: Path) -> subprocess.Popen:
             time.sleep(0.5)
     stop(server)
     raise SystemExit("gunicorn did not answer within 60 s")
+
+
+def server_cpu_seconds(master: int) -> float:
+    """CPU time used so far by gunicorn: its master, its live workers and the workers it has
+    reaped (recycled ones included), from /proc. A figure that the machine's other work
+    hardly changes, unlike req/s: divided by the requests served, CPU per request."""
+
+    def times(pid) -> list[int]:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return [int(x) for x in fields[11:15]]  # utime, stime, cutime, cstime
+
+    try:
+        total = sum(times(master))
+        for child in Path(f"/proc/{master}/task/{master}/children").read_text().split():
+            with contextlib.suppress(FileNotFoundError):  # recycled meanwhile: counted once reaped
+                total += sum(times(child)[:2])
+    except OSError:  # no /proc (not Linux)
+        return float("nan")
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def stop(server: subprocess.Popen | None) -> None:
@@ -271,6 +294,7 @@ def locust_child(args) -> None:
     page = args.page
     order = itertools.count()
     timeouts = [0]
+    served = [0]  # every request of the phase, the first second's included (CPU per request)
 
     class Visitor(FastHttpUser):
         host = args.host
@@ -285,7 +309,9 @@ def locust_child(args) -> None:
 
         @task
         def visit(self):
-            path = random.choice(self.paths)
+            # Which of the user's pages to ask for next: nothing secret hangs on it.
+            path = random.choice(self.paths)  # nosec B311
+            served[0] += 1
             with self.client.get(
                 path, name=page, headers=self.headers, allow_redirects=False, catch_response=True
             ) as r:
@@ -320,6 +346,7 @@ def locust_child(args) -> None:
         "failures": sorted({str(e.error) for e in env.stats.errors.values()})[:5],
     }
     runner.quit()
+    figures["served"] = served[0]
     print(json.dumps(figures))
 
 
@@ -332,6 +359,7 @@ def summarise(results: dict, counts: list[int], worker_timeouts: int, load: dict
             "p99_ms_max": max(p["p99_ms"] for p in pages.values()),
         }
         for name, p in pages.items():
+            out[f"cpu_ms_{name}"] = p["cpu_ms"]
             out[f"rps_{name}"] = p["rps"]
             out[f"p50_ms_{name}"] = p["p50_ms"]
             out[f"p99_ms_{name}"] = p["p99_ms"]
@@ -428,12 +456,16 @@ def main() -> None:
         for n in counts:
             results[n] = {}
             for page in pages:
+                cpu = server_cpu_seconds(server.pid)
                 r = run_phase(args, base, page, n, public)
+                used = server_cpu_seconds(server.pid) - cpu
+                r["cpu_ms"] = round(used * 1000 / max(1, r.pop("served")), 1)
                 results[n][page] = r
                 print(
                     f"  {n:>3} connections  {page:<10} {r['rps']:>7.1f} req/s  "
                     f"p50 {r['p50_ms']:>6} ms  p99 {r['p99_ms']:>6} ms  "
-                    f"errors {r['errors']} (timeouts {r['timeouts']}) of {r['requests']:,}"
+                    f"errors {r['errors']} (timeouts {r['timeouts']}) of {r['requests']:,}  "
+                    f"gunicorn CPU {r['cpu_ms']} ms a request"
                     + (f"  {r['failures']}" if r["failures"] else ""),
                     flush=True,
                 )

@@ -13,6 +13,7 @@ from html import escape
 from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.urls import path, reverse
@@ -99,7 +100,8 @@ def _board_content(request, query: str) -> dict:
 
     Everything in it depends only on what ``board_cache`` keys it by (the user's scope, the
     board's query and the day), so links carry the board's own query, not the URL's."""
-    data = selectors.board_for(user=request.user, params=request.GET, request=request)
+    params = QueryDict(query)
+    data = selectors.board_for(user=request.user, params=params, request=request)
     next_url = reverse("pipeline:board") + (f"?{query}" if query else "")
     columns = [(col, render_cards(col.cards, next_url=next_url)) for col in data.columns]
     content = render_to_string(
