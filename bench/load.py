@@ -428,6 +428,14 @@ def main() -> None:
     counts = [int(n) for n in args.users.split(",")]
 
     database_url = demo_database(DB_NAME, args.deals, server=args.pg)
+    pending = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--check", "--no-input", "-v0"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url, "OPPORTUNE_DEV": "1"},
+        capture_output=True,
+    )
+    if pending.returncode != 0:  # the pages would answer 500: say so instead of measuring it
+        raise SystemExit(f"{database_url} has unapplied migrations: run manage.py migrate first")
     deals = deal_count(database_url)
     print(f"  {deals:,} deals", flush=True)
     print(f"cache: {os.environ.get('REDIS_URL') or 'none (REDIS_URL unset)'}", flush=True)
