@@ -10,6 +10,15 @@ import os
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _fresh_board_cache():
+    """Each test starts with no cached board: the database is rolled back between tests, the
+    cache (Redis when REDIS_URL is set) is not, and every admin shares one board scope."""
+    from pipeline import board_cache
+
+    board_cache.invalidate()
+
+
 @pytest.fixture
 def team(db):
     from tests.factories import TeamFactory

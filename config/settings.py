@@ -244,6 +244,11 @@ OPPORTUNE_BOARD_COLUMN_LIMIT = env.int("OPPORTUNE_BOARD_COLUMN_LIMIT", default=5
 # forecasting.services.snapshot_chunk_pipelines.
 OPPORTUNE_SNAPSHOT_CHUNK_PIPELINES = env.int("OPPORTUNE_SNAPSHOT_CHUNK_PIPELINES", default=8)
 OPPORTUNE_SNAPSHOT_CHUNK_DEALS = env.int("OPPORTUNE_SNAPSHOT_CHUNK_DEALS", default=100_000)
+# Seconds a rendered board stays cached (pipeline/board_cache.py); 0 turns the cache off, the
+# default without Redis (a per-process cache would miss other processes' invalidations).
+OPPORTUNE_BOARD_CACHE_SECONDS = env.int(
+    "OPPORTUNE_BOARD_CACHE_SECONDS", default=120 if REDIS_URL else 0
+)
 
 # --- Notifications and email -----------------------------------------------------------------
 # EMAIL_URL as django-environ reads it: smtp://user:pass@host:25, smtp+tls://… (STARTTLS),

@@ -89,7 +89,7 @@ from django.utils import timezone
 
 from accounts import visibility
 from accounts.models import Team, User
-from forecasting import montecarlo
+from forecasting import events, montecarlo
 from forecasting.models import (
     ForecastAdjustment,
     ForecastRange,
@@ -98,7 +98,6 @@ from forecasting.models import (
     Quota,
     SnapshotRun,
 )
-from notifications import events as notify
 from pipeline import expressions
 from pipeline.models import ForecastCategory, Opportunity, Pipeline, Stage, StageTransition
 
@@ -861,7 +860,7 @@ def set_adjustment(
     adjustment, _ = ForecastAdjustment.objects.update_or_create(
         **lookup, defaults={"amount": amount, "note": note, "author": by}
     )
-    notify.adjustment_set(adjustment=adjustment, by=by)
+    events.adjustment_set.send(sender=None, adjustment=adjustment, by=by)
     return adjustment
 
 

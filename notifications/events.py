@@ -1,10 +1,10 @@
 """The hooks the domain services call when something happens that someone should hear of.
 
-Each hook is one line in a service (``notify.deal_changed(opportunity=..., by=...)``), runs
-inside the service's transaction and only remembers ids: the notifications are written by
+The services announce domain events (:mod:`pipeline.events`, :mod:`forecasting.events`); this
+app's ``ready`` connects these hooks to them. Each runs inside the service's transaction and
+only remembers ids: the notifications are written by
 :func:`transaction.on_commit` once the change is committed (never for a rolled-back change),
 and a failure there is logged without failing the user's action (``robust=True``).
-Nothing here imports the domain services, so the services may import this module.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from simple_history.admin import SimpleHistoryAdmin
 
+from pipeline import board_cache
 from pipeline.models import (
     Activity,
     Company,
@@ -91,6 +92,27 @@ class StageFormSet(BaseInlineFormSet):
             raise ValidationError("Please fix the stages: " + "; ".join(problems) + ".")
 
 
+class BoardCacheAdmin(admin.ModelAdmin):
+    """Saves and deletions here change what boards show (stages, names, lost reasons): cached
+    boards are invalidated (pipeline/board_cache.py)."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        board_cache.changed()
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        board_cache.changed()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        board_cache.changed()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        board_cache.changed()
+
+
 class StageInline(admin.TabularInline):
     model = Stage
     form = StageForm
@@ -100,7 +122,7 @@ class StageInline(admin.TabularInline):
 
 
 @admin.register(Pipeline)
-class PipelineAdmin(admin.ModelAdmin):
+class PipelineAdmin(BoardCacheAdmin):
     list_display = ("name", "position", "is_active", "use_empirical_probabilities", "stage_list")
     list_editable = ("position", "is_active")
     inlines = [StageInline]
@@ -114,13 +136,13 @@ class PipelineAdmin(admin.ModelAdmin):
 
 
 @admin.register(LostReason)
-class LostReasonAdmin(admin.ModelAdmin):
+class LostReasonAdmin(BoardCacheAdmin):
     list_display = ("name", "position", "is_active")
     list_editable = ("position", "is_active")
 
 
 @admin.register(Company)
-class CompanyAdmin(admin.ModelAdmin):
+class CompanyAdmin(BoardCacheAdmin):
     list_display = ("name", "industry", "city", "country", "owner")
     search_fields = ("name", "website")
     list_select_related = ("owner",)

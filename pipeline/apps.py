@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class PipelineConfig(AppConfig):
     name = "pipeline"
     verbose_name = "Sales pipeline"
+
+    def ready(self):
+        from pipeline import board_cache
+
+        board_cache.connect_signals()

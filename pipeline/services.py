@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import visibility
-from notifications import events as notify
+from pipeline import board_cache, events
 from pipeline.models import (
     Activity,
     Company,
@@ -237,6 +237,7 @@ def update_company(*, company: Company, by, owner=None, **data) -> Company:
     _apply(company, data, COMPANY_FIELDS)
     company.full_clean()
     company.save()
+    board_cache.changed()
     return company
 
 
@@ -300,7 +301,7 @@ def create_lead(*, by, owner=None, **data) -> Lead:
     _apply(lead, data, LEAD_FIELDS)
     lead.full_clean()
     lead.save()
-    notify.lead_assigned(lead=lead, by=by)
+    events.lead_assigned.send(sender=None, lead=lead, by=by)
     return lead
 
 
@@ -315,7 +316,7 @@ def update_lead(*, lead: Lead, by, owner=None, **data) -> Lead:
     if owner is not None and owner != lead.owner:
         _require_owner_in_scope(by, owner)
         lead.owner = owner
-        notify.lead_assigned(lead=lead, by=by)
+        events.lead_assigned.send(sender=None, lead=lead, by=by)
     if data.get("budget") not in (None, ""):
         data["budget"] = _money(data["budget"], "budget")
     _apply(lead, data, LEAD_FIELDS)
@@ -597,7 +598,8 @@ def create_opportunity(
     opportunity._history_user = by
     opportunity.save()
     _record_transition(opportunity=opportunity, from_stage=None, to_stage=stage, by=by, at=now)
-    notify.deal_created(opportunity=opportunity, by=by)
+    events.deal_created.send(sender=None, opportunity=opportunity, by=by)
+    board_cache.changed()
     return opportunity
 
 
@@ -640,7 +642,8 @@ def update_opportunity(*, opportunity: Opportunity, by, version, **changes) -> O
     current.version += 1
     tracked = any(f in Opportunity.TRACKED_FIELDS for f in changed_fields)
     _save_opportunity(current, by=by, tracked_changed=tracked)
-    notify.deal_changed(opportunity=current, by=by, fields=changed_fields)
+    events.deal_changed.send(sender=None, opportunity=current, by=by, fields=changed_fields)
+    board_cache.changed()
     return current
 
 
@@ -716,7 +719,8 @@ def move_opportunity(
     current.version += 1
     _save_opportunity(current, by=by, tracked_changed=tracked)
     _record_transition(opportunity=current, from_stage=from_stage, to_stage=to_stage, by=by, at=now)
-    notify.deal_moved(opportunity=current, by=by)
+    events.deal_moved.send(sender=None, opportunity=current, by=by)
+    board_cache.changed()
     return current
 
 
@@ -811,7 +815,7 @@ def log_activity(
         ).update(last_activity_at=activity.occurred_at)
     if lead is not None and lead.status == Lead.Status.NEW and kind != Activity.Kind.TASK:
         Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.WORKING, updated_at=now)
-    notify.activity_logged(activity=activity, by=by)
+    events.activity_logged.send(sender=None, activity=activity, by=by)
     return activity
 
 

@@ -86,10 +86,24 @@ def pipeline_stages(pipeline: Pipeline) -> list[Stage]:
     return list(pipeline.stages.order_by("position", "id"))
 
 
+@dataclass(frozen=True)
+class _Viewer:
+    """What the FilterSet reads of a request: whose board it is."""
+
+    user: User
+
+
 def board_filter(*, user, params, request=None) -> BoardFilter:
     """The board's FilterSet over every deal the user may see. Column queries narrow it by
     stage ids, which imply the pipeline; the card queries add the pipeline so they walk the
-    (pipeline, stage, expected_close_date) index."""
+    (pipeline, stage, expected_close_date) index.
+
+    The FilterSet learns from its request which filters the user has (owner and team for
+    managers and admins) and their choices; without one it would drop them and count every
+    deal in scope. Callers without the page's request (the totals after a move) get the same
+    filters through a stand-in that carries only the user."""
+    if request is None or getattr(request, "user", None) is None:
+        request = _Viewer(user)
     return BoardFilter(params, queryset=Opportunity.objects.visible_to(user), request=request)
 
 

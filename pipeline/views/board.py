@@ -13,11 +13,14 @@ from html import escape
 from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
+from pipeline import board_cache
 from pipeline.models import Stage
 from pipeline.selectors import board as selectors
 from pipeline.selectors.opportunities import lost_reason_choices
@@ -92,23 +95,42 @@ def _query_without(request, *keys: str) -> str:
     return params.urlencode()
 
 
-@login_required
-@require_GET
-def board(request):
-    data = selectors.board_for(user=request.user, params=request.GET, request=request)
-    next_url = request.get_full_path()
+def _board_content(request, query: str) -> dict:
+    """The board's title and content (``pipeline/_board.html``), built from the database.
+
+    Everything in it depends only on what ``board_cache`` keys it by (the user's scope, the
+    board's query and the day), so links carry the board's own query, not the URL's."""
+    params = QueryDict(query)
+    data = selectors.board_for(user=request.user, params=params, request=request)
+    next_url = reverse("pipeline:board") + (f"?{query}" if query else "")
     columns = [(col, render_cards(col.cards, next_url=next_url)) for col in data.columns]
-    return render(
-        request,
-        "pipeline/board.html",
+    content = render_to_string(
+        "pipeline/_board.html",
         {
             "board": data,
             "columns": columns,
             "filter": data.filterset,
             "lost_reasons": list(lost_reason_choices()) if data.lost_stages else [],
-            "filter_query": _query_without(request, "pipeline"),
-            "query": request.GET.urlencode(),
+            "query": query,
         },
+        request=request,
+    )
+    return {"title": data.pipeline.name if data.pipeline else "", "content": content}
+
+
+@login_required
+@require_GET
+def board(request):
+    """The board; its content comes from ``board_cache`` when nothing changed since."""
+    query = board_cache.board_query(request.GET)
+    key, page = board_cache.get(request.user, query)
+    if page is None:
+        page = _board_content(request, query)
+        board_cache.put(key, page)
+    return render(
+        request,
+        "pipeline/board.html",
+        {"title": page["title"], "content": mark_safe(page["content"])},  # rendered above
     )
 
 
