@@ -18,6 +18,8 @@ from pipeline.models import (
     LostReason,
     Opportunity,
     Pipeline,
+    Product,
+    ProductPrice,
     Stage,
     StageTransition,
 )
@@ -258,3 +260,27 @@ class ActivityAdmin(admin.ModelAdmin):
     search_fields = ("subject",)
     list_select_related = ("owner",)
     raw_id_fields = ("lead", "opportunity", "contact", "company")
+
+
+class ProductPriceInline(admin.TabularInline):
+    model = ProductPrice
+    extra = 1
+    fields = ("currency", "unit_price")
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    """The catalogue reps sell from. Deactivate a product rather than delete it: deals that
+    sell it keep it."""
+
+    list_display = ("name", "code", "category", "is_active", "price_list")
+    list_filter = ("is_active", "category")
+    search_fields = ("name", "code", "category")
+    inlines = [ProductPriceInline]
+
+    @admin.display(description="List prices")
+    def price_list(self, obj):
+        return ", ".join(f"{p.currency} {p.unit_price}" for p in obj.prices.all()) or "—"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("prices")

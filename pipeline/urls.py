@@ -7,6 +7,7 @@ from pipeline.views import (
     contacts,
     leads,
     opportunities,
+    products,
     search,
 )
 
@@ -19,4 +20,5 @@ urlpatterns = [
     *contacts.urlpatterns,
     *activities.urlpatterns,
     *search.urlpatterns,
+    *products.urlpatterns,
 ]

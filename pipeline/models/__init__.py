@@ -19,6 +19,7 @@ from pipeline.models.companies import Company, DealLinkedQuerySet
 from pipeline.models.contacts import Contact
 from pipeline.models.leads import Lead
 from pipeline.models.opportunities import Opportunity, OpportunityQuerySet, StageTransition
+from pipeline.models.products import Product, ProductPrice
 from pipeline.models.stages import (
     MONEY,
     PERCENT,
@@ -45,6 +46,8 @@ __all__ = [
     "Opportunity",
     "OpportunityQuerySet",
     "Pipeline",
+    "Product",
+    "ProductPrice",
     "Stage",
     "StageTransition",
     "activity_target_flags",

@@ -4,8 +4,12 @@ figure looks the same everywhere."""
 from contextlib import suppress
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from babel.numbers import UnknownCurrencyError, format_currency
 from django import template
 from django.conf import settings
+from django.utils.translation import to_locale
+
+from pipeline.currency import round_money
 
 register = template.Library()
 
@@ -58,6 +62,21 @@ def whole_money_formatter():
         return f"{'-' if q < 0 else ''}{symbol}{abs(q):,}"
 
     return fmt
+
+
+@register.filter
+def money_in(value, currency: str) -> str:
+    """An amount in ``currency`` with that currency's symbol and decimals (babel's CLDR data):
+    ``1234.5|money_in:"EUR"`` → ``€1,234.50``, in JPY ``¥1,235``. Empty for None."""
+    d = _dec(value)
+    if d is None:
+        return "—"
+    try:
+        # Half-up first: babel itself would round half to even.
+        d = round_money(d, currency)
+        return format_currency(d, currency, locale=to_locale(settings.LANGUAGE_CODE))
+    except (UnknownCurrencyError, ValueError, InvalidOperation):
+        return f"{d:,.2f} {currency}"
 
 
 @register.filter
