@@ -6,6 +6,7 @@ from pipeline.views import (
     companies,
     contacts,
     leads,
+    line_items,
     opportunities,
     products,
     search,
@@ -15,6 +16,7 @@ app_name = "pipeline"
 urlpatterns = [
     *board.urlpatterns,
     *opportunities.urlpatterns,
+    *line_items.urlpatterns,
     *leads.urlpatterns,
     *companies.urlpatterns,
     *contacts.urlpatterns,

@@ -89,6 +89,7 @@ ROUTES: dict[str, R] = {
     "pipeline:opportunity_next_step": R(obj="deal", get=405, post=400),
     "pipeline:opportunity_close_won": R(obj="deal", post=400),
     "pipeline:opportunity_close_lost": R(obj="deal", post=400),
+    "pipeline:opportunity_lines": R(obj="deal", get=405, post=400),
     "pipeline:product_list": R(),
     # pipeline: leads
     "pipeline:lead_list": R(post=200),

@@ -228,6 +228,13 @@ class OpportunityEditForm(VersionedForm, OpportunityForm):
         self.opportunity = opportunity
         for name in EDITABLE:
             self.fields[name].show_hidden_initial = True
+        if opportunity.line_items.exists():
+            self.fields["amount"].disabled = True
+            self.fields[
+                "amount"
+            ].help_text = (
+                "The sum of the deal's line items; change its products on the deal's page."
+            )
         if opportunity.is_closed:
             for name in EDITABLE:
                 if name not in CLOSED_EDITABLE:

@@ -18,6 +18,7 @@ from pipeline.models.activities import (
 from pipeline.models.companies import Company, DealLinkedQuerySet
 from pipeline.models.contacts import Contact
 from pipeline.models.leads import Lead
+from pipeline.models.line_items import LineItem
 from pipeline.models.opportunities import Opportunity, OpportunityQuerySet, StageTransition
 from pipeline.models.products import Product, ProductPrice
 from pipeline.models.stages import (
@@ -42,6 +43,7 @@ __all__ = [
     "ExitCriterion",
     "ForecastCategory",
     "Lead",
+    "LineItem",
     "LostReason",
     "Opportunity",
     "OpportunityQuerySet",

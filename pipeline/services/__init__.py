@@ -23,6 +23,7 @@ from pipeline.services.leads import (
     start_working_lead,
     update_lead,
 )
+from pipeline.services.line_items import add_line_item, remove_line_item, update_line_item
 from pipeline.services.opportunities import (
     CLOSED_EDITABLE,
     OPPORTUNITY_EDITABLE,
@@ -43,6 +44,7 @@ __all__ = [
     "CONTACT_FIELDS",
     "LEAD_FIELDS",
     "OPPORTUNITY_EDITABLE",
+    "add_line_item",
     "close_lost",
     "close_won",
     "complete_task",
@@ -58,10 +60,12 @@ __all__ = [
     "parse_money",
     "parse_probability",
     "qualify_lead",
+    "remove_line_item",
     "reopen_task",
     "start_working_lead",
     "update_company",
     "update_contact",
     "update_lead",
+    "update_line_item",
     "update_opportunity",
 ]

@@ -278,6 +278,13 @@ def update_opportunity(*, opportunity: Opportunity, by, version, **changes) -> O
             changed_fields.append(field)
     if not changed_fields:
         return current
+    if "amount" in changed_fields and current.line_items.exists():
+        raise ValidationError(
+            {
+                "amount": "This deal's amount is the sum of its line items; change its "
+                "products instead."
+            }
+        )
     if current.is_closed and set(changed_fields) - CLOSED_EDITABLE:
         raise ValidationError(
             "This deal is closed; its manager or an admin must reopen it before its amount, "

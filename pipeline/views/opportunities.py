@@ -35,6 +35,7 @@ from pipeline.forms.opportunities import (
 )
 from pipeline.models import Stage
 from pipeline.selectors import board as board_selectors
+from pipeline.selectors.line_items import lines_context
 from pipeline.selectors.opportunities import (
     LIST_PAGE_SIZE,
     detail_context,
@@ -149,11 +150,10 @@ def opportunity_create(request):
     return render(request, "pipeline/opportunity_form.html", {"form": form, "creating": True})
 
 
-@login_required
-@require_http_methods(["GET"])
-def opportunity_detail(request, pk: int):
-    opportunity = get_opportunity(user=request.user, pk=pk)
-    context = {
+def detail_page_context(request, opportunity, **lines) -> dict:
+    """Everything the deal page shows; ``lines`` passes a failed line form on to
+    :func:`~pipeline.selectors.line_items.lines_context`."""
+    return {
         "opportunity": opportunity,
         "timeline": timeline_for(user=request.user, opportunity=opportunity),
         "next_step_form": NextStepForm(
@@ -165,7 +165,15 @@ def opportunity_detail(request, pk: int):
         ),
         "lost_reasons": lost_reason_choices(),
         **detail_context(user=request.user, opportunity=opportunity),
+        **lines_context(user=request.user, opportunity=opportunity, **lines),
     }
+
+
+@login_required
+@require_http_methods(["GET"])
+def opportunity_detail(request, pk: int):
+    opportunity = get_opportunity(user=request.user, pk=pk)
+    context = detail_page_context(request, opportunity)
     return render(request, "pipeline/opportunity_detail.html", context)
 
 
