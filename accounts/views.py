@@ -12,53 +12,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from accounts import services, visibility
+from accounts import services
 from accounts.forms import TokenForm
 from accounts.signals import TWO_FACTOR_SESSION_KEY
-from forecasting.reports.links import deals_url
-from forecasting.reports.priorities import PRIORITY_NOTE, priorities
-from forecasting.reports.scope import ReportScope, default_range
-from forecasting.reports.summary import home_summary
-
-HOME_PRIORITIES = 8
-
-
-@login_required
-def home(request):
-    """The day's starting point: a rep's ranked priorities; for managers and admins also the
-    week at a glance with links into the reports."""
-    user = request.user
-    start, end = default_range(timezone.localdate())
-    scope = ReportScope(user=user, start=start, end=end)
-    items = priorities(scope, owner=user, limit=HOME_PRIORITIES)
-    summary = None
-    if visibility.is_manager(user) or visibility.is_admin(user):
-        summary = home_summary(scope)
-        summary["open_url"] = deals_url(scope, "open")
-        summary["won_url"] = deals_url(
-            ReportScope(user=user, start=summary["month_start"], end=end), "won"
-        )
-        summary["win_rate_url"] = (
-            reverse("forecasting:report_win_rate")
-            + "?"
-            + ReportScope(user=user, start=summary["since"], end=end).querystring()
-        )
-    return render(
-        request,
-        "home.html",
-        {
-            "items": items,
-            "summary": summary,
-            "note": PRIORITY_NOTE,
-            "reports_url": reverse("forecasting:reports_index"),
-        },
-    )
-
 
 # --- Passwords -------------------------------------------------------------------------------
 

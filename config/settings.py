@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "pipeline",
     "forecasting",
     "notifications",
+    "workspace",
 ]
 
 MIDDLEWARE = [

@@ -31,5 +31,6 @@ urlpatterns = [
     path("pipeline/", include("pipeline.urls")),
     path("forecasting/", include("forecasting.urls")),
     path("notifications/", include("notifications.urls")),
+    path("", include("workspace.urls")),
     path("", include("accounts.urls")),
 ]
