@@ -50,7 +50,7 @@ def dashboard_view(request):
             "scope": scope,
             "month_chart": month_chart,
             "trend_chart": trend_chart,
-            "can_manage": visibility.is_admin(request.user) or visibility.is_manager(request.user),
+            "can_manage": visibility.can_adjust_forecast(request.user),
         },
     )
 
@@ -152,7 +152,7 @@ def accuracy_view(request):
 @login_required
 @reads_from_replica
 def calibration_view(request):
-    if not visibility.is_admin(request.user):
+    if not visibility.can_calibrate_stages(request.user):
         raise PermissionDenied("Stage calibration is for admins.")
     return render(
         request,
@@ -189,7 +189,7 @@ def quotas_view(request):
         messages.error(request, query.errors["year"][0])
         year = today.year
     grid = selectors.quota_grid(request.user, year)
-    can_edit = visibility.is_admin(request.user) or visibility.is_manager(request.user)
+    can_edit = visibility.can_manage_quotas(request.user)
     errors: dict[str, str] = {}
     posted: dict[str, str] = {}
     if request.method == "POST":
@@ -279,7 +279,7 @@ def _safe_next(request, fallback: str) -> str:
 @login_required
 @require_http_methods(["GET", "POST"])
 def adjust_view(request):
-    if not (visibility.is_admin(request.user) or visibility.is_manager(request.user)):
+    if not visibility.can_adjust_forecast(request.user):
         raise PermissionDenied("Only managers and admins adjust forecasts.")
     query = AdjustQuery.parse(request.GET)
     try:

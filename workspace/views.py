@@ -25,7 +25,7 @@ def home(request):
     scope = ReportScope(user=user, start=start, end=end)
     items = priorities(scope, owner=user, limit=HOME_PRIORITIES)
     summary = None
-    if visibility.is_manager(user) or visibility.is_admin(user):
+    if visibility.can_see_team_forecast(user):
         summary = home_summary(scope)
         summary["open_url"] = deals_url(scope, "open")
         summary["won_url"] = deals_url(
@@ -42,6 +42,7 @@ def home(request):
         {
             "items": items,
             "summary": summary,
+            "company_wide": visibility.sees_every_record(user),
             "note": PRIORITY_NOTE,
             "reports_url": reverse("forecasting:reports_index"),
         },
