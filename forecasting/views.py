@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -30,6 +30,7 @@ from forecasting.forms import (
 )
 from forecasting.models import ForecastAdjustment
 from forecasting.periods import Period, finished_months
+from pipeline.services.validation import parse_money
 
 
 @login_required
@@ -166,16 +167,9 @@ def calibration_view(request):
 
 
 def _parse_amount(text: str):
+    """A quota cell: empty (no quota) or an amount, thousands separators allowed."""
     text = (text or "").strip().replace(",", "")
-    if text == "":
-        return ""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValidationError("Enter an amount such as 120000.") from None
-    if not value.is_finite() or value < 0:
-        raise ValidationError("Enter an amount of zero or more.")
-    return text
+    return "" if text == "" else parse_money(text)
 
 
 @login_required
