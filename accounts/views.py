@@ -122,7 +122,7 @@ def two_factor(request):
     """Set up two-factor sign-in (QR code, key, first code), or see that it is on and turn it
     off with a current code."""
     user = request.user
-    if not services.can_use_two_factor(user):
+    if not visibility.can_use_two_factor(user):
         raise PermissionDenied("Two-factor sign-in is available to administrators and managers.")
     next_url = _next_url(request)
     required = services.two_factor_required(user)
@@ -179,7 +179,7 @@ def two_factor(request):
 @login_required
 def two_factor_qr(request):
     """The QR code of the user's pending device, as SVG made here (no outside service)."""
-    if not services.can_use_two_factor(request.user):
+    if not visibility.can_use_two_factor(request.user):
         raise Http404
     try:
         device = services.start_totp_enrolment(user=request.user)

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from icalendar import Calendar, Event
 
+from accounts import visibility
 from notifications import selectors, services
 from notifications.models import Event as EventKind
 from notifications.models import Preference
@@ -125,7 +126,7 @@ def preferences(request):
     offered = [
         (v, label)
         for v, label in EventKind.choices
-        if v != EventKind.DEAL_CLOSED or request.user.is_manager_role
+        if v != EventKind.DEAL_CLOSED or visibility.follows_team(request.user)
     ]
     events = [
         {"value": v, "label": label, "in_app": v in shown["in_app"], "email": v in shown["email"]}

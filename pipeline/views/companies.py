@@ -18,10 +18,6 @@ from pipeline.selectors.leads import paginate
 from pipeline.selectors.timeline import timeline_for
 
 
-def can_assign(user) -> bool:
-    return visibility.is_admin(user) or visibility.is_manager(user)
-
-
 @login_required
 def company_list(request):
     filterset = selectors.company_list(user=request.user, params=request.GET)
@@ -33,7 +29,7 @@ def company_list(request):
             "filter": filterset,
             "page_obj": page,
             "sort": filterset.sort,
-            "show_owner_filter": can_assign(request.user),
+            "show_owner_filter": visibility.can_assign_owner(request.user),
         },
     )
 
@@ -59,7 +55,7 @@ def company_create(request):
     form = CompanyForm(
         request.POST if request.method == "POST" else None,
         user=request.user,
-        assign=can_assign(request.user),
+        assign=visibility.can_assign_owner(request.user),
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -84,7 +80,7 @@ def company_edit(request, pk: int):
         request.POST if request.method == "POST" else None,
         instance=company,
         user=request.user,
-        assign=can_assign(request.user),
+        assign=visibility.can_assign_owner(request.user),
     )
     if request.method == "POST" and form.is_valid():
         try:

@@ -17,7 +17,6 @@ from pipeline.models import Company
 from pipeline.selectors import accounts as selectors
 from pipeline.selectors.leads import paginate
 from pipeline.selectors.timeline import timeline_for
-from pipeline.views.companies import can_assign
 
 
 @login_required
@@ -33,7 +32,7 @@ def contact_list(request):
             "page_obj": page,
             "sort": filterset.sort,
             "company_filter": company,
-            "show_owner_filter": can_assign(request.user),
+            "show_owner_filter": visibility.can_assign_owner(request.user),
         },
     )
 
@@ -66,7 +65,7 @@ def contact_create(request):
         request.POST if request.method == "POST" else None,
         initial=initial,
         user=request.user,
-        assign=can_assign(request.user),
+        assign=visibility.can_assign_owner(request.user),
         company_q=query["company_q"],
     )
     if request.method == "POST" and form.is_valid():
@@ -98,7 +97,7 @@ def contact_edit(request, pk: int):
         # A company search keeps the company chosen so far (sent along as ?company=).
         initial={"company": query["company"]} if query["company"] else None,
         user=request.user,
-        assign=can_assign(request.user),
+        assign=visibility.can_assign_owner(request.user),
         company_q=query["company_q"],
     )
     if request.method == "POST" and form.is_valid():

@@ -20,10 +20,6 @@ from pipeline.selectors import leads as selectors
 from pipeline.selectors.timeline import timeline_for
 
 
-def _can_assign(user) -> bool:
-    return visibility.is_admin(user) or visibility.is_manager(user)
-
-
 @login_required
 def lead_list(request):
     filterset = selectors.lead_list(user=request.user, params=request.GET)
@@ -35,7 +31,7 @@ def lead_list(request):
             "filter": filterset,
             "page_obj": page,
             "sort": filterset.sort,
-            "show_owner_filter": _can_assign(request.user),
+            "show_owner_filter": visibility.can_assign_owner(request.user),
         },
     )
 
@@ -46,7 +42,7 @@ def lead_create(request):
     form = LeadForm(
         request.POST if request.method == "POST" else None,
         user=request.user,
-        assign=_can_assign(request.user),
+        assign=visibility.can_assign_owner(request.user),
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -89,7 +85,7 @@ def lead_edit(request, pk: int):
         request.POST if request.method == "POST" else None,
         instance=lead,
         user=request.user,
-        assign=_can_assign(request.user),
+        assign=visibility.can_assign_owner(request.user),
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -174,7 +170,7 @@ def lead_convert(request, pk: int):
     options = {
         "user": request.user,
         "lead": lead,
-        "assign": _can_assign(request.user),
+        "assign": visibility.can_assign_owner(request.user),
         # Searches that narrow the company and contact dropdowns (?company_q=, ?contact_q=).
         "company_q": query["company_q"],
         "contact_q": query["contact_q"],
