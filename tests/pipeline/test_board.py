@@ -468,3 +468,22 @@ def test_board_column_huge_offset_is_not_a_500(client, rep, pipeline):
     assert (
         response.status_code == 200 and "No more deals in this stage" in response.content.decode()
     )
+
+
+def test_board_card_partial_escapes_every_value_as_django_does():
+    from django.utils.html import escape as django_escape
+    from django.utils.safestring import mark_safe
+
+    from pipeline.templating import escape_value
+
+    hostile = "<script>alert(\"x\")</script> & 'q'"
+    assert escape_value(hostile) == django_escape(hostile)
+    assert escape_value(hostile) == escape_value(hostile)  # the remembered form is the same
+    assert escape_value(7) == 7
+    assert escape_value(mark_safe("<b>ok</b>")) == "<b>ok</b>"
+
+    class Named:
+        def __str__(self):
+            return "<i>obj</i>"
+
+    assert escape_value(Named()) == "&lt;i&gt;obj&lt;/i&gt;"
