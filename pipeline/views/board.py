@@ -109,9 +109,9 @@ def board_column(request, stage_id: int):
         Stage.objects.select_related("pipeline").filter(kind=Stage.Kind.OPEN), pk=stage_id
     )
     try:
-        offset = min(max(0, int(request.GET.get("offset", selectors.CARD_LIMIT))), 10**6)
+        offset = min(max(0, int(request.GET.get("offset", selectors.card_limit()))), 10**6)
     except ValueError:
-        offset = selectors.CARD_LIMIT
+        offset = selectors.card_limit()
     column, filterset = selectors.column_page(
         user=request.user, params=request.GET, stage=stage, offset=offset, request=request
     )
@@ -132,7 +132,7 @@ def board_column(request, stage_id: int):
         "next_offset": offset + len(column.cards),
         "shown_from": offset + 1,
         "shown_to": offset + len(column.cards),
-        "prev_offset": max(0, offset - selectors.CARD_LIMIT),
+        "prev_offset": max(0, offset - selectors.card_limit()),
     }
     if is_htmx:
         return render(request, "pipeline/_stage_more.html", context)

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_http_methods
 from accounts import visibility
 from pipeline import services
 from pipeline.forms import add_service_errors
-from pipeline.forms.accounts import CompanyForm
-from pipeline.selectors import accounts as selectors
+from pipeline.forms.companies import CompanyForm
+from pipeline.selectors import companies as selectors
 from pipeline.selectors.leads import paginate
 from pipeline.selectors.timeline import timeline_for
 

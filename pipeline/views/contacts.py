@@ -12,9 +12,9 @@ from django.views.decorators.http import require_http_methods
 from accounts import visibility
 from pipeline import services
 from pipeline.forms import add_service_errors, choice_query
-from pipeline.forms.accounts import ContactForm
+from pipeline.forms.contacts import ContactForm
 from pipeline.models import Company
-from pipeline.selectors import accounts as selectors
+from pipeline.selectors import contacts as selectors
 from pipeline.selectors.leads import paginate
 from pipeline.selectors.timeline import timeline_for
 

@@ -147,6 +147,20 @@ def test_board_show_more_page_and_fragment(client, rep, pipeline):
     assert client.get(url, {"offset": "nonsense"}).status_code == 200
 
 
+def test_board_column_limit_is_the_setting(client, rep, pipeline, settings):
+    settings.OPPORTUNE_BOARD_COLUMN_LIMIT = 3
+    for i in range(5):
+        _deal(rep, pipeline, name=f"Deal {i}")
+    qual = stage(pipeline, "Qualification")
+    client.force_login(rep)
+    column = _column(client.get(BOARD, {"pipeline": pipeline.pk}), "Qualification")
+    assert len(column.cards) == 3 and column.count == 5
+    url = reverse("pipeline:board_column", args=[qual.pk])
+    more = client.get(url, {"pipeline": pipeline.pk})  # no offset: after the first page
+    assert [c["name"] for c in more.context["column"].cards] == ["Deal 3", "Deal 4"]
+    assert more.context["prev_offset"] == 0
+
+
 def test_board_show_more_keeps_visibility(client, rep, rep2, pipeline):
     _deal(rep2, pipeline, name="Hidden")
     client.force_login(rep)
