@@ -13,12 +13,12 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from accounts import services, visibility
 from accounts.forms import TokenForm
+from accounts.redirects import safe_next
 from accounts.signals import TWO_FACTOR_SESSION_KEY
 from forecasting.reports import selectors
 from forecasting.reports.filters import ReportScope, default_range
@@ -100,12 +100,7 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 
 
 def _next_url(request) -> str:
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return reverse(settings.LOGIN_REDIRECT_URL)
+    return safe_next(request, reverse(settings.LOGIN_REDIRECT_URL))
 
 
 def _verified(request, device) -> None:

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from icalendar import Calendar, Event
 
 from accounts import visibility
+from accounts.redirects import safe_next
 from notifications import selectors, services
 from notifications.models import Event as EventKind
 from notifications.models import Preference
@@ -71,10 +72,7 @@ def mark_all_read(request):
 
 
 def _back(request) -> str:
-    nxt = request.POST.get("next") or ""
-    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
-        return nxt
-    return reverse("notifications:list")
+    return safe_next(request, reverse("notifications:list"))
 
 
 def _time_zones() -> list[str]:

@@ -70,6 +70,12 @@ class VisibleOwnerFilterSet(django_filters.FilterSet):
 
     #: Values that mean "no narrowing" (the list's defaults), e.g. the lead list's open status.
     defaults: dict[str, str] = {}
+    #: The filters the list's filter bar shows besides search and owner, in order.
+    bar: tuple[str, ...] = ()
+
+    @property
+    def bar_fields(self) -> list:
+        return [self.form[name] for name in self.bar]
 
     def _cleaned(self) -> dict:
         if not self.is_bound:

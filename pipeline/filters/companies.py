@@ -18,6 +18,8 @@ class CompanyFilter(VisibleOwnerFilterSet):
     (``pipeline.selectors.companies.company_list``).
     """
 
+    bar = ("industry", "open_deals")
+
     q = django_filters.CharFilter(method="search", label="Search", max_length=SEARCH_MAX_LENGTH)
     owner = django_filters.ModelChoiceFilter(
         queryset=None, label="Owner", empty_label="Anyone I can see"

@@ -14,6 +14,8 @@ from pipeline.models import Company, Contact
 class ContactFilter(VisibleOwnerFilterSet):
     """Search, owner, company, decision maker, and sort of the contact list."""
 
+    bar = ("decision_maker",)
+
     q = django_filters.CharFilter(method="search", label="Search", max_length=SEARCH_MAX_LENGTH)
     owner = django_filters.ModelChoiceFilter(
         queryset=None, label="Owner", empty_label="Anyone I can see"

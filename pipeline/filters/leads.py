@@ -17,6 +17,8 @@ LEAD_STATUS_CHOICES = [
 class LeadFilter(VisibleOwnerFilterSet):
     """Status (default: open), source, owner, search and sort of the lead list."""
 
+    bar = ("status", "source")
+
     q = django_filters.CharFilter(method="search", label="Search", max_length=SEARCH_MAX_LENGTH)
     status = django_filters.ChoiceFilter(
         choices=LEAD_STATUS_CHOICES, method="by_status", label="Status", empty_label=None

@@ -18,43 +18,38 @@ from pipeline.forms.leads import ConvertLeadForm, DisqualifyForm, LeadForm
 from pipeline.models import Lead
 from pipeline.selectors import leads as selectors
 from pipeline.selectors.timeline import timeline_for
+from pipeline.views import form_page, list_page
 
 
 @login_required
 def lead_list(request):
     filterset = selectors.lead_list(user=request.user, params=request.GET)
-    page = selectors.paginate(filterset.qs, request.GET.get("page"))
-    return render(
-        request,
-        "pipeline/lead_list.html",
-        {
-            "filter": filterset,
-            "page_obj": page,
-            "sort": filterset.sort,
-            "show_owner_filter": visibility.can_assign_owner(request.user),
-        },
-    )
+    return list_page(request, filterset, "pipeline/lead_list.html")
+
+
+def _save_lead(request, lead=None):
+    """The service call of the lead form: create, or update ``lead``."""
+
+    def save(form):
+        data = {"by": request.user, "owner": form.cleaned_data.get("owner"), **form.service_data()}
+        if lead is None:
+            return services.create_lead(**data)
+        return services.update_lead(lead=lead, **data)
+
+    return save
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def lead_create(request):
-    form = LeadForm(
-        request.POST if request.method == "POST" else None,
-        user=request.user,
-        assign=visibility.can_assign_owner(request.user),
+    return form_page(
+        request,
+        LeadForm,
+        "pipeline/lead_form.html",
+        record_name="lead",
+        save=_save_lead(request),
+        success=lambda lead: f"Lead {lead.full_name} created.",
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            lead = services.create_lead(
-                by=request.user, owner=form.cleaned_data.get("owner"), **form.service_data()
-            )
-        except ValidationError as e:
-            add_service_errors(form, e)
-        else:
-            messages.success(request, f"Lead {lead.full_name} created.")
-            return redirect(lead)
-    return render(request, "pipeline/lead_form.html", {"form": form, "lead": None})
 
 
 @login_required
@@ -81,26 +76,15 @@ def lead_edit(request, pk: int):
             f"This lead is {lead.get_status_display().lower()} and can no longer be edited.",
         )
         return redirect(lead)
-    form = LeadForm(
-        request.POST if request.method == "POST" else None,
+    return form_page(
+        request,
+        LeadForm,
+        "pipeline/lead_form.html",
+        record_name="lead",
         instance=lead,
-        user=request.user,
-        assign=visibility.can_assign_owner(request.user),
+        save=_save_lead(request, lead),
+        success=lambda lead: "Lead saved.",
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            lead = services.update_lead(
-                lead=lead,
-                by=request.user,
-                owner=form.cleaned_data.get("owner"),
-                **form.service_data(),
-            )
-        except ValidationError as e:
-            add_service_errors(form, e)
-        else:
-            messages.success(request, "Lead saved.")
-            return redirect(lead)
-    return render(request, "pipeline/lead_form.html", {"form": form, "lead": lead})
 
 
 def _lead_action(request, pk: int, action, success: str):
