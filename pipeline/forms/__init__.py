@@ -20,6 +20,27 @@ def owner_field(user, *, label="Owner", help_text=""):
     )
 
 
+class ServiceModelForm(forms.ModelForm):
+    """A ModelForm that only parses and validates fields: a service writes the record, with
+    the ``service_fields`` values of :meth:`service_data` (the form is never saved)."""
+
+    service_fields: tuple[str, ...] = ()
+
+    def service_data(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.service_fields}
+
+    def _post_clean(self):
+        # Field validation only; the services validate the record and own its state.
+        pass
+
+
+def add_owner_field(form: forms.Form, user, **kwargs) -> None:
+    """Give ``form`` the owner dropdown, preset to its record's owner (or ``user`` for a new
+    record)."""
+    form.fields["owner"] = owner_field(user, **kwargs)
+    form.fields["owner"].initial = form.instance.owner_id if form.instance.pk else user.pk
+
+
 def limit_choices(form: forms.Form, name: str, shown, limit: int = CHOICE_LIMIT) -> bool:
     """Render at most ``limit`` options of ``shown`` (plus the field's current value) in the
     dropdown of ``form[name]`` while validation still accepts the field's whole queryset.

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from django import forms
 
-from pipeline.forms import owner_field
+from pipeline.forms import ServiceModelForm, add_owner_field
 from pipeline.models import Company
 from pipeline.services import COMPANY_FIELDS
 
 
-class CompanyForm(forms.ModelForm):
+class CompanyForm(ServiceModelForm):
+    service_fields = COMPANY_FIELDS
+
     class Meta:
         model = Company
         fields = [*COMPANY_FIELDS]
@@ -21,18 +23,10 @@ class CompanyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["name"].error_messages["required"] = "Enter the company's name."
         if assign:
-            self.fields["owner"] = owner_field(user)
-            self.fields["owner"].initial = self.instance.owner_id if self.instance.pk else user.pk
+            add_owner_field(self, user)
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
         if not name:
             raise forms.ValidationError("Enter the company's name.")
         return name
-
-    def service_data(self) -> dict:
-        return {name: self.cleaned_data[name] for name in COMPANY_FIELDS}
-
-    def _post_clean(self):
-        # Field validation only; the services validate and write the model.
-        pass

@@ -7,13 +7,15 @@ from django import forms
 from django.db.models import Q
 
 from pipeline.filters import SEARCH_MAX_LENGTH, search_words
-from pipeline.forms import limit_choices, owner_field
+from pipeline.forms import ServiceModelForm, add_owner_field, limit_choices
 from pipeline.models import Company, Contact
 from pipeline.services import CONTACT_FIELDS
 
 
-class ContactForm(forms.ModelForm):
+class ContactForm(ServiceModelForm):
     """Create or edit a contact; ``company_q`` narrows the company dropdown."""
+
+    service_fields = CONTACT_FIELDS
 
     company = forms.ModelChoiceField(
         queryset=Company.objects.none(), required=False, empty_label="— No company —"
@@ -42,8 +44,7 @@ class ContactForm(forms.ModelForm):
         self.company_more = limit_choices(self, "company", shown.order_by("name", "id"), 100)
         self.fields["first_name"].error_messages["required"] = "Enter the contact's first name."
         if assign:
-            self.fields["owner"] = owner_field(user)
-            self.fields["owner"].initial = self.instance.owner_id if self.instance.pk else user.pk
+            add_owner_field(self, user)
         self.order_fields(["first_name", "last_name", "title", "company", "email", "phone"])
 
     def clean_first_name(self):
@@ -51,9 +52,3 @@ class ContactForm(forms.ModelForm):
         if not value:
             raise forms.ValidationError("Enter the contact's first name.")
         return value
-
-    def service_data(self) -> dict:
-        return {name: self.cleaned_data[name] for name in CONTACT_FIELDS}
-
-    def _post_clean(self):
-        pass

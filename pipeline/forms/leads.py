@@ -9,7 +9,7 @@ from django import forms
 from django.db.models import Q
 
 from pipeline.filters import SEARCH_MAX_LENGTH, search_words
-from pipeline.forms import limit_choices, owner_field
+from pipeline.forms import ServiceModelForm, limit_choices, owner_field
 from pipeline.models import Company, Contact, Lead, Pipeline
 from pipeline.services import LEAD_FIELDS
 from pipeline.validators import BusinessDateField
@@ -17,8 +17,10 @@ from pipeline.validators import BusinessDateField
 MONEY_KW = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0")}
 
 
-class LeadForm(forms.ModelForm):
+class LeadForm(ServiceModelForm):
     """Create or edit a lead. The owner choices are the users the editor may assign to."""
+
+    service_fields = LEAD_FIELDS
 
     class Meta:
         model = Lead
@@ -44,13 +46,6 @@ class LeadForm(forms.ModelForm):
         if not assign:
             # A rep owns what they create; only managers and admins assign records.
             del self.fields["owner"]
-
-    def service_data(self) -> dict:
-        return {name: self.cleaned_data[name] for name in LEAD_FIELDS}
-
-    def _post_clean(self):
-        # Validate the fields only; the services own the model's state (status, owner ...).
-        pass
 
 
 class DisqualifyForm(forms.Form):

@@ -36,15 +36,19 @@ def form_page(
     template: str,
     *,
     record_name: str,
-    save: Callable,
+    service: Callable,
     success: Callable[[object], str],
     instance=None,
+    service_fields: tuple[str, ...] = (),
     **form_kwargs,
 ):
-    """A create (``instance`` None) or edit page: GET shows the form, a valid POST calls
-    ``save(form)`` (a service call that returns the record) and redirects to the record with
-    ``success(record)`` as message; a service's ValidationError shows on the form instead.
-    Managers and admins get the owner field."""
+    """A create (``instance`` None) or edit page of a ``record_name`` record.
+
+    GET shows the form; a valid POST calls ``service`` (``create_<record>`` or
+    ``update_<record>``, which then gets ``<record_name>=instance``) with the user, the
+    chosen owner, the form's ``service_fields`` and its ``service_data()``, and redirects to
+    the record with ``success(record)`` as message; a service's ValidationError shows on the
+    form instead. Managers and admins get the owner field."""
     if instance is not None:
         form_kwargs["instance"] = instance
     form = form_class(
@@ -54,8 +58,16 @@ def form_page(
         **form_kwargs,
     )
     if request.method == "POST" and form.is_valid():
+        data = {name: form.cleaned_data[name] for name in service_fields}
+        if instance is not None:
+            data[record_name] = instance
         try:
-            record = save(form)
+            record = service(
+                by=request.user,
+                owner=form.cleaned_data.get("owner"),
+                **data,
+                **form.service_data(),
+            )
         except ValidationError as e:
             add_service_errors(form, e)
         else:

@@ -45,9 +45,7 @@ def company_create(request):
         CompanyForm,
         "pipeline/company_form.html",
         record_name="company",
-        save=lambda form: services.create_company(
-            by=request.user, owner=form.cleaned_data.get("owner"), **form.service_data()
-        ),
+        service=services.create_company,
         success=lambda company: f"Company {company.name} created.",
     )
 
@@ -64,12 +62,7 @@ def company_edit(request, pk: int):
         "pipeline/company_form.html",
         record_name="company",
         instance=company,
-        save=lambda form: services.update_company(
-            company=company,
-            by=request.user,
-            owner=form.cleaned_data.get("owner"),
-            **form.service_data(),
-        ),
+        service=services.update_company,
         success=lambda company: "Company saved.",
     )
 

@@ -40,23 +40,6 @@ def contact_detail(request, pk: int):
     )
 
 
-def _save_contact(request, contact=None):
-    """The service call of the contact form: create, or update ``contact``."""
-
-    def save(form):
-        data = {
-            "by": request.user,
-            "owner": form.cleaned_data.get("owner"),
-            "company": form.cleaned_data["company"],
-            **form.service_data(),
-        }
-        if contact is None:
-            return services.create_contact(**data)
-        return services.update_contact(contact=contact, **data)
-
-    return save
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def contact_create(request):
@@ -71,7 +54,8 @@ def contact_create(request):
         ContactForm,
         "pipeline/contact_form.html",
         record_name="contact",
-        save=_save_contact(request),
+        service=services.create_contact,
+        service_fields=("company",),
         success=lambda contact: f"Contact {contact.full_name} created.",
         initial=initial,
         company_q=query["company_q"],
@@ -91,7 +75,8 @@ def contact_edit(request, pk: int):
         "pipeline/contact_form.html",
         record_name="contact",
         instance=contact,
-        save=_save_contact(request, contact),
+        service=services.update_contact,
+        service_fields=("company",),
         success=lambda contact: "Contact saved.",
         # A company search keeps the company chosen so far (sent along as ?company=).
         initial={"company": query["company"]} if query["company"] else None,

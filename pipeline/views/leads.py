@@ -27,18 +27,6 @@ def lead_list(request):
     return list_page(request, filterset, "pipeline/lead_list.html")
 
 
-def _save_lead(request, lead=None):
-    """The service call of the lead form: create, or update ``lead``."""
-
-    def save(form):
-        data = {"by": request.user, "owner": form.cleaned_data.get("owner"), **form.service_data()}
-        if lead is None:
-            return services.create_lead(**data)
-        return services.update_lead(lead=lead, **data)
-
-    return save
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def lead_create(request):
@@ -47,7 +35,7 @@ def lead_create(request):
         LeadForm,
         "pipeline/lead_form.html",
         record_name="lead",
-        save=_save_lead(request),
+        service=services.create_lead,
         success=lambda lead: f"Lead {lead.full_name} created.",
     )
 
@@ -82,7 +70,7 @@ def lead_edit(request, pk: int):
         "pipeline/lead_form.html",
         record_name="lead",
         instance=lead,
-        save=_save_lead(request, lead),
+        service=services.update_lead,
         success=lambda lead: "Lead saved.",
     )
 
