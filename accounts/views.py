@@ -12,12 +12,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from accounts import services
+from accounts import services, visibility
 from accounts.forms import TokenForm
+from accounts.redirects import safe_next
 from accounts.signals import TWO_FACTOR_SESSION_KEY
 
 # --- Passwords -------------------------------------------------------------------------------
@@ -62,12 +62,7 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 
 
 def _next_url(request) -> str:
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return reverse(settings.LOGIN_REDIRECT_URL)
+    return safe_next(request, reverse(settings.LOGIN_REDIRECT_URL))
 
 
 def _verified(request, device) -> None:
@@ -84,7 +79,7 @@ def two_factor(request):
     """Set up two-factor sign-in (QR code, key, first code), or see that it is on and turn it
     off with a current code."""
     user = request.user
-    if not services.can_use_two_factor(user):
+    if not visibility.can_use_two_factor(user):
         raise PermissionDenied("Two-factor sign-in is available to administrators and managers.")
     next_url = _next_url(request)
     required = services.two_factor_required(user)
@@ -141,7 +136,7 @@ def two_factor(request):
 @login_required
 def two_factor_qr(request):
     """The QR code of the user's pending device, as SVG made here (no outside service)."""
-    if not services.can_use_two_factor(request.user):
+    if not visibility.can_use_two_factor(request.user):
         raise Http404
     try:
         device = services.start_totp_enrolment(user=request.user)

@@ -118,6 +118,41 @@ def can_reopen(user, obj) -> bool:
     return is_manager(user) and owner is not None and owner.team_id in managed_team_ids(user)
 
 
+# --- Named questions of role ------------------------------------------------------------------
+# Code outside this module never compares roles; it asks one of these (a test holds it so).
+
+
+def can_administer(user) -> bool:
+    """Django admin (pipelines, stages, teams, users) and every model permission: admins
+    only. Such an account must have two-factor sign-in when ``OPPORTUNE_REQUIRE_2FA`` is on."""
+    return is_admin(user)
+
+
+def can_assign_owner(user) -> bool:
+    """Whether ``user`` sees more owners than themselves: managers and admins choose a
+    record's owner and filter lists by owner and team; a rep owns what they create."""
+    return is_admin(user) or is_manager(user)
+
+
+def can_use_two_factor(user) -> bool:
+    """Two-factor sign-in is offered to admins and managers."""
+    return is_admin(user) or is_manager(user)
+
+
+def follows_team(user) -> bool:
+    """Managers follow their team: the daily digest's team sections and notice of the team's
+    won and lost deals."""
+    return is_manager(user)
+
+
+def scope_key(user) -> str:
+    """A key of whose records ``user`` sees: users with equal keys see the same records
+    (admins all share one), so a page cached for one serves the others."""
+    if is_admin(user):
+        return "admin"
+    return f"{user.role}-{user.pk}-{user.team_id or 0}"
+
+
 class VisibleQuerySet(models.QuerySet):
     """A queryset that knows which field holds the owner; ``visible_to(user)`` applies the rule.
 

@@ -79,6 +79,14 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # The board's card partial only (pipeline/jinja2/, pipeline/templating.py): a hot loop.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "pipeline.templating.environment"},
+    },
 ]
 
 WSGI_APPLICATION = "config.wsgi.application"
