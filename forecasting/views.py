@@ -13,10 +13,10 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from accounts import visibility
+from accounts.redirects import safe_next
 from config.routers import reads_from_replica
 from forecasting import accuracy, charts, selectors, services, winrates
 from forecasting.forms import (
@@ -261,15 +261,6 @@ def quotas_view(request):
     )
 
 
-def _safe_next(request, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def adjust_view(request):
@@ -312,7 +303,7 @@ def adjust_view(request):
                 form.add_error(None, exc)
             else:
                 messages.success(request, f"Saved your call on {user or team} for {period.label}.")
-                return redirect(_safe_next(request, fallback))
+                return redirect(safe_next(request, fallback))
     else:
         form = AdjustmentForm(
             initial={"amount": current.amount, "note": current.note} if current else None
@@ -325,7 +316,7 @@ def adjust_view(request):
             "who": user or team,
             "period": period,
             "current": current,
-            "next": _safe_next(request, fallback),
+            "next": safe_next(request, fallback),
         },
         status=400 if form.errors else 200,
     )

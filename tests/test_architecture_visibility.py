@@ -18,22 +18,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Packages whose role checks are being replaced by named questions right now; the test skips
-# them until they are clean. Remove an entry once its package passes.
-PENDING_PACKAGES = {"forecasting"}
-
-# The home page and its template move up to the forecasting layer (accounts must not import
-# forecasting) and their role checks move with them; they are skipped until that move.
-PENDING_FILES = {"accounts/views.py::home", "templates/home.html"}
+# Packages and files still being moved to named questions: none left.
+PENDING_PACKAGES: set[str] = set()
+PENDING_FILES: set[str] = set()
 
 # Deliberate exceptions, each with its reason.
 ALLOWED = {
     # The one place the rule lives.
     "accounts/visibility.py": "the visibility rule itself",
-    # The User model's role flags: they are what templates of PENDING_PACKAGES still read
-    # (``user.is_admin_role``); they go once those templates ask named questions.
-    "accounts/models.py::is_admin_role": "role flag of the User model",
-    "accounts/models.py::is_manager_role": "role flag of the User model",
 }
 
 ROLE_CALLS = {"is_admin", "is_manager"}

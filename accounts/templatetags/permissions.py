@@ -10,6 +10,7 @@ register = template.Library()
 for _question in (
     visibility.can_administer,
     visibility.can_assign_owner,
+    visibility.can_calibrate_stages,
     visibility.can_use_two_factor,
     visibility.follows_team,
 ):
