@@ -206,8 +206,18 @@ else:
 # --- Cache -----------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
+    # A Redis that hangs (not refused: unreachable, overloaded) costs a request at most these
+    # seconds instead of a worker; the callers treat a cache error as a miss.
+    _CACHE_TIMEOUT = env.float("CACHE_SOCKET_TIMEOUT", default=1.0)
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": _CACHE_TIMEOUT,
+                "socket_timeout": _CACHE_TIMEOUT,
+            },
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
