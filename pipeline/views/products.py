@@ -53,6 +53,10 @@ class ProductFilter(django_filters.FilterSet):
         return queryset
 
     @property
+    def bar_fields(self):
+        return [self.form["category"], self.form["inactive"]]
+
+    @property
     def active(self) -> bool:
         return any(self.form.cleaned_data.get(k) for k in ("q", "category", "inactive"))
 
