@@ -52,6 +52,7 @@ PAGES: dict[str, tuple[tuple, list[str], list[dict]]] = {
     "pipeline:lead_disqualify": (("lead",), [], [{}]),
     "pipeline:lead_convert": (("lead",), ["company_q", "contact_q"], [{}]),
     "pipeline:company_list": ((), ["q", "owner", "industry", "open_deals", "sort", "page"], [{}]),
+    "pipeline:product_list": ((), ["q", "category", "inactive", "page"], [{}]),
     "pipeline:company_create": ((), [], [{}]),
     "pipeline:company_detail": (("company",), [], [{}]),
     "pipeline:company_edit": (("company",), [], [{}]),
@@ -100,6 +101,7 @@ PAGES: dict[str, tuple[tuple, list[str], list[dict]]] = {
 # Pages that only answer POST (a GET is a 405 whatever the query string).
 POST_ONLY = {
     "pipeline:opportunity_next_step",
+    "pipeline:opportunity_lines",
     "pipeline:lead_start",
     "pipeline:lead_qualify",
     "pipeline:task_complete",
