@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts import visibility
 from accounts.models import Team, User
 from forecasting.aggregates import Figures, figures_from_row, snapshot_aggregates
-from forecasting.dealstate import MONEY_FIELD, state_subqueries, weighted_expression
+from forecasting.dealstate import MONEY_FIELD, state_at, weighted_expression
 from forecasting.models import ForecastAdjustment, ForecastRange, ForecastSnapshot, Quota
 from forecasting.periods import add_months
 from forecasting.quotas import quota_book
@@ -303,8 +303,8 @@ def change_conditions(months: list[dt.date]) -> dict[str, Q]:
 def _changes_queryset(scope: ForecastScope, start: dt.date, end: dt.date):
     rates = empirical_stage_rates(on=end)
     qs = scope.opportunities()
-    qs = state_subqueries(qs, start, "a_", rates)
-    return state_subqueries(qs, end, "b_", rates)
+    qs = state_at(qs, start, "a_", rates)
+    return state_at(qs, end, "b_", rates)
 
 
 def what_changed(scope: ForecastScope, start: dt.date, end: dt.date) -> list[dict]:

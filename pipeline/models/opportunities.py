@@ -216,7 +216,7 @@ class StageTransition(models.Model):
     class Meta:
         ordering = ["changed_at", "id"]
         indexes = [
-            models.Index(fields=["opportunity", "changed_at"]),
+            models.Index(fields=["opportunity", "changed_at", "id"]),
             models.Index(fields=["to_stage", "changed_at"]),
             models.Index(fields=["changed_at"]),
         ]
