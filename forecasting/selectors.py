@@ -281,6 +281,15 @@ BARS = [
 ]
 
 
+# How the deals behind the bars changed besides: amount changes split by sign, and deals of
+# the period (at either date) that moved to another owner. Not part of the waterfall's sum.
+DETAILS = [
+    ("amount_up", "Amount up"),
+    ("amount_down", "Amount down"),
+    ("reassigned", "Reassigned"),
+]
+
+
 def change_conditions(months: list[dt.date]) -> dict[str, Q]:
     first, last = months[0], months[-1]
     in1 = Q(a_kind=OPEN, a_period__gte=first, a_period__lte=last)
@@ -294,6 +303,9 @@ def change_conditions(months: list[dt.date]) -> dict[str, Q]:
         "pulled_in": Q(a_kind__isnull=False) & ~in1 & (in2 | closed_now),
         "pushed_out": in1 & ~in2 & ~closed_now,
         "amount_change": in1 & (in2 | closed_now) & ~Q(a_amount=F("b_amount")),
+        "amount_up": in1 & (in2 | closed_now) & Q(b_amount__gt=F("a_amount")),
+        "amount_down": in1 & (in2 | closed_now) & Q(b_amount__lt=F("a_amount")),
+        "reassigned": Q(a_kind__isnull=False) & (in1 | in2 | closed_now) & ~Q(a_owner=F("b_owner")),
         "won": closed_now & Q(b_kind=WON),
         "lost": closed_now & Q(b_kind=LOST),
         "end": in2,
@@ -308,8 +320,15 @@ def _changes_queryset(scope: ForecastScope, start: dt.date, end: dt.date):
 
 
 def what_changed(scope: ForecastScope, start: dt.date, end: dt.date) -> list[dict]:
-    """The waterfall of the period's open pipeline between ``start`` and ``end``: one query.
-    Start + new + pulled in − pushed out ± amount changes − won − lost = end."""
+    """The waterfall of the period's open pipeline between ``start`` and ``end``."""
+    return changes(scope, start, end)[0]
+
+
+def changes(scope: ForecastScope, start: dt.date, end: dt.date) -> tuple[list[dict], list[dict]]:
+    """The waterfall of the period's open pipeline between ``start`` and ``end`` (start + new +
+    pulled in − pushed out ± amount changes − won − lost = end) and the :data:`DETAILS`
+    counts: one aggregate over both dates' deal states (:func:`forecasting.dealstate.state_at`,
+    lateral joins for a past date), plus the empirical rates' query, whatever the range."""
     conditions = change_conditions(scope.period.months)
     money = MONEY_FIELD
     values = {
@@ -318,6 +337,9 @@ def what_changed(scope: ForecastScope, start: dt.date, end: dt.date) -> list[dic
         "pulled_in": F("b_amount"),
         "pushed_out": F("a_amount"),
         "amount_change": F("b_amount") - F("a_amount"),
+        "amount_up": F("b_amount") - F("a_amount"),
+        "amount_down": F("b_amount") - F("a_amount"),
+        "reassigned": F("b_amount"),
         "won": F("b_amount"),
         "lost": F("b_amount"),
         "end": F("b_amount"),
@@ -352,7 +374,16 @@ def what_changed(scope: ForecastScope, start: dt.date, end: dt.date) -> list[dic
                 "high": high,
             }
         )
-    return bars
+    details = [
+        {
+            "key": key,
+            "label": label,
+            "count": totals[f"{key}_count"],
+            "delta": totals[f"{key}_amount"],
+        }
+        for key, label in DETAILS
+    ]
+    return bars, details
 
 
 def changed_deals(scope: ForecastScope, start: dt.date, end: dt.date, bar: str):

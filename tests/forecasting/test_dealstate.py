@@ -130,3 +130,17 @@ def test_state_survives_use_as_a_subquery(story, pipeline):
     inner = reconstructed_deals(on=dt.date(2026, 2, 3), rates={}).filter(s_amount=Decimal("15000"))
     assert list(Opportunity.objects.filter(pk__in=inner.values("pk"))) == [story]
     assert dealstate.reconstructed_deals(on=dt.date(2026, 2, 3), rates={}).count() == 1
+
+
+def test_snapshot_of_today_as_of_now_equals_todays_snapshot(story, book):
+    """The snapshot's grouped sums over the state reconstructed "as of now" are today's."""
+    from forecasting.aggregates import snapshot_aggregates
+
+    def grouped(qs):
+        rows = qs.values("s_period", "s_owner", "s_pipeline").annotate(**snapshot_aggregates())
+        return sorted(rows.order_by(), key=lambda r: (r["s_period"], r["s_owner"]))
+
+    today = dt.date(2026, 3, 10)
+    live = grouped(live_deals(rates={}))
+    assert len(live) == 3
+    assert grouped(reconstructed_deals(on=today, rates={})) == live
