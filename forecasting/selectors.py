@@ -24,11 +24,11 @@ from accounts.models import Team, User
 from forecasting.aggregates import Figures, figures_from_row, snapshot_aggregates
 from forecasting.dealstate import MONEY_FIELD, state_at, weighted_expression
 from forecasting.models import ForecastAdjustment, ForecastRange, ForecastSnapshot, Quota
-from forecasting.periods import add_months
+from forecasting.periods import add_months, end_of_day
 from forecasting.quotas import quota_book
 from forecasting.scope import ForecastScope, months_filter, scoped_deals
 from forecasting.winrates import EMPIRICAL_MIN_CLOSED, empirical_stage_rates, stage_win_counts
-from pipeline.models import Stage
+from pipeline.models import Opportunity, Stage, StageTransition
 
 ZERO = Decimal("0")
 OPEN, WON, LOST = Stage.Kind.OPEN, Stage.Kind.WON, Stage.Kind.LOST
@@ -312,9 +312,29 @@ def change_conditions(months: list[dt.date]) -> dict[str, Q]:
     }
 
 
+def _changes_candidates(qs, months: list[dt.date], start: dt.date):
+    """The deals that can fall in a bar: those touched (a stage transition or a field-history
+    row) after the end of ``start``, and those in the period now. A deal untouched since then
+    stood at both dates as it stands now (:mod:`forecasting.dealstate` agrees with the live
+    state), so it can only be open or closed in the period at both dates if it is now. Found
+    through the ``changed_at`` / ``history_date`` indexes and the live close-date columns,
+    so the lateral joins run only for these deals."""
+    since = end_of_day(start)
+    first, after = months[0], add_months(months[-1], 1)
+    touched = Q(
+        pk__in=StageTransition.objects.filter(changed_at__gte=since).values("opportunity_id")
+    ) | Q(pk__in=Opportunity.history.model.objects.filter(history_date__gte=since).values("id"))
+    open_now = Q(stage__kind=OPEN, expected_close_date__gte=first, expected_close_date__lt=after)
+    closed_now = ~Q(stage__kind=OPEN) & (
+        Q(closed_on__gte=first, closed_on__lt=after)
+        | Q(closed_on__isnull=True, expected_close_date__gte=first, expected_close_date__lt=after)
+    )
+    return qs.filter(touched | open_now | closed_now)
+
+
 def _changes_queryset(scope: ForecastScope, start: dt.date, end: dt.date):
     rates = empirical_stage_rates(on=end)
-    qs = scope.opportunities()
+    qs = _changes_candidates(scope.opportunities(), scope.period.months, start)
     qs = state_at(qs, start, "a_", rates)
     return state_at(qs, end, "b_", rates)
 

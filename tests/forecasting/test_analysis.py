@@ -204,3 +204,24 @@ def test_what_changed_page_query_budget(
             response = client.get("/forecasting/changes/", {**params, "bar": "amount_up"})
     assert response.status_code == 200
     assert "Amount up" in response.content.decode()
+
+
+def test_what_changed_counts_deals_untouched_in_the_range(moves, rep, pipeline, manager):
+    """U (March) and V (May) do not change after 1 Mar: U is open at start and at end, V in
+    no bar; every other bar is as before."""
+    with at(1):
+        for name, close in (("U", dt.date(2026, 3, 12)), ("V", dt.date(2026, 5, 12))):
+            OpportunityFactory(owner=rep, pipeline=pipeline, name=name,
+                               amount=Decimal("1000"), expected_close_date=close)  # fmt: skip
+    with at(20):
+        scope = ForecastScope(user=manager, period=Period.parse("2026-03"))
+        for end_day in (8, 20):
+            bars = selectors.what_changed(scope, dt.date(2026, 3, 1), dt.date(2026, 3, end_day))
+            got = {b["key"]: (b["count"], b["amount"]) for b in bars}
+            assert got == {
+                **EXPECTED,
+                "start": (5, Decimal("27000")),
+                "end": (4, Decimal("24000")),
+            }
+        end = selectors.changed_deals(scope, dt.date(2026, 3, 1), dt.date(2026, 3, 8), "end")
+    assert sorted(d.name for d in end) == ["N", "P", "U", "X"]
