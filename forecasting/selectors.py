@@ -290,6 +290,9 @@ DETAILS = [
 ]
 
 
+STATE_COLUMNS = [f"{d}_{f}" for d in "ab" for f in ("kind", "amount", "period", "owner")]
+
+
 def change_conditions(months: list[dt.date]) -> dict[str, Q]:
     first, last = months[0], months[-1]
     in1 = Q(a_kind=OPEN, a_period__gte=first, a_period__lte=last)
@@ -370,7 +373,10 @@ def changes(scope: ForecastScope, start: dt.date, end: dt.date) -> tuple[list[di
             Sum(values[key], filter=condition, output_field=money), Value(ZERO), output_field=money
         )
         aggregates[f"{key}_count"] = Count("pk", filter=condition)
-    totals = _changes_queryset(scope, start, end).aggregate(**aggregates)
+    # Each row's two states are computed once in a subquery (the DISTINCT, a no-op over rows
+    # that carry their pk, makes Django aggregate over it) instead of once per aggregate.
+    states = _changes_queryset(scope, start, end).values("pk", *STATE_COLUMNS).distinct()
+    totals = states.aggregate(**aggregates)
     sign = {"pushed_out": -1, "won": -1, "lost": -1}
     bars = []
     running = ZERO
