@@ -23,7 +23,7 @@ class TokenRateThrottle(SimpleRateThrottle):
         return super().allow_request(request, view)
 
     def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+        return self.cache_format % {"scope": self.scope, "ident": request.auth.digest[:24]}
 
 
 class UserRateThrottle(SimpleRateThrottle):
