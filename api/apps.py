@@ -22,6 +22,35 @@ class ApiConfig(AppConfig):
             signal.connect(_receiver(hook), weak=False, dispatch_uid=f"webhook.{hook.__name__}")
         import api.schema  # noqa: F401  (registers the token scheme with drf-spectacular)
 
+        _forget_cached_tokens()
+
+
+def _forget_cached_tokens():
+    """A saved user or team (role, team, active flag, manager …) and a deleted token drop the
+    cached token entries they could make stale (see ``api.tokens``)."""
+    from django.db.models.signals import post_delete, post_save
+
+    from accounts.models import Team, User
+    from api import tokens
+    from api.models import ApiToken
+
+    def user_saved(sender, instance, **kwargs):
+        tokens.forget_users([instance.pk])
+
+    def team_saved(sender, instance, **kwargs):
+        managers = User.objects.filter(role=User.Role.MANAGER).values_list("pk", flat=True)
+        tokens.forget_users(managers)
+
+    def token_gone(sender, instance, **kwargs):
+        tokens.forget(instance.digest)
+
+    post_save.connect(user_saved, sender=User, weak=False, dispatch_uid="api.user_saved")
+    post_delete.connect(user_saved, sender=User, weak=False, dispatch_uid="api.user_deleted")
+    post_save.connect(team_saved, sender=Team, weak=False, dispatch_uid="api.team_saved")
+    post_delete.connect(team_saved, sender=Team, weak=False, dispatch_uid="api.team_deleted")
+    post_save.connect(token_gone, sender=ApiToken, weak=False, dispatch_uid="api.token_saved")
+    post_delete.connect(token_gone, sender=ApiToken, weak=False, dispatch_uid="api.token_gone")
+
 
 def _receiver(hook):
     def receive(sender, signal, **kwargs):

@@ -24,7 +24,8 @@ class TokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "The token is not valid.", code="invalid_token"
             ) from None
-        token = tokens.authenticate(raw)
+        # Reads may use the cached token and user; writes read both from the database.
+        token = tokens.authenticate(raw, fresh=request.method not in ("GET", "HEAD", "OPTIONS"))
         if token is None:
             raise exceptions.AuthenticationFailed(
                 "The token is unknown, revoked or expired; create a new one under Settings > "

@@ -1,4 +1,13 @@
-"""Creating, finding and revoking personal API tokens (the one place that writes them)."""
+"""Creating, finding and revoking personal API tokens (the one place that writes them).
+
+Reading with a token costs no query of its own: what a request needs of the token and its
+user (scope, expiry, throttle rate; the user's role, team, active flag and the teams they
+manage) is kept in the shared cache for ``CACHE_SECONDS`` under the token's digest. Revoking
+or deleting a token, and saving its user or any team, drops the entry at once, so a revoked
+token or a deactivated user is refused on the next request; a change that bypasses the model
+(a bulk ``update()``) is picked up within ``CACHE_SECONDS``. Writes always read the token and
+the user from the database.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +26,20 @@ TOKEN_PREFIX = "opp_"
 # last_used_at is written at most once per this interval per token, so a busy integration does
 # not turn every read into a write.
 LAST_USED_EVERY = dt.timedelta(minutes=1)
+CACHE_SECONDS = 60
+CACHE_PREFIX = "api-token:"
+USER_FIELDS = (
+    "id",
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "role",
+    "team_id",
+    "is_active",
+    "is_superuser",
+    "is_staff",
+)
 NAME_MAX = ApiToken._meta.get_field("name").max_length
 
 
@@ -71,21 +94,88 @@ def revoke_token(*, token: ApiToken, by) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+    forget(token.digest)
     return token
 
 
-def authenticate(raw: str) -> ApiToken | None:
-    """The usable token with this secret, its user loaded in the same query; ``None`` for an
-    unknown, revoked or expired token or a deactivated user."""
+def forget(*digests: str) -> None:
+    """Drop the cached entries of these tokens (now and again after the commit)."""
+    from django.core.cache import cache
+
+    keys = [CACHE_PREFIX + d for d in digests]
+    if keys:
+        cache.delete_many(keys)
+        transaction.on_commit(lambda: cache.delete_many(keys), robust=True)
+
+
+def forget_users(user_ids) -> None:
+    forget(*ApiToken.objects.filter(user_id__in=list(user_ids)).values_list("digest", flat=True))
+
+
+def _from_database(key: str, now) -> ApiToken | None:
+    token = ApiToken.objects.usable(now).select_related("user").filter(digest=key).first()
+    if token is not None:
+        token.user._managed_team_ids = visibility.managed_team_ids(token.user)
+    return token
+
+
+def _cached(key: str) -> ApiToken | None:
+    from django.core.cache import cache
+
+    entry = cache.get(CACHE_PREFIX + key)
+    if entry is None:
+        return None
+    from accounts.models import User
+
+    user = User(**entry["user"])
+    user._state.adding = False
+    user._state.db = "default"
+    user._managed_team_ids = entry["teams"]
+    token = ApiToken(user=user, digest=key, **entry["token"])
+    token._state.adding = False
+    token._state.db = "default"
+    return token
+
+
+def _remember(token: ApiToken) -> None:
+    from django.core.cache import cache
+
+    user = token.user
+    entry = {
+        "user": {name: getattr(user, name) for name in USER_FIELDS},
+        "teams": list(visibility.managed_team_ids(user)),
+        "token": {
+            "id": token.pk,
+            "name": token.name,
+            "scope": token.scope,
+            "prefix": token.prefix,
+            "expires_at": token.expires_at,
+            "last_used_at": token.last_used_at,
+            "throttle_rate": token.throttle_rate,
+        },
+    }
+    cache.set(CACHE_PREFIX + token.digest, entry, CACHE_SECONDS)
+
+
+def authenticate(raw: str, *, fresh: bool = False) -> ApiToken | None:
+    """The usable token with this secret and its user; ``None`` for an unknown, revoked or
+    expired token or a deactivated user. ``fresh`` reads both from the database (writes)."""
     if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
     now = timezone.now()
-    token = ApiToken.objects.usable(now).select_related("user").filter(digest=digest(raw)).first()
+    key = digest(raw)
+    token = None if fresh else _cached(key)
     if token is None:
+        token = _from_database(key, now)
+        if token is None:
+            return None
+        _remember(token)
+    if token.expires_at is not None and token.expires_at <= now:
         return None
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_EVERY:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+        _remember(token)
     return token
 
 

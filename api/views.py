@@ -72,14 +72,23 @@ CREATE_ERRORS = {k: v for k, v in WRITE_ERRORS.items() if k in (400, 403)}
 ID_REGEX = r"[0-9]{1,18}"
 
 
-class ReadOnly(viewsets.ReadOnlyModelViewSet):
+class _Lookup:
+    """One record by id from the visible queryset, without building the list's filters."""
+
+    def get_object(self):
+        obj = get_object_or_404(self.get_queryset(), pk=self.kwargs[self.lookup_field])
+        self.check_object_permissions(self.request, obj)
+        return obj
+
+
+class ReadOnly(_Lookup, viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = ID_REGEX
 
     def get_queryset(self):
         return self.queryset_for(self.request.user)
 
 
-class Records(mixins.ListModelMixin, viewsets.GenericViewSet):
+class Records(_Lookup, mixins.ListModelMixin, viewsets.GenericViewSet):
     """A versioned record: list, read (with ETag), create and update through services."""
 
     lookup_value_regex = ID_REGEX
@@ -588,7 +597,3 @@ class DashboardView(APIView):
             "reps": board.rows,
         }
         return Response(s.DashboardSerializer(data).data)
-
-
-def detail_or_404(queryset, pk):
-    return get_object_or_404(queryset, pk=pk)

@@ -33,7 +33,12 @@ def test_token_authenticates_as_its_user_and_records_last_use(rep, opportunity):
 def test_token_last_use_is_written_at_most_once_a_minute(rep, django_assert_num_queries):
     _, raw = tokens.create_token(user=rep, by=rep, name="t", scope="read")
     tokens.authenticate(raw)
-    with django_assert_num_queries(1):  # the lookup only, no update
+    with django_assert_num_queries(0):  # cached, and no update within the minute
+        assert tokens.authenticate(raw) is not None
+    with django_assert_num_queries(1):  # a write reads the token afresh, without an update
+        assert tokens.authenticate(raw, fresh=True) is not None
+    later = timezone.now() + dt.timedelta(minutes=2)
+    with time_machine.travel(later), django_assert_num_queries(1):  # last_used_at's update
         assert tokens.authenticate(raw) is not None
 
 
@@ -156,3 +161,36 @@ def test_session_user_throttle(client, rep, settings):
     finally:
         UserRateThrottle.THROTTLE_RATES = before
         cache.delete(f"throttle_user_{rep.pk}")
+
+
+@pytest.mark.parametrize("change", ["revoke", "deactivate", "delete"])
+def test_token_cached_after_use_still_stops_at_once(rep, opportunity, change):
+    client = token_client(rep, scope="read")
+    url = f"/api/v1/opportunities/{opportunity.pk}/"
+    assert client.get(url).status_code == 200  # the token is now cached
+    token = ApiToken.objects.get(user=rep)
+    if change == "revoke":
+        tokens.revoke_token(token=token, by=rep)
+    elif change == "deactivate":
+        rep.is_active = False
+        rep.save()
+    else:
+        token.delete()
+    assert client.get(url).status_code == 401
+
+
+def test_token_cached_user_follows_a_team_change(rep, manager, other_team, opportunity):
+    client = token_client(manager, scope="read")
+    url = f"/api/v1/opportunities/{opportunity.pk}/"
+    assert client.get(url).status_code == 200
+    rep.team = other_team  # the rep leaves the manager's team
+    rep.save()
+    assert client.get(url).status_code == 404
+
+
+def test_token_read_costs_one_query_for_the_record(rep, opportunity, django_assert_num_queries):
+    client = token_client(rep, scope="read")
+    url = f"/api/v1/opportunities/{opportunity.pk}/"
+    client.get(url)
+    with django_assert_num_queries(1):
+        assert client.get(url).status_code == 200
