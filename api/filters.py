@@ -8,6 +8,8 @@ naming the filter, never ignored.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
 from django.db.models import Q
 from django.utils import timezone
@@ -29,8 +31,31 @@ def _teams(request):
     return visibility.visible_teams(getattr(request, "user", None))
 
 
+class _SinceField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 time within the business range (1900–2200), as UTC (PostgreSQL refuses
+    offsets beyond ±15:59 that ISO 8601 allows)."""
+
+    def to_python(self, value):
+        from django import forms
+
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            moment = moment.astimezone(dt.UTC)
+        except (OverflowError, ValueError):
+            moment = None
+        if moment is None or not 1900 <= moment.year <= 2200:
+            raise forms.ValidationError("Enter a time between 1900 and 2200 (ISO 8601).")
+        return moment
+
+
+class SinceFilter(django_filters.IsoDateTimeFilter):
+    field_class = _SinceField
+
+
 class UpdatedSince(filters.FilterSet):
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = SinceFilter(
         field_name="updated_at",
         lookup_expr="gte",
         help_text="Only records changed at or after this time (ISO 8601 with time zone).",
@@ -134,7 +159,7 @@ class ActivityFilter(filters.FilterSet):
     lead = django_filters.NumberFilter(field_name="lead_id", min_value=1)
     contact = django_filters.NumberFilter(field_name="contact_id", min_value=1)
     company = django_filters.NumberFilter(field_name="company_id", min_value=1)
-    occurred_since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_since = SinceFilter(field_name="occurred_at", lookup_expr="gte")
 
     class Meta:
         model = Activity
@@ -143,12 +168,12 @@ class ActivityFilter(filters.FilterSet):
 
 class TaskFilter(ActivityFilter):
     done = django_filters.BooleanFilter(field_name="done_at", lookup_expr="isnull", exclude=True)
-    due_before = django_filters.DateFilter(field_name="due_on", lookup_expr="lte")
+    due_before = BusinessDateFilter(field_name="due_on", lookup_expr="lte")
 
 
 class SnapshotFilter(filters.FilterSet):
-    taken_on = django_filters.DateFilter()
-    period = django_filters.DateFilter()
+    taken_on = BusinessDateFilter()
+    period = BusinessDateFilter()
     owner = django_filters.ModelChoiceFilter(queryset=_users)
     pipeline = django_filters.ModelChoiceFilter(queryset=Pipeline.objects.all())
 

@@ -27,6 +27,13 @@ from pipeline.models import (
     Stage,
 )
 
+# An open deal's forecast category override ("" = its stage's).
+OPEN_FORECAST_CATEGORIES = [
+    ("", "Stage's"),
+    ("pipeline", "Pipeline"),
+    ("best_case", "Best case"),
+    ("commit", "Commit"),
+]
 MONEY = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0")}
 
 
@@ -381,12 +388,7 @@ class OpportunityInput(VersionInput):
     )
     expected_close_date = serializers.DateField()
     forecast_category = serializers.ChoiceField(
-        choices=[
-            ("", "Stage's"),
-            ("pipeline", "Pipeline"),
-            ("best_case", "Best case"),
-            ("commit", "Commit"),
-        ],
+        choices=OPEN_FORECAST_CATEGORIES,
         required=False,
         allow_blank=True,
     )

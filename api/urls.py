@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
@@ -26,4 +26,6 @@ urlpatterns = [
     path("v1/dashboard/", views.DashboardView.as_view(), name="dashboard"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", docs.docs, name="docs"),
+    # Anything else under /api/ is the API's JSON 404, never the site's HTML page.
+    re_path(r"^[\s\S]*\Z", views.not_found, name="not_found"),
 ]

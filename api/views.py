@@ -5,6 +5,7 @@ names (``If-Match`` or ``version``); business actions are endpoints of their own
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -22,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import visibility
-from accounts.models import Team
+from accounts.models import Team, User
 from api import concurrency
 from api import filters as api_filters
 from api import serializers as s
@@ -70,6 +71,16 @@ WRITE_ERRORS = {
 }
 CREATE_ERRORS = {k: v for k, v in WRITE_ERRORS.items() if k in (400, 403)}
 ID_REGEX = r"[0-9]{1,18}"
+
+
+@csrf_exempt  # it changes nothing; a write to an unknown path is a 404 like a read
+def not_found(request, *args, **kwargs):
+    """Any path under /api/ that names no endpoint (or an id that is not a number)."""
+    from django.http import JsonResponse
+
+    from api.exceptions import body
+
+    return JsonResponse(body("not_found", "No such endpoint or record."), status=404)
 
 
 class _Lookup:
@@ -185,6 +196,7 @@ def _scoped(model, select=(), prefetch=()):
     ),
 )
 class CompanyViewSet(Records):
+    queryset = Company.objects.none()  # the schema's id type; get_queryset decides
     serializer_class = s.CompanySerializer
     input_class = s.CompanyInput
     filterset_class = api_filters.CompanyFilter
@@ -230,6 +242,7 @@ class CompanyViewSet(Records):
     ),
 )
 class ContactViewSet(Records):
+    queryset = Contact.objects.none()  # the schema's id type; get_queryset decides
     serializer_class = s.ContactSerializer
     input_class = s.ContactInput
     filterset_class = api_filters.ContactFilter
@@ -284,6 +297,7 @@ LEAD_EXAMPLE = {
     ),
 )
 class LeadViewSet(Records):
+    queryset = Lead.objects.none()  # the schema's id type; get_queryset decides
     serializer_class = s.LeadSerializer
     input_class = s.LeadInput
     filterset_class = api_filters.LeadFilter
@@ -389,6 +403,7 @@ DEAL_EXAMPLE = {
     ),
 )
 class OpportunityViewSet(Records):
+    queryset = Opportunity.objects.none()  # the schema's id type; get_queryset decides
     serializer_class = s.OpportunitySerializer
     input_class = s.OpportunityInput
     update_class = s.OpportunityUpdateInput
@@ -450,6 +465,7 @@ class OpportunityViewSet(Records):
 
 
 class _ActivityRecords(Records):
+    queryset = Activity.objects.none()  # the schema's id type; get_queryset decides
     serializer_class = s.ActivitySerializer
     input_class = s.ActivityInput
     update_class = s.ActivityUpdateInput
@@ -514,6 +530,7 @@ class TaskViewSet(_ActivityRecords):
 
 
 class PipelineViewSet(ReadOnly):
+    queryset = Pipeline.objects.none()  # the schema's id type; get_queryset decides
     serializer_class = s.PipelineSerializer
 
     def queryset_for(self, user):
@@ -521,6 +538,7 @@ class PipelineViewSet(ReadOnly):
 
 
 class StageViewSet(ReadOnly):
+    queryset = Stage.objects.none()  # the schema's id type; get_queryset decides
     serializer_class = s.StageSerializer
     filterset_fields = ["pipeline", "kind"]
 
@@ -529,6 +547,7 @@ class StageViewSet(ReadOnly):
 
 
 class LostReasonViewSet(ReadOnly):
+    queryset = LostReason.objects.none()  # the schema's id type; get_queryset decides
     serializer_class = s.LostReasonSerializer
     filterset_fields = ["is_active"]
 
@@ -539,6 +558,7 @@ class LostReasonViewSet(ReadOnly):
 class UserViewSet(ReadOnly):
     """The users whose records you may see (reps: themselves)."""
 
+    queryset = User.objects.none()  # the schema's id type; get_queryset decides
     serializer_class = s.UserSerializer
 
     def queryset_for(self, user):
@@ -546,6 +566,7 @@ class UserViewSet(ReadOnly):
 
 
 class TeamViewSet(ReadOnly):
+    queryset = Team.objects.none()  # the schema's id type; get_queryset decides
     serializer_class = s.TeamSerializer
 
     def queryset_for(self, user):
@@ -555,6 +576,7 @@ class TeamViewSet(ReadOnly):
 class ForecastSnapshotViewSet(ReadOnly):
     """Nightly forecast snapshots (one row per date, period, owner and pipeline)."""
 
+    queryset = ForecastSnapshot.objects.none()  # the schema's id type; get_queryset decides
     serializer_class = s.ForecastSnapshotSerializer
     filterset_class = api_filters.SnapshotFilter
 

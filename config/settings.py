@@ -463,6 +463,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "StageKindEnum": "pipeline.models.Stage.Kind",
+        "ActivityKindEnum": "pipeline.models.Activity.Kind",
+        "ForecastCategoryEnum": "pipeline.models.ForecastCategory",
+        "OpenForecastCategoryEnum": "api.serializers.OPEN_FORECAST_CATEGORIES",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.error_responses",

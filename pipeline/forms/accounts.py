@@ -7,12 +7,12 @@ from django import forms
 from django.db.models import Q
 
 from pipeline.filters.leads import SEARCH_MAX_LENGTH, search_words
-from pipeline.forms.leads import _owner_field, limit_choices
+from pipeline.forms.leads import RecordVersionMixin, _owner_field, limit_choices
 from pipeline.models import Company, Contact
 from pipeline.services import COMPANY_FIELDS, CONTACT_FIELDS
 
 
-class CompanyForm(forms.ModelForm):
+class CompanyForm(RecordVersionMixin, forms.ModelForm):
     class Meta:
         model = Company
         fields = [*COMPANY_FIELDS]
@@ -25,6 +25,7 @@ class CompanyForm(forms.ModelForm):
         if assign:
             self.fields["owner"] = _owner_field(user)
             self.fields["owner"].initial = self.instance.owner_id if self.instance.pk else user.pk
+        self.add_version_field(self.instance.version if self.instance.pk else None)
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -40,7 +41,7 @@ class CompanyForm(forms.ModelForm):
         pass
 
 
-class ContactForm(forms.ModelForm):
+class ContactForm(RecordVersionMixin, forms.ModelForm):
     """Create or edit a contact; ``company_q`` narrows the company dropdown."""
 
     company = forms.ModelChoiceField(
@@ -73,6 +74,7 @@ class ContactForm(forms.ModelForm):
             self.fields["owner"] = _owner_field(user)
             self.fields["owner"].initial = self.instance.owner_id if self.instance.pk else user.pk
         self.order_fields(["first_name", "last_name", "title", "company", "email", "phone"])
+        self.add_version_field(self.instance.version if self.instance.pk else None)
 
     def clean_first_name(self):
         value = self.cleaned_data["first_name"].strip()

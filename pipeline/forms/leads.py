@@ -17,6 +17,32 @@ from pipeline.validators import BusinessDateField
 
 CHOICE_LIMIT = 50
 MONEY_KW = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0")}
+RECORD_VERSION_MISSING = "The record's version is missing; reload the page."
+
+
+class RecordVersionMixin:
+    """An edit form carries the version of the record it was opened on (a hidden field),
+    which the service compares with the stored one: a stale edit is refused, never applied
+    over someone else's change. New records have no version yet."""
+
+    def add_version_field(self, version: int | None) -> None:
+        if version is None:
+            return
+        self.fields["version"] = forms.IntegerField(
+            widget=forms.HiddenInput,
+            min_value=1,
+            initial=version,
+            error_messages=dict.fromkeys(
+                ("required", "invalid", "min_value"), RECORD_VERSION_MISSING
+            ),
+        )
+
+    def clean(self):
+        data = super().clean()
+        if "version" in self._errors:
+            del self._errors["version"]
+            self.add_error(None, RECORD_VERSION_MISSING)
+        return data
 
 
 def _owner_field(user, *, label="Owner", help_text=""):
@@ -47,7 +73,7 @@ def limit_choices(form: forms.Form, name: str, shown, limit: int = CHOICE_LIMIT)
     return more
 
 
-class LeadForm(forms.ModelForm):
+class LeadForm(RecordVersionMixin, forms.ModelForm):
     """Create or edit a lead. The owner choices are the users the editor may assign to."""
 
     class Meta:
@@ -74,6 +100,7 @@ class LeadForm(forms.ModelForm):
         if not assign:
             # A rep owns what they create; only managers and admins assign records.
             del self.fields["owner"]
+        self.add_version_field(self.instance.version if self.instance.pk else None)
 
     def service_data(self) -> dict:
         return {name: self.cleaned_data[name] for name in LEAD_FIELDS}
@@ -103,7 +130,7 @@ class ContactChoiceField(forms.ModelChoiceField):
         return f"{obj.full_name} — {obj.company.name}" if obj.company_id else obj.full_name
 
 
-class ConvertLeadForm(forms.Form):
+class ConvertLeadForm(RecordVersionMixin, forms.Form):
     """Qualification facts (need, budget, timeline) and the deal to create from a prospect,
     with an existing company and contact or new ones made from the lead's details."""
 
@@ -169,6 +196,7 @@ class ConvertLeadForm(forms.Form):
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.add_version_field(lead.version)
         self.fields["pipeline"].queryset = Pipeline.objects.filter(is_active=True).order_by(
             "position", "id"
         )

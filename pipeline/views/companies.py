@@ -91,6 +91,7 @@ def company_edit(request, pk: int):
             company = services.update_company(
                 company=company,
                 by=request.user,
+                version=form.cleaned_data["version"],
                 owner=form.cleaned_data.get("owner"),
                 **form.service_data(),
             )

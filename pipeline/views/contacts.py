@@ -106,6 +106,7 @@ def contact_edit(request, pk: int):
             contact = services.update_contact(
                 contact=contact,
                 by=request.user,
+                version=form.cleaned_data["version"],
                 owner=form.cleaned_data.get("owner"),
                 company=form.cleaned_data["company"],
                 **form.service_data(),

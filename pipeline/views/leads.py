@@ -96,6 +96,7 @@ def lead_edit(request, pk: int):
             lead = services.update_lead(
                 lead=lead,
                 by=request.user,
+                version=form.cleaned_data["version"],
                 owner=form.cleaned_data.get("owner"),
                 **form.service_data(),
             )
@@ -202,9 +203,10 @@ def lead_convert(request, pk: int):
         data = form.cleaned_data
         try:
             with transaction.atomic():
-                services.update_lead(
+                lead = services.update_lead(
                     lead=lead,
                     by=request.user,
+                    version=data["version"],
                     need=data["need"],
                     budget=data["budget"],
                     authority=data["authority"],
@@ -213,6 +215,7 @@ def lead_convert(request, pk: int):
                 opportunity = services.convert_lead(
                     lead=lead,
                     by=request.user,
+                    version=lead.version,
                     amount=data["amount"],
                     expected_close_date=data["expected_close_date"],
                     pipeline=data["pipeline"],

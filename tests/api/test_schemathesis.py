@@ -56,14 +56,32 @@ def tokens_by_role(db):
     return out
 
 
-@pytest.fixture
-def api_schema(db):
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection(db):
+    """Requests go through the application's WSGI handler in the test's transaction: like
+    Django's test client, the handler must not close the connection after each request."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+def _live_schema():
+    """The schema as the running application serves it at /api/schema/ (no database needed)."""
     from config.wsgi import application
 
-    return schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+    loaded = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+    # The schema's own examples and a fixed number of generated cases per operation; the
+    # coverage phase (every boundary of every parameter) would multiply the cases unbounded.
+    loaded.config.phases.update(phases=["examples", "fuzzing"])
+    return loaded
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
+schema = _live_schema()
 
 
 @schema.parametrize()
