@@ -100,7 +100,8 @@ class ReadOnly(_Lookup, viewsets.ReadOnlyModelViewSet):
 
 
 class Records(_Lookup, mixins.ListModelMixin, viewsets.GenericViewSet):
-    """A versioned record: list, read (with ETag), create and update through services."""
+    """Records you may see. Each answer carries the record's ETag; every write names the
+    version it was made against (If-Match, or "version" in the body)."""
 
     lookup_value_regex = ID_REGEX
     filter_backends = [api_filters.filters.DjangoFilterBackend, OrderingFilter]
