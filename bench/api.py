@@ -109,9 +109,18 @@ def measure(url: str, args) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def load(url: str, args, deal: int) -> float:
-    """wrk against one record on gunicorn (production settings, 2 workers); req/s."""
-    from load import _free_port, collect_static, production_env, start_gunicorn, stop
+def load(url: str, args, deal: int) -> tuple[float, float]:
+    """wrk against one record on gunicorn (production settings, 2 workers): req/s, and
+    gunicorn's CPU milliseconds per request (what a request costs whatever else the machine
+    runs: 2 cores allow about 2,000 / cpu_ms req/s, less what PostgreSQL and wrk use)."""
+    from load import (
+        _free_port,
+        collect_static,
+        production_env,
+        server_cpu_seconds,
+        start_gunicorn,
+        stop,
+    )
 
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
@@ -140,16 +149,20 @@ def load(url: str, args, deal: int) -> float:
         header = f"Authorization: Bearer {raw}"
         subprocess.run(["wrk", "-t2", "-c8", "-d3s", "-H", header, target], check=True,
                        capture_output=True)  # warm-up  # fmt: skip
+        cpu_before = server_cpu_seconds(server.pid)
         done = subprocess.run(
             ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
              "-H", header, target],
             check=True, capture_output=True, text=True,
         )  # fmt: skip
+        cpu = server_cpu_seconds(server.pid) - cpu_before
         print(done.stdout, flush=True)
         non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
         if non2xx:
             raise SystemExit(f"{non2xx.group(1)} requests did not answer 200; see above")
-        return float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout).group(1))
+        served = int(re.search(r"(\d+) requests in", done.stdout).group(1))
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout).group(1))
+        return rps, cpu * 1000 / max(served, 1)
     finally:
         stop(server)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -191,7 +204,8 @@ def main():
     at_1k = measure(small, args)
     at_100k = measure(big, args)
     print(f"1k:   {at_1k}\n100k: {at_100k}", flush=True)
-    rps = load(big, args, at_100k["deal"])
+    load_before = os.getloadavg()[0]
+    rps, cpu_ms = load(big, args, at_100k["deal"])
     result = {
         "list_ms_100k": at_100k["list_ms"],
         "detail_ms_100k": at_100k["detail_ms"],
@@ -200,8 +214,9 @@ def main():
         "queries_100k": {"list": at_100k["list_queries"], "detail": at_100k["detail_queries"]},
         "list_rows": at_100k["list_rows"],
         "detail_rps": round(rps, 1),
+        "cpu_ms_detail": round(cpu_ms, 2),
         "connections": args.connections,
-        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "load_avg_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
     }
     print(json.dumps(result))
 
