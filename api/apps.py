@@ -28,7 +28,7 @@ class ApiConfig(AppConfig):
 def _forget_cached_tokens():
     """A saved user or team (role, team, active flag, manager …) and a deleted token drop the
     cached token entries they could make stale (see ``api.tokens``)."""
-    from django.db.models.signals import post_delete, post_save
+    from django.db.models.signals import post_delete, post_save, pre_save
 
     from accounts.models import Team, User
     from api import tokens
@@ -37,15 +37,21 @@ def _forget_cached_tokens():
     def user_saved(sender, instance, **kwargs):
         tokens.forget_users([instance.pk])
 
+    def team_changing(sender, instance, **kwargs):
+        old = Team.objects.filter(pk=instance.pk).values_list("manager_id", flat=True).first()
+        instance._manager_before = old
+
     def team_saved(sender, instance, **kwargs):
-        managers = User.objects.filter(role=User.Role.MANAGER).values_list("pk", flat=True)
-        tokens.forget_users(managers)
+        # The teams a manager manages are cached with their tokens: the old and new manager.
+        ids = {instance.manager_id, getattr(instance, "_manager_before", None)} - {None}
+        tokens.forget_users(ids)
 
     def token_gone(sender, instance, **kwargs):
         tokens.forget(instance.digest)
 
     post_save.connect(user_saved, sender=User, weak=False, dispatch_uid="api.user_saved")
     post_delete.connect(user_saved, sender=User, weak=False, dispatch_uid="api.user_deleted")
+    pre_save.connect(team_changing, sender=Team, weak=False, dispatch_uid="api.team_changing")
     post_save.connect(team_saved, sender=Team, weak=False, dispatch_uid="api.team_saved")
     post_delete.connect(team_saved, sender=Team, weak=False, dispatch_uid="api.team_deleted")
     post_save.connect(token_gone, sender=ApiToken, weak=False, dispatch_uid="api.token_saved")

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.visibility import is_admin
+from accounts.visibility import can_manage_integrations
 from api import tokens, webhooks
 from api.models import ApiToken, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -49,7 +49,7 @@ def api_tokens(request):
             "errors": errors,
             "form": form,
             "scopes": ApiToken.Scope.choices,
-            "show_users": is_admin(request.user),
+            "show_users": can_manage_integrations(request.user),
         },
         status=400 if errors else 200,
     )
@@ -65,7 +65,7 @@ def api_token_revoke(request, pk: int):
 
 
 def _admin_only(request):
-    if not is_admin(request.user):
+    if not can_manage_integrations(request.user):
         raise PermissionDenied("Only admins can manage webhooks.")
 
 

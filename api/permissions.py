@@ -22,6 +22,6 @@ class IsAdminRole(permissions.BasePermission):
     message = "Only admins can manage webhooks."
 
     def has_permission(self, request, view):
-        from accounts.visibility import is_admin
+        from accounts.visibility import can_manage_integrations
 
-        return is_admin(request.user)
+        return can_manage_integrations(request.user)

@@ -89,7 +89,7 @@ def create_token(*, user, by, name: str, scope: str, expires_on=None) -> tuple[A
 
 def revoke_token(*, token: ApiToken, by) -> ApiToken:
     """The owner or an admin revokes a token; it stops working at once."""
-    if token.user_id != by.pk and not visibility.is_admin(by):
+    if token.user_id != by.pk and not visibility.can_manage_integrations(by):
         raise PermissionDenied("Only the token's owner or an admin can revoke it.")
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
@@ -182,4 +182,4 @@ def authenticate(raw: str, *, fresh: bool = False) -> ApiToken | None:
 def tokens_visible_to(user):
     """A user's own tokens; an admin sees every token."""
     qs = ApiToken.objects.select_related("user")
-    return qs if visibility.is_admin(user) else qs.filter(user=user)
+    return qs if visibility.can_manage_integrations(user) else qs.filter(user=user)

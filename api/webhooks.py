@@ -283,18 +283,12 @@ def _failed(endpoint: WebhookEndpoint) -> None:
 
 
 def _tell_admins(endpoint_id: int, reason: str) -> None:
-    from django.db.models import Q
-
-    from accounts.models import User
+    from accounts import visibility
 
     endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
     if endpoint is None:
         return
-    recipients = list(
-        User.objects.filter(Q(role="admin") | Q(is_superuser=True), is_active=True)
-        .exclude(email="")
-        .values_list("email", flat=True)
-    )
+    recipients = list(visibility.administrators().exclude(email="").values_list("email", flat=True))
     log.warning("webhook endpoint %s disabled: %s", endpoint.url, reason)
     if recipients:
         send_mail(
@@ -312,9 +306,9 @@ def _tell_admins(endpoint_id: int, reason: str) -> None:
 
 def redeliver(*, delivery: WebhookDelivery, by) -> WebhookDelivery:
     """Send a delivery again (after a fix on the receiver's side): it is due at once."""
-    from accounts.visibility import is_admin
+    from accounts.visibility import can_manage_integrations
 
-    if not is_admin(by):
+    if not can_manage_integrations(by):
         from django.core.exceptions import PermissionDenied
 
         raise PermissionDenied("Only admins can redeliver webhooks.")
@@ -371,9 +365,9 @@ def validate_endpoint(*, url: str, events, secret: str) -> None:
 def _require_admin(by) -> None:
     from django.core.exceptions import PermissionDenied
 
-    from accounts.visibility import is_admin
+    from accounts.visibility import can_manage_integrations
 
-    if not is_admin(by):
+    if not can_manage_integrations(by):
         raise PermissionDenied("Only admins can manage webhooks.")
 
 

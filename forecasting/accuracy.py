@@ -27,7 +27,7 @@ from accounts import visibility
 from accounts.models import User
 from forecasting.models import ForecastSnapshot
 from forecasting.periods import add_months, start_of_day
-from forecasting.scope import Scope, months_filter, scoped_deals
+from forecasting.scope import ForecastScope, months_filter, scoped_deals
 from pipeline.models import Stage, StageTransition
 
 ZERO = Decimal("0")
@@ -79,7 +79,7 @@ class AccuracyRow:
         return sum((c.actual for c in self.cells), ZERO)
 
 
-def brier_scores(scope: Scope, start: dt.date, end: dt.date) -> dict:
+def brier_scores(scope: ForecastScope, start: dt.date, end: dt.date) -> dict:
     """Per owner: mean of (p − outcome)² over deals closed in [start, end), p the probability
     the deal carried in the stage it closed from. One grouped query (plus one by bucket)."""
     previous = StageTransition.objects.filter(
@@ -110,7 +110,7 @@ def brier_scores(scope: Scope, start: dt.date, end: dt.date) -> dict:
     return {"by_owner": by_owner, "buckets": buckets, "overall": overall}
 
 
-def accuracy(scope: Scope, months: list[dt.date]) -> dict:
+def accuracy(scope: ForecastScope, months: list[dt.date]) -> dict:
     forecasts = (
         scope.snapshots()
         .filter(period__in=months, taken_on=F("period"))
@@ -155,7 +155,7 @@ def accuracy(scope: Scope, months: list[dt.date]) -> dict:
 
     rows = []
     for rep in reps:
-        if rep.pk not in owners and rep.role != User.Role.REP:
+        if rep.pk not in owners and not visibility.carries_quota(rep):
             continue
         b = brier["by_owner"].get(rep.pk)
         rows.append(
@@ -169,7 +169,7 @@ def accuracy(scope: Scope, months: list[dt.date]) -> dict:
     team_rows = []
     # A rep sees only their own deals: a "team" or "all" row would repeat their own figures
     # under a misleading label, so reps get their row alone.
-    sees_people = visibility.is_admin(scope.user) or visibility.is_manager(scope.user)
+    sees_people = visibility.can_see_team_forecast(scope.user)
     for team in scope.teams() if sees_people else []:
         ids = [r.pk for r in reps if r.team_id == team.pk]
         scored = [brier["by_owner"][i] for i in ids if i in brier["by_owner"]]

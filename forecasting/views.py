@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,12 +13,12 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from accounts import visibility
+from accounts.redirects import safe_next
 from config.routers import reads_from_replica
-from forecasting import accuracy, selectors, services, winrates
+from forecasting import accuracy, charts, selectors, services, winrates
 from forecasting.forms import (
     AccuracyForm,
     AdjustmentForm,
@@ -30,25 +30,7 @@ from forecasting.forms import (
 )
 from forecasting.models import ForecastAdjustment
 from forecasting.periods import Period, finished_months
-
-GREEN, BLUE, AMBER, PURPLE, GREY, RED = (
-    "#1f8a4c",
-    "#3457d5",
-    "#d68a00",
-    "#8a4fd1",
-    "#6b7280",
-    "#c0392b",
-)
-
-
-def _f(value) -> float | None:
-    return None if value is None else float(value)
-
-
-def _currency() -> str:
-    from pipeline.templatetags.opportune import _symbol
-
-    return _symbol().strip()
+from pipeline.services.validation import parse_money
 
 
 @login_required
@@ -58,68 +40,8 @@ def dashboard_view(request):
     form.is_valid()
     scope = form.scope()
     board = selectors.dashboard(scope)
-    months = board.months
-    month_chart = {
-        "type": "bar",
-        "money": True,
-        "currency": _currency(),
-        "labels": [f"{m['month']:%b}" for m in months],
-        "datasets": [
-            {"label": "Closed won", "data": [_f(m["figures"].won) for m in months], "color": GREEN},
-            {
-                "label": "Weighted forecast",
-                "data": [_f(m["figures"].weighted_forecast) for m in months],
-                "color": BLUE,
-            },
-            {
-                "label": "Quota",
-                "type": "line",
-                "data": [_f(m["figures"].quota) for m in months],
-                "color": GREY,
-                "dashed": True,
-            },
-        ],
-        "links": [m["weighted_url"] for m in months],
-    }
-    trend = board.trend
-    quota = board.total.quota
-    trend_chart = {
-        "type": "line",
-        "money": True,
-        "currency": _currency(),
-        "labels": [f"{t['taken_on']:%d %b %Y}" for t in trend],
-        "datasets": [
-            {"label": "Closed won", "data": [_f(t["won"]) for t in trend], "color": GREEN},
-            {
-                "label": "Commit",
-                "data": [_f(t["commit_forecast"]) for t in trend],
-                "color": PURPLE,
-            },
-            {
-                "label": "Best case",
-                "data": [_f(t["best_case_forecast"]) for t in trend],
-                "color": AMBER,
-            },
-            {
-                "label": "Weighted",
-                "data": [_f(t["weighted_forecast"]) for t in trend],
-                "color": BLUE,
-            },
-        ]
-        + (
-            [
-                {
-                    "label": "Quota",
-                    "data": [_f(quota)] * len(trend),
-                    "color": GREY,
-                    "dashed": True,
-                    "pointRadius": 0,
-                }
-            ]
-            if quota is not None
-            else []
-        ),
-    }
+    month_chart = charts.forecast_months(board.months)
+    trend_chart = charts.forecast_trend(board.trend, board.total.quota)
     return render(
         request,
         "forecasting/dashboard.html",
@@ -129,7 +51,7 @@ def dashboard_view(request):
             "scope": scope,
             "month_chart": month_chart,
             "trend_chart": trend_chart,
-            "can_manage": visibility.is_admin(request.user) or visibility.is_manager(request.user),
+            "can_manage": visibility.can_adjust_forecast(request.user),
         },
     )
 
@@ -161,18 +83,6 @@ def deals_view(request):
     )
 
 
-BAR_COLORS = {
-    "start": GREY,
-    "new": GREEN,
-    "pulled_in": GREEN,
-    "pushed_out": RED,
-    "amount_change": AMBER,
-    "won": BLUE,
-    "lost": RED,
-    "end": GREY,
-}
-
-
 @login_required
 @reads_from_replica
 def changes_view(request):
@@ -191,22 +101,7 @@ def changes_view(request):
 
     for bar in bars:
         bar["url"] = link(bar["key"]) + "#deals"
-    chart = {
-        "type": "bar",
-        "money": True,
-        "currency": _currency(),
-        "labels": [b["label"] for b in bars],
-        "datasets": [
-            {
-                "label": "Open pipeline",
-                "data": [[_f(b["low"]), _f(b["high"])] for b in bars],
-                "backgroundColor": [BAR_COLORS[b["key"]] for b in bars],
-                "borderColor": [BAR_COLORS[b["key"]] for b in bars],
-            }
-        ],
-        "links": [b["url"] for b in bars],
-        "options": {"plugins": {"legend": {"display": False}}},
-    }
+    chart = charts.waterfall(bars)
     bar = data.get("bar") or ""
     page = None
     bar_label = ""
@@ -247,24 +142,7 @@ def accuracy_view(request):
     months = finished_months(count)
     result = accuracy.accuracy(scope, months)
     total = result["total"]
-    chart = {
-        "type": "bar",
-        "money": True,
-        "currency": _currency(),
-        "labels": [f"{m:%b %Y}" for m in months],
-        "datasets": [
-            {
-                "label": "Weighted forecast on the 1st",
-                "data": [_f(c.forecast) for c in total.cells],
-                "color": BLUE,
-            },
-            {
-                "label": "Actual closed won",
-                "data": [_f(c.actual) for c in total.cells],
-                "color": GREEN,
-            },
-        ],
-    }
+    chart = charts.accuracy(months, total.cells)
     return render(
         request,
         "forecasting/accuracy.html",
@@ -275,7 +153,7 @@ def accuracy_view(request):
 @login_required
 @reads_from_replica
 def calibration_view(request):
-    if not visibility.is_admin(request.user):
+    if not visibility.can_calibrate_stages(request.user):
         raise PermissionDenied("Stage calibration is for admins.")
     return render(
         request,
@@ -289,16 +167,9 @@ def calibration_view(request):
 
 
 def _parse_amount(text: str):
+    """A quota cell: empty (no quota) or an amount, thousands separators allowed."""
     text = (text or "").strip().replace(",", "")
-    if text == "":
-        return ""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValidationError("Enter an amount such as 120000.") from None
-    if not value.is_finite() or value < 0:
-        raise ValidationError("Enter an amount of zero or more.")
-    return text
+    return "" if text == "" else parse_money(text)
 
 
 @login_required
@@ -312,7 +183,7 @@ def quotas_view(request):
         messages.error(request, query.errors["year"][0])
         year = today.year
     grid = selectors.quota_grid(request.user, year)
-    can_edit = visibility.is_admin(request.user) or visibility.is_manager(request.user)
+    can_edit = visibility.can_manage_quotas(request.user)
     errors: dict[str, str] = {}
     posted: dict[str, str] = {}
     if request.method == "POST":
@@ -390,19 +261,10 @@ def quotas_view(request):
     )
 
 
-def _safe_next(request, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def adjust_view(request):
-    if not (visibility.is_admin(request.user) or visibility.is_manager(request.user)):
+    if not visibility.can_adjust_forecast(request.user):
         raise PermissionDenied("Only managers and admins adjust forecasts.")
     query = AdjustQuery.parse(request.GET)
     try:
@@ -441,7 +303,7 @@ def adjust_view(request):
                 form.add_error(None, exc)
             else:
                 messages.success(request, f"Saved your call on {user or team} for {period.label}.")
-                return redirect(_safe_next(request, fallback))
+                return redirect(safe_next(request, fallback))
     else:
         form = AdjustmentForm(
             initial={"amount": current.amount, "note": current.note} if current else None
@@ -454,7 +316,7 @@ def adjust_view(request):
             "who": user or team,
             "period": period,
             "current": current,
-            "next": _safe_next(request, fallback),
+            "next": safe_next(request, fallback),
         },
         status=400 if form.errors else 200,
     )

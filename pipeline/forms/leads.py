@@ -3,78 +3,24 @@
 
 from __future__ import annotations
 
-import contextlib
 from decimal import Decimal
 
 from django import forms
 from django.db.models import Q
 
-from accounts.visibility import visible_users
-from pipeline.filters.leads import SEARCH_MAX_LENGTH, search_words
+from pipeline.filters import SEARCH_MAX_LENGTH, search_words
+from pipeline.forms import RecordVersionMixin, ServiceModelForm, limit_choices, owner_field
 from pipeline.models import Company, Contact, Lead, Pipeline
 from pipeline.services import LEAD_FIELDS
 from pipeline.validators import BusinessDateField
 
-CHOICE_LIMIT = 50
 MONEY_KW = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0")}
-RECORD_VERSION_MISSING = "The record's version is missing; reload the page."
 
 
-class RecordVersionMixin:
-    """An edit form carries the version of the record it was opened on (a hidden field),
-    which the service compares with the stored one: a stale edit is refused, never applied
-    over someone else's change. New records have no version yet."""
-
-    def add_version_field(self, version: int | None) -> None:
-        if version is None:
-            return
-        self.fields["version"] = forms.IntegerField(
-            widget=forms.HiddenInput,
-            min_value=1,
-            initial=version,
-            error_messages=dict.fromkeys(
-                ("required", "invalid", "min_value"), RECORD_VERSION_MISSING
-            ),
-        )
-
-    def clean(self):
-        data = super().clean()
-        if "version" in self._errors:
-            del self._errors["version"]
-            self.add_error(None, RECORD_VERSION_MISSING)
-        return data
-
-
-def _owner_field(user, *, label="Owner", help_text=""):
-    return forms.ModelChoiceField(
-        queryset=visible_users(user).order_by("first_name", "last_name", "username"),
-        label=label,
-        empty_label=None,
-        help_text=help_text,
-    )
-
-
-def limit_choices(form: forms.Form, name: str, shown, limit: int = CHOICE_LIMIT) -> bool:
-    """Render at most ``limit`` options of ``shown`` (plus the field's current value) in the
-    dropdown of ``form[name]`` while validation still accepts the field's whole queryset.
-    Returns whether more records matched than are listed."""
-    field = form.fields[name]
-    options = list(shown[: limit + 1])
-    more = len(options) > limit
-    options = options[:limit]
-    current = form[name].value()
-    if current not in (None, "") and str(current) not in {str(o.pk) for o in options}:
-        missing = (ValueError, TypeError, OverflowError, field.queryset.model.DoesNotExist)
-        with contextlib.suppress(*missing):
-            options.insert(0, field.queryset.get(pk=int(current)))
-    field.widget.choices = [("", field.empty_label)] + [
-        (o.pk, field.label_from_instance(o)) for o in options
-    ]
-    return more
-
-
-class LeadForm(RecordVersionMixin, forms.ModelForm):
+class LeadForm(ServiceModelForm):
     """Create or edit a lead. The owner choices are the users the editor may assign to."""
+
+    service_fields = LEAD_FIELDS
 
     class Meta:
         model = Lead
@@ -92,7 +38,7 @@ class LeadForm(RecordVersionMixin, forms.ModelForm):
             help_text="What the lead can spend, if known.",
             widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
         )
-        self.fields["owner"] = _owner_field(user)
+        self.fields["owner"] = owner_field(user)
         if not self.instance.pk:
             self.fields["owner"].initial = user.pk
         else:
@@ -100,14 +46,6 @@ class LeadForm(RecordVersionMixin, forms.ModelForm):
         if not assign:
             # A rep owns what they create; only managers and admins assign records.
             del self.fields["owner"]
-        self.add_version_field(self.instance.version if self.instance.pk else None)
-
-    def service_data(self) -> dict:
-        return {name: self.cleaned_data[name] for name in LEAD_FIELDS}
-
-    def _post_clean(self):
-        # Validate the fields only; the services own the model's state (status, owner ...).
-        pass
 
 
 class DisqualifyForm(forms.Form):
@@ -230,7 +168,7 @@ class ConvertLeadForm(RecordVersionMixin, forms.Form):
             self, "contact", shown.order_by("last_name", "first_name", "id")
         )
         if assign:
-            self.fields["owner"] = _owner_field(user, help_text="Who works the deal.")
+            self.fields["owner"] = owner_field(user, help_text="Who works the deal.")
             self.fields["owner"].initial = lead.owner_id
 
     def clean(self):

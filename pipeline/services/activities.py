@@ -80,6 +80,8 @@ def log_activity(
 
 
 def _locked_activity(activity: Activity, by, version, what: str = "task") -> Activity:
+    """The activity, locked, when ``by`` may change it; a ``version`` the caller names must
+    be the stored one."""
     activity = Activity.objects.select_for_update().get(pk=activity.pk)
     require_edit(by, activity, what)
     if version is not None:
@@ -87,13 +89,22 @@ def _locked_activity(activity: Activity, by, version, what: str = "task") -> Act
     return activity
 
 
+def _locked_task(activity: Activity, by, verb: str, version=None) -> Activity:
+    """The task, locked, when ``by`` may change it; refused for other activities."""
+    activity = _locked_activity(activity, by, version)
+    if activity.kind != Activity.Kind.TASK:
+        raise ValidationError(f"Only tasks can be {verb}.")
+    return activity
+
+
 @transaction.atomic
 def update_activity(*, activity: Activity, by, version, done=None, **changes) -> Activity:
     """Change an activity's subject, body, time or (tasks) due date, and complete or reopen a
     task (``done``). ``version`` is the version the caller saw: a stale one is refused."""
-    activity = _locked_activity(activity, by, version, "activity")
     if version is None:
+        activity = Activity.objects.get(pk=activity.pk)
         check_version(activity, version, "activity")  # refused: every edit names its version
+    activity = _locked_activity(activity, by, version, "activity")
     unknown = set(changes) - {"subject", "body", "occurred_at", "due_on"}
     if unknown:
         raise ValidationError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
@@ -134,9 +145,7 @@ def update_activity(*, activity: Activity, by, version, done=None, **changes) ->
 
 @transaction.atomic
 def complete_task(*, activity: Activity, by, version=None) -> Activity:
-    activity = _locked_activity(activity, by, version)
-    if activity.kind != Activity.Kind.TASK:
-        raise ValidationError("Only tasks can be completed.")
+    activity = _locked_task(activity, by, "completed", version)
     if activity.done_at is not None:
         return activity
     activity.done_at = timezone.now()
@@ -152,9 +161,7 @@ def complete_task(*, activity: Activity, by, version=None) -> Activity:
 
 @transaction.atomic
 def reopen_task(*, activity: Activity, by, version=None) -> Activity:
-    activity = _locked_activity(activity, by, version)
-    if activity.kind != Activity.Kind.TASK:
-        raise ValidationError("Only tasks can be reopened.")
+    activity = _locked_task(activity, by, "reopened", version)
     activity.done_at = None
     activity.version += 1
     activity.save(update_fields=["done_at", "version"])
