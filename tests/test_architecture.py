@@ -1,4 +1,4 @@
-"""The layers run one way: accounts ← pipeline ← forecasting ← notifications ← workspace (an
+"""The layers run one way: accounts ← pipeline ← forecasting ← notifications ← api ← workspace (an
 arrow means "may be imported by"). A module may import its own layer and the layers below
 it, never one above: accounts knows nothing of deals, the pipeline nothing of forecasts,
 forecasting nothing of notifications, and nothing imports the workspace (the home page and
@@ -15,7 +15,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ["accounts", "pipeline", "forecasting", "notifications", "workspace"]
+LAYERS = ["accounts", "pipeline", "forecasting", "notifications", "api", "workspace"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 
 

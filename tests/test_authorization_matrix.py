@@ -156,6 +156,12 @@ ROUTES: dict[str, R] = {
     "notifications:calendar_feed": R(public=True, args={"token": "revoked-or-unknown"}, get=404),
     "notifications:unsubscribe": R(public=True, args={"token": "tampered"}, get=400, post=400),
     "notifications:mentions": R(),
+    # API tokens (everyone's own) and webhooks (admins) settings pages
+    "api_tokens": R(post=400),
+    "api_token_revoke": R(args={"pk": 2**31 - 1}, get=405, post=404),
+    "webhooks": R(get={"admin": 200, "*": 403}, post={"admin": 400, "*": 403}),
+    "webhook_toggle": R(args={"pk": 2**31 - 1}, get=405, post={"admin": 404, "*": 403}),
+    "webhook_redeliver": R(args={"pk": 2**31 - 1}, get=405, post={"admin": 404, "*": 403}),
 }
 
 # Django admin, one group: admins get in, everyone else is sent to the admin login.
@@ -172,6 +178,11 @@ ADMIN_URLS = [
 
 # --- the URL conf ----------------------------------------------------------------------------
 
+# URL confs checked as one group each: Django admin (``ADMIN_URLS`` below) and the REST API,
+# whose endpoint × role × method matrix is generated from its router in
+# tests/api/test_permission_matrix.py (it answers 401/404 in JSON, never a login redirect).
+GROUPS = ("admin", "api")
+
 
 @dataclass(frozen=True)
 class Route:
@@ -184,8 +195,8 @@ class Route:
 def _walk(patterns, prefix="", namespace=""):
     for entry in patterns:
         if isinstance(entry, URLResolver):
-            if entry.app_name == "admin":
-                yield Route("admin", prefix + str(entry.pattern), None)
+            if entry.app_name in GROUPS:
+                yield Route(entry.app_name, prefix + str(entry.pattern), None)
                 continue
             ns = ":".join(x for x in (namespace, entry.namespace) if x)
             yield from _walk(entry.url_patterns, prefix + str(entry.pattern), ns)
@@ -207,7 +218,7 @@ ALL_ROUTES = url_routes()
 
 
 def test_matrix_every_route_has_an_entry_and_every_entry_a_route():
-    keys = {r.key for r in ALL_ROUTES} - {"admin"}
+    keys = {r.key for r in ALL_ROUTES} - set(GROUPS)
     missing = sorted(keys - set(ROUTES))
     stale = sorted(set(ROUTES) - keys)
     assert not missing, "routes without an entry in ROUTES: " + ", ".join(
@@ -483,7 +494,9 @@ def _body(response) -> str:
     return response.content.decode("utf-8", "replace")
 
 
-@pytest.mark.parametrize("route", [r for r in ALL_ROUTES if r.key != "admin"], ids=lambda r: r.key)
+@pytest.mark.parametrize(
+    "route", [r for r in ALL_ROUTES if r.key not in GROUPS], ids=lambda r: r.key
+)
 def test_matrix_route(route, world, clients, db):
     spec = ROUTES.get(route.key)
     if spec is None:

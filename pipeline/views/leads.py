@@ -170,9 +170,10 @@ def lead_convert(request, pk: int):
         data = form.cleaned_data
         try:
             with transaction.atomic():
-                services.update_lead(
+                lead = services.update_lead(
                     lead=lead,
                     by=request.user,
+                    version=data["version"],
                     need=data["need"],
                     budget=data["budget"],
                     authority=data["authority"],
@@ -181,6 +182,7 @@ def lead_convert(request, pk: int):
                 opportunity = services.convert_lead(
                     lead=lead,
                     by=request.user,
+                    version=lead.version,
                     amount=data["amount"],
                     expected_close_date=data["expected_close_date"],
                     pipeline=data["pipeline"],

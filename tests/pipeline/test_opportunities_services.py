@@ -20,6 +20,7 @@ from tests.factories import (
     UserFactory,
     current_version,
     stage,
+    stored_version,
 )
 
 
@@ -495,7 +496,9 @@ def test_move_opportunity_into_negotiation_needs_decision_maker(rep, pipeline):
             to_stage=stage(pipeline, "Negotiation"),
             by=rep,
         )
-    services.update_contact(contact=contact, by=rep, is_decision_maker=True)
+    services.update_contact(
+        contact=contact, version=stored_version(contact), by=rep, is_decision_maker=True
+    )
     moved = services.move_opportunity(
         opportunity=deal,
         version=current_version(deal),
