@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipeline', '0004_transition_left_at'),
+        ('pipeline', '0005_deal_state_indexes'),
     ]
 
     operations = [
