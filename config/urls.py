@@ -31,5 +31,6 @@ urlpatterns = [
     path("pipeline/", include("pipeline.urls")),
     path("forecasting/", include("forecasting.urls")),
     path("notifications/", include("notifications.urls")),
+    path("imports/", include("imports.urls")),
     path("", include("accounts.urls")),
 ]

@@ -10,6 +10,7 @@ from django.urls import path
 from django.views.decorators.http import require_http_methods
 
 from accounts import visibility
+from imports import exports
 from pipeline import services
 from pipeline.forms import add_service_errors
 from pipeline.forms.accounts import CompanyForm
@@ -25,6 +26,8 @@ def can_assign(user) -> bool:
 @login_required
 def company_list(request):
     filterset = selectors.company_list(user=request.user, params=request.GET)
+    if fmt := exports.wanted(request):
+        return exports.response(fmt, "companies", filterset.qs)
     page = paginate(filterset.qs, request.GET.get("page"))
     return render(
         request,

@@ -10,6 +10,7 @@ from django.urls import path
 from django.views.decorators.http import require_http_methods
 
 from accounts import visibility
+from imports import exports
 from pipeline import services
 from pipeline.forms import add_service_errors, choice_query
 from pipeline.forms.accounts import ContactForm
@@ -23,6 +24,8 @@ from pipeline.views.companies import can_assign
 @login_required
 def contact_list(request):
     filterset = selectors.contact_list(user=request.user, params=request.GET)
+    if fmt := exports.wanted(request):
+        return exports.response(fmt, "contacts", filterset.qs)
     page = paginate(filterset.qs, request.GET.get("page"))
     company = filterset.form.cleaned_data.get("company") if filterset.form.is_valid() else None
     return render(

@@ -12,6 +12,7 @@ from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import visibility
+from imports import exports
 from pipeline import services
 from pipeline.forms import add_service_errors, choice_query
 from pipeline.forms.leads import ConvertLeadForm, DisqualifyForm, LeadForm
@@ -27,6 +28,8 @@ def _can_assign(user) -> bool:
 @login_required
 def lead_list(request):
     filterset = selectors.lead_list(user=request.user, params=request.GET)
+    if fmt := exports.wanted(request):
+        return exports.response(fmt, "leads", filterset.qs)
     page = selectors.paginate(filterset.qs, request.GET.get("page"))
     return render(
         request,
