@@ -98,7 +98,8 @@ def deal_rows(qs):
         .values("changed_at")[:1]
     )
     qs = (
-        qs.select_related("owner", "company", "contact", "stage", "lost_reason")
+        qs.defer(None)  # the list page loads only its columns; the file has them all
+        .select_related("owner", "company", "contact", "stage", "lost_reason")
         .annotate(external_key=Subquery(keys.values("key")[:1]), engaged_at=Subquery(engaged))
         .order_by("id")
     )
