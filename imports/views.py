@@ -45,7 +45,8 @@ def _visible_batch(request, pk: int) -> ImportBatch:
 @login_required
 @require_http_methods(["GET", "POST"])
 def index(request):
-    form = UploadForm(request.POST or None, request.FILES or None)
+    posted = request.method == "POST"
+    form = UploadForm(request.POST if posted else None, request.FILES if posted else None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
@@ -88,7 +89,7 @@ def columns(request, pk: int):
             services.save_options(batch=batch, by=request.user, options={"columns": mapping})
             messages.success(request, f"Applied the mapping to {len(mapping)} columns.")
         return HttpResponseRedirect(reverse("imports:columns", args=[batch.pk]))
-    form = ColumnsForm(request.POST or None, batch=batch)
+    form = ColumnsForm(request.POST if request.method == "POST" else None, batch=batch)
     if request.method == "POST" and form.is_valid():
         mapping = form.columns()
         services.save_options(
@@ -153,7 +154,12 @@ def values(request, pk: int):
         key: services.column_values(table, cols.get(key))
         for key in ("stage", "owner", "lost_reason")
     }
-    form = ValuesForm(request.POST or None, batch=batch, user=request.user, values=distinct)
+    form = ValuesForm(
+        request.POST if request.method == "POST" else None,
+        batch=batch,
+        user=request.user,
+        values=distinct,
+    )
     if request.method == "POST" and form.is_valid():
         services.save_options(batch=batch, by=request.user, options=form.options())
         if "refresh" in request.POST:
