@@ -44,7 +44,8 @@ class R:
 
     ``get`` / ``post``: a status, or a dict of role → status with ``"*"`` for the others
     (``None`` = the method is not tried). ``obj``: the kind of record whose id is in the URL
-    (``deal``, ``lead``, ``company``, ``contact``, ``task``, ``user``, ``stage``, ``import``), passed as the
+    (``deal``, ``lead``, ``company``, ``contact``, ``task``, ``user``, ``stage``, ``import``),
+    passed as the
     route's one URL argument, or through ``query`` / ``data`` (``{id}`` is replaced).
     ``hidden``: what a user who may not see the record gets (404 unless the page simply
     ignores an id it may not use). A 403 for a role or a 405 for a method is the same answer
