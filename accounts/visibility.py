@@ -145,3 +145,27 @@ def visible_ref(user, model, ref: str):
     if q is None:
         return ExpressionWrapper(Q(**{f"{ref}__isnull": False}), output_field=BooleanField())
     return Exists(model.objects.filter(q, pk=OuterRef(ref)))
+
+
+# Forecasting questions ------------------------------------------------------------------------
+
+
+def can_manage_quotas(by, *, user=None, team=None) -> bool:
+    """Whether ``by`` sets the quota of ``user`` or ``team``: an admin anyone's; a manager
+    their own, their teams' and their teams' members'; a rep nobody's."""
+    if is_admin(by):
+        return True
+    if not is_manager(by):
+        return False
+    teams = managed_team_ids(by)
+    if team is not None:
+        return team.pk in teams
+    return user is not None and (user.team_id in teams or user.pk == by.pk)
+
+
+def can_adjust_forecast(by, *, user=None, team=None) -> bool:
+    """Whether ``by`` records a call on the forecast of ``user`` or ``team``: whoever manages
+    their quotas, except on their own number (nobody adjusts their own forecast)."""
+    if user is not None and by is not None and user.pk == by.pk:
+        return False
+    return can_manage_quotas(by, user=user, team=team)

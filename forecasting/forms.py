@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from accounts import visibility
 from forecasting.models import PeriodKind
-from forecasting.selectors import Period, Scope, period_choices
+from forecasting.periods import Period, period_choices
+from forecasting.scope import Scope
 from pipeline.forms import QueryForm
 from pipeline.models import Pipeline
 from pipeline.validators import BusinessDateField

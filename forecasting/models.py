@@ -1,7 +1,8 @@
 """Quotas, forecast snapshots, forecast ranges and managers' adjustments.
 
 Models hold fields, constraints and small derived properties only; the snapshot job and
-every write live in :mod:`forecasting.services`, reads in :mod:`forecasting.selectors`.
+every write live in :mod:`forecasting.services`; reads in :mod:`forecasting.selectors` over the
+deal state, period, quota and win-rate modules beside it.
 
 Snapshot columns (DESIGN.md §3, §4) hold the *components* of the forecasts for one
 period × owner × pipeline as they stood on ``taken_on``; the forecasts are sums of them:

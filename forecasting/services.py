@@ -27,23 +27,10 @@ and a chunk retried after a failure rebuilds only its own pipeline.
 
 What a snapshot describes
 -------------------------
-The pipeline as it stood at the end of ``D`` in ``settings.TIME_ZONE``:
-
-* ``D`` = today: the live tables (the nightly job, and ``manage.py snapshot_forecasts``).
-* ``D`` in the past (``backfill_snapshots``, seed_demo): reconstructed per deal from history.
-  Deals created after ``D`` are left out. The stage is that of the deal's last
-  :class:`~pipeline.models.StageTransition` with ``changed_at`` before the end of ``D``.
-  Amount, expected close date, owner, probability override and forecast category come from
-  the deal's last field-history row (``Opportunity.history``) before the end of ``D``; when a
-  deal has no history row then, the amount and probability of that transition row and the
-  deal's current close date, owner and category are used. A deal closed as of ``D`` falls in
-  the period of its ``closed_on`` when it is still in that closed stage today, else of the
-  date of the closing transition. Stage probabilities and default categories are the stages'
-  current configuration; team membership is the reps' current team.
-
-Probabilities follow DESIGN.md §3 (``pipeline.expressions``); in pipelines with
-``use_empirical_probabilities`` an open deal without an override is weighted by its stage's
-empirical win rate (:func:`empirical_stage_rates`, trailing 12 months) instead.
+The pipeline as it stood at the end of ``D`` (:mod:`forecasting.dealstate`): the live
+tables for today (the nightly job, ``manage.py snapshot_forecasts``), deals reconstructed
+from history for a past date (``backfill_snapshots``, seed_demo). The sums are
+:func:`forecasting.aggregates.snapshot_aggregates`.
 
 Forecast ranges
 ---------------
@@ -60,7 +47,6 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from itertools import groupby
 from operator import itemgetter
@@ -68,28 +54,15 @@ from operator import itemgetter
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import (
-    BigIntegerField,
-    Case,
-    Count,
-    DateField,
-    DecimalField,
-    F,
-    FloatField,
-    IntegerField,
-    OuterRef,
-    Q,
-    Subquery,
-    Sum,
-    Value,
-    When,
-)
-from django.db.models.functions import Cast, Coalesce, NullIf, TruncDate, TruncMonth
+from django.db.models import DateField, FloatField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts import visibility
 from accounts.models import Team, User
 from forecasting import events, montecarlo
+from forecasting.aggregates import SNAPSHOT_COLUMNS, snapshot_aggregates
+from forecasting.dealstate import deals_at
 from forecasting.models import (
     ForecastAdjustment,
     ForecastRange,
@@ -98,278 +71,16 @@ from forecasting.models import (
     Quota,
     SnapshotRun,
 )
-from pipeline import expressions
-from pipeline.models import ForecastCategory, Opportunity, Pipeline, Stage, StageTransition
+from forecasting.periods import add_months, month_start, quarter_start, today
+from forecasting.quotas import quota_lookup
+from forecasting.winrates import empirical_stage_rates
+from pipeline.models import Opportunity, Pipeline, Stage
 
 ZERO = Decimal("0")
-MONEY_FIELD = DecimalField(max_digits=20, decimal_places=2)
-EMPIRICAL_WINDOW_DAYS = 365
-EMPIRICAL_MIN_CLOSED = 5
 ADVISORY_LOCK_NAMESPACE = 0x0F0CA57  # first key of pg_advisory_xact_lock(int, int)
 SNAPSHOT_WORK_MEM = "64MB"
 
-OPEN, WON, LOST = Stage.Kind.OPEN, Stage.Kind.WON, Stage.Kind.LOST
-
-
-# --- dates and periods -----------------------------------------------------------------------
-
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def quarter_start(day: dt.date) -> dt.date:
-    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-
-
-def end_of_day(day: dt.date) -> dt.datetime:
-    """The first instant after ``day`` in the configured time zone."""
-    tz = timezone.get_default_timezone()
-    return timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min), tz)
-
-
-def _today() -> dt.date:
-    return timezone.localdate()
-
-
-# --- deal state at a date --------------------------------------------------------------------
-
-# Every deal-state queryset carries the same annotation names, live or reconstructed:
-#   s_exists, s_kind, s_owner, s_pipeline, s_amount, s_prob, s_category, s_period
-STATE_FIELDS = ("s_kind", "s_owner", "s_pipeline", "s_amount", "s_prob", "s_category", "s_period")
-
-
-def _empirical_probability(rates: dict[int, int], *, stage_field: str, override, default):
-    """``default`` unless the deal has no override and its stage has an empirical rate."""
-    if not rates:
-        return default
-    whens = [
-        When(Q(**{stage_field: stage_id}) & Q(override__isnull=True), then=Value(rate))
-        for stage_id, rate in sorted(rates.items())
-    ]
-    return Case(*whens, default=default, output_field=IntegerField())
-
-
-def live_deals(*, rates: dict[int, int] | None = None, queryset=None):
-    """Deals as they stand now, with the state annotations (DESIGN §3 via
-    ``pipeline.expressions``)."""
-    qs = Opportunity.objects.all() if queryset is None else queryset
-    prob = expressions.effective_probability()
-    if rates:
-        prob = _empirical_probability(
-            rates, stage_field="stage_id", override=F("probability"), default=prob
-        )
-    return qs.alias(override=F("probability")).annotate(
-        s_kind=F("stage__kind"),
-        s_owner=F("owner_id"),
-        s_pipeline=F("pipeline_id"),
-        s_amount=F("amount"),
-        s_prob=prob,
-        s_category=expressions.effective_forecast_category(),
-        s_period=expressions.period_month(),
-    )
-
-
-def reconstructed_deals(*, on: dt.date, rates: dict[int, int] | None = None, queryset=None):
-    """Deals as they stood at the end of ``on``, reconstructed from the stage transitions and
-    the field history (see the module docstring); deals created later are excluded."""
-    cutoff = end_of_day(on)
-    history = Opportunity.history.model.objects.filter(
-        id=OuterRef("pk"), history_date__lt=cutoff
-    ).order_by("-history_date", "-history_id")
-    moves = StageTransition.objects.filter(
-        opportunity=OuterRef("pk"), changed_at__lt=cutoff
-    ).order_by("-changed_at", "-id")
-
-    def h(field):
-        return Subquery(history.values(field)[:1])
-
-    def t(field, output=None):
-        return Subquery(moves.values(field)[:1], output_field=output)
-
-    qs = Opportunity.objects.all() if queryset is None else queryset
-    qs = qs.filter(created_at__lt=cutoff).alias(
-        t_stage=t("to_stage_id"),
-        t_kind=t("to_stage__kind"),
-        t_stage_prob=t("to_stage__probability"),
-        t_stage_cat=t("to_stage__forecast_category"),
-        t_amount=t("amount"),
-        t_prob=t("probability"),
-        t_at=t("changed_at"),
-        h_id=h("history_id"),
-        h_amount=h("amount"),
-        h_prob=h("probability"),
-        h_close=h("expected_close_date"),
-        h_owner=h("owner_id"),
-        h_cat=h("forecast_category"),
-    )
-    qs = qs.filter(t_kind__isnull=False).alias(
-        override=Case(When(h_id__isnull=False, then=F("h_prob")), default=Value(None))
-    )
-    base_prob = Case(
-        When(t_kind=WON, then=Value(100)),
-        When(t_kind=LOST, then=Value(0)),
-        When(h_id__isnull=False, then=Coalesce(F("h_prob"), F("t_stage_prob"))),
-        default=F("t_prob"),
-        output_field=IntegerField(),
-    )
-    prob = _empirical_probability(
-        rates or {}, stage_field="t_stage", override=F("override"), default=base_prob
-    )
-    closed_date = Case(
-        When(
-            Q(stage_id=F("t_stage"), stage_entered_at=F("t_at"), closed_on__isnull=False),
-            then=F("closed_on"),
-        ),
-        default=TruncDate("t_at", tzinfo=timezone.get_default_timezone()),
-    )
-    close = Coalesce(F("h_close"), F("expected_close_date"))
-    return qs.annotate(
-        s_kind=F("t_kind"),
-        s_owner=Coalesce(F("h_owner"), F("owner_id"), output_field=BigIntegerField()),
-        s_pipeline=F("pipeline_id"),
-        s_amount=Coalesce(F("h_amount"), F("t_amount"), output_field=MONEY_FIELD),
-        s_prob=prob,
-        s_category=Case(
-            When(t_kind=WON, then=Value(ForecastCategory.CLOSED)),
-            When(t_kind=LOST, then=Value(ForecastCategory.OMITTED)),
-            default=Coalesce(
-                NullIf(
-                    Case(When(h_id__isnull=False, then=F("h_cat")), default=F("forecast_category")),
-                    Value(""),
-                ),
-                F("t_stage_cat"),
-            ),
-        ),
-        s_period=TruncMonth(Case(When(t_kind=OPEN, then=close), default=closed_date)),
-    )
-
-
-def deals_at(*, on: dt.date, rates: dict[int, int] | None = None, queryset=None):
-    """Live deals for today (or later), reconstructed deals for a past date."""
-    if rates is None:
-        rates = empirical_stage_rates(on=on)
-    if on >= _today():
-        return live_deals(rates=rates, queryset=queryset)
-    return reconstructed_deals(on=on, rates=rates, queryset=queryset)
-
-
-def weighted_expression():
-    """amount × effective probability / 100 of a deal-state row."""
-    return expressions.Percent(F("s_amount") * F("s_prob"))
-
-
-def snapshot_aggregates():
-    """The snapshot columns as aggregates over a deal-state queryset."""
-    is_open = Q(s_kind=OPEN)
-
-    def money(expr, condition):
-        return Coalesce(Sum(expr, filter=condition), Value(ZERO), output_field=MONEY_FIELD)
-
-    return {
-        "open_count": Count("pk", filter=is_open),
-        "open_amount": money(F("s_amount"), is_open),
-        "weighted_amount": money(weighted_expression(), is_open),
-        "commit_amount": money(F("s_amount"), is_open & Q(s_category=ForecastCategory.COMMIT)),
-        "best_case_amount": money(
-            F("s_amount"), is_open & Q(s_category=ForecastCategory.BEST_CASE)
-        ),
-        "won_amount": money(F("s_amount"), Q(s_kind=WON)),
-        "won_count": Count("pk", filter=Q(s_kind=WON)),
-        "lost_count": Count("pk", filter=Q(s_kind=LOST)),
-        "lost_amount": money(F("s_amount"), Q(s_kind=LOST)),
-    }
-
-
-SNAPSHOT_COLUMNS = (
-    "open_count",
-    "open_amount",
-    "weighted_amount",
-    "commit_amount",
-    "best_case_amount",
-    "won_amount",
-    "won_count",
-    "lost_count",
-    "lost_amount",
-)
-
-
-# --- empirical stage win rates ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StageRate:
-    stage_id: int
-    entered: int
-    closed: int
-    won: int
-
-    @property
-    def rate(self) -> Decimal | None:
-        """Won ÷ closed as a percentage; None without any closed deal."""
-        if not self.closed:
-            return None
-        return (Decimal(100) * self.won / self.closed).quantize(Decimal("0.1"))
-
-
-def stage_win_counts(*, on: dt.date, pipeline_ids=None) -> dict[int, StageRate]:
-    """DESIGN §3: of the deals that entered each stage in the 12 months up to ``on`` and have
-    closed by then, how many were won. One aggregate query."""
-    cutoff = end_of_day(on)
-    entered = StageTransition.objects.filter(
-        changed_at__lt=cutoff,
-        changed_at__gte=cutoff - dt.timedelta(days=EMPIRICAL_WINDOW_DAYS),
-    )
-    if pipeline_ids is not None:
-        entered = entered.filter(to_stage__pipeline_id__in=list(pipeline_ids))
-    if on >= _today():
-        outcome = F("opportunity__stage__kind")
-    else:
-        outcome = Subquery(
-            StageTransition.objects.filter(
-                opportunity=OuterRef("opportunity_id"), changed_at__lt=cutoff
-            )
-            .order_by("-changed_at", "-id")
-            .values("to_stage__kind")[:1]
-        )
-    rows = (
-        entered.annotate(outcome=outcome)
-        .values("to_stage_id")
-        .annotate(
-            entered=Count("opportunity_id", distinct=True),
-            closed=Count("opportunity_id", distinct=True, filter=Q(outcome__in=[WON, LOST])),
-            won=Count("opportunity_id", distinct=True, filter=Q(outcome=WON)),
-        )
-        .order_by()
-    )
-    return {
-        r["to_stage_id"]: StageRate(r["to_stage_id"], r["entered"], r["closed"], r["won"])
-        for r in rows
-    }
-
-
-def empirical_stage_rates(*, on: dt.date) -> dict[int, int]:
-    """Whole-percent empirical win rates of the open stages of pipelines that forecast with
-    them (``Pipeline.use_empirical_probabilities``); stages with fewer than
-    ``EMPIRICAL_MIN_CLOSED`` closed deals keep their configured probability."""
-    stages = dict(
-        Stage.objects.filter(kind=OPEN, pipeline__use_empirical_probabilities=True).values_list(
-            "pk", "pipeline_id"
-        )
-    )
-    if not stages:
-        return {}
-    counts = stage_win_counts(on=on, pipeline_ids=set(stages.values()))
-    return {
-        stage_id: int((Decimal(100) * c.won / c.closed).quantize(Decimal(1)))
-        for stage_id, c in counts.items()
-        if stage_id in stages and c.closed >= EMPIRICAL_MIN_CLOSED
-    }
+OPEN = Stage.Kind.OPEN
 
 
 # --- the snapshot ----------------------------------------------------------------------------
@@ -456,7 +167,7 @@ def _snapshot_date(taken_on) -> dt.date:
     if isinstance(taken_on, dt.datetime):
         taken_on = taken_on.date()
     _check_business_date(taken_on, "taken_on")
-    if taken_on > _today():
+    if taken_on > today():
         raise ValidationError(
             {"taken_on": f"{taken_on} is in the future; a snapshot describes today or a past day."}
         )
@@ -603,7 +314,7 @@ def backfill_snapshots(
     the range the dashboard shows for a quarter (its latest), and it keeps a back-fill of 18
     months to a few dozen Monte Carlo runs instead of one per date.
     """
-    end = min(end, _today())
+    end = min(end, today())
     dates = backfill_dates(start=start, end=end, step_days=step_days)
     last_of_quarter = {quarter_start(day): day for day in dates}
     for done, day in enumerate(dates, start=1):
@@ -629,21 +340,6 @@ def _seed(taken_on: dt.date, period: dt.date) -> int:
     return zlib.crc32(f"{taken_on.isoformat()}:{period.isoformat()}".encode())
 
 
-def quota_lookup(months: list[dt.date]):
-    """Quotas of the given months: ``(user_quota, team_quota)`` as dicts keyed by
-    ``(id, month)``; the effective team quota falls back to the sum of its members'."""
-    user_q: dict[tuple[int, dt.date], Decimal] = {}
-    team_q: dict[tuple[int, dt.date], Decimal] = {}
-    for user_id, team_id, month, amount in Quota.objects.filter(month__in=months).values_list(
-        "user_id", "team_id", "month", "amount"
-    ):
-        if user_id:
-            user_q[(user_id, month)] = amount
-        else:
-            team_q[(team_id, month)] = amount
-    return user_q, team_q
-
-
 def simulate_ranges(*, taken_on: dt.date, rates: dict[int, int] | None = None) -> int:
     """Monte Carlo ranges of ``taken_on`` (see the module docstring); returns rows written."""
     if rates is None:
@@ -663,7 +359,7 @@ def simulate_ranges(*, taken_on: dt.date, rates: dict[int, int] | None = None) -
         )
     }
     state = deals_at(on=taken_on, rates=rates)
-    if taken_on >= _today():
+    if taken_on >= today():
         # Live: the same deals, found through the close-date index instead of a full scan.
         state = state.filter(
             stage__kind=OPEN,
@@ -781,17 +477,6 @@ def simulate_ranges(*, taken_on: dt.date, rates: dict[int, int] | None = None) -
 # --- quotas and adjustments ------------------------------------------------------------------
 
 
-def can_manage(by, *, user: User | None = None, team: Team | None = None) -> bool:
-    if visibility.is_admin(by):
-        return True
-    if not visibility.is_manager(by):
-        return False
-    teams = visibility.managed_team_ids(by)
-    if team is not None:
-        return team.pk in teams
-    return user is not None and (user.team_id in teams or user.pk == by.pk)
-
-
 def _check_business_date(day: dt.date, field: str) -> None:
     """Refuse a date no sales process has (before 1900, after 2200)."""
     from pipeline.validators import validate_business_date
@@ -815,7 +500,7 @@ def set_quota(
     """Set (or, with an empty amount, remove) the quota of a rep or a team for a month."""
     if (user is None) == (team is None):
         raise ValidationError("Choose either a rep or a team.")
-    if not can_manage(by, user=user, team=team):
+    if not visibility.can_manage_quotas(by, user=user, team=team):
         raise PermissionDenied("Only the team's manager or an admin sets quotas.")
     _check_business_date(month, "month")
     month = month_start(month)
@@ -842,7 +527,7 @@ def set_adjustment(
     """Record a manager's call on a rep's or a team's number; an empty amount removes it."""
     if (user is None) == (team is None):
         raise ValidationError("Choose either a rep or a team.")
-    if not can_manage(by, user=user, team=team) or (user is not None and user.pk == by.pk):
+    if not visibility.can_adjust_forecast(by, user=user, team=team):
         raise PermissionDenied("Only the rep's manager or an admin adjusts a forecast.")
     if period_kind not in PeriodKind.values:
         raise ValidationError({"period": "Choose a month or a quarter."})

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import visibility
 from config.routers import reads_from_replica
-from forecasting import selectors, services
+from forecasting import accuracy, selectors, services, winrates
 from forecasting.forms import (
     AccuracyForm,
     AdjustmentForm,
@@ -29,7 +29,7 @@ from forecasting.forms import (
     ScopeForm,
 )
 from forecasting.models import ForecastAdjustment
-from forecasting.selectors import Period
+from forecasting.periods import Period, finished_months
 
 GREEN, BLUE, AMBER, PURPLE, GREY, RED = (
     "#1f8a4c",
@@ -244,8 +244,8 @@ def accuracy_view(request):
     form.is_valid()
     scope = form.scope()
     count = getattr(form, "cleaned_data", {}).get("months") or 12
-    months = selectors.finished_months(count)
-    result = selectors.accuracy(scope, months)
+    months = finished_months(count)
+    result = accuracy.accuracy(scope, months)
     total = result["total"]
     chart = {
         "type": "bar",
@@ -282,8 +282,8 @@ def calibration_view(request):
         "forecasting/calibration.html",
         {
             "pipelines": selectors.stage_calibration(),
-            "window": services.EMPIRICAL_WINDOW_DAYS,
-            "min_closed": services.EMPIRICAL_MIN_CLOSED,
+            "window": winrates.EMPIRICAL_WINDOW_DAYS,
+            "min_closed": winrates.EMPIRICAL_MIN_CLOSED,
         },
     )
 
@@ -323,7 +323,7 @@ def quotas_view(request):
             (f"t{t.pk}", None, t) for t in grid["teams"]
         ]
         for key, user, team in rows:
-            if not services.can_manage(request.user, user=user, team=team):
+            if not visibility.can_manage_quotas(request.user, user=user, team=team):
                 continue
             for month in grid["months"]:
                 name = f"q-{key}-{month:%m}"
@@ -356,7 +356,7 @@ def quotas_view(request):
     for key, who, team in [(f"u{u.pk}", u, None) for u in grid["people"]] + [
         (f"t{t.pk}", t, t) for t in grid["teams"]
     ]:
-        editable = can_edit and services.can_manage(
+        editable = can_edit and visibility.can_manage_quotas(
             request.user, user=None if team else who, team=team
         )
         cells = []
@@ -418,9 +418,7 @@ def adjust_view(request):
         user = get_object_or_404(visibility.visible_users(request.user), pk=query["rep"])
     else:
         raise Http404("Name the rep or the team to adjust.")
-    if not services.can_manage(request.user, user=user, team=team) or (
-        user is not None and user.pk == request.user.pk
-    ):
+    if not visibility.can_adjust_forecast(request.user, user=user, team=team):
         raise PermissionDenied("Only the rep's manager or an admin adjusts a forecast.")
     current = ForecastAdjustment.objects.filter(
         user=user, team=team, period_kind=period.kind, period=period.start

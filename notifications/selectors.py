@@ -16,7 +16,7 @@ from django.urls import reverse
 from accounts import visibility
 from accounts.models import User
 from forecasting.models import ForecastSnapshot
-from forecasting.services import month_start, quarter_start
+from forecasting.periods import month_start, quarter_start
 from notifications.models import Notification
 from pipeline.models import Activity, Company, Contact, Lead, Opportunity, Stage
 

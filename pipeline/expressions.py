@@ -26,7 +26,8 @@ CENT = Decimal("0.01")
 
 
 def effective_probability(prefix: str = ""):
-    """Won = 100, lost = 0, else the deal's override, else its stage's probability."""
+    """:meth:`pipeline.models.Stage.probability_for` in SQL: won = 100, lost = 0, else the
+    deal's override, else its stage's probability (a test holds the two equal)."""
     return Case(
         When(**{f"{prefix}stage__kind": Stage.Kind.WON}, then=Value(100)),
         When(**{f"{prefix}stage__kind": Stage.Kind.LOST}, then=Value(0)),

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from django.utils import timezone
 
 from accounts import visibility
+from forecasting.periods import add_months, end_of_day, start_of_day
 from pipeline.models import Activity, Lead, Opportunity, StageTransition
 
 DEFAULT_IDLE_DAYS = 14
@@ -24,26 +25,7 @@ DEFAULT_MONTHS = 12
 
 def default_range(today: dt.date) -> tuple[dt.date, dt.date]:
     """The last twelve calendar months, the current one included."""
-    month = today.month - (DEFAULT_MONTHS - 1)
-    year = today.year
-    while month < 1:
-        month += 12
-        year -= 1
-    return dt.date(year, month, 1), today
-
-
-def month_starts(start: dt.date, end: dt.date) -> list[dt.date]:
-    """First days of every calendar month that overlaps ``start``..``end``."""
-    months = []
-    current = start.replace(day=1)
-    while current <= end:
-        months.append(current)
-        current = (current + dt.timedelta(days=32)).replace(day=1)
-    return months
-
-
-def next_month(day: dt.date) -> dt.date:
-    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    return add_months(today, 1 - DEFAULT_MONTHS), today
 
 
 @dataclass
@@ -61,13 +43,11 @@ class ReportScope:
     # --- the range as aware datetimes: [start 00:00, day after end 00:00) -----------------
     @property
     def start_at(self) -> dt.datetime:
-        return timezone.make_aware(dt.datetime.combine(self.start, dt.time.min))
+        return start_of_day(self.start)
 
     @property
     def end_at(self) -> dt.datetime:
-        return timezone.make_aware(
-            dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time.min)
-        )
+        return end_of_day(self.end)
 
     @property
     def today(self) -> dt.date:

@@ -63,7 +63,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from accounts import visibility
-from forecasting.reports.filters import ReportScope, month_starts, next_month
+from forecasting.periods import end_of_day, month_starts, next_month, start_of_day
+from forecasting.reports.filters import ReportScope
 from forecasting.reports.sql import DateDiff, DaysBetween, Median, median_sql
 from forecasting.reports.tables import Column, Table, mean, ratio_pct
 from pipeline import expressions
@@ -535,7 +536,7 @@ def win_rate(scope: ReportScope) -> Report:
         if end > today:
             open_counts[f"m{i}"] = Count("pk", filter=Q(stage__kind=OPEN))
         else:
-            end_at = timezone.make_aware(dt.datetime.combine(end, dt.time.min))
+            end_at = start_of_day(end)
             open_counts[f"m{i}"] = Count(
                 "pk",
                 filter=Q(created_at__lt=end_at)
@@ -1651,10 +1652,8 @@ def drilldown(scope: ReportScope, params: dict) -> tuple[str, object]:
         title += f" — {month[0]:%B %Y}"
     if kind == "created":
         qs = qs.filter(
-            created_at__gte=timezone.make_aware(dt.datetime.combine(start, dt.time.min)),
-            created_at__lt=timezone.make_aware(
-                dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min)
-            ),
+            created_at__gte=start_of_day(start),
+            created_at__lt=end_of_day(end),
         )
     elif kind in ("won", "lost"):
         qs = qs.filter(stage__kind=kind, closed_on__gte=start, closed_on__lte=end)

@@ -6,8 +6,11 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from forecasting import selectors, services
+from forecasting import selectors, services, winrates
+from forecasting.accuracy import accuracy
 from forecasting.models import ForecastSnapshot
+from forecasting.periods import Period
+from forecasting.scope import Scope
 from pipeline import services as deals
 from tests.factories import OpportunityFactory, current_version, stage
 
@@ -64,7 +67,7 @@ EXPECTED = {
 @pytest.mark.parametrize("end_day", [8, 20])  # a reconstructed day, and today (live)
 def test_what_changed_waterfall_hand_computed(moves, manager, end_day):
     with at(20):
-        scope = selectors.Scope(user=manager, period=selectors.Period.parse("2026-03"))
+        scope = Scope(user=manager, period=Period.parse("2026-03"))
         bars = selectors.what_changed(scope, dt.date(2026, 3, 1), dt.date(2026, 3, end_day))
         got = {b["key"]: (b["count"], b["amount"]) for b in bars}
         assert got == EXPECTED
@@ -81,7 +84,7 @@ def test_what_changed_waterfall_hand_computed(moves, manager, end_day):
 
 def test_what_changed_hides_other_reps_deals(moves, outsider):
     with at(20):
-        scope = selectors.Scope(user=outsider, period=selectors.Period.parse("2026-03"))
+        scope = Scope(user=outsider, period=Period.parse("2026-03"))
         bars = selectors.what_changed(scope, dt.date(2026, 3, 1), dt.date(2026, 3, 8))
     assert all(b["count"] == 0 for b in bars)
 
@@ -103,8 +106,8 @@ def test_accuracy_forecast_on_first_day_vs_actual_and_brier(rep, manager, pipeli
         deals.close_won(opportunity=a, version=current_version(a), by=rep)
         deals.close_lost(opportunity=c, version=current_version(c), by=rep, lost_reason=lost_reason)
     with at(10):
-        scope = selectors.Scope(user=manager, period=selectors.Period.parse("2026-03"))
-        result = selectors.accuracy(scope, [dt.date(2026, 1, 1), dt.date(2026, 2, 1)])
+        scope = Scope(user=manager, period=Period.parse("2026-03"))
+        result = accuracy(scope, [dt.date(2026, 1, 1), dt.date(2026, 2, 1)])
     row = next(r for r in result["rows"] if r.label == str(rep))
     jan, feb = row.cells
     assert jan.forecast is None and jan.actual == 0  # no snapshot on 1 Jan
@@ -120,8 +123,8 @@ def test_accuracy_forecast_on_first_day_vs_actual_and_brier(rep, manager, pipeli
     assert result["show_total"] is True
     # The rep sees their own row only: no team or "all" row repeating it under another name.
     with at(10):
-        mine = selectors.accuracy(
-            selectors.Scope(user=rep, period=selectors.Period.parse("2026-03")),
+        mine = accuracy(
+            Scope(user=rep, period=Period.parse("2026-03")),
             [dt.date(2026, 1, 1), dt.date(2026, 2, 1)],
         )
     assert [r.label for r in mine["rows"]] == [str(rep)]
@@ -144,18 +147,18 @@ def test_empirical_stage_rates_drive_the_forecast_when_enabled(rep, pipeline, lo
         OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("10000"),
                            expected_close_date=dt.date(2026, 3, 30))  # fmt: skip
         qualification = stage(pipeline, "Qualification")
-        counts = services.stage_win_counts(on=dt.date(2026, 3, 2))[qualification.pk]
+        counts = winrates.stage_win_counts(on=dt.date(2026, 3, 2))[qualification.pk]
         assert (counts.entered, counts.closed, counts.won, counts.rate) == (
             6,
             5,
             4,
             Decimal("80.0"),
         )
-        assert services.empirical_stage_rates(on=dt.date(2026, 3, 2)) == {}  # setting off
+        assert winrates.empirical_stage_rates(on=dt.date(2026, 3, 2)) == {}  # setting off
         services.take_snapshot(taken_on=dt.date(2026, 3, 2))
         assert ForecastSnapshot.objects.get().weighted_amount == Decimal("1000")
         pipeline.use_empirical_probabilities = True
         pipeline.save()
-        assert services.empirical_stage_rates(on=dt.date(2026, 3, 2)) == {qualification.pk: 80}
+        assert winrates.empirical_stage_rates(on=dt.date(2026, 3, 2)) == {qualification.pk: 80}
         services.take_snapshot(taken_on=dt.date(2026, 3, 2))
         assert ForecastSnapshot.objects.get().weighted_amount == Decimal("8000")

@@ -13,7 +13,7 @@ from django_celery_beat.models import PeriodicTask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forecasting import services
+from forecasting import aggregates, services
 from forecasting.models import ForecastRange, ForecastSnapshot
 from forecasting.tasks import snapshot_forecasts
 from pipeline import services as deals
@@ -22,7 +22,7 @@ from tests.factories import OpportunityFactory, current_version, stage
 from tests.forecasting.conftest import BOOK, MARCH, NOW, TODAY
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
-COLUMNS = ("period", "owner_id", "pipeline_id", *services.SNAPSHOT_COLUMNS)
+COLUMNS = ("period", "owner_id", "pipeline_id", *aggregates.SNAPSHOT_COLUMNS)
 
 
 def rows(day):
@@ -35,7 +35,7 @@ def rows(day):
 
 def march_row(user):
     return ForecastSnapshot.objects.filter(taken_on=TODAY, period=MARCH, owner=user).values(
-        *services.SNAPSHOT_COLUMNS
+        *aggregates.SNAPSHOT_COLUMNS
     )[0]
 
 

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 
 from config.celery import app as celery_app
-from forecasting import services
+from forecasting import aggregates, services
 from forecasting.models import ForecastRange, ForecastSnapshot, SnapshotRun
 from forecasting.tasks import snapshot_forecasts, snapshot_pipeline_chunk
 from pipeline import services as deals
@@ -25,7 +25,7 @@ from tests.factories import OpportunityFactory, PipelineFactory, current_version
 from tests.forecasting.conftest import NOW, TODAY
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
-COLUMNS = ("period", "owner_id", "pipeline_id", *services.SNAPSHOT_COLUMNS)
+COLUMNS = ("period", "owner_id", "pipeline_id", *aggregates.SNAPSHOT_COLUMNS)
 RANGE_COLUMNS = ("period_kind", "period", "owner_id", "team_id", "pipeline_id", "p10", "p50",
                  "p90", "won_amount", "open_count")  # fmt: skip
 
@@ -47,7 +47,7 @@ def ranges(day):
 
 def sums(day):
     return ForecastSnapshot.objects.filter(taken_on=day).aggregate(
-        **{c: Sum(c) for c in services.SNAPSHOT_COLUMNS}
+        **{c: Sum(c) for c in aggregates.SNAPSHOT_COLUMNS}
     )
 
 

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from forecasting import services
+from forecasting import aggregates, services
 from forecasting.models import ForecastSnapshot, SnapshotRun
 from tests.factories import OpportunityFactory, PipelineFactory
 
@@ -34,7 +34,7 @@ pytestmark = [
 
 
 def rows(day):
-    columns = ("period", "owner_id", "pipeline_id", *services.SNAPSHOT_COLUMNS)
+    columns = ("period", "owner_id", "pipeline_id", *aggregates.SNAPSHOT_COLUMNS)
     return list(
         ForecastSnapshot.objects.filter(taken_on=day)
         .order_by("period", "owner_id", "pipeline_id")

@@ -1,0 +1,91 @@
+"""What a forecast page is about: the viewer, the period and the filters (pipeline, team,
+rep), and the scoped querysets every forecast selector starts from. Each starts from
+``visible_to(scope.user)`` (the one visibility rule)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts import visibility
+from accounts.models import Team, User
+from forecasting.dealstate import live_deals
+from forecasting.models import ForecastSnapshot
+from forecasting.periods import Period
+from forecasting.winrates import empirical_stage_rates
+from pipeline.models import Opportunity, Pipeline
+
+
+@dataclass
+class Scope:
+    """Who is asking and what they filtered on; the one place that narrows queries."""
+
+    user: User
+    period: Period
+    pipeline: Pipeline | None = None
+    team: Team | None = None
+    rep: User | None = None
+
+    def querystring(self, **extra) -> str:
+        params = {"period": self.period.param}
+        if self.pipeline:
+            params["pipeline"] = self.pipeline.pk
+        if self.team:
+            params["team"] = self.team.pk
+        if self.rep:
+            params["rep"] = self.rep.pk
+        params.update({k: v for k, v in extra.items() if v not in (None, "")})
+        return urlencode(params)
+
+    def opportunities(self):
+        qs = Opportunity.objects.visible_to(self.user)
+        return self._narrow(qs, "owner")
+
+    def snapshots(self):
+        return self._narrow(ForecastSnapshot.objects.visible_to(self.user), "owner")
+
+    def _narrow(self, qs, owner_field: str):
+        if self.pipeline:
+            qs = qs.filter(pipeline=self.pipeline)
+        if self.team:
+            qs = qs.filter(**{f"{owner_field}__team": self.team})
+        if self.rep:
+            qs = qs.filter(**{owner_field: self.rep})
+        return qs
+
+    def reps(self) -> list[User]:
+        """The people whose rows the scope shows (visible, narrowed by team and rep)."""
+        qs = visibility.visible_users(self.user).select_related("team")
+        if self.team:
+            qs = qs.filter(team=self.team)
+        if self.rep:
+            qs = qs.filter(pk=self.rep.pk)
+        return list(qs.order_by("first_name", "last_name", "username"))
+
+    def teams(self) -> list[Team]:
+        """Teams the scope covers: the filtered team, a rep's team, or every visible team."""
+        if self.rep:
+            return []
+        if self.team:
+            return [self.team]
+        if "_teams" not in self.__dict__:
+            self.__dict__["_teams"] = list(visibility.visible_teams(self.user).order_by("name"))
+        return self.__dict__["_teams"]
+
+    @property
+    def is_everyone(self) -> bool:
+        return visibility.is_admin(self.user) and not (self.team or self.rep)
+
+
+def scoped_deals(scope: Scope, *, rates: dict[int, int] | None = None):
+    if rates is None:
+        rates = empirical_stage_rates(on=timezone.localdate())
+    return live_deals(rates=rates, queryset=scope.opportunities())
+
+
+def months_filter(months: list[dt.date]) -> Q:
+    return Q(s_period__gte=months[0], s_period__lte=months[-1])

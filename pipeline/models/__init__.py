@@ -1,0 +1,51 @@
+"""The sales domain: accounts and people, leads, pipelines and stages, opportunities, their
+stage transitions and field history, and activities.
+
+Models hold fields, constraints, indexes and small derived properties only. Every business
+action that writes (``convert_lead``, ``move_opportunity`` ...) lives in
+``pipeline.services``; nothing else assigns an opportunity's stage.
+
+One module per kind of record; this package names them all, so ``from pipeline.models import
+Opportunity`` works wherever the code lives.
+"""
+
+from pipeline.models.activities import (
+    ACTIVITY_TARGETS,
+    Activity,
+    ActivityQuerySet,
+    activity_target_flags,
+)
+from pipeline.models.companies import Company, DealLinkedQuerySet
+from pipeline.models.contacts import Contact
+from pipeline.models.leads import Lead
+from pipeline.models.opportunities import Opportunity, OpportunityQuerySet, StageTransition
+from pipeline.models.stages import (
+    MONEY,
+    PERCENT,
+    ExitCriterion,
+    ForecastCategory,
+    LostReason,
+    Pipeline,
+    Stage,
+)
+
+__all__ = [
+    "ACTIVITY_TARGETS",
+    "MONEY",
+    "PERCENT",
+    "Activity",
+    "ActivityQuerySet",
+    "Company",
+    "Contact",
+    "DealLinkedQuerySet",
+    "ExitCriterion",
+    "ForecastCategory",
+    "Lead",
+    "LostReason",
+    "Opportunity",
+    "OpportunityQuerySet",
+    "Pipeline",
+    "Stage",
+    "StageTransition",
+    "activity_target_flags",
+]

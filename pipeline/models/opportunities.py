@@ -1,0 +1,233 @@
+"""Opportunities (deals) and the stage transitions each one records."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from accounts.visibility import VisibleQuerySet
+from pipeline.models.companies import Company
+from pipeline.models.contacts import Contact
+from pipeline.models.stages import MONEY, PERCENT, ForecastCategory, LostReason, Pipeline, Stage
+
+
+class OpportunityQuerySet(VisibleQuerySet):
+    def open(self):
+        return self.filter(stage__kind=Stage.Kind.OPEN)
+
+    def won(self):
+        return self.filter(stage__kind=Stage.Kind.WON)
+
+    def lost(self):
+        return self.filter(stage__kind=Stage.Kind.LOST)
+
+
+class Opportunity(models.Model):
+    """A qualified prospect with a defined need, budget and timeline, worked through a pipeline.
+
+    ``stage`` is assigned only by ``pipeline.services``; ``version`` increases with every write
+    so that a stale edit is refused instead of silently overwriting someone else's change.
+    Field history of amount, close date, owner, probability and forecast category is kept by
+    django-simple-history (``history``).
+    """
+
+    name = models.CharField(max_length=200)
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="opportunities")
+    contact = models.ForeignKey(
+        Contact,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="opportunities",
+        help_text="The primary contact.",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="opportunities"
+    )
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="opportunities")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="opportunities")
+    amount = models.DecimalField(
+        **MONEY, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))]
+    )
+    probability = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=PERCENT,
+        help_text="Override of the stage's probability (0–100 %); empty uses the stage's.",
+    )
+    expected_close_date = models.DateField()
+    closed_on = models.DateField(null=True, blank=True)
+    forecast_category = models.CharField(
+        max_length=20,
+        choices=ForecastCategory.choices,
+        blank=True,
+        default="",
+        help_text="Override of the stage's forecast category; empty uses the stage's.",
+    )
+    lost_reason = models.ForeignKey(
+        LostReason, on_delete=models.PROTECT, null=True, blank=True, related_name="opportunities"
+    )
+    lost_note = models.CharField(max_length=255, blank=True)
+    next_step = models.CharField(max_length=255, blank=True)
+    next_step_due = models.DateField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    stage_entered_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="When the deal entered its current stage (mirrors its last transition).",
+    )
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords(
+        excluded_fields=[
+            "name",
+            "company",
+            "contact",
+            "pipeline",
+            "stage",
+            "closed_on",
+            "lost_reason",
+            "lost_note",
+            "next_step",
+            "next_step_due",
+            "version",
+            "created_at",
+            "updated_at",
+            "stage_entered_at",
+            "last_activity_at",
+        ],
+        cascade_delete_history=True,
+    )
+
+    objects = OpportunityQuerySet.as_manager()
+
+    TRACKED_FIELDS = ("amount", "expected_close_date", "owner", "probability", "forecast_category")
+
+    class Meta:
+        ordering = ["expected_close_date", "id"]
+        verbose_name_plural = "opportunities"
+        indexes = [
+            models.Index(fields=["pipeline", "stage", "expected_close_date"]),
+            models.Index(fields=["owner", "stage", "expected_close_date"]),
+            # Board column totals: count, amount and weighted amount per stage of a scope,
+            # answered from the index alone.
+            models.Index(
+                fields=["owner", "stage", "amount", "probability"], name="opp_owner_stage_totals"
+            ),
+            models.Index(fields=["owner", "-expected_close_date"]),
+            models.Index(fields=["expected_close_date"]),
+            models.Index(fields=["closed_on"]),
+            models.Index(fields=["created_at"]),
+            models.Index(fields=["company", "-created_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="opportunity_amount_gte_0"),
+            models.CheckConstraint(
+                condition=Q(probability__isnull=True) | Q(probability__gte=0, probability__lte=100),
+                name="opportunity_probability_0_100",
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="opportunity_version_gte_1"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("pipeline:opportunity_detail", args=[self.pk])
+
+    @property
+    def effective_probability(self) -> int:
+        """DESIGN §3, see :meth:`Stage.probability_for`."""
+        return self.stage.probability_for(self.probability)
+
+    @property
+    def weighted_amount(self) -> Decimal:
+        return (self.amount * self.effective_probability / Decimal(100)).quantize(Decimal("0.01"))
+
+    @property
+    def effective_forecast_category(self) -> str:
+        if self.stage.kind == Stage.Kind.WON:
+            return ForecastCategory.CLOSED
+        if self.stage.kind == Stage.Kind.LOST:
+            return ForecastCategory.OMITTED
+        return self.forecast_category or self.stage.forecast_category
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage.kind == Stage.Kind.OPEN
+
+    @property
+    def is_closed(self) -> bool:
+        return not self.is_open
+
+    def days_in_stage(self, now=None) -> int:
+        now = now or timezone.now()
+        return max(0, (now - self.stage_entered_at).days)
+
+    def is_rotting(self, now=None) -> bool:
+        days = self.stage.rot_after_days
+        return self.is_open and days is not None and self.days_in_stage(now) > days
+
+    def is_overdue(self, today=None) -> bool:
+        today = today or timezone.localdate()
+        return self.is_open and self.expected_close_date < today
+
+
+class StageTransition(models.Model):
+    """One row per stage an opportunity enters, creation included; written only by
+    ``pipeline.services`` in the same transaction as the change. Time in stage, cycle
+    length and conversion by stage are read from here.
+    """
+
+    opportunity = models.ForeignKey(
+        Opportunity, on_delete=models.CASCADE, related_name="transitions"
+    )
+    from_stage = models.ForeignKey(
+        Stage, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    amount = models.DecimalField(**MONEY)
+    probability = models.PositiveSmallIntegerField(validators=PERCENT)
+    left_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the deal left this stage (the next transition's time); empty while "
+        "it is still there.",
+    )
+    next_stage = models.ForeignKey(
+        Stage,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The stage the deal entered next; empty while it is still here.",
+    )
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        indexes = [
+            models.Index(fields=["opportunity", "changed_at"]),
+            models.Index(fields=["to_stage", "changed_at"]),
+            models.Index(fields=["changed_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(probability__gte=0, probability__lte=100),
+                name="transition_probability_0_100",
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="transition_amount_gte_0"),
+        ]
+
+    def __str__(self):
+        src = self.from_stage.name if self.from_stage_id else "created"
+        return f"{self.opportunity_id}: {src} → {self.to_stage.name}"
