@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from charset_normalizer import from_bytes
+from django.core.exceptions import ValidationError
 
 from pipeline.exports import FORMULA_PREFIXES, unprotect_cell
+from pipeline.services import validation
 from pipeline.validators import DATE_RANGE_MESSAGE, EARLIEST_DATE, LATEST_DATE
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -360,19 +362,12 @@ def parse_money(value) -> Decimal | None:
     return check_amount(amount)
 
 
-MAX_AMOUNT = Decimal("999999999999.99")
-
-
 def check_amount(amount: Decimal) -> Decimal:
-    if not amount.is_finite():
-        raise CellError("Enter an amount such as 1234.56.")
-    if amount < 0:
-        raise CellError("The amount cannot be negative.")
-    if amount > MAX_AMOUNT:
-        raise CellError("The amount is too large (at most 999,999,999,999.99).")
-    if amount.as_tuple().exponent < -2:
-        raise CellError("Use at most two decimal places.")
-    return amount.quantize(Decimal("0.01"))
+    """The limits of a deal's amount, exactly as the services apply them."""
+    try:
+        return validation.parse_money(amount)
+    except ValidationError as e:
+        raise CellError(" ".join(e.messages)) from None
 
 
 def parse_int(value, *, low: int = 0, high: int = 2_000_000_000, what: str = "a whole number"):
