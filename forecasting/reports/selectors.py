@@ -1493,7 +1493,7 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
                 "kind": "deal",
                 "pk": d["pk"],
                 "title": d["name"],
-                "subtitle": f"{d['company__name']} · {d['stage__name']}",
+                "subtitle": f"{d['company__name'] or 'No company'} · {d['stage__name']}",
                 "url": opportunity_url(d["pk"]),
                 "amount": d["amount"],
                 "weighted": d["weighted"],
@@ -1737,7 +1737,7 @@ def drilldown_table(scope: ReportScope, qs, *, page: int = 1, limit: int | None 
         caption="Deals",
         columns=[
             Column("deal", "Deal"),
-            Column("company", "Company"),
+            Column("company", "Company", empty="No company"),
             Column("owner", "Owner"),
             Column("stage", "Stage"),
             Column("amount", "Amount", "money"),

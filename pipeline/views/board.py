@@ -75,7 +75,7 @@ def render_cards(cards: list[dict], *, next_url: str) -> str:
                 move_url=c["move_url"],
                 url=c["url"],
                 name=escape(c["name"]),
-                company=escape(c["company_name"]),
+                company=escape(c["company_name"] or "No company"),
                 amount=money(c["amount"]),
                 close_iso=close.isoformat(),
                 close=f"{MONTHS[close.month - 1]} {close.day}",

@@ -459,3 +459,14 @@ def test_import_query_count_does_not_grow_with_rows(
         batch = run_import(rep, "deals", csv, **deals_options(pipeline, lost_reason))
     assert batch.counts["create"] == 300
     assert UserFactory  # factories stay importable for the e2e fixtures
+
+
+@pytest.mark.django_db
+def test_deals_without_an_account_are_imported_without_company(
+    run_import, rep, pipeline, lost_reason
+):
+    options = deals_options(pipeline, lost_reason)
+    options["no_company"] = ""
+    run_import(rep, "deals", "Deal,Stage,Account\r\nA,Engaging,\r\n", **options)
+    assert Opportunity.objects.get().company is None
+    assert not Company.objects.exists()
