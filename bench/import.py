@@ -106,7 +106,11 @@ def setup():
             ]
         ):
             Stage.objects.create(
-                pipeline=pipeline, name=name, position=pos, kind=kind, probability=prob,
+                pipeline=pipeline,
+                name=name,
+                position=pos,
+                kind=kind,
+                probability=prob,
                 forecast_category=cat,
             )
     reason, _ = LostReason.objects.get_or_create(name="Price")
@@ -138,7 +142,9 @@ def main() -> None:
     _common.announce(url, given=bool(given))
     env = {**os.environ, "DATABASE_URL": url, "OPPORTUNE_DEV": "1", "DEBUG": "0"}
     subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env,
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
+        cwd=ROOT,
+        env=env,
         check=True,
     )
     os.environ.update({"DATABASE_URL": url, "OPPORTUNE_DEV": "1", "DEBUG": "0"})
