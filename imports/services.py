@@ -229,6 +229,11 @@ class DealRow:
         "contact_pk",
         "contact_key",
         "path",
+        # what the preview shows
+        "company",
+        "contact",
+        "created_on",
+        "engaged_on",
     )
 
     def __init__(self, **values):
@@ -835,6 +840,15 @@ class Planner:
             contact_pk=contact.pk if contact else None,
             contact_key=contact_key,
             path=path,
+            # what the preview shows
+            company=company.name if company else company_name,
+            contact=" ".join(
+                filter(None, [contact_values.get("first_name"), contact_values.get("last_name")])
+            )
+            if contact_values
+            else "",
+            created_on=created,
+            engaged_on=engaged,
         )
 
     def _deal_contact(self, row: _Row) -> dict | None:

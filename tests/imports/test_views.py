@@ -312,3 +312,25 @@ def test_export_then_import_into_an_empty_database_is_the_identity(
     )
     assert figures() == before
     assert Lead.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_batch_page_polls_progress_while_running_and_refreshes_when_done(client, rep):
+    from django.core.cache import cache
+
+    from imports import services
+
+    client.force_login(rep)
+    _upload(client, CSV.encode())
+    batch = ImportBatch.objects.get()
+    ImportBatch.objects.filter(pk=batch.pk).update(status=ImportBatch.Status.RUNNING)
+    cache.set(services.progress_key(batch.pk), {"done": 1, "total": 2, "phase": "writing"})
+    html = client.get(reverse("imports:batch", args=[batch.pk])).content.decode()
+    assert f'hx-get="/imports/{batch.pk}/progress/"' in html
+    assert '<progress max="2" value="1">' in html and "1 of 2 rows" in html
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        status=ImportBatch.Status.FAILED, message="Stopped."
+    )
+    response = client.get(reverse("imports:progress", args=[batch.pk]), HTTP_HX_REQUEST="true")
+    assert response["HX-Refresh"] == "true"
+    cache.delete(services.progress_key(batch.pk))
