@@ -20,8 +20,10 @@ from django.views.decorators.http import require_safe
 from accounts import services, visibility
 from accounts.forms import TokenForm
 from accounts.signals import TWO_FACTOR_SESSION_KEY
-from forecasting.reports import selectors
-from forecasting.reports.filters import ReportScope, default_range
+from forecasting.reports.links import deals_url
+from forecasting.reports.priorities import PRIORITY_NOTE, priorities
+from forecasting.reports.scope import ReportScope, default_range
+from forecasting.reports.summary import home_summary
 
 HOME_PRIORITIES = 8
 
@@ -33,12 +35,12 @@ def home(request):
     user = request.user
     start, end = default_range(timezone.localdate())
     scope = ReportScope(user=user, start=start, end=end)
-    items = selectors.priorities(scope, owner=user, limit=HOME_PRIORITIES)
+    items = priorities(scope, owner=user, limit=HOME_PRIORITIES)
     summary = None
     if visibility.is_manager(user) or visibility.is_admin(user):
-        summary = selectors.home_summary(scope)
-        summary["open_url"] = selectors.deals_url(scope, "open")
-        summary["won_url"] = selectors.deals_url(
+        summary = home_summary(scope)
+        summary["open_url"] = deals_url(scope, "open")
+        summary["won_url"] = deals_url(
             ReportScope(user=user, start=summary["month_start"], end=end), "won"
         )
         summary["win_rate_url"] = (
@@ -52,7 +54,7 @@ def home(request):
         {
             "items": items,
             "summary": summary,
-            "note": selectors.PRIORITY_NOTE,
+            "note": PRIORITY_NOTE,
             "reports_url": reverse("forecasting:reports_index"),
         },
     )

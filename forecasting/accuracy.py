@@ -27,7 +27,7 @@ from accounts import visibility
 from accounts.models import User
 from forecasting.models import ForecastSnapshot
 from forecasting.periods import add_months, start_of_day
-from forecasting.scope import Scope, months_filter, scoped_deals
+from forecasting.scope import ForecastScope, months_filter, scoped_deals
 from pipeline.models import Stage, StageTransition
 
 ZERO = Decimal("0")
@@ -79,7 +79,7 @@ class AccuracyRow:
         return sum((c.actual for c in self.cells), ZERO)
 
 
-def brier_scores(scope: Scope, start: dt.date, end: dt.date) -> dict:
+def brier_scores(scope: ForecastScope, start: dt.date, end: dt.date) -> dict:
     """Per owner: mean of (p − outcome)² over deals closed in [start, end), p the probability
     the deal carried in the stage it closed from. One grouped query (plus one by bucket)."""
     previous = StageTransition.objects.filter(
@@ -110,7 +110,7 @@ def brier_scores(scope: Scope, start: dt.date, end: dt.date) -> dict:
     return {"by_owner": by_owner, "buckets": buckets, "overall": overall}
 
 
-def accuracy(scope: Scope, months: list[dt.date]) -> dict:
+def accuracy(scope: ForecastScope, months: list[dt.date]) -> dict:
     forecasts = (
         scope.snapshots()
         .filter(period__in=months, taken_on=F("period"))

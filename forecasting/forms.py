@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts import visibility
 from forecasting.models import PeriodKind
 from forecasting.periods import Period, period_choices
-from forecasting.scope import Scope
+from forecasting.scope import ForecastScope
 from pipeline.forms import QueryForm
 from pipeline.models import Pipeline
 from pipeline.validators import BusinessDateField
@@ -53,10 +53,10 @@ class ScopeForm(forms.Form):
             raise forms.ValidationError("Choose a period between 2000 and 2100.")
         return period
 
-    def scope(self) -> Scope:
+    def scope(self) -> ForecastScope:
         """The scope of valid input; invalid fields fall back to their defaults."""
         data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
-        return Scope(
+        return ForecastScope(
             user=self.user,
             period=data.get("period") or Period.current_quarter(),
             pipeline=data.get("pipeline"),

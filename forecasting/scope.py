@@ -1,6 +1,11 @@
-"""What a forecast page is about: the viewer, the period and the filters (pipeline, team,
-rep), and the scoped querysets every forecast selector starts from. Each starts from
-``visible_to(scope.user)`` (the one visibility rule)."""
+"""What a page of numbers is about: who is asking and what they filtered on.
+
+:class:`ViewerScope` holds what every forecast page and report shares (the viewer, a
+pipeline, a team, one person) and the one way they narrow a queryset;
+:class:`ForecastScope` adds the period of the forecast pages, and
+:class:`forecasting.reports.scope.ReportScope` the date range and lead source of the
+reports. Every scoped queryset starts from ``visible_to(scope.user)`` (the one visibility
+rule) and is then narrowed, never widened."""
 
 from __future__ import annotations
 
@@ -20,15 +25,43 @@ from forecasting.winrates import empirical_stage_rates
 from pipeline.models import Opportunity, Pipeline
 
 
-@dataclass
-class Scope:
-    """Who is asking and what they filtered on; the one place that narrows queries."""
+@dataclass(kw_only=True)
+class ViewerScope:
+    """The viewer and the filters every page of numbers shares; the one place that narrows
+    queries by them."""
 
     user: User
-    period: Period
     pipeline: Pipeline | None = None
     team: Team | None = None
+
+    @property
+    def person(self) -> User | None:
+        """The one owner the scope is narrowed to, if any (a forecast's rep, a report's
+        owner)."""
+        return None
+
+    def narrow(self, qs, owner_field: str = "owner", *, by_pipeline: bool = True):
+        """``qs`` narrowed by the pipeline (unless ``by_pipeline`` is False: leads and
+        activities have none), the owner's team and the one owner."""
+        if by_pipeline and self.pipeline:
+            qs = qs.filter(pipeline=self.pipeline)
+        if self.team:
+            qs = qs.filter(**{f"{owner_field}__team": self.team})
+        if self.person:
+            qs = qs.filter(**{owner_field: self.person})
+        return qs
+
+
+@dataclass(kw_only=True)
+class ForecastScope(ViewerScope):
+    """A forecast page's scope: the filters and the period (a month or a quarter)."""
+
+    period: Period
     rep: User | None = None
+
+    @property
+    def person(self) -> User | None:
+        return self.rep
 
     def querystring(self, **extra) -> str:
         params = {"period": self.period.param}
@@ -42,20 +75,10 @@ class Scope:
         return urlencode(params)
 
     def opportunities(self):
-        qs = Opportunity.objects.visible_to(self.user)
-        return self._narrow(qs, "owner")
+        return self.narrow(Opportunity.objects.visible_to(self.user))
 
     def snapshots(self):
-        return self._narrow(ForecastSnapshot.objects.visible_to(self.user), "owner")
-
-    def _narrow(self, qs, owner_field: str):
-        if self.pipeline:
-            qs = qs.filter(pipeline=self.pipeline)
-        if self.team:
-            qs = qs.filter(**{f"{owner_field}__team": self.team})
-        if self.rep:
-            qs = qs.filter(**{owner_field: self.rep})
-        return qs
+        return self.narrow(ForecastSnapshot.objects.visible_to(self.user))
 
     def reps(self) -> list[User]:
         """The people whose rows the scope shows (visible, narrowed by team and rep)."""
@@ -81,7 +104,7 @@ class Scope:
         return visibility.is_admin(self.user) and not (self.team or self.rep)
 
 
-def scoped_deals(scope: Scope, *, rates: dict[int, int] | None = None):
+def scoped_deals(scope: ForecastScope, *, rates: dict[int, int] | None = None):
     if rates is None:
         rates = empirical_stage_rates(on=timezone.localdate())
     return live_deals(rates=rates, queryset=scope.opportunities())

@@ -26,7 +26,7 @@ from forecasting.dealstate import MONEY_FIELD, state_subqueries, weighted_expres
 from forecasting.models import ForecastAdjustment, ForecastRange, ForecastSnapshot, Quota
 from forecasting.periods import add_months
 from forecasting.quotas import quota_book
-from forecasting.scope import Scope, months_filter, scoped_deals
+from forecasting.scope import ForecastScope, months_filter, scoped_deals
 from forecasting.winrates import EMPIRICAL_MIN_CLOSED, empirical_stage_rates, stage_win_counts
 from pipeline.models import Stage
 
@@ -37,7 +37,7 @@ OPEN, WON, LOST = Stage.Kind.OPEN, Stage.Kind.WON, Stage.Kind.LOST
 # --- figures ---------------------------------------------------------------------------------
 
 
-def figures_by_owner(scope: Scope, *, rates=None) -> dict[int, Figures]:
+def figures_by_owner(scope: ForecastScope, *, rates=None) -> dict[int, Figures]:
     """Live figures of the period per owner: one grouped query."""
     rows = (
         scoped_deals(scope, rates=rates)
@@ -49,7 +49,9 @@ def figures_by_owner(scope: Scope, *, rates=None) -> dict[int, Figures]:
     return {r["s_owner"]: figures_from_row(r) for r in rows}
 
 
-def figures_by_month(scope: Scope, months: list[dt.date], *, rates=None) -> dict[dt.date, Figures]:
+def figures_by_month(
+    scope: ForecastScope, months: list[dt.date], *, rates=None
+) -> dict[dt.date, Figures]:
     rows = (
         scoped_deals(scope, rates=rates)
         .filter(months_filter(months))
@@ -81,7 +83,7 @@ class RepRow:
 
 @dataclass
 class Dashboard:
-    scope: Scope
+    scope: ForecastScope
     total: Figures
     rows: list[RepRow]
     team_adjustments: list[tuple[Team, ForecastAdjustment | None, bool]]
@@ -93,11 +95,11 @@ class Dashboard:
     quota_note: str = ""
 
 
-def deals_url(scope: Scope, metric: str, **extra) -> str:
+def deals_url(scope: ForecastScope, metric: str, **extra) -> str:
     return f"{reverse('forecasting:deals')}?{scope.querystring(metric=metric, **extra)}"
 
 
-def _range_for(scope: Scope) -> tuple[ForecastRange | None, str]:
+def _range_for(scope: ForecastScope) -> tuple[ForecastRange | None, str]:
     period = scope.period
     qs = ForecastRange.objects.visible_to(scope.user).filter(
         period_kind=period.kind, period=period.start, pipeline=scope.pipeline
@@ -124,7 +126,7 @@ def _range_for(scope: Scope) -> tuple[ForecastRange | None, str]:
     return found, ""
 
 
-def dashboard(scope: Scope) -> Dashboard:
+def dashboard(scope: ForecastScope) -> Dashboard:
     today = timezone.localdate()
     rates = empirical_stage_rates(on=today)
     months = scope.period.months
@@ -246,7 +248,7 @@ METRICS = {
 }
 
 
-def deals_behind(scope: Scope, metric: str):
+def deals_behind(scope: ForecastScope, metric: str):
     """The deals behind a dashboard figure (live), their totals, and the title."""
     title, condition = METRICS[metric]
     qs = (
@@ -298,14 +300,14 @@ def change_conditions(months: list[dt.date]) -> dict[str, Q]:
     }
 
 
-def _changes_queryset(scope: Scope, start: dt.date, end: dt.date):
+def _changes_queryset(scope: ForecastScope, start: dt.date, end: dt.date):
     rates = empirical_stage_rates(on=end)
     qs = scope.opportunities()
     qs = state_subqueries(qs, start, "a_", rates)
     return state_subqueries(qs, end, "b_", rates)
 
 
-def what_changed(scope: Scope, start: dt.date, end: dt.date) -> list[dict]:
+def what_changed(scope: ForecastScope, start: dt.date, end: dt.date) -> list[dict]:
     """The waterfall of the period's open pipeline between ``start`` and ``end``: one query.
     Start + new + pulled in − pushed out ± amount changes − won − lost = end."""
     conditions = change_conditions(scope.period.months)
@@ -353,7 +355,7 @@ def what_changed(scope: Scope, start: dt.date, end: dt.date) -> list[dict]:
     return bars
 
 
-def changed_deals(scope: Scope, start: dt.date, end: dt.date, bar: str):
+def changed_deals(scope: ForecastScope, start: dt.date, end: dt.date, bar: str):
     condition = change_conditions(scope.period.months)[bar]
     return (
         _changes_queryset(scope, start, end)

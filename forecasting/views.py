@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import visibility
 from config.routers import reads_from_replica
-from forecasting import accuracy, selectors, services, winrates
+from forecasting import accuracy, charts, selectors, services, winrates
 from forecasting.forms import (
     AccuracyForm,
     AdjustmentForm,
@@ -31,25 +31,6 @@ from forecasting.forms import (
 from forecasting.models import ForecastAdjustment
 from forecasting.periods import Period, finished_months
 
-GREEN, BLUE, AMBER, PURPLE, GREY, RED = (
-    "#1f8a4c",
-    "#3457d5",
-    "#d68a00",
-    "#8a4fd1",
-    "#6b7280",
-    "#c0392b",
-)
-
-
-def _f(value) -> float | None:
-    return None if value is None else float(value)
-
-
-def _currency() -> str:
-    from pipeline.templatetags.opportune import _symbol
-
-    return _symbol().strip()
-
 
 @login_required
 @reads_from_replica
@@ -58,68 +39,8 @@ def dashboard_view(request):
     form.is_valid()
     scope = form.scope()
     board = selectors.dashboard(scope)
-    months = board.months
-    month_chart = {
-        "type": "bar",
-        "money": True,
-        "currency": _currency(),
-        "labels": [f"{m['month']:%b}" for m in months],
-        "datasets": [
-            {"label": "Closed won", "data": [_f(m["figures"].won) for m in months], "color": GREEN},
-            {
-                "label": "Weighted forecast",
-                "data": [_f(m["figures"].weighted_forecast) for m in months],
-                "color": BLUE,
-            },
-            {
-                "label": "Quota",
-                "type": "line",
-                "data": [_f(m["figures"].quota) for m in months],
-                "color": GREY,
-                "dashed": True,
-            },
-        ],
-        "links": [m["weighted_url"] for m in months],
-    }
-    trend = board.trend
-    quota = board.total.quota
-    trend_chart = {
-        "type": "line",
-        "money": True,
-        "currency": _currency(),
-        "labels": [f"{t['taken_on']:%d %b %Y}" for t in trend],
-        "datasets": [
-            {"label": "Closed won", "data": [_f(t["won"]) for t in trend], "color": GREEN},
-            {
-                "label": "Commit",
-                "data": [_f(t["commit_forecast"]) for t in trend],
-                "color": PURPLE,
-            },
-            {
-                "label": "Best case",
-                "data": [_f(t["best_case_forecast"]) for t in trend],
-                "color": AMBER,
-            },
-            {
-                "label": "Weighted",
-                "data": [_f(t["weighted_forecast"]) for t in trend],
-                "color": BLUE,
-            },
-        ]
-        + (
-            [
-                {
-                    "label": "Quota",
-                    "data": [_f(quota)] * len(trend),
-                    "color": GREY,
-                    "dashed": True,
-                    "pointRadius": 0,
-                }
-            ]
-            if quota is not None
-            else []
-        ),
-    }
+    month_chart = charts.forecast_months(board.months)
+    trend_chart = charts.forecast_trend(board.trend, board.total.quota)
     return render(
         request,
         "forecasting/dashboard.html",
@@ -161,18 +82,6 @@ def deals_view(request):
     )
 
 
-BAR_COLORS = {
-    "start": GREY,
-    "new": GREEN,
-    "pulled_in": GREEN,
-    "pushed_out": RED,
-    "amount_change": AMBER,
-    "won": BLUE,
-    "lost": RED,
-    "end": GREY,
-}
-
-
 @login_required
 @reads_from_replica
 def changes_view(request):
@@ -191,22 +100,7 @@ def changes_view(request):
 
     for bar in bars:
         bar["url"] = link(bar["key"]) + "#deals"
-    chart = {
-        "type": "bar",
-        "money": True,
-        "currency": _currency(),
-        "labels": [b["label"] for b in bars],
-        "datasets": [
-            {
-                "label": "Open pipeline",
-                "data": [[_f(b["low"]), _f(b["high"])] for b in bars],
-                "backgroundColor": [BAR_COLORS[b["key"]] for b in bars],
-                "borderColor": [BAR_COLORS[b["key"]] for b in bars],
-            }
-        ],
-        "links": [b["url"] for b in bars],
-        "options": {"plugins": {"legend": {"display": False}}},
-    }
+    chart = charts.waterfall(bars)
     bar = data.get("bar") or ""
     page = None
     bar_label = ""
@@ -247,24 +141,7 @@ def accuracy_view(request):
     months = finished_months(count)
     result = accuracy.accuracy(scope, months)
     total = result["total"]
-    chart = {
-        "type": "bar",
-        "money": True,
-        "currency": _currency(),
-        "labels": [f"{m:%b %Y}" for m in months],
-        "datasets": [
-            {
-                "label": "Weighted forecast on the 1st",
-                "data": [_f(c.forecast) for c in total.cells],
-                "color": BLUE,
-            },
-            {
-                "label": "Actual closed won",
-                "data": [_f(c.actual) for c in total.cells],
-                "color": GREEN,
-            },
-        ],
-    }
+    chart = charts.accuracy(months, total.cells)
     return render(
         request,
         "forecasting/accuracy.html",

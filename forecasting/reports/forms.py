@@ -13,7 +13,7 @@ from django import forms
 from django.utils import timezone
 
 from accounts import visibility
-from forecasting.reports.filters import DEFAULT_IDLE_DAYS, ReportScope, default_range
+from forecasting.reports.scope import DEFAULT_IDLE_DAYS, ReportScope, default_range
 from pipeline.forms import QueryForm
 from pipeline.models import Lead, Pipeline
 from pipeline.validators import BusinessDateField, MonthField, PageField

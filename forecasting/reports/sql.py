@@ -10,10 +10,14 @@ SQLite.
 - :class:`DateDiff` is the whole number of days between two dates.
 - :func:`median_sql` gives the median of a column in hand-written SQL (used where a report
   aggregates over a window-function subquery, which the ORM cannot group).
+- :func:`sort_memory` raises PostgreSQL's ``work_mem`` for one report's transaction.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
+from django.db import connection, transaction
 from django.db.models import Aggregate, FloatField, Func, IntegerField
 
 SQLITE_MEDIAN = "opportune_median"
@@ -118,3 +122,16 @@ class DateDiff(Func):
             arg_joiner=") - julianday(",
             **extra_context,
         )
+
+
+@contextmanager
+def sort_memory(megabytes: int = 32):
+    """On PostgreSQL, let this report's sorts and hashes use more memory than the default
+    4 MB (``SET LOCAL``: this transaction only), so a year of transitions sorts in memory
+    instead of spilling to disk. Elsewhere, nothing."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{int(megabytes)}MB'")
+        yield

@@ -13,6 +13,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils import timezone
+
 from pipeline.templatetags.opportune import money, money_short, pct
 
 
@@ -158,3 +160,42 @@ def mean(total, count) -> Decimal | None:
     if not count:
         return None
     return Decimal(str(total)) / Decimal(count)
+
+
+# --- row shaping shared by the reports ------------------------------------------------------
+
+OWNER_LABEL_FIELDS = ("owner__first_name", "owner__last_name", "owner__username")
+
+
+def owner_label(row: dict) -> str:
+    """The owner's name of a ``values()`` row holding :data:`OWNER_LABEL_FIELDS`: first and
+    last name, or the username when both are empty."""
+    first, last, username = (row[f] for f in OWNER_LABEL_FIELDS)
+    return f"{first} {last}".strip() or username
+
+
+def to_date(value) -> dt.date | None:
+    """A truncated month or a timestamp from the database as a local date."""
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return value
+
+
+@dataclass
+class Report:
+    """What a report page renders: tables (the first is the main one), a chart config from
+    :mod:`forecasting.charts` and short findings (sentences answering the page's question)."""
+
+    tables: list[Table]
+    chart: dict | None = None
+    findings: list[str] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def table(self) -> Table:
+        return self.tables[0]
+
+    def get_table(self, key: str | None) -> Table | None:
+        if not key:
+            return self.table
+        return next((t for t in self.tables if t.key == key), None)

@@ -15,10 +15,18 @@ from django.utils import timezone
 
 from accounts import visibility
 from config.routers import reads_from_replica
-from forecasting.reports import selectors
+from forecasting.reports import drilldown as drilldown_report
+from forecasting.reports import funnel as funnel_report
+from forecasting.reports import pipeline_created as pipeline_report
+from forecasting.reports import priorities as priorities_report
+from forecasting.reports import rotting as rotting_report
+from forecasting.reports import scorecards as scorecards_report
+from forecasting.reports import stages as stages_report
+from forecasting.reports import win_rate as win_rate_report
 from forecasting.reports.export import csv_response
-from forecasting.reports.filters import DEFAULT_IDLE_DAYS, default_range
 from forecasting.reports.forms import ReportFilterForm, ReportOptionsForm
+from forecasting.reports.scope import DEFAULT_IDLE_DAYS, default_range
+from forecasting.reports.tables import Report
 from pipeline.models import Pipeline
 
 RANGE_FIELDS = ("start", "end", "pipeline", "team", "owner", "source")
@@ -185,11 +193,11 @@ def index(request):
 def funnel(request):
     form, scope = _form(request)
     group = _options(request)["group"] or "source"
-    if group not in selectors.FUNNEL_GROUPS:
+    if group not in funnel_report.FUNNEL_GROUPS:
         group = "source"
-    report = selectors.funnel(scope, group=group) if scope else None
+    report = funnel_report.funnel(scope, group=group) if scope else None
     groups = []
-    for key, label in selectors.FUNNEL_GROUPS.items():
+    for key, label in funnel_report.FUNNEL_GROUPS.items():
         params = request.GET.copy()
         params["group"] = key
         params.pop("export", None)
@@ -201,7 +209,7 @@ def funnel(request):
 @reads_from_replica
 def stages(request):
     form, scope = _form(request, require_pipeline=True)
-    report = selectors.stages(scope) if scope and scope.pipeline else None
+    report = stages_report.stages(scope) if scope and scope.pipeline else None
     return _respond(request, "report_stages", form, report)
 
 
@@ -209,7 +217,7 @@ def stages(request):
 @reads_from_replica
 def win_rate(request):
     form, scope = _form(request)
-    report = selectors.win_rate(scope) if scope else None
+    report = win_rate_report.win_rate(scope) if scope else None
     return _respond(request, "report_win_rate", form, report)
 
 
@@ -217,7 +225,7 @@ def win_rate(request):
 @reads_from_replica
 def pipeline_by_month(request):
     form, scope = _form(request)
-    report = selectors.pipeline_by_month(scope) if scope else None
+    report = pipeline_report.pipeline_by_month(scope) if scope else None
     return _respond(request, "report_pipeline", form, report)
 
 
@@ -226,27 +234,29 @@ def pipeline_by_month(request):
 def rotting(request):
     form, scope = _form(request, fields=("pipeline", "team", "owner", "source", "idle"))
     flag = _options(request)["flag"]
-    if flag not in selectors.ROT_FLAGS:
+    if flag not in rotting_report.ROT_FLAGS:
         flag = ""
     sort = _options(request)["sort"] or "-amount"
     exporting = _exporting(request)
     report = None
     pager = None
     if scope:
-        limit = None if exporting else selectors.ROT_PAGE
-        report = selectors.rotting(scope, flag=flag, sort=sort, page=_page(request), limit=limit)
-        sorted_by = sort if sort.lstrip("-") in selectors.ROT_SORTS else "-amount"
+        limit = None if exporting else rotting_report.ROT_PAGE
+        report = rotting_report.rotting(
+            scope, flag=flag, sort=sort, page=_page(request), limit=limit
+        )
+        sorted_by = sort if sort.lstrip("-") in rotting_report.ROT_SORTS else "-amount"
         table = report.get_table("deals")
         table.sorted_by = sorted_by
-        for key in selectors.ROT_SORTS:
+        for key in rotting_report.ROT_SORTS:
             params = request.GET.copy()
             params.pop("page", None)
             # First click sorts descending (biggest, oldest first); a second click flips it.
             params["sort"] = key if sorted_by == f"-{key}" else f"-{key}"
             table.sort_urls[key] = f"?{params.urlencode()}"
-        pager = _pager(request, report.extra["total_rows"], selectors.ROT_PAGE)
+        pager = _pager(request, report.extra["total_rows"], rotting_report.ROT_PAGE)
     tabs = []
-    for key, label in [("", "All flagged"), *selectors.ROT_FLAGS.items()]:
+    for key, label in [("", "All flagged"), *rotting_report.ROT_FLAGS.items()]:
         params = request.GET.copy()
         params.pop("page", None)
         params.pop("export", None)
@@ -273,7 +283,7 @@ def rotting(request):
 @reads_from_replica
 def scorecards(request):
     form, scope = _form(request)
-    report = selectors.scorecards(scope) if scope else None
+    report = scorecards_report.scorecards(scope) if scope else None
     return _respond(request, "report_scorecards", form, report)
 
 
@@ -287,14 +297,14 @@ def scorecard(request, user_id: int):
     report = None
     extra = {}
     if scope:
-        report = selectors.scorecard(replace(scope, owner=None), rep)
+        report = scorecards_report.scorecard(replace(scope, owner=None), rep)
         own = replace(scope, owner=rep)
-        trend = selectors.win_rate(own)
-        flagged = selectors.rotting(own, limit=10)
+        trend = win_rate_report.win_rate(own)
+        flagged = rotting_report.rotting(own, limit=10)
         stage_pipeline = scope.pipeline or Pipeline.objects.order_by("position", "id").first()
         tables = [trend.table]
         if stage_pipeline is not None:
-            stage_report = selectors.stages(replace(own, pipeline=stage_pipeline))
+            stage_report = stages_report.stages(replace(own, pipeline=stage_pipeline))
             tables.append(stage_report.table)
             report.findings.extend(stage_report.findings)
         tables.append(flagged.get_table("deals"))
@@ -321,14 +331,14 @@ def priorities(request):
     items, owner = [], None
     if scope:
         owner = scope.owner or request.user
-        items = selectors.priorities(scope, owner=owner)
+        items = priorities_report.priorities(scope, owner=owner)
     report = None
     if scope:
-        table = selectors.priorities_table(items)
+        table = priorities_report.priorities_table(items)
         leads_others = visibility.is_manager(request.user) or visibility.is_admin(request.user)
         if not items and scope.owner is None and leads_others:
             table.empty = "You own no open deals or tasks due this week. Choose a rep above."
-        report = selectors.Report(tables=[table])
+        report = Report(tables=[table])
     return _respond(
         request,
         "report_priorities",
@@ -337,7 +347,7 @@ def priorities(request):
         template="forecasting/reports/priorities.html",
         items=items,
         subject=owner,
-        note=selectors.PRIORITY_NOTE,
+        note=priorities_report.PRIORITY_NOTE,
     )
 
 
@@ -347,13 +357,13 @@ def deals(request):
     form, scope = _form(request, fields=(*RANGE_FIELDS, "idle"))
     report, title, totals, pager = None, "Deals", None, None
     if scope:
-        title, qs = selectors.drilldown(scope, _options(request))
+        title, qs = drilldown_report.drilldown(scope, _options(request))
         exporting = _exporting(request)
-        table, totals = selectors.drilldown_table(
+        table, totals = drilldown_report.drilldown_table(
             scope, qs, page=_page(request), limit=None if exporting else DRILL_PAGE
         )
         table.caption = title
-        report = selectors.Report(tables=[table])
+        report = Report(tables=[table])
         pager = _pager(request, totals["n"], DRILL_PAGE)
     return _respond(
         request,

@@ -10,7 +10,7 @@ from forecasting import selectors, services, winrates
 from forecasting.accuracy import accuracy
 from forecasting.models import ForecastSnapshot
 from forecasting.periods import Period
-from forecasting.scope import Scope
+from forecasting.scope import ForecastScope
 from pipeline import services as deals
 from tests.factories import OpportunityFactory, current_version, stage
 
@@ -67,7 +67,7 @@ EXPECTED = {
 @pytest.mark.parametrize("end_day", [8, 20])  # a reconstructed day, and today (live)
 def test_what_changed_waterfall_hand_computed(moves, manager, end_day):
     with at(20):
-        scope = Scope(user=manager, period=Period.parse("2026-03"))
+        scope = ForecastScope(user=manager, period=Period.parse("2026-03"))
         bars = selectors.what_changed(scope, dt.date(2026, 3, 1), dt.date(2026, 3, end_day))
         got = {b["key"]: (b["count"], b["amount"]) for b in bars}
         assert got == EXPECTED
@@ -84,7 +84,7 @@ def test_what_changed_waterfall_hand_computed(moves, manager, end_day):
 
 def test_what_changed_hides_other_reps_deals(moves, outsider):
     with at(20):
-        scope = Scope(user=outsider, period=Period.parse("2026-03"))
+        scope = ForecastScope(user=outsider, period=Period.parse("2026-03"))
         bars = selectors.what_changed(scope, dt.date(2026, 3, 1), dt.date(2026, 3, 8))
     assert all(b["count"] == 0 for b in bars)
 
@@ -106,7 +106,7 @@ def test_accuracy_forecast_on_first_day_vs_actual_and_brier(rep, manager, pipeli
         deals.close_won(opportunity=a, version=current_version(a), by=rep)
         deals.close_lost(opportunity=c, version=current_version(c), by=rep, lost_reason=lost_reason)
     with at(10):
-        scope = Scope(user=manager, period=Period.parse("2026-03"))
+        scope = ForecastScope(user=manager, period=Period.parse("2026-03"))
         result = accuracy(scope, [dt.date(2026, 1, 1), dt.date(2026, 2, 1)])
     row = next(r for r in result["rows"] if r.label == str(rep))
     jan, feb = row.cells
@@ -124,7 +124,7 @@ def test_accuracy_forecast_on_first_day_vs_actual_and_brier(rep, manager, pipeli
     # The rep sees their own row only: no team or "all" row repeating it under another name.
     with at(10):
         mine = accuracy(
-            Scope(user=rep, period=Period.parse("2026-03")),
+            ForecastScope(user=rep, period=Period.parse("2026-03")),
             [dt.date(2026, 1, 1), dt.date(2026, 2, 1)],
         )
     assert [r.label for r in mine["rows"]] == [str(rep)]

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from forecasting import services as forecasting_services
 from forecasting.models import ForecastSnapshot, SnapshotRun
-from forecasting.reports import selectors as reports
-from forecasting.reports.filters import ReportScope
+from forecasting.reports.funnel import funnel
+from forecasting.reports.scope import ReportScope
+from forecasting.reports.win_rate import win_rate
 from imports import services
 from imports.models import ImportBatch, ImportedRecord
 from pipeline import services as pipeline_services
@@ -146,7 +147,7 @@ def test_import_gives_the_same_reports_and_snapshots_as_the_services(
         )
         return [
             [{k: v for k, v in row.items() if k != "_links"} for row in report.table.rows]
-            for report in (reports.win_rate(scope), reports.funnel(scope))
+            for report in (win_rate(scope), funnel(scope))
         ]
 
     assert figures(rep) == figures(rep2)

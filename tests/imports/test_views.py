@@ -8,8 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from forecasting.reports import selectors as reports
-from forecasting.reports.filters import ReportScope
+from forecasting.reports.scope import ReportScope
+from forecasting.reports.win_rate import win_rate
 from imports.models import ImportBatch, ImportMapping
 from pipeline.models import Company, Contact, Lead, Opportunity, StageTransition
 from tests.factories import (
@@ -277,10 +277,7 @@ def test_export_then_import_into_an_empty_database_is_the_identity(
 
     def figures():
         scope = ReportScope(user=admin_user, start=dt.date(2024, 1, 1), end=dt.date(2024, 3, 31))
-        return [
-            {k: v for k, v in r.items() if k != "_links"}
-            for r in reports.win_rate(scope).table.rows
-        ]
+        return [{k: v for k, v in r.items() if k != "_links"} for r in win_rate(scope).table.rows]
 
     before = figures()
     client.force_login(admin_user)

@@ -6,8 +6,8 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from forecasting.reports import selectors as reports
-from forecasting.reports.filters import ReportScope
+from forecasting.reports.drilldown import drilldown_table
+from forecasting.reports.scope import ReportScope
 from pipeline import services
 from pipeline.models import Opportunity
 from tests.factories import stage
@@ -88,7 +88,7 @@ def test_report_drilldown_shows_no_company_and_its_csv_leaves_it_empty(
     scope = ReportScope(
         user=admin_user, start=dt.date.today() - dt.timedelta(days=1), end=dt.date.today()
     )
-    table, _ = reports.drilldown_table(scope, Opportunity.objects.all())
+    table, _ = drilldown_table(scope, Opportunity.objects.all())
     company = [c.column.key for c in table.body[0]].index("company")
     assert table.body[0][company].text == "No company"
     assert table.csv_rows()[1][company] == ""

@@ -2,7 +2,7 @@
 
 import pytest
 
-from forecasting.reports.filters import ReportScope
+from forecasting.reports.scope import ReportScope
 from tests.forecasting.reports.world import END, NOW, START, build_world, travel
 
 

@@ -5,7 +5,15 @@ from decimal import Decimal
 
 import pytest
 
-from forecasting.reports import selectors
+from forecasting.reports import (
+    funnel,
+    pipeline_created,
+    priorities,
+    rotting,
+    scorecards,
+    stages,
+    win_rate,
+)
 from tests.factories import current_version
 from tests.forecasting.reports.world import END, START
 
@@ -23,7 +31,7 @@ def _approx(value, expected, places=3):
 
 
 def test_funnel_by_source_for_manager(world, scope_for):
-    report = selectors.funnel(scope_for(world.manager), group="source")
+    report = funnel.funnel(scope_for(world.manager), group="source")
     rows = _rows(report.table, "group")
     # L1, L2 (web); L3, L4 (referral); L5 is before the range, L6 is the other team's.
     assert set(rows) == {"Web", "Referral"}
@@ -47,12 +55,12 @@ def test_funnel_by_source_for_manager(world, scope_for):
 
 
 def test_funnel_by_rep_and_team(world, scope_for):
-    by_rep = _rows(selectors.funnel(scope_for(world.manager), group="rep").table, "group")
+    by_rep = _rows(funnel.funnel(scope_for(world.manager), group="rep").table, "group")
     assert by_rep[str(world.rep)]["leads"] == 3
     assert by_rep[str(world.rep)]["won"] == 1
     assert by_rep[str(world.rep2)]["leads"] == 1
     assert by_rep[str(world.rep2)]["opportunities"] == 1
-    by_team = selectors.funnel(scope_for(world.admin), group="team").table
+    by_team = funnel.funnel(scope_for(world.admin), group="team").table
     teams = _rows(by_team, "group")
     assert teams["East"]["leads"] == 4
     assert teams["West"]["leads"] == 1
@@ -63,7 +71,7 @@ def test_funnel_pipeline_filter_applies_to_deals_only(world, scope_for):
     from tests.factories import PipelineFactory
 
     other = PipelineFactory(name="Renewals")
-    total = selectors.funnel(scope_for(world.manager, pipeline=other)).table.total
+    total = funnel.funnel(scope_for(world.manager, pipeline=other)).table.total
     assert (total["leads"], total["prospects"], total["opportunities"], total["won"]) == (
         4,
         3,
@@ -73,7 +81,7 @@ def test_funnel_pipeline_filter_applies_to_deals_only(world, scope_for):
 
 
 def test_funnel_empty_range_has_no_rows_and_no_rates(world, scope_for):
-    report = selectors.funnel(
+    report = funnel.funnel(
         scope_for(world.manager, start=dt.date(2024, 1, 1), end=dt.date(2024, 1, 31))
     )
     assert report.table.rows == []
@@ -86,7 +94,7 @@ def test_funnel_empty_range_has_no_rows_and_no_rates(world, scope_for):
 
 
 def test_stages_conversion_and_days_for_manager(world, scope_for):
-    report = selectors.stages(scope_for(world.manager, pipeline=world.pipeline))
+    report = stages.stages(scope_for(world.manager, pipeline=world.pipeline))
     rows = _rows(report.table)
     assert list(rows) == ["Qualification", "Discovery", "Proposal", "Negotiation"]
     q = rows["Qualification"]
@@ -129,7 +137,7 @@ def test_stages_conversion_and_days_for_manager(world, scope_for):
 
 def test_stages_range_start_limits_entries(world, scope_for):
     rows = _rows(
-        selectors.stages(
+        stages.stages(
             scope_for(world.manager, pipeline=world.pipeline, start=dt.date(2026, 2, 1))
         ).table
     )
@@ -140,7 +148,7 @@ def test_stages_range_start_limits_entries(world, scope_for):
 
 
 def test_stages_rep_sees_own_deals_only(world, scope_for):
-    rows = _rows(selectors.stages(scope_for(world.rep, pipeline=world.pipeline)).table)
+    rows = _rows(stages.stages(scope_for(world.rep, pipeline=world.pipeline)).table)
     # rep: A, B, F, G.
     assert rows["Qualification"]["entered"] == 4
     assert rows["Negotiation"]["entered"] == 0
@@ -150,7 +158,7 @@ def test_stages_rep_sees_own_deals_only(world, scope_for):
 
 def test_stages_empty_range(world, scope_for):
     rows = _rows(
-        selectors.stages(
+        stages.stages(
             scope_for(
                 world.manager,
                 pipeline=world.pipeline,
@@ -163,7 +171,7 @@ def test_stages_empty_range(world, scope_for):
 
 
 def test_stage_drilldown_ids_match_counts(world, scope_for):
-    from forecasting.reports.selectors import drilldown
+    from forecasting.reports.drilldown import drilldown
 
     scope = scope_for(world.manager, pipeline=world.pipeline)
     discovery = world.pipeline.stages.get(name="Discovery")
@@ -177,7 +185,7 @@ def test_stage_drilldown_ids_match_counts(world, scope_for):
 
 
 def test_win_rate_by_month_and_velocity(world, scope_for):
-    report = selectors.win_rate(scope_for(world.manager))
+    report = win_rate.win_rate(scope_for(world.manager))
     rows = _rows(report.table, "month")
     assert list(rows) == ["Jan 2026", "Feb 2026", "Mar 2026"]
     jan, feb, mar = rows["Jan 2026"], rows["Feb 2026"], rows["Mar 2026"]
@@ -199,15 +207,15 @@ def test_win_rate_by_month_and_velocity(world, scope_for):
 
 
 def test_win_rate_admin_includes_other_team(world, scope_for):
-    rows = _rows(selectors.win_rate(scope_for(world.admin)).table, "month")
+    rows = _rows(win_rate.win_rate(scope_for(world.admin)).table, "month")
     assert (rows["Feb 2026"]["won"], rows["Feb 2026"]["lost"]) == (1, 1)
     assert rows["Feb 2026"]["avg_cycle"] == Decimal(27)  # Jan 5 → Feb 1
     # Range: A 50 days, E 27 days → median 38.5.
-    assert selectors.win_rate(scope_for(world.admin)).table.total["median_cycle"] == 38.5
+    assert win_rate.win_rate(scope_for(world.admin)).table.total["median_cycle"] == 38.5
 
 
 def test_win_rate_no_closed_deals(world, scope_for):
-    report = selectors.win_rate(scope_for(world.rep2))
+    report = win_rate.win_rate(scope_for(world.rep2))
     assert report.table.total["win_rate"] is None
     assert report.table.total["avg_cycle"] is None
     assert report.table.total["velocity"] is None
@@ -215,16 +223,16 @@ def test_win_rate_no_closed_deals(world, scope_for):
 
 
 def test_velocity_formula():
-    assert selectors.velocity(10, Decimal(25), Decimal(8000), Decimal(40)) == Decimal(500)
-    assert selectors.velocity(10, None, Decimal(8000), Decimal(40)) is None
-    assert selectors.velocity(10, Decimal(25), Decimal(8000), 0) is None
+    assert win_rate.velocity(10, Decimal(25), Decimal(8000), Decimal(40)) == Decimal(500)
+    assert win_rate.velocity(10, None, Decimal(8000), Decimal(40)) is None
+    assert win_rate.velocity(10, Decimal(25), Decimal(8000), 0) is None
 
 
 # --- Pipeline created, revenue won, lost reasons ---------------------------------------------
 
 
 def test_pipeline_by_month_and_lost_reasons(world, scope_for):
-    report = selectors.pipeline_by_month(scope_for(world.manager))
+    report = pipeline_created.pipeline_by_month(scope_for(world.manager))
     rows = _rows(report.table, "month")
     assert (rows["Jan 2026"]["created"], rows["Jan 2026"]["created_amount"]) == (2, 30000)
     assert (rows["Feb 2026"]["created"], rows["Feb 2026"]["created_amount"]) == (2, 38000)
@@ -240,7 +248,7 @@ def test_pipeline_by_month_and_lost_reasons(world, scope_for):
 
 
 def test_pipeline_source_filter(world, scope_for):
-    total = selectors.pipeline_by_month(scope_for(world.manager, source="web")).table.total
+    total = pipeline_created.pipeline_by_month(scope_for(world.manager, source="web")).table.total
     # Only A came from a web lead in scope (D's lead is web too, created in March).
     assert total["created"] == 2
     assert total["created_amount"] == Decimal(15000)
@@ -250,7 +258,7 @@ def test_pipeline_source_filter(world, scope_for):
 
 
 def test_rotting_flags_and_slips(world, scope_for):
-    report = selectors.rotting(scope_for(world.manager))
+    report = rotting.rotting(scope_for(world.manager))
     summary = report.extra["summary"]
     assert summary == {
         "rotting": 2,
@@ -276,24 +284,24 @@ def test_rotting_flags_and_slips(world, scope_for):
 
 def test_rotting_idle_setting_and_flag_filter(world, scope_for):
     scope = scope_for(world.manager, idle_days=2)
-    assert selectors.rotting(scope).extra["summary"]["idle"] == 3  # C (2 d), D, F (7 d)
-    rows = selectors.rotting(scope, flag="idle").get_table("deals").rows
+    assert rotting.rotting(scope).extra["summary"]["idle"] == 3  # C (2 d), D, F (7 d)
+    rows = rotting.rotting(scope, flag="idle").get_table("deals").rows
     assert sorted(r["deal"] for r in rows) == ["C", "D", "F"]
-    rows = selectors.rotting(scope_for(world.manager), flag="overdue").get_table("deals").rows
+    rows = rotting.rotting(scope_for(world.manager), flag="overdue").get_table("deals").rows
     assert [r["deal"] for r in rows] == ["C"]
 
 
 def test_rotting_sorting(world, scope_for):
-    rows = selectors.rotting(scope_for(world.manager), sort="-pushed_days").get_table("deals").rows
+    rows = rotting.rotting(scope_for(world.manager), sort="-pushed_days").get_table("deals").rows
     assert [r["deal"] for r in rows] == ["D", "C"]
-    rows = selectors.rotting(scope_for(world.manager), sort="deal").get_table("deals").rows
+    rows = rotting.rotting(scope_for(world.manager), sort="deal").get_table("deals").rows
     assert [r["deal"] for r in rows] == ["C", "D"]
-    rows = selectors.rotting(scope_for(world.manager), sort="bogus").get_table("deals").rows
+    rows = rotting.rotting(scope_for(world.manager), sort="bogus").get_table("deals").rows
     assert [r["deal"] for r in rows] == ["C", "D"]
 
 
 def test_rotting_by_owner(world, scope_for):
-    owners = selectors.rotting(scope_for(world.manager)).get_table("owners")
+    owners = rotting.rotting(scope_for(world.manager)).get_table("owners")
     assert [(r["owner"], r["flagged"], r["amount"]) for r in owners.rows] == [
         (str(world.rep2), 2, Decimal(35000))
     ]
@@ -304,7 +312,7 @@ def test_rotting_matches_model_is_rotting(world, scope_for, at_now):
 
     flagged = {
         r["deal"]
-        for r in selectors.rotting(scope_for(world.admin), flag="rotting").get_table("deals").rows
+        for r in rotting.rotting(scope_for(world.admin), flag="rotting").get_table("deals").rows
     }
     expected = {
         o.name for o in Opportunity.objects.select_related("stage") if o.is_rotting(now=at_now)
@@ -316,7 +324,7 @@ def test_rotting_matches_model_is_rotting(world, scope_for, at_now):
 
 
 def test_scorecards_reps_beside_average(world, scope_for):
-    report = selectors.scorecards(scope_for(world.manager))
+    report = scorecards.scorecards(scope_for(world.manager))
     rows = _rows(report.table, "rep")
     rep, rep2 = rows[str(world.rep)], rows[str(world.rep2)]
     assert (rep["won"], rep["lost"], rep["win_rate"]) == (1, 1, Decimal(50))
@@ -337,26 +345,26 @@ def test_scorecards_reps_beside_average(world, scope_for):
 
 
 def test_scorecards_rep_sees_only_self_without_average(world, scope_for):
-    report = selectors.scorecards(scope_for(world.rep))
+    report = scorecards.scorecards(scope_for(world.rep))
     assert [r["rep"] for r in report.table.rows] == [str(world.rep)]
     assert report.table.total is None
 
 
 def test_scorecard_page_for_one_rep(world, scope_for):
-    report = selectors.scorecard(scope_for(world.manager), world.rep)
+    report = scorecards.scorecard(scope_for(world.manager), world.rep)
     own, team = report.table.rows
     assert own["win_rate"] == Decimal(50)
     assert team["rep"] == "East average"
     assert team["win_rate"] == Decimal(50)
     # A rep looking at their own card gets no team figures (they may only see their own).
-    assert len(selectors.scorecard(scope_for(world.rep), world.rep).table.rows) == 1
+    assert len(scorecards.scorecard(scope_for(world.rep), world.rep).table.rows) == 1
 
 
 # --- Priorities ------------------------------------------------------------------------------
 
 
 def test_priorities_ranked_by_documented_score(world, scope_for):
-    items = selectors.priorities(scope_for(world.rep), owner=world.rep)
+    items = priorities.priorities(scope_for(world.rep), owner=world.rep)
     got = [(i["kind"], i["title"], i["score"]) for i in items]
     # Qualify budget: overdue task on a lead: 25 + 35. F: 40 × 800/4,000 + 25 × (90-19)/90
     # + 20 × 7/14 + 15 (next step overdue). G: 40 + 20 × 1/14. Call back (due today, on F):
@@ -372,16 +380,16 @@ def test_priorities_ranked_by_documented_score(world, scope_for):
 
 
 def test_priorities_only_own_items_and_limit(world, scope_for):
-    items = selectors.priorities(scope_for(world.rep2), owner=world.rep2, limit=1)
+    items = priorities.priorities(scope_for(world.rep2), owner=world.rep2, limit=1)
     assert [i["title"] for i in items] == ["C"]  # C outranks D (overdue close, bigger)
 
 
 def test_priorities_empty(db, rep, scope_for):
-    assert selectors.priorities(scope_for(rep), owner=rep) == []
+    assert priorities.priorities(scope_for(rep), owner=rep) == []
 
 
 def test_default_range_is_twelve_months():
-    from forecasting.reports.filters import default_range
+    from forecasting.reports.scope import default_range
 
     assert default_range(dt.date(2026, 4, 15)) == (dt.date(2025, 5, 1), dt.date(2026, 4, 15))
     assert default_range(dt.date(2026, 12, 31)) == (dt.date(2026, 1, 1), dt.date(2026, 12, 31))
@@ -402,6 +410,6 @@ def test_scorecards_average_attainment_ignores_reps_without_quota(world, scope_f
     with travel(at(3, 28)):
         services.close_won(opportunity=world.d, version=current_version(world.d), by=world.manager)
     assert not Quota.objects.filter(user=world.rep2).exists()
-    avg = selectors.scorecards(scope_for(world.manager)).table.total
+    avg = scorecards.scorecards(scope_for(world.manager)).table.total
     _approx(avg["attainment"], 33.333)
     assert avg["won_amount"] == Decimal(15000)

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts import visibility
 from forecasting.periods import add_months, end_of_day, start_of_day
+from forecasting.scope import ViewerScope
 from pipeline.models import Activity, Lead, Opportunity, StageTransition
 
 DEFAULT_IDLE_DAYS = 14
@@ -28,13 +29,13 @@ def default_range(today: dt.date) -> tuple[dt.date, dt.date]:
     return add_months(today, 1 - DEFAULT_MONTHS), today
 
 
-@dataclass
-class ReportScope:
-    user: object
+@dataclass(kw_only=True)
+class ReportScope(ViewerScope):
+    """A report's scope: the filters, the date range, the lead source and the idle setting,
+    and the moment the report is computed at."""
+
     start: dt.date
     end: dt.date
-    pipeline: object = None
-    team: object = None
     owner: object = None
     source: str = ""
     idle_days: int = DEFAULT_IDLE_DAYS
@@ -52,6 +53,10 @@ class ReportScope:
     @property
     def today(self) -> dt.date:
         return timezone.localdate(self.now)
+
+    @property
+    def person(self):
+        return self.owner
 
     def params(self, **overrides) -> dict[str, str]:
         """The filters as querystring values (what the URL holds), with overrides applied;
@@ -73,35 +78,20 @@ class ReportScope:
 
     # --- scoped base querysets ------------------------------------------------------------
     def deals(self, *, source: bool = True):
-        qs = Opportunity.objects.visible_to(self.user)
-        if self.pipeline is not None:
-            qs = qs.filter(pipeline=self.pipeline)
-        if self.team is not None:
-            qs = qs.filter(owner__team=self.team)
-        if self.owner is not None:
-            qs = qs.filter(owner=self.owner)
+        qs = self.narrow(Opportunity.objects.visible_to(self.user))
         if source and self.source:
             qs = qs.filter(lead__source=self.source)
         return qs
 
     def leads(self):
         """Leads in scope; the pipeline filter applies to the deals they became, not here."""
-        qs = Lead.objects.visible_to(self.user)
-        if self.team is not None:
-            qs = qs.filter(owner__team=self.team)
-        if self.owner is not None:
-            qs = qs.filter(owner=self.owner)
+        qs = self.narrow(Lead.objects.visible_to(self.user), by_pipeline=False)
         if self.source:
             qs = qs.filter(source=self.source)
         return qs
 
     def activities(self):
-        qs = Activity.objects.visible_to(self.user)
-        if self.team is not None:
-            qs = qs.filter(owner__team=self.team)
-        if self.owner is not None:
-            qs = qs.filter(owner=self.owner)
-        return qs
+        return self.narrow(Activity.objects.visible_to(self.user), by_pipeline=False)
 
     def transitions(self):
         """Stage transitions of the deals in scope.
