@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from accounts import services
 from accounts.models import Team, User
-from accounts.visibility import is_admin
+from accounts.visibility import can_administer
 
 
 class AdminLoginForm(AdminAuthenticationForm):
@@ -24,7 +24,7 @@ class AdminLoginForm(AdminAuthenticationForm):
 
     def confirm_login_allowed(self, user):
         AuthenticationForm.confirm_login_allowed(self, user)
-        if not is_admin(user):
+        if not can_administer(user):
             raise ValidationError(
                 self.error_messages["invalid_login"],
                 code="invalid_login",

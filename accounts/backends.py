@@ -3,12 +3,12 @@ per-model permission rows; everyone else falls back to Django's model permission
 
 from django.contrib.auth.backends import BaseBackend
 
-from accounts.visibility import is_admin
+from accounts.visibility import can_administer
 
 
 class RoleBackend(BaseBackend):
     def has_perm(self, user_obj, perm, obj=None):
-        return is_admin(user_obj)
+        return can_administer(user_obj)
 
     def has_module_perms(self, user_obj, app_label):
-        return is_admin(user_obj)
+        return can_administer(user_obj)

@@ -56,13 +56,5 @@ class User(AbstractUser):
         return reverse("admin:accounts_user_change", args=[self.pk])
 
     @property
-    def is_admin_role(self) -> bool:
-        return self.is_superuser or self.role == self.Role.ADMIN
-
-    @property
-    def is_manager_role(self) -> bool:
-        return self.role == self.Role.MANAGER
-
-    @property
     def handle(self) -> str:
         return self.username

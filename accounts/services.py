@@ -23,8 +23,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import visibility
 from accounts.models import User
-from accounts.visibility import is_admin, is_manager
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +35,9 @@ WRONG_CODE = (
 )
 
 
-def can_use_two_factor(user) -> bool:
-    """Two-factor sign-in is offered to admins and managers."""
-    return is_admin(user) or is_manager(user)
-
-
 def two_factor_required(user) -> bool:
     """With ``OPPORTUNE_REQUIRE_2FA`` set, an admin must have a confirmed device."""
-    return bool(settings.OPPORTUNE_REQUIRE_2FA) and is_admin(user)
+    return bool(settings.OPPORTUNE_REQUIRE_2FA) and visibility.can_administer(user)
 
 
 def confirmed_device(user) -> TOTPDevice | None:
@@ -66,7 +61,7 @@ def _lock_user(user) -> None:
 def start_totp_enrolment(*, user) -> TOTPDevice:
     """The user's pending (unconfirmed) device, created on first call: reloading the set-up page
     keeps the same key, so a half-scanned QR code stays valid."""
-    if not can_use_two_factor(user):
+    if not visibility.can_use_two_factor(user):
         raise PermissionDenied("Two-factor sign-in is available to administrators and managers.")
     with transaction.atomic():
         _lock_user(user)
@@ -93,7 +88,7 @@ def _throttle_message(device: TOTPDevice) -> str | None:
 
 def confirm_totp_device(*, user, token: str) -> TOTPDevice:
     """Turn two-factor sign-in on: the code proves the app holds the pending device's key."""
-    if not can_use_two_factor(user):
+    if not visibility.can_use_two_factor(user):
         raise PermissionDenied("Two-factor sign-in is available to administrators and managers.")
     error = None
     with transaction.atomic():

@@ -3,7 +3,6 @@ from django.urls import path
 from accounts import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("accounts/password/", views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "accounts/password/done/",

@@ -12,53 +12,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from accounts import services, visibility
 from accounts.forms import TokenForm
+from accounts.redirects import safe_next
 from accounts.signals import TWO_FACTOR_SESSION_KEY
-from forecasting.reports.links import deals_url
-from forecasting.reports.priorities import PRIORITY_NOTE, priorities
-from forecasting.reports.scope import ReportScope, default_range
-from forecasting.reports.summary import home_summary
-
-HOME_PRIORITIES = 8
-
-
-@login_required
-def home(request):
-    """The day's starting point: a rep's ranked priorities; for managers and admins also the
-    week at a glance with links into the reports."""
-    user = request.user
-    start, end = default_range(timezone.localdate())
-    scope = ReportScope(user=user, start=start, end=end)
-    items = priorities(scope, owner=user, limit=HOME_PRIORITIES)
-    summary = None
-    if visibility.is_manager(user) or visibility.is_admin(user):
-        summary = home_summary(scope)
-        summary["open_url"] = deals_url(scope, "open")
-        summary["won_url"] = deals_url(
-            ReportScope(user=user, start=summary["month_start"], end=end), "won"
-        )
-        summary["win_rate_url"] = (
-            reverse("forecasting:report_win_rate")
-            + "?"
-            + ReportScope(user=user, start=summary["since"], end=end).querystring()
-        )
-    return render(
-        request,
-        "home.html",
-        {
-            "items": items,
-            "summary": summary,
-            "note": PRIORITY_NOTE,
-            "reports_url": reverse("forecasting:reports_index"),
-        },
-    )
-
 
 # --- Passwords -------------------------------------------------------------------------------
 
@@ -102,12 +62,7 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 
 
 def _next_url(request) -> str:
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return reverse(settings.LOGIN_REDIRECT_URL)
+    return safe_next(request, reverse(settings.LOGIN_REDIRECT_URL))
 
 
 def _verified(request, device) -> None:
@@ -124,7 +79,7 @@ def two_factor(request):
     """Set up two-factor sign-in (QR code, key, first code), or see that it is on and turn it
     off with a current code."""
     user = request.user
-    if not services.can_use_two_factor(user):
+    if not visibility.can_use_two_factor(user):
         raise PermissionDenied("Two-factor sign-in is available to administrators and managers.")
     next_url = _next_url(request)
     required = services.two_factor_required(user)
@@ -181,7 +136,7 @@ def two_factor(request):
 @login_required
 def two_factor_qr(request):
     """The QR code of the user's pending device, as SVG made here (no outside service)."""
-    if not services.can_use_two_factor(request.user):
+    if not visibility.can_use_two_factor(request.user):
         raise Http404
     try:
         device = services.start_totp_enrolment(user=request.user)

@@ -118,6 +118,41 @@ def can_reopen(user, obj) -> bool:
     return is_manager(user) and owner is not None and owner.team_id in managed_team_ids(user)
 
 
+# --- Named questions of role ------------------------------------------------------------------
+# Code outside this module never compares roles; it asks one of these (a test holds it so).
+
+
+def can_administer(user) -> bool:
+    """Django admin (pipelines, stages, teams, users) and every model permission: admins
+    only. Such an account must have two-factor sign-in when ``OPPORTUNE_REQUIRE_2FA`` is on."""
+    return is_admin(user)
+
+
+def can_assign_owner(user) -> bool:
+    """Whether ``user`` sees more owners than themselves: managers and admins choose a
+    record's owner and filter lists by owner and team; a rep owns what they create."""
+    return is_admin(user) or is_manager(user)
+
+
+def can_use_two_factor(user) -> bool:
+    """Two-factor sign-in is offered to admins and managers."""
+    return is_admin(user) or is_manager(user)
+
+
+def follows_team(user) -> bool:
+    """Managers follow their team: the daily digest's team sections and notice of the team's
+    won and lost deals."""
+    return is_manager(user)
+
+
+def scope_key(user) -> str:
+    """A key of whose records ``user`` sees: users with equal keys see the same records
+    (admins all share one), so a page cached for one serves the others."""
+    if is_admin(user):
+        return "admin"
+    return f"{user.role}-{user.pk}-{user.team_id or 0}"
+
+
 class VisibleQuerySet(models.QuerySet):
     """A queryset that knows which field holds the owner; ``visible_to(user)`` applies the rule.
 
@@ -148,24 +183,89 @@ def visible_ref(user, model, ref: str):
 
 
 # Forecasting questions ------------------------------------------------------------------------
+# What the forecast pages, the reports and the home page ask about a user's role. Forecasting
+# code never compares roles itself; it asks one of these.
+
+
+def owner_or_team_q(user, owner_field: str = "user", team_field: str = "team") -> Q | None:
+    """Rows about a person (``owner_field``) follow the owner rule; rows about a team
+    (``team_field``) are visible to the team's manager; ``None`` (admins) means all."""
+    q = owner_q(user, owner_field)
+    if q is None:
+        return None
+    teams = managed_team_ids(user)
+    if teams:
+        q |= Q(**{f"{team_field}_id__in": teams})
+    return q
+
+
+class OwnerOrTeamQuerySet(VisibleQuerySet):
+    """Records about either a person or a team (quotas, adjustments, forecast ranges): the
+    person's follow the owner rule, a team's are its manager's, and a record about neither
+    (the company-wide range) is for admins only."""
+
+    owner_field = "user"
+    team_field = "team"
+
+    def visibility_q(self, user) -> Q | None:
+        return owner_or_team_q(user, self.owner_field, self.team_field)
+
+
+def can_see_team_forecast(user) -> bool:
+    """Whether ``user`` sees other people's numbers: managers (their teams) and admins
+    (everyone) get rows per rep and team, the people filters and the team's week at a
+    glance; a rep sees their own figures only."""
+    return is_admin(user) or is_manager(user)
+
+
+def sees_every_record(user) -> bool:
+    """Whether no owner rule narrows what ``user`` sees (admins): their company-wide figures
+    and the unscoped fast paths of the reports."""
+    return is_admin(user)
+
+
+def forecasts_by_team(user) -> bool:
+    """Whether ``user``'s own range of outcomes is a team's (managers) rather than their own
+    (reps) or everyone's (admins)."""
+    return is_manager(user)
+
+
+def can_calibrate_stages(user) -> bool:
+    """Stage calibration (configured probability against the empirical win rate): admins."""
+    return is_admin(user)
+
+
+def carries_quota(user) -> bool:
+    """Reps carry a quota and are the rows of forecasts and scorecards; a manager or an admin
+    is a row only where they own deals or have a quota."""
+    return user.role == "rep"
+
+
+def quota_carriers(users):
+    """The users of the queryset ``users`` who carry a quota (reps)."""
+    return users.filter(role="rep")
 
 
 def can_manage_quotas(by, *, user=None, team=None) -> bool:
     """Whether ``by`` sets the quota of ``user`` or ``team``: an admin anyone's; a manager
-    their own, their teams' and their teams' members'; a rep nobody's."""
+    their own, their teams' and their teams' members'; a rep nobody's. Without a rep or a
+    team: whether ``by`` sets any quota at all (opens the quota editor)."""
     if is_admin(by):
         return True
     if not is_manager(by):
         return False
+    if user is None and team is None:
+        return True
     teams = managed_team_ids(by)
     if team is not None:
         return team.pk in teams
-    return user is not None and (user.team_id in teams or user.pk == by.pk)
+    return user.team_id in teams or user.pk == by.pk
 
 
 def can_adjust_forecast(by, *, user=None, team=None) -> bool:
     """Whether ``by`` records a call on the forecast of ``user`` or ``team``: whoever manages
-    their quotas, except on their own number (nobody adjusts their own forecast)."""
+    their quotas, except on their own number (nobody adjusts their own forecast). Without a
+    rep or a team: whether ``by`` adjusts forecasts at all (managers and admins)."""
     if user is not None and by is not None and user.pk == by.pk:
         return False
     return can_manage_quotas(by, user=user, team=team)

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "pipeline",
     "forecasting",
     "notifications",
+    "workspace",
     "imports",
 ]
 
@@ -79,6 +80,14 @@ TEMPLATES = [
                 "notifications.context_processors.bell",
             ],
         },
+    },
+    {
+        # The board's card partial only (pipeline/jinja2/, pipeline/templating.py): a hot loop.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "pipeline.templating.environment"},
     },
 ]
 
@@ -199,8 +208,18 @@ else:
 # --- Cache -----------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
+    # A Redis that hangs (not refused: unreachable, overloaded) costs a request at most these
+    # seconds instead of a worker; the callers treat a cache error as a miss.
+    _CACHE_TIMEOUT = env.float("CACHE_SOCKET_TIMEOUT", default=1.0)
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": _CACHE_TIMEOUT,
+                "socket_timeout": _CACHE_TIMEOUT,
+            },
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

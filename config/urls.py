@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from accounts.visibility import is_admin
+from accounts.visibility import can_administer
 from config.views import favicon, healthz, readyz
 
 admin.site.site_header = "Opportune administration"
@@ -12,7 +12,7 @@ admin.site.index_title = "Pipelines, stages, teams and users"
 
 def _admin_only(request):
     """Django admin is for admins (role admin or superuser) only, never for reps or managers."""
-    return is_admin(request.user)
+    return can_administer(request.user)
 
 
 admin.site.has_permission = _admin_only
@@ -32,5 +32,6 @@ urlpatterns = [
     path("forecasting/", include("forecasting.urls")),
     path("notifications/", include("notifications.urls")),
     path("imports/", include("imports.urls")),
+    path("", include("workspace.urls")),
     path("", include("accounts.urls")),
 ]

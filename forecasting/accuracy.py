@@ -155,7 +155,7 @@ def accuracy(scope: ForecastScope, months: list[dt.date]) -> dict:
 
     rows = []
     for rep in reps:
-        if rep.pk not in owners and rep.role != User.Role.REP:
+        if rep.pk not in owners and not visibility.carries_quota(rep):
             continue
         b = brier["by_owner"].get(rep.pk)
         rows.append(
@@ -169,7 +169,7 @@ def accuracy(scope: ForecastScope, months: list[dt.date]) -> dict:
     team_rows = []
     # A rep sees only their own deals: a "team" or "all" row would repeat their own figures
     # under a misleading label, so reps get their row alone.
-    sees_people = visibility.is_admin(scope.user) or visibility.is_manager(scope.user)
+    sees_people = visibility.can_see_team_forecast(scope.user)
     for team in scope.teams() if sees_people else []:
         ids = [r.pk for r in reps if r.team_id == team.pk]
         scored = [brier["by_owner"][i] for i in ids if i in brier["by_owner"]]

@@ -36,7 +36,7 @@ class ScopeForm(forms.Form):
             "first_name", "last_name", "username"
         )
         self.period_options = period_choices()
-        self.show_people = visibility.is_admin(user) or visibility.is_manager(user)
+        self.show_people = visibility.can_see_team_forecast(user)
         self.period_values = {v for _, options in self.period_options for v, _ in options}
 
     def clean_period(self):

@@ -21,28 +21,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.visibility import VisibleQuerySet, is_admin, managed_team_ids, owner_q
+from accounts.visibility import OwnerOrTeamQuerySet, VisibleQuerySet
 
 MONEY = {"max_digits": 16, "decimal_places": 2}
 
 
-def _user_or_team_q(user, user_field: str = "user", team_field: str = "team") -> Q | None:
-    """Rows about a user follow the owner rule; rows about a team are visible to its manager
-    (and admins). ``None`` means everything."""
-    q = owner_q(user, user_field)
-    if q is None:
-        return None
-    teams = managed_team_ids(user)
-    if teams:
-        q |= Q(**{f"{team_field}_id__in": teams})
-    return q
+class UserOrTeamQuerySet(OwnerOrTeamQuerySet):
+    """Quotas and adjustments: about a rep (``user``) or a team."""
 
-
-class UserOrTeamQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        if is_admin(user):
-            return self
-        return self.filter(_user_or_team_q(user))
+    owner_field = "user"
 
 
 class Quota(models.Model):
@@ -185,13 +172,11 @@ class PeriodKind(models.TextChoices):
     QUARTER = "quarter", "Quarter"
 
 
-class ForecastRangeQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Rep-level ranges follow the owner rule, team ranges the manager's teams, the
-        company-wide range (no owner, no team) is for admins only."""
-        if is_admin(user):
-            return self
-        return self.filter(_user_or_team_q(user, "owner", "team"))
+class ForecastRangeQuerySet(OwnerOrTeamQuerySet):
+    """Rep-level ranges follow the owner rule, team ranges the manager's teams, the
+    company-wide range (no owner, no team) is for admins only."""
+
+    owner_field = "owner"
 
 
 class ForecastRange(models.Model):

@@ -58,7 +58,7 @@ class QuotaBook:
     def for_scope(self, scope, months) -> Decimal | None:
         if scope.rep:
             return self.for_user(scope.rep.pk, months)
-        if not (visibility.is_admin(scope.user) or visibility.is_manager(scope.user)):
+        if not visibility.can_see_team_forecast(scope.user):
             # A rep sees their own deals only, so their own quota is the one that applies.
             return self.for_user(scope.user.pk, months)
         parts = [self.for_team(t.pk, months) for t in scope.teams()]

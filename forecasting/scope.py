@@ -101,7 +101,7 @@ class ForecastScope(ViewerScope):
 
     @property
     def is_everyone(self) -> bool:
-        return visibility.is_admin(self.user) and not (self.team or self.rep)
+        return visibility.sees_every_record(self.user) and not (self.team or self.rep)
 
 
 def scoped_deals(scope: ForecastScope, *, rates: dict[int, int] | None = None):

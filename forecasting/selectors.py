@@ -110,7 +110,7 @@ def _range_for(scope: ForecastScope) -> tuple[ForecastRange | None, str]:
         qs = qs.filter(team=scope.team)
     elif scope.is_everyone:
         qs = qs.filter(owner__isnull=True, team__isnull=True)
-    elif visibility.is_manager(scope.user):
+    elif visibility.forecasts_by_team(scope.user):
         teams = visibility.managed_team_ids(scope.user)
         if len(teams) != 1:
             return None, "Choose a team to see its range of outcomes."
@@ -150,7 +150,7 @@ def dashboard(scope: ForecastScope) -> Dashboard:
     for rep in reps:
         fig = by_owner.get(rep.pk, Figures())
         fig.quota = book.for_user(rep.pk, months)
-        if fig.quota is None and not by_owner.get(rep.pk) and rep.role != User.Role.REP:
+        if fig.quota is None and not by_owner.get(rep.pk) and not visibility.carries_quota(rep):
             continue  # managers and admins without deals or quota are not rows
         total.add(fig)
         rows.append(
@@ -165,7 +165,7 @@ def dashboard(scope: ForecastScope) -> Dashboard:
     teams = [
         (t, adjustments.get((None, t.pk)), visibility.can_adjust_forecast(scope.user, team=t))
         for t in scope.teams()
-        if visibility.is_admin(scope.user) or visibility.is_manager(scope.user)
+        if visibility.can_see_team_forecast(scope.user)
     ]
 
     by_month = figures_by_month(scope, year_months, rates=rates)
@@ -412,7 +412,7 @@ def quota_grid(user: User, year: int) -> dict:
     people = [
         u
         for u in visibility.visible_users(user).select_related("team").order_by("team__name")
-        if u.role == User.Role.REP
+        if visibility.carries_quota(u)
     ]
     teams = list(visibility.visible_teams(user).order_by("name"))
     quotas = Quota.objects.visible_to(user).filter(month__in=months)

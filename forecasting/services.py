@@ -75,6 +75,8 @@ from forecasting.periods import add_months, month_start, quarter_start, today
 from forecasting.quotas import quota_lookup
 from forecasting.winrates import empirical_stage_rates
 from pipeline.models import Opportunity, Pipeline, Stage
+from pipeline.services.validation import parse_money
+from pipeline.validators import validate_business_date
 
 ZERO = Decimal("0")
 ADVISORY_LOCK_NAMESPACE = 0x0F0CA57  # first key of pg_advisory_xact_lock(int, int)
@@ -479,18 +481,10 @@ def simulate_ranges(*, taken_on: dt.date, rates: dict[int, int] | None = None) -
 
 def _check_business_date(day: dt.date, field: str) -> None:
     """Refuse a date no sales process has (before 1900, after 2200)."""
-    from pipeline.validators import validate_business_date
-
     try:
         validate_business_date(day)
     except ValidationError as e:
         raise ValidationError({field: e.messages}) from None
-
-
-def _clean_amount(value, field: str = "amount") -> Decimal:
-    from pipeline.services import _money
-
-    return _money(value, field)
 
 
 @transaction.atomic
@@ -508,7 +502,7 @@ def set_quota(
     if amount is None or amount == "":
         Quota.objects.filter(**lookup).delete()
         return None
-    amount = _clean_amount(amount)
+    amount = parse_money(amount)
     quota, _ = Quota.objects.update_or_create(**lookup, defaults={"amount": amount})
     return quota
 
@@ -538,7 +532,7 @@ def set_adjustment(
     if amount is None or amount == "":
         ForecastAdjustment.objects.filter(**lookup).delete()
         return None
-    amount = _clean_amount(amount)
+    amount = parse_money(amount)
     note = (note or "").strip()
     if len(note) > 2000:
         raise ValidationError({"note": "Keep the note under 2,000 characters."})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,10 +13,10 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from accounts import visibility
+from accounts.redirects import safe_next
 from config.routers import reads_from_replica
 from forecasting import accuracy, charts, selectors, services, winrates
 from forecasting.forms import (
@@ -30,6 +30,7 @@ from forecasting.forms import (
 )
 from forecasting.models import ForecastAdjustment
 from forecasting.periods import Period, finished_months
+from pipeline.services.validation import parse_money
 
 
 @login_required
@@ -50,7 +51,7 @@ def dashboard_view(request):
             "scope": scope,
             "month_chart": month_chart,
             "trend_chart": trend_chart,
-            "can_manage": visibility.is_admin(request.user) or visibility.is_manager(request.user),
+            "can_manage": visibility.can_adjust_forecast(request.user),
         },
     )
 
@@ -152,7 +153,7 @@ def accuracy_view(request):
 @login_required
 @reads_from_replica
 def calibration_view(request):
-    if not visibility.is_admin(request.user):
+    if not visibility.can_calibrate_stages(request.user):
         raise PermissionDenied("Stage calibration is for admins.")
     return render(
         request,
@@ -166,16 +167,9 @@ def calibration_view(request):
 
 
 def _parse_amount(text: str):
+    """A quota cell: empty (no quota) or an amount, thousands separators allowed."""
     text = (text or "").strip().replace(",", "")
-    if text == "":
-        return ""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValidationError("Enter an amount such as 120000.") from None
-    if not value.is_finite() or value < 0:
-        raise ValidationError("Enter an amount of zero or more.")
-    return text
+    return "" if text == "" else parse_money(text)
 
 
 @login_required
@@ -189,7 +183,7 @@ def quotas_view(request):
         messages.error(request, query.errors["year"][0])
         year = today.year
     grid = selectors.quota_grid(request.user, year)
-    can_edit = visibility.is_admin(request.user) or visibility.is_manager(request.user)
+    can_edit = visibility.can_manage_quotas(request.user)
     errors: dict[str, str] = {}
     posted: dict[str, str] = {}
     if request.method == "POST":
@@ -267,19 +261,10 @@ def quotas_view(request):
     )
 
 
-def _safe_next(request, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def adjust_view(request):
-    if not (visibility.is_admin(request.user) or visibility.is_manager(request.user)):
+    if not visibility.can_adjust_forecast(request.user):
         raise PermissionDenied("Only managers and admins adjust forecasts.")
     query = AdjustQuery.parse(request.GET)
     try:
@@ -318,7 +303,7 @@ def adjust_view(request):
                 form.add_error(None, exc)
             else:
                 messages.success(request, f"Saved your call on {user or team} for {period.label}.")
-                return redirect(_safe_next(request, fallback))
+                return redirect(safe_next(request, fallback))
     else:
         form = AdjustmentForm(
             initial={"amount": current.amount, "note": current.note} if current else None
@@ -331,7 +316,7 @@ def adjust_view(request):
             "who": user or team,
             "period": period,
             "current": current,
-            "next": _safe_next(request, fallback),
+            "next": safe_next(request, fallback),
         },
         status=400 if form.errors else 200,
     )

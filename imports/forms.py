@@ -110,7 +110,7 @@ class ValuesForm(forms.Form):
         opts = batch.options
         self.stage_fields, self.owner_fields, self.reason_fields = [], [], []
         self.fields["valid_only"].initial = opts.get("valid_only", False)
-        self.can_assign = visibility.is_admin(user) or visibility.is_manager(user)
+        self.can_assign = visibility.can_assign_owner(user)
         users = list(visibility.visible_users(user).order_by("first_name", "last_name", "id"))
         user_choices = [("", "— match by email, username or name —")] + [
             (str(u.pk), u.get_full_name() or u.username) for u in users

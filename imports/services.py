@@ -81,7 +81,7 @@ def create_batch(*, by, kind: str, file_name: str, data: bytes) -> ImportBatch:
         raise ValidationError(
             {"kind": "Choose what the rows are: companies, contacts, leads or deals."}
         )
-    if not visibility._is_active(by):
+    if not (by is not None and by.is_authenticated and by.is_active):
         raise PermissionDenied("Sign in to import.")
     name = (file_name or "upload").rsplit("/", 1)[-1][:255]
     if not name.lower().endswith((".csv", ".txt", ".tsv", ".xlsx")):
@@ -325,7 +325,7 @@ class Planner:
         self.default_owner = self.assignable.get(int(default)) if default else None
 
     def owner(self, row: _Row) -> User | None:
-        is_rep = not (visibility.is_admin(self.user) or visibility.is_manager(self.user))
+        is_rep = not visibility.can_assign_owner(self.user)
         if is_rep or not row.has("owner"):
             return self.user if is_rep else (self.default_owner or self.user)
         value = parsing.text(row.raw("owner"))
@@ -1338,7 +1338,7 @@ def can_undo(user, batch: ImportBatch) -> bool:
     return batch.status == ImportBatch.Status.DONE and (
         batch.owner_id == user.pk
         or visibility.can_see_owner(user, batch.owner)
-        and (visibility.is_admin(user) or visibility.is_manager(user))
+        and visibility.can_assign_owner(user)
     )
 
 

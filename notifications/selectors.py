@@ -410,7 +410,7 @@ def _signed(value: Decimal) -> str:
 
 def build_digest(user: User, *, day: dt.date, ctx: DigestContext) -> Digest:
     sections = personal_sections(user, day=day, ctx=ctx)
-    if visibility.is_manager(user):
+    if visibility.follows_team(user):
         sections += team_sections(user, day=day, ctx=ctx)
     return Digest(user=user, day=day, sections=sections)
 

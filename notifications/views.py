@@ -18,6 +18,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from icalendar import Calendar, Event
 
+from accounts import visibility
+from accounts.redirects import safe_next
 from notifications import selectors, services
 from notifications.models import Event as EventKind
 from notifications.models import Preference
@@ -70,10 +72,7 @@ def mark_all_read(request):
 
 
 def _back(request) -> str:
-    nxt = request.POST.get("next") or ""
-    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
-        return nxt
-    return reverse("notifications:list")
+    return safe_next(request, reverse("notifications:list"))
 
 
 def _time_zones() -> list[str]:
@@ -125,7 +124,7 @@ def preferences(request):
     offered = [
         (v, label)
         for v, label in EventKind.choices
-        if v != EventKind.DEAL_CLOSED or request.user.is_manager_role
+        if v != EventKind.DEAL_CLOSED or visibility.follows_team(request.user)
     ]
     events = [
         {"value": v, "label": label, "in_app": v in shown["in_app"], "email": v in shown["email"]}

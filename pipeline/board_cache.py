@@ -62,9 +62,7 @@ def board_query(params) -> str:
 
 def scope(user) -> str:
     """Whose deals the board shows: equal scopes see equal boards."""
-    if visibility.is_admin(user):
-        return "admin"
-    return f"{user.role}-{user.pk}-{user.team_id or 0}"
+    return visibility.scope_key(user)
 
 
 def _generation() -> str:

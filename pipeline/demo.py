@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -199,8 +199,10 @@ class DemoBuilder:
         seed: int,
         today: dt.date | None = None,
         progress: Callable[[str], None] | None = None,
+        extensions: Iterable[Callable[[DemoBuilder], None]] = (),
     ):
         self.n = opportunities
+        self.extensions = list(extensions)
         self.progress = progress or (lambda message: None)
         self.rng = random.Random(seed)
         self.today = today or timezone.localdate()
@@ -499,32 +501,16 @@ class DemoBuilder:
                 self._act_id += 1
             lead_id += 1
 
-    def build_quotas(self):
-        """Monthly quotas per rep, from 18 months back to 6 months ahead: a little above what
-        the rep's team historically closes per rep and month, so attainment varies."""
-        from forecasting.models import Quota
-
+    def won_amount(self) -> Decimal:
+        """The total amount of the deals built in a won stage."""
         won_stage_ids = {won.pk for _, _, won, _ in self.pipelines}
         stage_col = COLUMNS[Opportunity].index("stage_id")
         amount_col = COLUMNS[Opportunity].index("amount")
-        won_total = sum(
+        return sum(
             (r[amount_col] for r in self.tables.rows.get("opportunity", [])
              if r[stage_col] in won_stage_ids),
             Decimal(0),
         )  # fmt: skip
-        months = HISTORY_DAYS / 30.4
-        per_rep = won_total / Decimal(len(self.reps)) / Decimal(months) if won_total else 0
-        base = max(Decimal(1000), Decimal(per_rep) * Decimal("1.1"))
-        first = self.today.replace(day=1)
-        quotas = []
-        for offset in range(-18, 7):
-            y, m = divmod(first.month - 1 + offset, 12)
-            month = dt.date(first.year + y, m + 1, 1)
-            for i, rep in enumerate(self.reps):
-                factor = Decimal(80 + (i * 13) % 45) / Decimal(100)
-                amount = (base * factor / 1000).quantize(Decimal(1)) * 1000
-                quotas.append(Quota(user=rep, month=month, amount=amount))
-        Quota.objects.bulk_create(quotas, batch_size=1000)
 
     def write(self):
         order = [
@@ -554,8 +540,8 @@ class DemoBuilder:
             built = sum(len(rows) for rows in self.tables.rows.values())
             self.progress(f"built {built:,} rows in memory ({self.n:,} deals with their history)")
             self.write()
-            self.build_quotas()
-            self.progress("wrote the quotas")
+            for extend in self.extensions:
+                extend(self)
         return {k: len(v) for k, v in self.tables.rows.items()}
 
 
@@ -565,16 +551,23 @@ def seed(
     seed: int,
     today: dt.date | None = None,
     progress: Callable[[str], None] | None = None,
+    extensions: Iterable[Callable[[DemoBuilder], None]] = (),
 ) -> dict[str, int]:
     """Load the demo into an empty database; refuses when users or deals already exist.
-    ``progress`` is called with a short message after each step of the load."""
+    ``progress`` is called with a short message after each step of the load. Each of
+    ``extensions`` is called with the builder once the rows are written, in the same
+    transaction: the layers above the pipeline add their own demo data that way (quotas)."""
     if User.objects.exists() or Opportunity.objects.exists():
         raise ValueError(
             "The database already has users or deals; seed_demo loads into an empty database "
             "(use a fresh database, or `manage.py flush` first)."
         )
     counts = DemoBuilder(
-        opportunities=opportunities, seed=seed, today=today, progress=progress
+        opportunities=opportunities,
+        seed=seed,
+        today=today,
+        progress=progress,
+        extensions=extensions,
     ).run()
     if connection.vendor == "postgresql":
         # Fresh planner statistics: right after a bulk load they describe empty tables, and

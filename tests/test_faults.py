@@ -131,15 +131,20 @@ def _reset_producers(app) -> None:
         app.amqp._producer_pool = None
 
 
+def _redis_cache(url: str) -> dict:
+    """The configured Redis cache (its timeouts included) on ``url``."""
+    options = settings.CACHES["default"].get("OPTIONS", {})
+    backend = "django.core.cache.backends.redis.RedisCache"
+    return {"BACKEND": backend, "LOCATION": url, "OPTIONS": options}
+
+
 @contextlib.contextmanager
 def app_pointed_at(url: str):
     """The web app's cache and Celery broker on ``url`` for the duration (settings override
     resets Django's cache connections; the Celery app's producers are rebuilt)."""
     from config.celery import app
 
-    caches = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
-    }
+    caches = {"default": _redis_cache(url)}
     saved = app.conf.broker_url
     with override_settings(CACHES=caches, CELERY_BROKER_URL=url):
         app.conf.broker_url = url
@@ -197,6 +202,31 @@ def test_fault_redis_stopped_pages_moves_and_login_still_work(rep, pipeline, pri
 
         board = client.get(reverse("pipeline:board"))
         assert board.status_code == 200 and b"Harbour cranes" in board.content
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_fault_redis_that_never_answers_costs_a_timeout_not_a_worker(rep, pipeline):
+    """A Redis that accepts connections and never replies (overloaded, half-dead): the cache's
+    socket timeout ends each wait, and the board still opens (a cache error is a miss)."""
+    from django.core.cache import cache
+
+    assert settings.CACHES["default"]["OPTIONS"]["socket_timeout"] <= 5
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel completes the handshake; nothing ever reads or answers
+    url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+    OpportunityFactory(owner=rep, pipeline=pipeline, name="Quiet harbour")
+    client = Client()
+    client.force_login(rep)
+    try:
+        with override_settings(CACHES={"default": _redis_cache(url)}):
+            with pytest.raises(redis.exceptions.TimeoutError):
+                cache.get("fault-probe")
+            board = client.get(reverse("pipeline:board"))
+            assert board.status_code == 200 and b"Quiet harbour" in board.content
+    finally:
+        silent.close()
 
 
 # --- (b) PostgreSQL drops the app's connection ----------------------------------------------

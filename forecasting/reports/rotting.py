@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Case, F, IntegerField, OuterRef, Q, Subquery, Value, When, Window
 from django.db.models.functions import Coalesce, Lag
@@ -177,7 +178,10 @@ def _rotting_by_owner(base) -> list[dict]:
         o_last=F("owner__last_name"),
         o_user=F("owner__username"),
     ).values("oid", "o_first", "o_last", "o_user", "amount", *FLAG_FIELDS)
-    inner_sql, params = rows.order_by().query.sql_with_params()
+    try:
+        inner_sql, params = rows.order_by().query.sql_with_params()
+    except EmptyResultSet:  # nothing can match (no pipeline yet, an empty filter)
+        return []
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     any_flag = " + ".join(f"b.{f}" for f in FLAG_FIELDS)
     sql = f"""

@@ -99,7 +99,7 @@ class ReportScope(ViewerScope):
         When the scope is every deal of the pipeline (an admin, no people or source filter),
         the pipeline's stages select the rows on their own, without a semi-join over all
         deals."""
-        if visibility.is_admin(self.user) and not (self.team or self.owner or self.source):
+        if visibility.sees_every_record(self.user) and not (self.team or self.owner or self.source):
             qs = StageTransition.objects.all()
             if self.pipeline is not None:
                 qs = qs.filter(to_stage__pipeline=self.pipeline)

@@ -22,7 +22,7 @@ ZERO = Decimal("0")
 
 def scorecard_reps(scope: ReportScope):
     """The reps a scorecard covers: visible reps, narrowed by the team and rep filters."""
-    users = visibility.visible_users(scope.user).filter(role="rep")
+    users = visibility.quota_carriers(visibility.visible_users(scope.user))
     if scope.team is not None:
         users = users.filter(team=scope.team)
     if scope.owner is not None:
@@ -185,8 +185,8 @@ def scorecard(scope: ReportScope, rep) -> Report:
     peers = []
     if rep.team_id:
         peers = list(
-            visibility.visible_users(scope.user)
-            .filter(role="rep", team_id=rep.team_id)
+            visibility.quota_carriers(visibility.visible_users(scope.user))
+            .filter(team_id=rep.team_id)
             .values_list("pk", flat=True)
         )
     ids = sorted(set(rep_ids) | set(peers))

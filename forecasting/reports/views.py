@@ -335,7 +335,7 @@ def priorities(request):
     report = None
     if scope:
         table = priorities_report.priorities_table(items)
-        leads_others = visibility.is_manager(request.user) or visibility.is_admin(request.user)
+        leads_others = visibility.can_see_team_forecast(request.user)
         if not items and scope.owner is None and leads_others:
             table.empty = "You own no open deals or tasks due this week. Choose a rep above."
         report = Report(tables=[table])

@@ -117,7 +117,7 @@ class BoardFilter(django_filters.FilterSet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         user = getattr(self.request, "user", None)
-        if not (visibility.is_admin(user) or visibility.is_manager(user)):
+        if not visibility.can_assign_owner(user):
             # A rep sees only their own deals: owner and team filters would offer one choice.
             self.filters.pop("owner", None)
             self.filters.pop("team", None)

@@ -1,7 +1,63 @@
 """Forms of the rep's workspace, one module per area; shared helpers live here."""
 
+import contextlib
+
 from django import forms
 from django.core.exceptions import BadRequest, ValidationError
+
+from accounts.visibility import visible_users
+
+CHOICE_LIMIT = 50
+
+
+def owner_field(user, *, label="Owner", help_text=""):
+    """The owner dropdown of a create or edit form: the users ``user`` may assign to."""
+    return forms.ModelChoiceField(
+        queryset=visible_users(user).order_by("first_name", "last_name", "username"),
+        label=label,
+        empty_label=None,
+        help_text=help_text,
+    )
+
+
+class ServiceModelForm(forms.ModelForm):
+    """A ModelForm that only parses and validates fields: a service writes the record, with
+    the ``service_fields`` values of :meth:`service_data` (the form is never saved)."""
+
+    service_fields: tuple[str, ...] = ()
+
+    def service_data(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.service_fields}
+
+    def _post_clean(self):
+        # Field validation only; the services validate the record and own its state.
+        pass
+
+
+def add_owner_field(form: forms.Form, user, **kwargs) -> None:
+    """Give ``form`` the owner dropdown, preset to its record's owner (or ``user`` for a new
+    record)."""
+    form.fields["owner"] = owner_field(user, **kwargs)
+    form.fields["owner"].initial = form.instance.owner_id if form.instance.pk else user.pk
+
+
+def limit_choices(form: forms.Form, name: str, shown, limit: int = CHOICE_LIMIT) -> bool:
+    """Render at most ``limit`` options of ``shown`` (plus the field's current value) in the
+    dropdown of ``form[name]`` while validation still accepts the field's whole queryset.
+    Returns whether more records matched than are listed."""
+    field = form.fields[name]
+    options = list(shown[: limit + 1])
+    more = len(options) > limit
+    options = options[:limit]
+    current = form[name].value()
+    if current not in (None, "") and str(current) not in {str(o.pk) for o in options}:
+        missing = (ValueError, TypeError, OverflowError, field.queryset.model.DoesNotExist)
+        with contextlib.suppress(*missing):
+            options.insert(0, field.queryset.get(pk=int(current)))
+    field.widget.choices = [("", field.empty_label)] + [
+        (o.pk, field.label_from_instance(o)) for o in options
+    ]
+    return more
 
 
 def add_service_errors(form: forms.Form, error: ValidationError, field_map=None) -> None:

@@ -3,52 +3,24 @@
 
 from __future__ import annotations
 
-import contextlib
 from decimal import Decimal
 
 from django import forms
 from django.db.models import Q
 
-from accounts.visibility import visible_users
-from pipeline.filters.leads import SEARCH_MAX_LENGTH, search_words
+from pipeline.filters import SEARCH_MAX_LENGTH, search_words
+from pipeline.forms import ServiceModelForm, limit_choices, owner_field
 from pipeline.models import Company, Contact, Lead, Pipeline
 from pipeline.services import LEAD_FIELDS
 from pipeline.validators import BusinessDateField
 
-CHOICE_LIMIT = 50
 MONEY_KW = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0")}
 
 
-def _owner_field(user, *, label="Owner", help_text=""):
-    return forms.ModelChoiceField(
-        queryset=visible_users(user).order_by("first_name", "last_name", "username"),
-        label=label,
-        empty_label=None,
-        help_text=help_text,
-    )
-
-
-def limit_choices(form: forms.Form, name: str, shown, limit: int = CHOICE_LIMIT) -> bool:
-    """Render at most ``limit`` options of ``shown`` (plus the field's current value) in the
-    dropdown of ``form[name]`` while validation still accepts the field's whole queryset.
-    Returns whether more records matched than are listed."""
-    field = form.fields[name]
-    options = list(shown[: limit + 1])
-    more = len(options) > limit
-    options = options[:limit]
-    current = form[name].value()
-    if current not in (None, "") and str(current) not in {str(o.pk) for o in options}:
-        missing = (ValueError, TypeError, OverflowError, field.queryset.model.DoesNotExist)
-        with contextlib.suppress(*missing):
-            options.insert(0, field.queryset.get(pk=int(current)))
-    field.widget.choices = [("", field.empty_label)] + [
-        (o.pk, field.label_from_instance(o)) for o in options
-    ]
-    return more
-
-
-class LeadForm(forms.ModelForm):
+class LeadForm(ServiceModelForm):
     """Create or edit a lead. The owner choices are the users the editor may assign to."""
+
+    service_fields = LEAD_FIELDS
 
     class Meta:
         model = Lead
@@ -66,7 +38,7 @@ class LeadForm(forms.ModelForm):
             help_text="What the lead can spend, if known.",
             widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
         )
-        self.fields["owner"] = _owner_field(user)
+        self.fields["owner"] = owner_field(user)
         if not self.instance.pk:
             self.fields["owner"].initial = user.pk
         else:
@@ -74,13 +46,6 @@ class LeadForm(forms.ModelForm):
         if not assign:
             # A rep owns what they create; only managers and admins assign records.
             del self.fields["owner"]
-
-    def service_data(self) -> dict:
-        return {name: self.cleaned_data[name] for name in LEAD_FIELDS}
-
-    def _post_clean(self):
-        # Validate the fields only; the services own the model's state (status, owner ...).
-        pass
 
 
 class DisqualifyForm(forms.Form):
@@ -202,7 +167,7 @@ class ConvertLeadForm(forms.Form):
             self, "contact", shown.order_by("last_name", "first_name", "id")
         )
         if assign:
-            self.fields["owner"] = _owner_field(user, help_text="Who works the deal.")
+            self.fields["owner"] = owner_field(user, help_text="Who works the deal.")
             self.fields["owner"].initial = lead.owner_id
 
     def clean(self):

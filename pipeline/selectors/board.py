@@ -7,7 +7,7 @@ Cost does not depend on the number of deals (DESIGN.md §6):
 - the cards come from one ``UNION ALL`` of per-stage ``LIMIT`` queries where the database
   supports it (PostgreSQL), each walking the (pipeline, stage, expected_close_date) index,
   else from one query per open stage (a fixed number);
-- cards are ``values()`` rows, not model instances, and at most ``CARD_LIMIT`` per column;
+- cards are ``values()`` rows, not model instances, and at most :func:`card_limit` per column;
   the company and owner names are scalar subqueries, which PostgreSQL evaluates only for
   the rows that pass the ``LIMIT`` (a join would be planned and probed for every row the
   index walk visits).
@@ -19,6 +19,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.urls import reverse
@@ -29,7 +30,13 @@ from pipeline import expressions
 from pipeline.filters.opportunities import BoardFilter
 from pipeline.models import Company, Opportunity, Pipeline, Stage
 
-CARD_LIMIT = 50
+
+def card_limit() -> int:
+    """Cards per column on the board and per "show more" page: the setting
+    ``OPPORTUNE_BOARD_COLUMN_LIMIT`` (50 unless configured)."""
+    return max(1, int(settings.OPPORTUNE_BOARD_COLUMN_LIMIT))
+
+
 ZERO = Decimal("0")
 
 CARD_FIELDS = (
@@ -166,8 +173,10 @@ def _cards_query(qs: QuerySet, stage_id: int, offset: int, limit: int) -> QueryS
     )
 
 
-def card_rows(qs: QuerySet, stage_ids: list[int], *, limit: int = CARD_LIMIT) -> list[dict]:
-    """At most ``limit`` cards per stage, soonest close date first."""
+def card_rows(qs: QuerySet, stage_ids: list[int], *, limit: int | None = None) -> list[dict]:
+    """At most ``limit`` (default :func:`card_limit`) cards per stage, soonest close date
+    first."""
+    limit = limit or card_limit()
     if not stage_ids:
         return []
     parts = [_cards_query(qs, sid, 0, limit) for sid in stage_ids]
@@ -257,9 +266,10 @@ def board_for(*, user, params, request=None, now: dt.datetime | None = None) -> 
 
 
 def column_page(
-    *, user, params, stage: Stage, offset: int, limit: int = CARD_LIMIT, request=None
+    *, user, params, stage: Stage, offset: int, limit: int | None = None, request=None
 ) -> tuple[Column, BoardFilter]:
     """The cards of one column after ``offset`` ("show more"), with the column's totals."""
+    limit = limit or card_limit()
     filterset = board_filter(user=user, params=params, request=request)
     qs = filterset.qs
     totals = column_totals(qs, [stage]).get(stage.pk)

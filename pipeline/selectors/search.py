@@ -13,8 +13,9 @@ from urllib.parse import urlencode
 from django.http import QueryDict
 from django.urls import reverse
 
-from pipeline.filters.leads import SEARCH_MAX_LENGTH
-from pipeline.selectors.accounts import company_list, contact_list
+from pipeline.filters import SEARCH_MAX_LENGTH
+from pipeline.selectors.companies import company_list
+from pipeline.selectors.contacts import contact_list
 from pipeline.selectors.leads import lead_list
 from pipeline.selectors.opportunities import opportunity_list
 

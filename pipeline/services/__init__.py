@@ -34,9 +34,6 @@ from pipeline.services.opportunities import (
 )
 from pipeline.services.validation import parse_date, parse_money, parse_probability
 
-# The former private name of parse_money, still imported by forecasting's quota form.
-_money = parse_money
-
 __all__ = [
     "CLOSED_EDITABLE",
     "COMPANY_FIELDS",

@@ -72,12 +72,18 @@ def log_activity(
     return activity
 
 
-@transaction.atomic
-def complete_task(*, activity: Activity, by) -> Activity:
+def _locked_task(activity: Activity, by, verb: str) -> Activity:
+    """The task, locked, when ``by`` may change it; refused for other activities."""
     activity = Activity.objects.select_for_update().get(pk=activity.pk)
     require_edit(by, activity, "task")
     if activity.kind != Activity.Kind.TASK:
-        raise ValidationError("Only tasks can be completed.")
+        raise ValidationError(f"Only tasks can be {verb}.")
+    return activity
+
+
+@transaction.atomic
+def complete_task(*, activity: Activity, by) -> Activity:
+    activity = _locked_task(activity, by, "completed")
     if activity.done_at is not None:
         return activity
     activity.done_at = timezone.now()
@@ -92,10 +98,7 @@ def complete_task(*, activity: Activity, by) -> Activity:
 
 @transaction.atomic
 def reopen_task(*, activity: Activity, by) -> Activity:
-    activity = Activity.objects.select_for_update().get(pk=activity.pk)
-    require_edit(by, activity, "task")
-    if activity.kind != Activity.Kind.TASK:
-        raise ValidationError("Only tasks can be reopened.")
+    activity = _locked_task(activity, by, "reopened")
     activity.done_at = None
     activity.save(update_fields=["done_at"])
     return activity

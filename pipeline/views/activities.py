@@ -12,10 +12,10 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from imports import exports
+from accounts.redirects import safe_next
+from pipeline import list_exports as exports
 from pipeline import services
 from pipeline.forms import add_service_errors, choice_query
 from pipeline.forms.activities import ActivityForm
@@ -26,21 +26,12 @@ def _is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def _safe_next(request, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def activity_create(request):
     params = request.POST if request.method == "POST" else request.GET
     target_field, target = activity_target(user=request.user, params=params)
-    back = _safe_next(request, target.get_absolute_url())
+    back = safe_next(request, target.get_absolute_url())
     if request.method == "POST":
         form = ActivityForm(request.POST)
         if form.is_valid():
@@ -119,7 +110,7 @@ def _task_action(request, pk: int, action, done_message: str):
                 status=200,
             )
         messages.error(request, message)
-        return HttpResponseRedirect(_safe_next(request, reverse("pipeline:tasks")))
+        return HttpResponseRedirect(safe_next(request, reverse("pipeline:tasks")))
     task = task_for(user=request.user, pk=task.pk)
     if _is_htmx(request):
         return render(
@@ -128,7 +119,7 @@ def _task_action(request, pk: int, action, done_message: str):
             {"task": task, "task_flash": done_message, "today": timezone.localdate()},
         )
     messages.success(request, f"{done_message}: {task.subject}")
-    return HttpResponseRedirect(_safe_next(request, reverse("pipeline:tasks")))
+    return HttpResponseRedirect(safe_next(request, reverse("pipeline:tasks")))
 
 
 @login_required

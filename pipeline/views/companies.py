@@ -2,25 +2,19 @@
 timeline), create and edit. A company is visible to its owner's scope and to whoever may see
 one of its deals; only the owner's scope may edit it."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import redirect, render
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.http import require_http_methods
 
 from accounts import visibility
-from imports import exports
+from pipeline import list_exports as exports
 from pipeline import services
-from pipeline.forms import add_service_errors
-from pipeline.forms.accounts import CompanyForm
-from pipeline.selectors import accounts as selectors
-from pipeline.selectors.leads import paginate
+from pipeline.forms.companies import CompanyForm
+from pipeline.selectors import companies as selectors
 from pipeline.selectors.timeline import timeline_for
-
-
-def can_assign(user) -> bool:
-    return visibility.is_admin(user) or visibility.is_manager(user)
+from pipeline.views import form_page, list_page
 
 
 @login_required
@@ -28,17 +22,7 @@ def company_list(request):
     filterset = selectors.company_list(user=request.user, params=request.GET)
     if fmt := exports.wanted(request):
         return exports.response(fmt, "companies", filterset.qs)
-    page = paginate(filterset.qs, request.GET.get("page"))
-    return render(
-        request,
-        "pipeline/company_list.html",
-        {
-            "filter": filterset,
-            "page_obj": page,
-            "sort": filterset.sort,
-            "show_owner_filter": can_assign(request.user),
-        },
-    )
+    return list_page(request, filterset, "pipeline/company_list.html")
 
 
 @login_required
@@ -59,22 +43,14 @@ def company_detail(request, pk: int):
 @login_required
 @require_http_methods(["GET", "POST"])
 def company_create(request):
-    form = CompanyForm(
-        request.POST if request.method == "POST" else None,
-        user=request.user,
-        assign=can_assign(request.user),
+    return form_page(
+        request,
+        CompanyForm,
+        "pipeline/company_form.html",
+        record_name="company",
+        service=services.create_company,
+        success=lambda company: f"Company {company.name} created.",
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            company = services.create_company(
-                by=request.user, owner=form.cleaned_data.get("owner"), **form.service_data()
-            )
-        except ValidationError as e:
-            add_service_errors(form, e)
-        else:
-            messages.success(request, f"Company {company.name} created.")
-            return redirect(company)
-    return render(request, "pipeline/company_form.html", {"form": form, "company": None})
 
 
 @login_required
@@ -83,26 +59,15 @@ def company_edit(request, pk: int):
     company = selectors.company_for(user=request.user, pk=pk)
     if not visibility.can_edit(request.user, company):
         raise PermissionDenied("Only the company's owner, their manager or an admin may edit it.")
-    form = CompanyForm(
-        request.POST if request.method == "POST" else None,
+    return form_page(
+        request,
+        CompanyForm,
+        "pipeline/company_form.html",
+        record_name="company",
         instance=company,
-        user=request.user,
-        assign=can_assign(request.user),
+        service=services.update_company,
+        success=lambda company: "Company saved.",
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            company = services.update_company(
-                company=company,
-                by=request.user,
-                owner=form.cleaned_data.get("owner"),
-                **form.service_data(),
-            )
-        except ValidationError as e:
-            add_service_errors(form, e)
-        else:
-            messages.success(request, "Company saved.")
-            return redirect(company)
-    return render(request, "pipeline/company_form.html", {"form": form, "company": company})
 
 
 urlpatterns = [

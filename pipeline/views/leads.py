@@ -12,17 +12,14 @@ from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import visibility
-from imports import exports
+from pipeline import list_exports as exports
 from pipeline import services
 from pipeline.forms import add_service_errors, choice_query
 from pipeline.forms.leads import ConvertLeadForm, DisqualifyForm, LeadForm
 from pipeline.models import Lead
 from pipeline.selectors import leads as selectors
 from pipeline.selectors.timeline import timeline_for
-
-
-def _can_assign(user) -> bool:
-    return visibility.is_admin(user) or visibility.is_manager(user)
+from pipeline.views import form_page, list_page
 
 
 @login_required
@@ -30,38 +27,20 @@ def lead_list(request):
     filterset = selectors.lead_list(user=request.user, params=request.GET)
     if fmt := exports.wanted(request):
         return exports.response(fmt, "leads", filterset.qs)
-    page = selectors.paginate(filterset.qs, request.GET.get("page"))
-    return render(
-        request,
-        "pipeline/lead_list.html",
-        {
-            "filter": filterset,
-            "page_obj": page,
-            "sort": filterset.sort,
-            "show_owner_filter": _can_assign(request.user),
-        },
-    )
+    return list_page(request, filterset, "pipeline/lead_list.html")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def lead_create(request):
-    form = LeadForm(
-        request.POST if request.method == "POST" else None,
-        user=request.user,
-        assign=_can_assign(request.user),
+    return form_page(
+        request,
+        LeadForm,
+        "pipeline/lead_form.html",
+        record_name="lead",
+        service=services.create_lead,
+        success=lambda lead: f"Lead {lead.full_name} created.",
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            lead = services.create_lead(
-                by=request.user, owner=form.cleaned_data.get("owner"), **form.service_data()
-            )
-        except ValidationError as e:
-            add_service_errors(form, e)
-        else:
-            messages.success(request, f"Lead {lead.full_name} created.")
-            return redirect(lead)
-    return render(request, "pipeline/lead_form.html", {"form": form, "lead": None})
 
 
 @login_required
@@ -88,26 +67,15 @@ def lead_edit(request, pk: int):
             f"This lead is {lead.get_status_display().lower()} and can no longer be edited.",
         )
         return redirect(lead)
-    form = LeadForm(
-        request.POST if request.method == "POST" else None,
+    return form_page(
+        request,
+        LeadForm,
+        "pipeline/lead_form.html",
+        record_name="lead",
         instance=lead,
-        user=request.user,
-        assign=_can_assign(request.user),
+        service=services.update_lead,
+        success=lambda lead: "Lead saved.",
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            lead = services.update_lead(
-                lead=lead,
-                by=request.user,
-                owner=form.cleaned_data.get("owner"),
-                **form.service_data(),
-            )
-        except ValidationError as e:
-            add_service_errors(form, e)
-        else:
-            messages.success(request, "Lead saved.")
-            return redirect(lead)
-    return render(request, "pipeline/lead_form.html", {"form": form, "lead": lead})
 
 
 def _lead_action(request, pk: int, action, success: str):
@@ -177,7 +145,7 @@ def lead_convert(request, pk: int):
     options = {
         "user": request.user,
         "lead": lead,
-        "assign": _can_assign(request.user),
+        "assign": visibility.can_assign_owner(request.user),
         # Searches that narrow the company and contact dropdowns (?company_q=, ?contact_q=).
         "company_q": query["company_q"],
         "contact_q": query["contact_q"],

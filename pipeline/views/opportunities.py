@@ -20,10 +20,10 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from imports import exports
+from accounts.redirects import safe_next
+from pipeline import list_exports as exports
 from pipeline import services
 from pipeline.forms import add_service_errors, choice_query
 from pipeline.forms.opportunities import (
@@ -52,15 +52,6 @@ from pipeline.views.board import render_cards
 
 def _wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
-
-
-def _safe_next(request, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
 
 
 def _message(error: ValidationError) -> str:
@@ -258,7 +249,7 @@ def _card_payload(request, opportunity_pk: int) -> dict:
     row = board_selectors.card_for(user=request.user, pk=opportunity_pk)
     if row is None:
         return {"card": "", "stage": None, "version": None, "open": False}
-    html = render_cards([row], next_url=_safe_next(request, reverse("pipeline:board")))
+    html = render_cards([row], next_url=safe_next(request, reverse("pipeline:board")))
     return {"card": html, "stage": row["stage_id"], "version": row["version"], "open": True}
 
 
@@ -284,7 +275,7 @@ def _move_response(request, opportunity, *, ok: bool, message: str, status: int 
             payload["headers"] = _headers_payload(request, opportunity)
         return JsonResponse(payload, status=status)
     (messages.success if ok else messages.error)(request, message)
-    return HttpResponseRedirect(_safe_next(request, opportunity.get_absolute_url()))
+    return HttpResponseRedirect(safe_next(request, opportunity.get_absolute_url()))
 
 
 def _run_stage_action(request, opportunity, action, *, done: str):
@@ -306,8 +297,8 @@ def _move_page(request, opportunity, form, *, status: int = 200):
     context = {
         "opportunity": opportunity,
         "form": form,
-        "next": _safe_next(request, ""),
-        "cancel_url": _safe_next(request, opportunity.get_absolute_url()),
+        "next": safe_next(request, ""),
+        "cancel_url": safe_next(request, opportunity.get_absolute_url()),
     }
     if request.method == "GET" and request.headers.get("HX-Request") == "true":
         context["stages"] = [s for s in form.fields["stage"].queryset if s.kind != Stage.Kind.LOST]
@@ -373,7 +364,7 @@ def opportunity_move(request, pk: int):
         form.add_error(None, str(e) or "Not allowed.")
         return _move_page(request, opportunity, form, status=403)
     messages.success(request, done.format(o=opportunity))
-    return HttpResponseRedirect(_safe_next(request, opportunity.get_absolute_url()))
+    return HttpResponseRedirect(safe_next(request, opportunity.get_absolute_url()))
 
 
 @login_required
@@ -427,13 +418,13 @@ def opportunity_close_lost(request, pk: int):
                 form.add_error(None, str(e))
             else:
                 messages.success(request, f"“{opportunity.name}” closed lost.")
-                return HttpResponseRedirect(_safe_next(request, opportunity.get_absolute_url()))
+                return HttpResponseRedirect(safe_next(request, opportunity.get_absolute_url()))
     else:
         form = CloseLostForm(initial={"version": opportunity.version})
     return render(
         request,
         "pipeline/opportunity_close.html",
-        {"opportunity": opportunity, "form": form, "won": False, "next": _safe_next(request, "")},
+        {"opportunity": opportunity, "form": form, "won": False, "next": safe_next(request, "")},
         status=400 if form.is_bound else 200,
     )
 

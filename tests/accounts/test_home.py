@@ -94,3 +94,35 @@ def test_home_counts_read_right_in_the_singular(client, manager, rep, pipeline):
     client.force_login(manager)
     content = client.get(reverse("home")).content.decode()
     assert "1 deal · weighted" in content and "1 deal since" in content
+
+
+@pytest.mark.parametrize("who", ["manager", "admin_user", "rep"])
+@pytest.mark.django_db
+def test_home_with_no_pipeline_and_no_deals(client, request, who):
+    """A new installation has no pipeline yet: every role's home page opens and says so."""
+    from pipeline.models import Pipeline
+
+    Pipeline.objects.all().delete()
+    client.force_login(request.getfixturevalue(who))
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+
+
+FORECAST_PAGES = [
+    "forecasting:dashboard", "forecasting:deals", "forecasting:changes", "forecasting:accuracy",
+    "forecasting:calibration", "forecasting:quotas", "forecasting:reports_index",
+    "forecasting:report_funnel", "forecasting:report_stages", "forecasting:report_win_rate",
+    "forecasting:report_pipeline", "forecasting:report_rotting", "forecasting:report_scorecards",
+    "forecasting:report_priorities", "forecasting:report_deals",
+]  # fmt: skip
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", FORECAST_PAGES)
+def test_forecast_pages_with_no_pipeline(client, admin_user, name):
+    """Before an admin has set up a pipeline, every forecast page and report opens."""
+    from pipeline.models import Pipeline
+
+    Pipeline.objects.all().delete()
+    client.force_login(admin_user)
+    assert client.get(reverse(name)).status_code == 200

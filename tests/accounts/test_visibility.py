@@ -239,3 +239,58 @@ def test_visible_to_activity_on_a_visible_record_whoever_logged_it(
     assert Activity.objects.visible_to(rep).filter(pk=note.pk).exists()
     assert not Activity.objects.visible_to(rep2).filter(pk=note.pk).exists()
     assert not Activity.objects.visible_to(outsider).filter(pk=note.pk).exists()
+
+
+# --- the named role questions ------------------------------------------------------------------
+
+ROLE_QUESTIONS = {
+    # question: the roles answered yes, of rep / manager / admin / superuser (rep role)
+    "can_administer": {"admin", "superuser"},
+    "can_assign_owner": {"manager", "admin", "superuser"},
+    "can_use_two_factor": {"manager", "admin", "superuser"},
+    "follows_team": {"manager"},
+}
+
+
+@pytest.fixture
+def by_role(rep, manager, admin_user):
+    return {
+        "rep": rep,
+        "manager": manager,
+        "admin": admin_user,
+        "superuser": UserFactory(username="root", is_superuser=True),
+    }
+
+
+@pytest.mark.parametrize("question", sorted(ROLE_QUESTIONS))
+def test_named_role_question_per_role(by_role, question):
+    ask = getattr(visibility, question)
+    assert {role for role, user in by_role.items() if ask(user)} == ROLE_QUESTIONS[question]
+
+
+@pytest.mark.parametrize("question", sorted(ROLE_QUESTIONS))
+def test_named_role_question_is_no_for_inactive_and_anonymous(by_role, question):
+    ask = getattr(visibility, question)
+    for user in by_role.values():
+        user.is_active = False
+        assert not ask(user)
+    assert not ask(AnonymousUser()) and not ask(None)
+
+
+def test_scope_key_equal_for_equal_scopes_only(rep, rep2, manager, admin_user):
+    root = UserFactory(username="root", is_superuser=True)
+    assert visibility.scope_key(admin_user) == visibility.scope_key(root) == "admin"
+    keys = {visibility.scope_key(u) for u in (rep, rep2, manager, admin_user)}
+    assert len(keys) == 4
+
+
+def test_role_questions_are_template_filters(rf, rep, manager, admin_user):
+    from django.template import Context, Template
+
+    page = Template(
+        "{% load permissions %}{% if user|can_administer %}A{% endif %}"
+        "{% if user|can_assign_owner %}O{% endif %}{% if user|can_use_two_factor %}2{% endif %}"
+        "{% if user|follows_team %}T{% endif %}"
+    )
+    answers = [page.render(Context({"user": u})) for u in (rep, manager, admin_user)]
+    assert answers == ["", "O2T", "AO2"]

@@ -331,3 +331,11 @@ def test_batch_page_polls_progress_while_running_and_refreshes_when_done(client,
     response = client.get(reverse("imports:progress", args=[batch.pk]), HTTP_HX_REQUEST="true")
     assert response["HX-Refresh"] == "true"
     cache.delete(services.progress_key(batch.pk))
+
+
+def test_list_exports_use_the_import_template_columns():
+    from imports.mapping import template_headers
+    from pipeline.list_exports import HEADERS
+
+    for kind, headers in HEADERS.items():
+        assert headers == template_headers(kind), kind

@@ -147,6 +147,20 @@ def test_board_show_more_page_and_fragment(client, rep, pipeline):
     assert client.get(url, {"offset": "nonsense"}).status_code == 200
 
 
+def test_board_column_limit_is_the_setting(client, rep, pipeline, settings):
+    settings.OPPORTUNE_BOARD_COLUMN_LIMIT = 3
+    for i in range(5):
+        _deal(rep, pipeline, name=f"Deal {i}")
+    qual = stage(pipeline, "Qualification")
+    client.force_login(rep)
+    column = _column(client.get(BOARD, {"pipeline": pipeline.pk}), "Qualification")
+    assert len(column.cards) == 3 and column.count == 5
+    url = reverse("pipeline:board_column", args=[qual.pk])
+    more = client.get(url, {"pipeline": pipeline.pk})  # no offset: after the first page
+    assert [c["name"] for c in more.context["column"].cards] == ["Deal 3", "Deal 4"]
+    assert more.context["prev_offset"] == 0
+
+
 def test_board_show_more_keeps_visibility(client, rep, rep2, pipeline):
     _deal(rep2, pipeline, name="Hidden")
     client.force_login(rep)
@@ -468,3 +482,22 @@ def test_board_column_huge_offset_is_not_a_500(client, rep, pipeline):
     assert (
         response.status_code == 200 and "No more deals in this stage" in response.content.decode()
     )
+
+
+def test_board_card_partial_escapes_every_value_as_django_does():
+    from django.utils.html import escape as django_escape
+    from django.utils.safestring import mark_safe
+
+    from pipeline.templating import escape_value
+
+    hostile = "<script>alert(\"x\")</script> & 'q'"
+    assert escape_value(hostile) == django_escape(hostile)
+    assert escape_value(hostile) == escape_value(hostile)  # the remembered form is the same
+    assert escape_value(7) == 7
+    assert escape_value(mark_safe("<b>ok</b>")) == "<b>ok</b>"
+
+    class Named:
+        def __str__(self):
+            return "<i>obj</i>"
+
+    assert escape_value(Named()) == "&lt;i&gt;obj&lt;/i&gt;"

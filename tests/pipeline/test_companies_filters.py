@@ -6,7 +6,7 @@ import pytest
 from django.http import QueryDict
 
 from pipeline import services
-from pipeline.selectors.accounts import company_list
+from pipeline.selectors.companies import company_list
 from tests.factories import CompanyFactory, OpportunityFactory, current_version
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +77,7 @@ def test_company_open_figures_same_with_either_plan(
     manager, rep, rep2, outsider, pipeline, lost_reason
 ):
     from pipeline.models import Company
-    from pipeline.selectors.accounts import with_open_deal_figures
+    from pipeline.selectors.companies import with_open_deal_figures
 
     shared = CompanyFactory(owner=rep)
     OpportunityFactory(owner=rep, pipeline=pipeline, company=shared, amount=Decimal("10.50"))

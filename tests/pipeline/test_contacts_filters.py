@@ -3,7 +3,7 @@
 import pytest
 from django.http import QueryDict
 
-from pipeline.selectors.accounts import contact_list
+from pipeline.selectors.contacts import contact_list
 from tests.factories import CompanyFactory, ContactFactory
 
 pytestmark = pytest.mark.django_db

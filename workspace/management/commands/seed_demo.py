@@ -6,13 +6,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accounts.models import User
-from pipeline import demo
+from workspace import demo
 
 
 class Command(BaseCommand):
     help = (
         "Load realistic, deterministic demo data (teams, reps, pipelines, companies, leads, "
-        "deals with 18 months of history, activities) into an empty database."
+        "deals with 18 months of history, activities, quotas) into an empty database, then "
+        "back-fill the forecast snapshots over that history."
     )
 
     def add_arguments(self, parser):
@@ -69,11 +70,8 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"Demo data loaded in {time.monotonic() - started:.1f}s: {summary}")
         )
         if snapshots:
-            from forecasting.services import backfill_snapshots
-
             started = time.monotonic()
             end = today or timezone.localdate()
-            weeks = -(-demo.HISTORY_DAYS // 7)  # weekly, ending on the reference date itself
             self.stdout.write("Back-filling forecast snapshots over the demo's history…")
 
             last_report = [0.0]
@@ -90,9 +88,7 @@ class Command(BaseCommand):
                 )
                 self.stdout.flush()
 
-            taken = backfill_snapshots(
-                start=end - dt.timedelta(weeks=weeks), end=end, progress=snapshot_taken
-            )
+            taken = demo.backfill(end=end, progress=snapshot_taken)
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Forecast snapshots back-filled for {taken} dates (weekly and each month's "

@@ -1,47 +1,21 @@
-"""Forms of the company and contact pages. They validate input; ``pipeline.services`` writes
-(``create_company`` / ``update_company`` / ``create_contact`` / ``update_contact``)."""
+"""The contact form. It validates input; ``pipeline.services`` writes
+(``create_contact`` / ``update_contact``)."""
 
 from __future__ import annotations
 
 from django import forms
 from django.db.models import Q
 
-from pipeline.filters.leads import SEARCH_MAX_LENGTH, search_words
-from pipeline.forms.leads import _owner_field, limit_choices
+from pipeline.filters import SEARCH_MAX_LENGTH, search_words
+from pipeline.forms import ServiceModelForm, add_owner_field, limit_choices
 from pipeline.models import Company, Contact
-from pipeline.services import COMPANY_FIELDS, CONTACT_FIELDS
+from pipeline.services import CONTACT_FIELDS
 
 
-class CompanyForm(forms.ModelForm):
-    class Meta:
-        model = Company
-        fields = [*COMPANY_FIELDS]
-        widgets = {"website": forms.TextInput(attrs={"placeholder": "example.com"})}
-        labels = {"employees": "Employees"}
-
-    def __init__(self, *args, user, assign: bool = True, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["name"].error_messages["required"] = "Enter the company's name."
-        if assign:
-            self.fields["owner"] = _owner_field(user)
-            self.fields["owner"].initial = self.instance.owner_id if self.instance.pk else user.pk
-
-    def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if not name:
-            raise forms.ValidationError("Enter the company's name.")
-        return name
-
-    def service_data(self) -> dict:
-        return {name: self.cleaned_data[name] for name in COMPANY_FIELDS}
-
-    def _post_clean(self):
-        # Field validation only; the services validate and write the model.
-        pass
-
-
-class ContactForm(forms.ModelForm):
+class ContactForm(ServiceModelForm):
     """Create or edit a contact; ``company_q`` narrows the company dropdown."""
+
+    service_fields = CONTACT_FIELDS
 
     company = forms.ModelChoiceField(
         queryset=Company.objects.none(), required=False, empty_label="— No company —"
@@ -70,8 +44,7 @@ class ContactForm(forms.ModelForm):
         self.company_more = limit_choices(self, "company", shown.order_by("name", "id"), 100)
         self.fields["first_name"].error_messages["required"] = "Enter the contact's first name."
         if assign:
-            self.fields["owner"] = _owner_field(user)
-            self.fields["owner"].initial = self.instance.owner_id if self.instance.pk else user.pk
+            add_owner_field(self, user)
         self.order_fields(["first_name", "last_name", "title", "company", "email", "phone"])
 
     def clean_first_name(self):
@@ -79,9 +52,3 @@ class ContactForm(forms.ModelForm):
         if not value:
             raise forms.ValidationError("Enter the contact's first name.")
         return value
-
-    def service_data(self) -> dict:
-        return {name: self.cleaned_data[name] for name in CONTACT_FIELDS}
-
-    def _post_clean(self):
-        pass

@@ -1,4 +1,5 @@
-"""Reads for the company and contact pages.
+"""Reads for the company pages, and the deal lists and totals a company's or a contact's
+page shows.
 
 Everything starts from ``visible_to(user)``. Figures about a company's deals (counts and
 sums) are computed over the deals the user may see, so a rep who sees a company through one
@@ -26,9 +27,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
-from accounts.visibility import owner_q, visible_ref
+from accounts.visibility import owner_q
 from pipeline import expressions
-from pipeline.filters.accounts import CompanyFilter, ContactFilter
+from pipeline.filters.companies import CompanyFilter
 from pipeline.models import Company, Contact, Lead, Opportunity, Stage
 
 RELATED_LIMIT = 100
@@ -89,35 +90,14 @@ def company_list(*, user, params) -> CompanyFilter:
     return CompanyFilter(params.copy(), queryset=queryset, user=user)
 
 
-def _with_company_visible(queryset, user):
-    """``company_visible``: whether ``user`` may open the contact's company (a rep's contact
-    may work at another team's account; its name and link are then not shown)."""
-    return queryset.annotate(company_visible=visible_ref(user, Company, "company_id"))
-
-
-def contact_list(*, user, params) -> ContactFilter:
-    queryset = _with_company_visible(
-        Contact.objects.visible_to(user).select_related("owner", "company"), user
-    )
-    return ContactFilter(params.copy(), queryset=queryset, user=user)
-
-
 def company_for(*, user, pk: int) -> Company:
     """A company ``user`` may see, or 404."""
     return get_object_or_404(Company.objects.visible_to(user).select_related("owner"), pk=pk)
 
 
-def contact_for(*, user, pk: int) -> Contact:
-    """A contact ``user`` may see, or 404."""
-    return get_object_or_404(
-        _with_company_visible(
-            Contact.objects.visible_to(user).select_related("owner", "company"), user
-        ),
-        pk=pk,
-    )
-
-
-def _deals(user, **where):
+def related_deals(user, **where):
+    """The deals ``user`` may see among ``where`` (a company's, a contact's): open first, then
+    won, then lost, each with its weighted amount."""
     return (
         Opportunity.objects.visible_to(user)
         .filter(**where)
@@ -134,7 +114,8 @@ def _deals(user, **where):
     )
 
 
-def _deal_totals(user, **where) -> dict:
+def deal_totals(user, **where) -> dict:
+    """Open, weighted, won and lost figures of the deals ``user`` may see among ``where``."""
     return (
         Opportunity.objects.visible_to(user)
         .filter(**where)
@@ -178,29 +159,9 @@ def company_page(*, user, company: Company) -> dict:
         .order_by("last_name", "first_name", "id")
     )
     return {
-        "deals": list(_deals(user, company=company)[:RELATED_LIMIT]),
-        "deal_totals": _deal_totals(user, company=company),
+        "deals": list(related_deals(user, company=company)[:RELATED_LIMIT]),
+        "deal_totals": deal_totals(user, company=company),
         "leads": list(leads[:RELATED_LIMIT]),
         "contacts": list(contacts[:RELATED_LIMIT]),
-        "related_limit": RELATED_LIMIT,
-    }
-
-
-def contact_page(*, user, contact: Contact) -> dict:
-    """Deals the contact is primary contact of, and leads linked to the contact (or unlinked
-    with the same email), as ``user`` may see them."""
-    where = Q(contact=contact)
-    if contact.email:
-        where |= Q(contact__isnull=True, email__iexact=contact.email)
-    leads = (
-        Lead.objects.visible_to(user)
-        .filter(where)
-        .select_related("owner")
-        .order_by("-created_at", "-id")
-    )
-    return {
-        "deals": list(_deals(user, contact=contact)[:RELATED_LIMIT]),
-        "deal_totals": _deal_totals(user, contact=contact),
-        "leads": list(leads[:RELATED_LIMIT]),
         "related_limit": RELATED_LIMIT,
     }

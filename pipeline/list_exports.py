@@ -3,8 +3,9 @@ on the list's URL), so that exporting and importing the file into an empty datab
 same records: one function per kind turns the page's filtered queryset into rows.
 
 Cells go through the one formula guard of ``pipeline.exports`` (the importer removes exactly
-its protective ``'``). A deal's ``External id`` is the id it was imported with, else
-``opportune-<id>``, which a re-import of the file into the same database matches to the deal.
+its protective ``'``). A deal's ``External id`` is ``opportune-<id>``, which a re-import of the
+file into the same database matches to the deal. The headers are the import template's
+(``imports.mapping``; a test keeps the two equal).
 """
 
 from __future__ import annotations
@@ -12,13 +13,70 @@ from __future__ import annotations
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse
 
-from imports.mapping import template_headers
-from imports.models import ExternalKey, ImportedRecord, Kind
 from pipeline.exports import export_response
 from pipeline.models import StageTransition
 
 FORMATS = ("csv", "xlsx")
 INTERNAL_PREFIX = "opportune-"
+
+HEADERS = {
+    "companies": [
+        "Company name",
+        "Website",
+        "Industry",
+        "Employees",
+        "Phone",
+        "City",
+        "Country",
+        "Owner",
+    ],
+    "contacts": [
+        "First name",
+        "Last name",
+        "Email",
+        "Phone",
+        "Job title",
+        "Decision maker",
+        "Company",
+        "Owner",
+    ],
+    "leads": [
+        "First name",
+        "Last name",
+        "Email",
+        "Phone",
+        "Job title",
+        "Company name",
+        "Source",
+        "Need",
+        "Budget",
+        "Authority",
+        "Timeline",
+        "Created on",
+        "Owner",
+    ],
+    "deals": [
+        "External id",
+        "Deal name",
+        "Amount",
+        "Stage",
+        "Won / lost",
+        "Owner",
+        "Company",
+        "Company website",
+        "Contact name",
+        "Contact email",
+        "Contact phone",
+        "Contact is decision maker",
+        "Expected close date",
+        "Created on",
+        "Engaged on",
+        "Closed on",
+        "Lost reason",
+        "Probability %",
+        "Next step",
+    ],
+}
 
 
 def wanted(request) -> str:
@@ -37,7 +95,7 @@ def _day(value) -> str:
 
 
 def company_rows(qs):
-    yield template_headers(Kind.COMPANIES)
+    yield HEADERS["companies"]
     for c in qs.select_related("owner").iterator(chunk_size=2000):
         yield [
             c.name,
@@ -52,7 +110,7 @@ def company_rows(qs):
 
 
 def contact_rows(qs):
-    yield template_headers(Kind.CONTACTS)
+    yield HEADERS["contacts"]
     for c in qs.select_related("owner", "company").iterator(chunk_size=2000):
         yield [
             c.first_name,
@@ -67,7 +125,7 @@ def contact_rows(qs):
 
 
 def lead_rows(qs):
-    yield template_headers(Kind.LEADS)
+    yield HEADERS["leads"]
     for x in qs.select_related("owner").iterator(chunk_size=2000):
         yield [
             x.first_name,
@@ -87,8 +145,7 @@ def lead_rows(qs):
 
 
 def deal_rows(qs):
-    yield template_headers(Kind.DEALS)
-    keys = ExternalKey.objects.filter(model=ImportedRecord.Model.DEAL, object_id=OuterRef("pk"))
+    yield HEADERS["deals"]
     # The deal's stay in its last open stage after the first (the "engaged" date).
     engaged = (
         StageTransition.objects.filter(
@@ -100,14 +157,14 @@ def deal_rows(qs):
     qs = (
         qs.defer(None)  # the list page loads only its columns; the file has them all
         .select_related("owner", "company", "contact", "stage", "lost_reason")
-        .annotate(external_key=Subquery(keys.values("key")[:1]), engaged_at=Subquery(engaged))
+        .annotate(engaged_at=Subquery(engaged))
         .order_by("id")
     )
     for d in qs.iterator(chunk_size=2000):
         contact = d.contact
         outcome = {"won": "won", "lost": "lost"}.get(d.stage.kind, "open")
         yield [
-            d.external_key or f"{INTERNAL_PREFIX}{d.pk}",
+            f"{INTERNAL_PREFIX}{d.pk}",
             d.name,
             d.amount,
             d.stage.name,
