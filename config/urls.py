@@ -33,6 +33,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("api/", include("api.urls")),
     path("", include("api.page_urls")),
+    path("imports/", include("imports.urls")),
     path("", include("workspace.urls")),
     path("", include("accounts.urls")),
 ]

@@ -44,7 +44,8 @@ class R:
 
     ``get`` / ``post``: a status, or a dict of role → status with ``"*"`` for the others
     (``None`` = the method is not tried). ``obj``: the kind of record whose id is in the URL
-    (``deal``, ``lead``, ``company``, ``contact``, ``task``, ``user``, ``stage``), passed as the
+    (``deal``, ``lead``, ``company``, ``contact``, ``task``, ``user``, ``stage``, ``import``),
+    passed as the
     route's one URL argument, or through ``query`` / ``data`` (``{id}`` is replaced).
     ``hidden``: what a user who may not see the record gets (404 unless the page simply
     ignores an id it may not use). A 403 for a role or a 405 for a method is the same answer
@@ -162,6 +163,18 @@ ROUTES: dict[str, R] = {
     "webhooks": R(get={"admin": 200, "*": 403}, post={"admin": 400, "*": 403}),
     "webhook_toggle": R(args={"pk": 2**31 - 1}, get=405, post={"admin": 404, "*": 403}),
     "webhook_redeliver": R(args={"pk": 2**31 - 1}, get=405, post={"admin": 404, "*": 403}),
+    # imports: the list for everyone; a batch for whoever sees its owner; the wizard's steps
+    # for the uploader only (anyone else: 404, as for a batch they cannot see)
+    "imports:index": R(post=400),
+    "imports:template": R(args={"kind": "deals"}),
+    "imports:batch": R(obj="import"),
+    "imports:progress": R(obj="import"),
+    "imports:errors": R(obj="import"),
+    "imports:columns": R(obj="import", get={"rep": 200, "*": 404}, post={"rep": 400, "*": 404}),
+    "imports:values": R(obj="import", get={"rep": 200, "*": 404}, post={"rep": 400, "*": 404}),
+    "imports:preview": R(obj="import", get={"rep": 200, "*": 404}),
+    "imports:confirm": R(obj="import", get=405, post={"rep": 302, "*": 404}),
+    "imports:undo": R(obj="import", get=405, post=302),
 }
 
 # Django admin, one group: admins get in, everyone else is sent to the admin login.
@@ -260,6 +273,7 @@ class World:
 
 
 def _seed() -> World:
+    from imports import services as import_services
     from pipeline import services
     from pipeline.models import Activity
     from tests.factories import (
@@ -302,8 +316,15 @@ def _seed() -> World:
             opportunity=deal,
             due_on=timezone.localdate() + dt.timedelta(days=3),
         )
+        batch = import_services.create_batch(
+            by=rep,
+            kind="deals",
+            file_name=f"{mark}.csv",
+            data=f"Deal,Stage\n{mark} row,X\n".encode(),
+        )
         ids.update(
             {
+                (team_key, "import"): batch.pk,
                 (team_key, "deal"): deal.pk,
                 (team_key, "lead"): lead.pk,
                 (team_key, "company"): company.pk,
