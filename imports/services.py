@@ -1269,12 +1269,14 @@ def _apply_updates(result: Plan, *, batch, by) -> None:
                 before = {k: _json(getattr(obj, k)) for k in changes}
                 service = {
                     Kind.COMPANIES: lambda o, c: pipeline_services.update_company(
-                        company=o, by=by, **c
+                        company=o, by=by, version=o.version, **c
                     ),
                     Kind.CONTACTS: lambda o, c: pipeline_services.update_contact(
-                        contact=o, by=by, **c
+                        contact=o, by=by, version=o.version, **c
                     ),
-                    Kind.LEADS: lambda o, c: pipeline_services.update_lead(lead=o, by=by, **c),
+                    Kind.LEADS: lambda o, c: pipeline_services.update_lead(
+                        lead=o, by=by, version=o.version, **c
+                    ),
                 }[result.kind]
                 obj = service(obj, changes)
         except (ValidationError, PermissionDenied) as e:
