@@ -128,6 +128,18 @@ def can_administer(user) -> bool:
     return is_admin(user)
 
 
+def can_manage_integrations(user) -> bool:
+    """Webhook endpoints and every user's API tokens: admins only."""
+    return is_admin(user)
+
+
+def administrators():
+    """The active admins (role admin or superuser): who hears of an integration's trouble."""
+    from accounts.models import User
+
+    return User.objects.filter(Q(role="admin") | Q(is_superuser=True), is_active=True)
+
+
 def can_assign_owner(user) -> bool:
     """Whether ``user`` sees more owners than themselves: managers and admins choose a
     record's owner and filter lists by owner and team; a rep owns what they create."""

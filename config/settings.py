@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "forecasting",
     "notifications",
     "workspace",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -56,6 +57,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "imports.middleware.UploadLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -431,3 +433,74 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # admins can remove a device, never read i
 
 # Mail for password links: EMAIL_URL and OPPORTUNE_BASE_URL, under "Notifications and email".
 # --- end of authentication and security ------------------------------------------------------
+
+# --- REST API (api app) ----------------------------------------------------------------------
+# /api/v1/ with Django REST framework; schema by drf-spectacular at /api/schema/, docs at
+# /api/docs/ (Swagger UI from drf-spectacular-sidecar's static files). Throttle rates are per
+# token (requests with a personal API token) and per user (browser sessions), counted in the
+# default cache (Redis when REDIS_URL is set).
+INSTALLED_APPS += ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar", "api"]
+OPPORTUNE_API_TOKEN_RATE = env("OPPORTUNE_API_TOKEN_RATE", default="1200/min")
+OPPORTUNE_API_USER_RATE = env("OPPORTUNE_API_USER_RATE", default="600/min")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.TokenScope"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "api.throttling.TokenRateThrottle",
+        "api.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": OPPORTUNE_API_TOKEN_RATE,
+        "user": OPPORTUNE_API_USER_RATE,
+    },
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Cursor",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.exceptions.handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "DATETIME_FORMAT": "iso-8601",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Opportune API",
+    "DESCRIPTION": (
+        "The same records and rules as the pages. Authenticate with a personal API token "
+        "(`Authorization: Bearer <token>`, created under Settings > API tokens) or a browser "
+        "session. Every record carries an `ETag` from its version; writes need `If-Match` (or "
+        "`version` in the body): a stale `If-Match` is 412, a stale body version 409, a "
+        "missing one 428. Lists use cursor pagination (`next`/`previous` links)."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "StageKindEnum": "pipeline.models.Stage.Kind",
+        "ActivityKindEnum": "pipeline.models.Activity.Kind",
+        "ForecastCategoryEnum": "pipeline.models.ForecastCategory",
+        "OpenForecastCategoryEnum": "api.serializers.OPEN_FORECAST_CATEGORIES",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.error_responses",
+    ],
+}
+# The largest request body the API reads (Django refuses bigger ones before parsing).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+# Webhooks: receivers on private, loopback or link-local addresses are refused unless this is
+# on (a test receiver on 127.0.0.1, an intranet integration).
+OPPORTUNE_WEBHOOK_ALLOW_PRIVATE = env.bool("OPPORTUNE_WEBHOOK_ALLOW_PRIVATE", default=False)
+OPPORTUNE_WEBHOOK_TIMEOUT = env.float("OPPORTUNE_WEBHOOK_TIMEOUT", default=5.0)
+OPPORTUNE_WEBHOOK_MAX_ATTEMPTS = env.int("OPPORTUNE_WEBHOOK_MAX_ATTEMPTS", default=12)
+OPPORTUNE_WEBHOOK_DISABLE_AFTER = env.int("OPPORTUNE_WEBHOOK_DISABLE_AFTER", default=30)

@@ -31,6 +31,9 @@ urlpatterns = [
     path("pipeline/", include("pipeline.urls")),
     path("forecasting/", include("forecasting.urls")),
     path("notifications/", include("notifications.urls")),
+    path("api/", include("api.urls")),
+    path("", include("api.page_urls")),
+    path("imports/", include("imports.urls")),
     path("", include("workspace.urls")),
     path("", include("accounts.urls")),
 ]

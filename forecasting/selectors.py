@@ -22,13 +22,13 @@ from django.utils import timezone
 from accounts import visibility
 from accounts.models import Team, User
 from forecasting.aggregates import Figures, figures_from_row, snapshot_aggregates
-from forecasting.dealstate import MONEY_FIELD, state_subqueries, weighted_expression
+from forecasting.dealstate import MONEY_FIELD, state_at, weighted_expression
 from forecasting.models import ForecastAdjustment, ForecastRange, ForecastSnapshot, Quota
-from forecasting.periods import add_months
+from forecasting.periods import add_months, end_of_day
 from forecasting.quotas import quota_book
 from forecasting.scope import ForecastScope, months_filter, scoped_deals
 from forecasting.winrates import EMPIRICAL_MIN_CLOSED, empirical_stage_rates, stage_win_counts
-from pipeline.models import Stage
+from pipeline.models import Opportunity, Stage, StageTransition
 
 ZERO = Decimal("0")
 OPEN, WON, LOST = Stage.Kind.OPEN, Stage.Kind.WON, Stage.Kind.LOST
@@ -281,6 +281,18 @@ BARS = [
 ]
 
 
+# How the deals behind the bars changed besides: amount changes split by sign, and deals of
+# the period (at either date) that moved to another owner. Not part of the waterfall's sum.
+DETAILS = [
+    ("amount_up", "Amount up"),
+    ("amount_down", "Amount down"),
+    ("reassigned", "Reassigned"),
+]
+
+
+STATE_COLUMNS = [f"{d}_{f}" for d in "ab" for f in ("kind", "amount", "period", "owner")]
+
+
 def change_conditions(months: list[dt.date]) -> dict[str, Q]:
     first, last = months[0], months[-1]
     in1 = Q(a_kind=OPEN, a_period__gte=first, a_period__lte=last)
@@ -294,22 +306,52 @@ def change_conditions(months: list[dt.date]) -> dict[str, Q]:
         "pulled_in": Q(a_kind__isnull=False) & ~in1 & (in2 | closed_now),
         "pushed_out": in1 & ~in2 & ~closed_now,
         "amount_change": in1 & (in2 | closed_now) & ~Q(a_amount=F("b_amount")),
+        "amount_up": in1 & (in2 | closed_now) & Q(b_amount__gt=F("a_amount")),
+        "amount_down": in1 & (in2 | closed_now) & Q(b_amount__lt=F("a_amount")),
+        "reassigned": Q(a_kind__isnull=False) & (in1 | in2 | closed_now) & ~Q(a_owner=F("b_owner")),
         "won": closed_now & Q(b_kind=WON),
         "lost": closed_now & Q(b_kind=LOST),
         "end": in2,
     }
 
 
+def _changes_candidates(qs, months: list[dt.date], start: dt.date):
+    """The deals that can fall in a bar: those touched (a stage transition or a field-history
+    row) after the end of ``start``, and those in the period now. A deal untouched since then
+    stood at both dates as it stands now (:mod:`forecasting.dealstate` agrees with the live
+    state), so it can only be open or closed in the period at both dates if it is now. Found
+    through the ``changed_at`` / ``history_date`` indexes and the live close-date columns,
+    so the lateral joins run only for these deals."""
+    since = end_of_day(start)
+    first, after = months[0], add_months(months[-1], 1)
+    touched = Q(
+        pk__in=StageTransition.objects.filter(changed_at__gte=since).values("opportunity_id")
+    ) | Q(pk__in=Opportunity.history.model.objects.filter(history_date__gte=since).values("id"))
+    open_now = Q(stage__kind=OPEN, expected_close_date__gte=first, expected_close_date__lt=after)
+    closed_now = ~Q(stage__kind=OPEN) & (
+        Q(closed_on__gte=first, closed_on__lt=after)
+        | Q(closed_on__isnull=True, expected_close_date__gte=first, expected_close_date__lt=after)
+    )
+    return qs.filter(touched | open_now | closed_now)
+
+
 def _changes_queryset(scope: ForecastScope, start: dt.date, end: dt.date):
     rates = empirical_stage_rates(on=end)
-    qs = scope.opportunities()
-    qs = state_subqueries(qs, start, "a_", rates)
-    return state_subqueries(qs, end, "b_", rates)
+    qs = _changes_candidates(scope.opportunities(), scope.period.months, start)
+    qs = state_at(qs, start, "a_", rates)
+    return state_at(qs, end, "b_", rates)
 
 
 def what_changed(scope: ForecastScope, start: dt.date, end: dt.date) -> list[dict]:
-    """The waterfall of the period's open pipeline between ``start`` and ``end``: one query.
-    Start + new + pulled in − pushed out ± amount changes − won − lost = end."""
+    """The waterfall of the period's open pipeline between ``start`` and ``end``."""
+    return changes(scope, start, end)[0]
+
+
+def changes(scope: ForecastScope, start: dt.date, end: dt.date) -> tuple[list[dict], list[dict]]:
+    """The waterfall of the period's open pipeline between ``start`` and ``end`` (start + new +
+    pulled in − pushed out ± amount changes − won − lost = end) and the :data:`DETAILS`
+    counts: one aggregate over both dates' deal states (:func:`forecasting.dealstate.state_at`,
+    lateral joins for a past date), plus the empirical rates' query, whatever the range."""
     conditions = change_conditions(scope.period.months)
     money = MONEY_FIELD
     values = {
@@ -318,6 +360,9 @@ def what_changed(scope: ForecastScope, start: dt.date, end: dt.date) -> list[dic
         "pulled_in": F("b_amount"),
         "pushed_out": F("a_amount"),
         "amount_change": F("b_amount") - F("a_amount"),
+        "amount_up": F("b_amount") - F("a_amount"),
+        "amount_down": F("b_amount") - F("a_amount"),
+        "reassigned": F("b_amount"),
         "won": F("b_amount"),
         "lost": F("b_amount"),
         "end": F("b_amount"),
@@ -328,7 +373,10 @@ def what_changed(scope: ForecastScope, start: dt.date, end: dt.date) -> list[dic
             Sum(values[key], filter=condition, output_field=money), Value(ZERO), output_field=money
         )
         aggregates[f"{key}_count"] = Count("pk", filter=condition)
-    totals = _changes_queryset(scope, start, end).aggregate(**aggregates)
+    # Each row's two states are computed once in a subquery (the DISTINCT, a no-op over rows
+    # that carry their pk, makes Django aggregate over it) instead of once per aggregate.
+    states = _changes_queryset(scope, start, end).values("pk", *STATE_COLUMNS).distinct()
+    totals = states.aggregate(**aggregates)
     sign = {"pushed_out": -1, "won": -1, "lost": -1}
     bars = []
     running = ZERO
@@ -352,7 +400,16 @@ def what_changed(scope: ForecastScope, start: dt.date, end: dt.date) -> list[dic
                 "high": high,
             }
         )
-    return bars
+    details = [
+        {
+            "key": key,
+            "label": label,
+            "count": totals[f"{key}_count"],
+            "delta": totals[f"{key}_amount"],
+        }
+        for key, label in DETAILS
+    ]
+    return bars, details
 
 
 def changed_deals(scope: ForecastScope, start: dt.date, end: dt.date, bar: str):

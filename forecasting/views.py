@@ -93,20 +93,20 @@ def changes_view(request):
     today = timezone.localdate()
     end = data.get("end") or today
     start = data.get("start") or end - dt.timedelta(days=7)
-    bars = selectors.what_changed(scope, start, end)
+    bars, details = selectors.changes(scope, start, end)
     base = f"{reverse('forecasting:changes')}?"
 
     def link(key):
         return base + scope.querystring(start=start.isoformat(), end=end.isoformat(), bar=key)
 
-    for bar in bars:
+    for bar in [*bars, *details]:
         bar["url"] = link(bar["key"]) + "#deals"
     chart = charts.waterfall(bars)
     bar = data.get("bar") or ""
     page = None
     bar_label = ""
     if bar:
-        labels = dict(selectors.BARS)
+        labels = dict(selectors.BARS + selectors.DETAILS)
         if bar not in labels:
             raise Http404("Unknown bar.")
         bar_label = labels[bar]
@@ -120,6 +120,7 @@ def changes_view(request):
             "form": form,
             "scope": scope,
             "bars": bars,
+            "details": details,
             "chart": chart,
             "start": start,
             "end": end,

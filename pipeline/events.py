@@ -14,3 +14,5 @@ deal_changed = Signal()  # opportunity, by, fields (names of the fields that cha
 deal_moved = Signal()  # opportunity, by (the deal in its new stage)
 lead_assigned = Signal()  # lead, by
 activity_logged = Signal()  # activity, by
+lead_created = Signal()  # lead, by
+lead_converted = Signal()  # lead, opportunity, by

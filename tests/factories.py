@@ -157,3 +157,8 @@ def current_version(opportunity) -> int:
     from pipeline.models import Opportunity
 
     return Opportunity.objects.values_list("version", flat=True).get(pk=opportunity.pk)
+
+
+def stored_version(record) -> int:
+    """Any versioned record's version as stored now (a company, contact, lead, activity)."""
+    return type(record).objects.values_list("version", flat=True).get(pk=record.pk)

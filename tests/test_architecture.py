@@ -1,7 +1,8 @@
-"""The layers run one way: accounts ← pipeline ← forecasting ← notifications ← workspace (an
-arrow means "may be imported by"). A module may import its own layer and the layers below
-it, never one above: accounts knows nothing of deals, the pipeline nothing of forecasts,
-forecasting nothing of notifications, and nothing imports the workspace (the home page and
+"""The layers run one way: accounts ← pipeline ← forecasting ← notifications ← imports ← api
+← workspace (an arrow means "may be imported by"; imports writes deals and their snapshots).
+A module may import its own layer and the layers below it, never one above: accounts
+knows nothing of deals, the pipeline nothing of forecasts, forecasting nothing of
+notifications, and nothing imports the workspace (the home page and
 the demo data, which combine them all).
 
 Every import counts, at the top of a module or inside a function (a lazy import is still
@@ -15,7 +16,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ["accounts", "pipeline", "forecasting", "notifications", "workspace"]
+LAYERS = ["accounts", "pipeline", "forecasting", "notifications", "imports", "api", "workspace"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 
 

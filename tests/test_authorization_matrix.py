@@ -44,7 +44,8 @@ class R:
 
     ``get`` / ``post``: a status, or a dict of role → status with ``"*"`` for the others
     (``None`` = the method is not tried). ``obj``: the kind of record whose id is in the URL
-    (``deal``, ``lead``, ``company``, ``contact``, ``task``, ``user``, ``stage``), passed as the
+    (``deal``, ``lead``, ``company``, ``contact``, ``task``, ``user``, ``stage``, ``import``),
+    passed as the
     route's one URL argument, or through ``query`` / ``data`` (``{id}`` is replaced).
     ``hidden``: what a user who may not see the record gets (404 unless the page simply
     ignores an id it may not use). A 403 for a role or a 405 for a method is the same answer
@@ -158,6 +159,24 @@ ROUTES: dict[str, R] = {
     "notifications:calendar_feed": R(public=True, args={"token": "revoked-or-unknown"}, get=404),
     "notifications:unsubscribe": R(public=True, args={"token": "tampered"}, get=400, post=400),
     "notifications:mentions": R(),
+    # API tokens (everyone's own) and webhooks (admins) settings pages
+    "api_tokens": R(post=400),
+    "api_token_revoke": R(args={"pk": 2**31 - 1}, get=405, post=404),
+    "webhooks": R(get={"admin": 200, "*": 403}, post={"admin": 400, "*": 403}),
+    "webhook_toggle": R(args={"pk": 2**31 - 1}, get=405, post={"admin": 404, "*": 403}),
+    "webhook_redeliver": R(args={"pk": 2**31 - 1}, get=405, post={"admin": 404, "*": 403}),
+    # imports: the list for everyone; a batch for whoever sees its owner; the wizard's steps
+    # for the uploader only (anyone else: 404, as for a batch they cannot see)
+    "imports:index": R(post=400),
+    "imports:template": R(args={"kind": "deals"}),
+    "imports:batch": R(obj="import"),
+    "imports:progress": R(obj="import"),
+    "imports:errors": R(obj="import"),
+    "imports:columns": R(obj="import", get={"rep": 200, "*": 404}, post={"rep": 400, "*": 404}),
+    "imports:values": R(obj="import", get={"rep": 200, "*": 404}, post={"rep": 400, "*": 404}),
+    "imports:preview": R(obj="import", get={"rep": 200, "*": 404}),
+    "imports:confirm": R(obj="import", get=405, post={"rep": 302, "*": 404}),
+    "imports:undo": R(obj="import", get=405, post=302),
 }
 
 # Django admin, one group: admins get in, everyone else is sent to the admin login.
@@ -174,6 +193,11 @@ ADMIN_URLS = [
 
 # --- the URL conf ----------------------------------------------------------------------------
 
+# URL confs checked as one group each: Django admin (``ADMIN_URLS`` below) and the REST API,
+# whose endpoint × role × method matrix is generated from its router in
+# tests/api/test_permission_matrix.py (it answers 401/404 in JSON, never a login redirect).
+GROUPS = ("admin", "api")
+
 
 @dataclass(frozen=True)
 class Route:
@@ -186,8 +210,8 @@ class Route:
 def _walk(patterns, prefix="", namespace=""):
     for entry in patterns:
         if isinstance(entry, URLResolver):
-            if entry.app_name == "admin":
-                yield Route("admin", prefix + str(entry.pattern), None)
+            if entry.app_name in GROUPS:
+                yield Route(entry.app_name, prefix + str(entry.pattern), None)
                 continue
             ns = ":".join(x for x in (namespace, entry.namespace) if x)
             yield from _walk(entry.url_patterns, prefix + str(entry.pattern), ns)
@@ -209,7 +233,7 @@ ALL_ROUTES = url_routes()
 
 
 def test_matrix_every_route_has_an_entry_and_every_entry_a_route():
-    keys = {r.key for r in ALL_ROUTES} - {"admin"}
+    keys = {r.key for r in ALL_ROUTES} - set(GROUPS)
     missing = sorted(keys - set(ROUTES))
     stale = sorted(set(ROUTES) - keys)
     assert not missing, "routes without an entry in ROUTES: " + ", ".join(
@@ -251,6 +275,7 @@ class World:
 
 
 def _seed() -> World:
+    from imports import services as import_services
     from pipeline import services
     from pipeline.models import Activity
     from tests.factories import (
@@ -293,8 +318,15 @@ def _seed() -> World:
             opportunity=deal,
             due_on=timezone.localdate() + dt.timedelta(days=3),
         )
+        batch = import_services.create_batch(
+            by=rep,
+            kind="deals",
+            file_name=f"{mark}.csv",
+            data=f"Deal,Stage\n{mark} row,X\n".encode(),
+        )
         ids.update(
             {
+                (team_key, "import"): batch.pk,
                 (team_key, "deal"): deal.pk,
                 (team_key, "lead"): lead.pk,
                 (team_key, "company"): company.pk,
@@ -485,7 +517,9 @@ def _body(response) -> str:
     return response.content.decode("utf-8", "replace")
 
 
-@pytest.mark.parametrize("route", [r for r in ALL_ROUTES if r.key != "admin"], ids=lambda r: r.key)
+@pytest.mark.parametrize(
+    "route", [r for r in ALL_ROUTES if r.key not in GROUPS], ids=lambda r: r.key
+)
 def test_matrix_route(route, world, clients, db):
     spec = ROUTES.get(route.key)
     if spec is None:

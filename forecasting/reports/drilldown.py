@@ -137,7 +137,7 @@ def drilldown_table(scope: ReportScope, qs, *, page: int = 1, limit: int | None 
         caption="Deals",
         columns=[
             Column("deal", "Deal"),
-            Column("company", "Company"),
+            Column("company", "Company", empty="No company"),
             Column("owner", "Owner"),
             Column("stage", "Stage"),
             Column("amount", "Amount", "money"),

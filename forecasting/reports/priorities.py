@@ -156,7 +156,7 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
                 "kind": "deal",
                 "pk": d["pk"],
                 "title": d["name"],
-                "subtitle": f"{d['company__name']} · {d['stage__name']}",
+                "subtitle": f"{d['company__name'] or 'No company'} · {d['stage__name']}",
                 "url": opportunity_url(d["pk"]),
                 "amount": d["amount"],
                 "weighted": d["weighted"],

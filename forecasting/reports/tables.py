@@ -26,6 +26,8 @@ class Column:
         "text"  # text | longtext | int | num | money | pct | days | date | month | rate | flags
     )
     help: str = ""
+    # What the page shows for an empty value (the CSV leaves it empty).
+    empty: str = "—"
 
     @property
     def numeric(self) -> bool:
@@ -119,7 +121,9 @@ class Table:
         links = row.get("_links", {})
         return [
             Cell(
-                format_value(row.get(c.key), c.kind),
+                format_value(row.get(c.key), c.kind)
+                if row.get(c.key) not in (None, "") or c.kind == "flags"
+                else c.empty,
                 links.get(c.key),
                 c.numeric,
                 c,

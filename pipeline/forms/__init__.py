@@ -20,11 +20,44 @@ def owner_field(user, *, label="Owner", help_text=""):
     )
 
 
-class ServiceModelForm(forms.ModelForm):
+RECORD_VERSION_MISSING = "The record's version is missing; reload the page."
+
+
+class RecordVersionMixin:
+    """An edit form carries the version of the record it was opened on (a hidden field),
+    which the service compares with the stored one: a stale edit is refused, never applied
+    over someone else's change. New records have no version yet."""
+
+    def add_version_field(self, version: int | None) -> None:
+        if version is None:
+            return
+        self.fields["version"] = forms.IntegerField(
+            widget=forms.HiddenInput,
+            min_value=1,
+            initial=version,
+            error_messages=dict.fromkeys(
+                ("required", "invalid", "min_value"), RECORD_VERSION_MISSING
+            ),
+        )
+
+    def clean(self):
+        data = super().clean()
+        if "version" in self._errors:
+            del self._errors["version"]
+            self.add_error(None, RECORD_VERSION_MISSING)
+        return data
+
+
+class ServiceModelForm(RecordVersionMixin, forms.ModelForm):
     """A ModelForm that only parses and validates fields: a service writes the record, with
-    the ``service_fields`` values of :meth:`service_data` (the form is never saved)."""
+    the ``service_fields`` values of :meth:`service_data` (the form is never saved). Editing
+    a record, it carries the record's ``version``."""
 
     service_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_version_field(self.instance.version if self.instance.pk else None)
 
     def service_data(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.service_fields}

@@ -9,7 +9,7 @@ from django import forms
 from django.db.models import Q
 
 from pipeline.filters import SEARCH_MAX_LENGTH, search_words
-from pipeline.forms import ServiceModelForm, limit_choices, owner_field
+from pipeline.forms import RecordVersionMixin, ServiceModelForm, limit_choices, owner_field
 from pipeline.models import Company, Contact, Lead, Pipeline
 from pipeline.services import LEAD_FIELDS
 from pipeline.validators import BusinessDateField
@@ -68,7 +68,7 @@ class ContactChoiceField(forms.ModelChoiceField):
         return f"{obj.full_name} — {obj.company.name}" if obj.company_id else obj.full_name
 
 
-class ConvertLeadForm(forms.Form):
+class ConvertLeadForm(RecordVersionMixin, forms.Form):
     """Qualification facts (need, budget, timeline) and the deal to create from a prospect,
     with an existing company and contact or new ones made from the lead's details."""
 
@@ -134,6 +134,7 @@ class ConvertLeadForm(forms.Form):
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.add_version_field(lead.version)
         self.fields["pipeline"].queryset = Pipeline.objects.filter(is_active=True).order_by(
             "position", "id"
         )

@@ -87,8 +87,9 @@ class OpportunityForm(forms.Form):
     name = forms.CharField(max_length=200, error_messages={"required": "Give the deal a name."})
     company = forms.ModelChoiceField(
         queryset=None,
-        empty_label="Choose a company",
-        error_messages={"required": "Choose the customer's company."},
+        required=False,
+        empty_label="No company",
+        help_text="A deal may have no company yet (its account is unknown).",
     )
     contact = ContactChoiceField(
         queryset=None, required=False, empty_label="No contact", label="Primary contact"

@@ -98,6 +98,11 @@ class Activity(models.Model):
     due_on = models.DateField(null=True, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    version = models.PositiveIntegerField(
+        default=1,
+        db_default=1,
+        help_text="Increases with every change; a stale edit is refused.",
+    )
 
     objects = ActivityQuerySet.as_manager()
 

@@ -40,6 +40,11 @@ class Company(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(
+        default=1,
+        db_default=1,
+        help_text="Increases with every change; a stale edit is refused.",
+    )
 
     objects = DealLinkedQuerySet.as_manager()
 

@@ -37,7 +37,14 @@ class Opportunity(models.Model):
     """
 
     name = models.CharField(max_length=200)
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="opportunities")
+    company = models.ForeignKey(
+        Company,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="opportunities",
+        help_text="The customer's account; empty for a deal without one (shown as No company).",
+    )
     contact = models.ForeignKey(
         Contact,
         on_delete=models.SET_NULL,
@@ -216,7 +223,7 @@ class StageTransition(models.Model):
     class Meta:
         ordering = ["changed_at", "id"]
         indexes = [
-            models.Index(fields=["opportunity", "changed_at"]),
+            models.Index(fields=["opportunity", "changed_at", "id"]),
             models.Index(fields=["to_stage", "changed_at"]),
             models.Index(fields=["changed_at"]),
         ]

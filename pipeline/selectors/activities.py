@@ -80,6 +80,17 @@ def my_tasks(*, user, today: dt.date | None = None) -> dict:
     }
 
 
+def open_tasks(*, user):
+    """The user's own open tasks, soonest due first, with their records' visibility (the
+    rows of the task list's export)."""
+    return (
+        Activity.objects.visible_to(user)
+        .filter(owner=user, kind=Activity.Kind.TASK, done_at__isnull=True)
+        .with_visible_targets(user)
+        .order_by("due_on", "id")
+    )
+
+
 def task_for(*, user, pk: int) -> Activity:
     """A task the user may see (a manager sees the team's), or 404."""
     task = (

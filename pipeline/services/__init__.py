@@ -11,7 +11,12 @@ they share. Callers use the package: ``from pipeline import services;
 services.move_opportunity(...)``.
 """
 
-from pipeline.services.activities import complete_task, log_activity, reopen_task
+from pipeline.services.activities import (
+    complete_task,
+    log_activity,
+    reopen_task,
+    update_activity,
+)
 from pipeline.services.companies import COMPANY_FIELDS, create_company, update_company
 from pipeline.services.contacts import CONTACT_FIELDS, create_contact, update_contact
 from pipeline.services.leads import (
@@ -60,6 +65,7 @@ __all__ = [
     "remove_line_item",
     "reopen_task",
     "start_working_lead",
+    "update_activity",
     "update_company",
     "update_contact",
     "update_lead",

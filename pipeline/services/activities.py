@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from pipeline import events
 from pipeline.models import Activity, Company, Contact, Lead, Opportunity
-from pipeline.services.validation import parse_date, require_edit, require_owner_in_scope
+from pipeline.services.validation import (
+    check_version,
+    parse_date,
+    require_edit,
+    require_owner_in_scope,
+)
 
 
 @transaction.atomic
@@ -67,27 +72,85 @@ def log_activity(
             pk=opportunity.pk,
         ).update(last_activity_at=activity.occurred_at)
     if lead is not None and lead.status == Lead.Status.NEW and kind != Activity.Kind.TASK:
-        Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.WORKING, updated_at=now)
+        Lead.objects.filter(pk=lead.pk).update(
+            status=Lead.Status.WORKING, updated_at=now, version=F("version") + 1
+        )
     events.activity_logged.send(sender=None, activity=activity, by=by)
     return activity
 
 
-def _locked_task(activity: Activity, by, verb: str) -> Activity:
-    """The task, locked, when ``by`` may change it; refused for other activities."""
+def _locked_activity(activity: Activity, by, version, what: str = "task") -> Activity:
+    """The activity, locked, when ``by`` may change it; a ``version`` the caller names must
+    be the stored one."""
     activity = Activity.objects.select_for_update().get(pk=activity.pk)
-    require_edit(by, activity, "task")
+    require_edit(by, activity, what)
+    if version is not None:
+        check_version(activity, version, what)
+    return activity
+
+
+def _locked_task(activity: Activity, by, verb: str, version=None) -> Activity:
+    """The task, locked, when ``by`` may change it; refused for other activities."""
+    activity = _locked_activity(activity, by, version)
     if activity.kind != Activity.Kind.TASK:
         raise ValidationError(f"Only tasks can be {verb}.")
     return activity
 
 
 @transaction.atomic
-def complete_task(*, activity: Activity, by) -> Activity:
-    activity = _locked_task(activity, by, "completed")
+def update_activity(*, activity: Activity, by, version, done=None, **changes) -> Activity:
+    """Change an activity's subject, body, time or (tasks) due date, and complete or reopen a
+    task (``done``). ``version`` is the version the caller saw: a stale one is refused."""
+    if version is None:
+        activity = Activity.objects.get(pk=activity.pk)
+        check_version(activity, version, "activity")  # refused: every edit names its version
+    activity = _locked_activity(activity, by, version, "activity")
+    unknown = set(changes) - {"subject", "body", "occurred_at", "due_on"}
+    if unknown:
+        raise ValidationError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+    if "subject" in changes:
+        subject = (changes["subject"] or "").strip()
+        if not subject:
+            raise ValidationError({"subject": "Give the activity a subject."})
+        activity.subject = subject[:200]
+    if "body" in changes:
+        activity.body = changes["body"] or ""
+    if changes.get("occurred_at") is not None:
+        activity.occurred_at = changes["occurred_at"]
+    is_task = activity.kind == Activity.Kind.TASK
+    if "due_on" in changes:
+        if not is_task:
+            if changes["due_on"]:
+                raise ValidationError({"due_on": "Only tasks have a due date."})
+        elif not changes["due_on"]:
+            raise ValidationError({"due_on": "A task needs a due date."})
+        else:
+            activity.due_on = parse_date(changes["due_on"], "due_on")
+    if done is not None:
+        if not is_task:
+            raise ValidationError({"done": "Only tasks can be completed or reopened."})
+        if done and activity.done_at is None:
+            activity.done_at = timezone.now()
+        elif not done:
+            activity.done_at = None
+    activity.version += 1
+    activity.save()
+    if activity.opportunity_id and activity.done_at and done:
+        Opportunity.objects.filter(
+            Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=activity.done_at),
+            pk=activity.opportunity_id,
+        ).update(last_activity_at=activity.done_at)
+    return activity
+
+
+@transaction.atomic
+def complete_task(*, activity: Activity, by, version=None) -> Activity:
+    activity = _locked_task(activity, by, "completed", version)
     if activity.done_at is not None:
         return activity
     activity.done_at = timezone.now()
-    activity.save(update_fields=["done_at"])
+    activity.version += 1
+    activity.save(update_fields=["done_at", "version"])
     if activity.opportunity_id:
         Opportunity.objects.filter(
             Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=activity.done_at),
@@ -97,8 +160,9 @@ def complete_task(*, activity: Activity, by) -> Activity:
 
 
 @transaction.atomic
-def reopen_task(*, activity: Activity, by) -> Activity:
-    activity = _locked_task(activity, by, "reopened")
+def reopen_task(*, activity: Activity, by, version=None) -> Activity:
+    activity = _locked_task(activity, by, "reopened", version)
     activity.done_at = None
-    activity.save(update_fields=["done_at"])
+    activity.version += 1
+    activity.save(update_fields=["done_at", "version"])
     return activity

@@ -7,7 +7,12 @@ from django.db import transaction
 
 from pipeline import board_cache
 from pipeline.models import Company
-from pipeline.services.validation import apply_fields, require_edit, require_owner_in_scope
+from pipeline.services.validation import (
+    apply_fields,
+    check_version,
+    require_edit,
+    require_owner_in_scope,
+)
 
 COMPANY_FIELDS = ("name", "website", "industry", "employees", "phone", "city", "country")
 
@@ -24,13 +29,17 @@ def create_company(*, by, owner=None, **data) -> Company:
 
 
 @transaction.atomic
-def update_company(*, company: Company, by, owner=None, **data) -> Company:
+def update_company(*, company: Company, by, version, owner=None, **data) -> Company:
+    """Change a company's fields; ``version`` is the version the caller saw (stale: refused)."""
+    company = Company.objects.select_for_update().get(pk=company.pk)
     require_edit(by, company, "company")
+    check_version(company, version, "company")
     if owner is not None and owner != company.owner:
         require_owner_in_scope(by, owner)
         company.owner = owner
     apply_fields(company, data, COMPANY_FIELDS)
     company.full_clean()
+    company.version += 1
     company.save()
     board_cache.changed()
     return company

@@ -6,7 +6,12 @@ from django.db import transaction
 
 from pipeline.models import Company, Contact
 from pipeline.services.companies import check_company_visible
-from pipeline.services.validation import apply_fields, require_edit, require_owner_in_scope
+from pipeline.services.validation import (
+    apply_fields,
+    check_version,
+    require_edit,
+    require_owner_in_scope,
+)
 
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "title", "is_decision_maker")
 
@@ -24,8 +29,11 @@ def create_contact(*, by, owner=None, company: Company | None = None, **data) ->
 
 
 @transaction.atomic
-def update_contact(*, contact: Contact, by, owner=None, company=..., **data) -> Contact:
+def update_contact(*, contact: Contact, by, version, owner=None, company=..., **data) -> Contact:
+    """Change a contact's fields; ``version`` is the version the caller saw (stale: refused)."""
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
     require_edit(by, contact, "contact")
+    check_version(contact, version, "contact")
     if owner is not None and owner != contact.owner:
         require_owner_in_scope(by, owner)
         contact.owner = owner
@@ -35,5 +43,6 @@ def update_contact(*, contact: Contact, by, owner=None, company=..., **data) -> 
         contact.company = company
     apply_fields(contact, data, CONTACT_FIELDS)
     contact.full_clean()
+    contact.version += 1
     contact.save()
     return contact

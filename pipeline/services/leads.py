@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from pipeline import events
@@ -13,6 +14,7 @@ from pipeline.services.contacts import create_contact
 from pipeline.services.opportunities import NAME_MAX, create_opportunity
 from pipeline.services.validation import (
     apply_fields,
+    check_version,
     parse_money,
     require_edit,
     require_owner_in_scope,
@@ -43,14 +45,17 @@ def create_lead(*, by, owner=None, **data) -> Lead:
     apply_fields(lead, data, LEAD_FIELDS)
     lead.full_clean()
     lead.save()
+    events.lead_created.send(sender=None, lead=lead, by=by)
     events.lead_assigned.send(sender=None, lead=lead, by=by)
     return lead
 
 
 @transaction.atomic
-def update_lead(*, lead: Lead, by, owner=None, **data) -> Lead:
+def update_lead(*, lead: Lead, by, version, owner=None, **data) -> Lead:
+    """Change an open lead's fields; ``version`` is the version the caller saw."""
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     require_edit(by, lead, "lead")
+    check_version(lead, version, "lead")
     if not lead.is_open:
         raise ValidationError(
             f"This lead is {lead.get_status_display().lower()} and can no longer be edited."
@@ -63,26 +68,37 @@ def update_lead(*, lead: Lead, by, owner=None, **data) -> Lead:
         data["budget"] = parse_money(data["budget"], "budget")
     apply_fields(lead, data, LEAD_FIELDS)
     lead.full_clean()
+    lead.version += 1
     lead.save()
     return lead
 
 
 @transaction.atomic
-def start_working_lead(*, lead: Lead, by) -> Lead:
+def _locked_lead(lead: Lead, by, version) -> Lead:
+    """The lead's row, locked; a ``version`` the caller names must be the stored one (the
+    one-click actions of the pages name none; the API always does)."""
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     require_edit(by, lead, "lead")
-    if lead.status != Lead.Status.NEW:
-        raise ValidationError("Only a new lead can be started.")
-    lead.status = Lead.Status.WORKING
-    lead.save(update_fields=["status", "updated_at"])
+    if version is not None:
+        check_version(lead, version, "lead")
     return lead
 
 
 @transaction.atomic
-def qualify_lead(*, lead: Lead, by) -> Lead:
+def start_working_lead(*, lead: Lead, by, version=None) -> Lead:
+    lead = _locked_lead(lead, by, version)
+    if lead.status != Lead.Status.NEW:
+        raise ValidationError("Only a new lead can be started.")
+    lead.status = Lead.Status.WORKING
+    lead.version += 1
+    lead.save(update_fields=["status", "version", "updated_at"])
+    return lead
+
+
+@transaction.atomic
+def qualify_lead(*, lead: Lead, by, version=None) -> Lead:
     """Mark the lead a prospect: it fits the ideal customer profile."""
-    lead = Lead.objects.select_for_update().get(pk=lead.pk)
-    require_edit(by, lead, "lead")
+    lead = _locked_lead(lead, by, version)
     if lead.status == Lead.Status.PROSPECT:
         return lead
     if lead.status not in (Lead.Status.NEW, Lead.Status.WORKING):
@@ -92,14 +108,14 @@ def qualify_lead(*, lead: Lead, by) -> Lead:
         )
     lead.status = Lead.Status.PROSPECT
     lead.qualified_at = timezone.now()
-    lead.save(update_fields=["status", "qualified_at", "updated_at"])
+    lead.version += 1
+    lead.save(update_fields=["status", "qualified_at", "version", "updated_at"])
     return lead
 
 
 @transaction.atomic
-def disqualify_lead(*, lead: Lead, by, reason: str) -> Lead:
-    lead = Lead.objects.select_for_update().get(pk=lead.pk)
-    require_edit(by, lead, "lead")
+def disqualify_lead(*, lead: Lead, by, reason: str, version=None) -> Lead:
+    lead = _locked_lead(lead, by, version)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why the lead is disqualified."})
@@ -108,7 +124,16 @@ def disqualify_lead(*, lead: Lead, by, reason: str) -> Lead:
     lead.status = Lead.Status.DISQUALIFIED
     lead.disqualification_reason = reason[:255]
     lead.disqualified_at = timezone.now()
-    lead.save(update_fields=["status", "disqualification_reason", "disqualified_at", "updated_at"])
+    lead.version += 1
+    lead.save(
+        update_fields=[
+            "status",
+            "disqualification_reason",
+            "disqualified_at",
+            "version",
+            "updated_at",
+        ]
+    )
     return lead
 
 
@@ -126,14 +151,14 @@ def convert_lead(
     contact: Contact | None = None,
     contact_is_decision_maker: bool = False,
     owner=None,
+    version=None,
 ) -> Opportunity:
     """Turn a prospect into an opportunity in the pipeline's first open stage.
 
     Requires a defined need, budget and timeline. Links the given company and contact or
-    creates them from the lead's details.
+    creates them from the lead's details. A ``version`` the caller names must be current.
     """
-    lead = Lead.objects.select_for_update().get(pk=lead.pk)
-    require_edit(by, lead, "lead")
+    lead = _locked_lead(lead, by, version)
     if lead.status != Lead.Status.PROSPECT:
         if lead.status in (Lead.Status.NEW, Lead.Status.WORKING):
             raise ValidationError("Qualify the lead as a prospect before converting it.")
@@ -195,6 +220,8 @@ def convert_lead(
     lead.company = company
     lead.contact = contact
     lead.opportunity = opportunity
+    lead.version += 1
     lead.save()
-    Activity.objects.filter(lead=lead).update(opportunity=opportunity)
+    Activity.objects.filter(lead=lead).update(opportunity=opportunity, version=F("version") + 1)
+    events.lead_converted.send(sender=None, lead=lead, opportunity=opportunity, by=by)
     return opportunity

@@ -180,8 +180,6 @@ def _clean_opportunity_values(by, values: dict[str, Any], *, pipeline: Pipeline)
             check_company_visible(by, out["company"])
         except ValidationError as e:
             errors.update(e.message_dict)
-    elif "company" in out:
-        errors["company"] = "Choose the customer's company."
     if out.get("contact") is not None:
         contact = out["contact"]
         if not Contact.objects.visible_to(by).filter(pk=contact.pk).exists():
@@ -196,7 +194,7 @@ def create_opportunity(
     *,
     by,
     name: str,
-    company: Company,
+    company: Company | None,
     pipeline: Pipeline,
     amount,
     expected_close_date,

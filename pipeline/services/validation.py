@@ -82,20 +82,22 @@ def parse_date(value, field: str) -> dt.date:
     return day
 
 
-def check_version(current, version) -> None:
-    """Refuse a change made against another version of the deal than the stored one. Every
-    change a user makes names the version it was made against: a missing one is refused, as
-    it could overwrite someone else's change unseen."""
+def check_version(current, version, what: str = "deal") -> None:
+    """Refuse a change made against another version of the record (a deal, company, contact,
+    lead or activity) than the stored one. Every change a user makes names the version it
+    was made against: a missing one is refused, as it could overwrite someone else's change
+    unseen. ``current`` is the row as locked by the caller."""
+    missing = f"The {what}'s version is missing; reload the page."
     if version is None or version == "" or isinstance(version, bool):
-        raise ValidationError("The deal's version is missing; reload the page.")
+        raise ValidationError(missing, code="version_missing")
     try:
         version = int(version)
     except (TypeError, ValueError):
-        raise ValidationError("The deal's version is missing; reload the page.") from None
+        raise ValidationError(missing, code="version_missing") from None
     if current.version != version:
         raise ValidationError(
-            f"Someone else changed “{current.name}” since you opened it (your copy is version "
-            f"{version}, the deal is now at version {current.version}). Reload it and make "
+            f"Someone else changed “{current}” since you opened it (your copy is version "
+            f"{version}, the {what} is now at version {current.version}). Reload it and make "
             "your change again.",
             code="stale",
         )

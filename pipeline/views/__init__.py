@@ -61,6 +61,8 @@ def form_page(
         data = {name: form.cleaned_data[name] for name in service_fields}
         if instance is not None:
             data[record_name] = instance
+            # The version the form was opened on: a stale edit is refused by the service.
+            data["version"] = form.cleaned_data.get("version")
         try:
             record = service(
                 by=request.user,

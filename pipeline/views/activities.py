@@ -15,10 +15,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.redirects import safe_next
+from pipeline import list_exports as exports
 from pipeline import services
 from pipeline.forms import add_service_errors, choice_query
 from pipeline.forms.activities import ActivityForm
-from pipeline.selectors.activities import activity_target, my_tasks, task_for
+from pipeline.selectors.activities import activity_target, my_tasks, open_tasks, task_for
 
 
 def _is_htmx(request) -> bool:
@@ -90,6 +91,8 @@ def activity_create(request):
 
 @login_required
 def tasks(request):
+    if fmt := exports.wanted(request):
+        return exports.response(fmt, "tasks", open_tasks(user=request.user))
     return render(request, "pipeline/tasks.html", my_tasks(user=request.user))
 
 

@@ -9,6 +9,7 @@ from django.urls import path
 from django.views.decorators.http import require_http_methods
 
 from accounts import visibility
+from pipeline import list_exports as exports
 from pipeline import services
 from pipeline.forms.companies import CompanyForm
 from pipeline.selectors import companies as selectors
@@ -19,6 +20,8 @@ from pipeline.views import form_page, list_page
 @login_required
 def company_list(request):
     filterset = selectors.company_list(user=request.user, params=request.GET)
+    if fmt := exports.wanted(request):
+        return exports.response(fmt, "companies", filterset.qs)
     return list_page(request, filterset, "pipeline/company_list.html")
 
 

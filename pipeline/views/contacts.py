@@ -9,6 +9,7 @@ from django.urls import path
 from django.views.decorators.http import require_http_methods
 
 from accounts import visibility
+from pipeline import list_exports as exports
 from pipeline import services
 from pipeline.forms import choice_query
 from pipeline.forms.contacts import ContactForm
@@ -21,6 +22,8 @@ from pipeline.views import form_page, list_page
 @login_required
 def contact_list(request):
     filterset = selectors.contact_list(user=request.user, params=request.GET)
+    if fmt := exports.wanted(request):
+        return exports.response(fmt, "contacts", filterset.qs)
     company = filterset.form.cleaned_data.get("company") if filterset.form.is_valid() else None
     return list_page(request, filterset, "pipeline/contact_list.html", company_filter=company)
 

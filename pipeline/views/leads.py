@@ -12,6 +12,7 @@ from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import visibility
+from pipeline import list_exports as exports
 from pipeline import services
 from pipeline.forms import add_service_errors, choice_query
 from pipeline.forms.leads import ConvertLeadForm, DisqualifyForm, LeadForm
@@ -24,6 +25,8 @@ from pipeline.views import form_page, list_page
 @login_required
 def lead_list(request):
     filterset = selectors.lead_list(user=request.user, params=request.GET)
+    if fmt := exports.wanted(request):
+        return exports.response(fmt, "leads", filterset.qs)
     return list_page(request, filterset, "pipeline/lead_list.html")
 
 
@@ -170,9 +173,10 @@ def lead_convert(request, pk: int):
         data = form.cleaned_data
         try:
             with transaction.atomic():
-                services.update_lead(
+                lead = services.update_lead(
                     lead=lead,
                     by=request.user,
+                    version=data["version"],
                     need=data["need"],
                     budget=data["budget"],
                     authority=data["authority"],
@@ -181,6 +185,7 @@ def lead_convert(request, pk: int):
                 opportunity = services.convert_lead(
                     lead=lead,
                     by=request.user,
+                    version=lead.version,
                     amount=data["amount"],
                     expected_close_date=data["expected_close_date"],
                     pipeline=data["pipeline"],

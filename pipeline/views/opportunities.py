@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.redirects import safe_next
+from pipeline import list_exports as exports
 from pipeline import services
 from pipeline.forms import add_service_errors, choice_query
 from pipeline.forms.opportunities import (
@@ -98,6 +99,8 @@ def _sort_columns(params: QueryDict, sort: str) -> list[dict]:
 @require_http_methods(["GET"])
 def opportunity_list_view(request):
     filterset, qs = opportunity_list(user=request.user, params=request.GET, request=request)
+    if fmt := exports.wanted(request):
+        return exports.response(fmt, "deals", qs)
     paginator = Paginator(qs, LIST_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     params = request.GET.copy()

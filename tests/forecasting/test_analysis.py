@@ -162,3 +162,66 @@ def test_empirical_stage_rates_drive_the_forecast_when_enabled(rep, pipeline, lo
         assert winrates.empirical_stage_rates(on=dt.date(2026, 3, 2)) == {qualification.pk: 80}
         services.take_snapshot(taken_on=dt.date(2026, 3, 2))
         assert ForecastSnapshot.objects.get().weighted_amount == Decimal("8000")
+
+
+def test_what_changed_details_hand_computed(moves, manager, rep, rep2):
+    """X went up by 2,000; nothing went down; Y (pushed out) changed hands after 8 Mar."""
+    with at(10):
+        y = selectors.changed_deals(
+            ForecastScope(user=manager, period=Period.parse("2026-03")),
+            dt.date(2026, 3, 1), dt.date(2026, 3, 8), "pushed_out",
+        ).get()  # fmt: skip
+        deals.update_opportunity(opportunity=y, by=manager, version=y.version, owner=rep2)
+    with at(20):
+        scope = ForecastScope(user=manager, period=Period.parse("2026-03"))
+        for end in (dt.date(2026, 3, 8), dt.date(2026, 3, 20)):
+            _, details = selectors.changes(scope, dt.date(2026, 3, 1), end)
+            got = {d["key"]: (d["count"], d["delta"]) for d in details}
+            moved = (1, Decimal("5000")) if end.day == 20 else (0, Decimal("0"))
+            assert got == {
+                "amount_up": (1, Decimal("2000")),
+                "amount_down": (0, Decimal("0")),
+                "reassigned": moved,
+            }, end
+        behind = selectors.changed_deals(
+            scope, dt.date(2026, 3, 1), dt.date(2026, 3, 20), "reassigned"
+        )
+        names = [d.name for d in behind]
+    assert names == ["Y"]
+
+
+@pytest.mark.parametrize("start_day", [1, 2])  # one week, and a longer range: same budget
+def test_what_changed_page_query_budget(
+    moves, manager, client, django_assert_max_num_queries, start_day
+):
+    client.force_login(manager)
+    with at(20):
+        params = {"period": "2026-03", "start": f"2026-03-0{start_day}", "end": "2026-03-08"}
+        with django_assert_max_num_queries(12):
+            response = client.get("/forecasting/changes/", params)
+        assert response.status_code == 200
+        with django_assert_max_num_queries(14):
+            response = client.get("/forecasting/changes/", {**params, "bar": "amount_up"})
+    assert response.status_code == 200
+    assert "Amount up" in response.content.decode()
+
+
+def test_what_changed_counts_deals_untouched_in_the_range(moves, rep, pipeline, manager):
+    """U (March) and V (May) do not change after 1 Mar: U is open at start and at end, V in
+    no bar; every other bar is as before."""
+    with at(1):
+        for name, close in (("U", dt.date(2026, 3, 12)), ("V", dt.date(2026, 5, 12))):
+            OpportunityFactory(owner=rep, pipeline=pipeline, name=name,
+                               amount=Decimal("1000"), expected_close_date=close)  # fmt: skip
+    with at(20):
+        scope = ForecastScope(user=manager, period=Period.parse("2026-03"))
+        for end_day in (8, 20):
+            bars = selectors.what_changed(scope, dt.date(2026, 3, 1), dt.date(2026, 3, end_day))
+            got = {b["key"]: (b["count"], b["amount"]) for b in bars}
+            assert got == {
+                **EXPECTED,
+                "start": (5, Decimal("27000")),
+                "end": (4, Decimal("24000")),
+            }
+        end = selectors.changed_deals(scope, dt.date(2026, 3, 1), dt.date(2026, 3, 8), "end")
+    assert sorted(d.name for d in end) == ["N", "P", "U", "X"]

@@ -13,7 +13,13 @@ from forecasting import services as forecasting_services
 from notifications import selectors, services
 from notifications.models import Notification
 from pipeline import services as pipeline_services
-from tests.factories import LeadFactory, OpportunityFactory, UserFactory, current_version
+from tests.factories import (
+    LeadFactory,
+    OpportunityFactory,
+    UserFactory,
+    current_version,
+    stored_version,
+)
 
 from .conftest import prefer
 
@@ -85,7 +91,9 @@ def test_events_deal_created_for_someone_else_and_lead_assigned(
         OpportunityFactory(owner=rep, pipeline=pipeline, name="Given", by=manager)
         pipeline_services.create_lead(by=manager, owner=rep, first_name="Ada", last_name="Byron")
         lead = LeadFactory(owner=manager)
-        pipeline_services.update_lead(lead=lead, by=manager, owner=rep)
+        pipeline_services.update_lead(
+            lead=lead, version=stored_version(lead), by=manager, owner=rep
+        )
     assert sorted(titles(rep)) == sorted(
         [
             f"{manager} assigned you the deal Given",

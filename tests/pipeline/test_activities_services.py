@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from pipeline import services
 from pipeline.models import Activity, Company, Contact, Opportunity
-from tests.factories import CompanyFactory, ContactFactory, LeadFactory
+from tests.factories import CompanyFactory, ContactFactory, LeadFactory, stored_version
 
 NOON = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
 
@@ -219,11 +219,15 @@ def test_create_company_owned_by_creator_and_validated(rep, rep2):
 
 def test_update_company_by_manager_and_refused_to_outsider(manager, rep, rep2, outsider):
     company = CompanyFactory(owner=rep)
-    services.update_company(company=company, by=manager, owner=rep2, industry="Biotech")
+    services.update_company(
+        company=company, version=stored_version(company), by=manager, owner=rep2, industry="Biotech"
+    )
     company.refresh_from_db()
     assert company.owner == rep2 and company.industry == "Biotech"
     with pytest.raises(PermissionDenied, match="You may not change this company."):
-        services.update_company(company=company, by=outsider, industry="x")
+        services.update_company(
+            company=company, version=stored_version(company), by=outsider, industry="x"
+        )
 
 
 def test_create_contact_at_visible_company_only(rep, outsider):
@@ -244,13 +248,22 @@ def test_create_contact_at_visible_company_only(rep, outsider):
 def test_update_contact_moves_or_detaches_company(rep, outsider):
     contact = ContactFactory(owner=rep)
     other = CompanyFactory(owner=rep)
-    services.update_contact(contact=contact, by=rep, company=other, title="CFO")
+    services.update_contact(
+        contact=contact, version=stored_version(contact), by=rep, company=other, title="CFO"
+    )
     contact.refresh_from_db()
     assert contact.company == other and contact.title == "CFO"
-    services.update_contact(contact=contact, by=rep, company=None)
+    services.update_contact(contact=contact, version=stored_version(contact), by=rep, company=None)
     contact.refresh_from_db()
     assert contact.company is None
     with pytest.raises(ValidationError):
-        services.update_contact(contact=contact, by=rep, company=CompanyFactory(owner=outsider))
+        services.update_contact(
+            contact=contact,
+            version=stored_version(contact),
+            by=rep,
+            company=CompanyFactory(owner=outsider),
+        )
     with pytest.raises(PermissionDenied, match="You may not change this contact."):
-        services.update_contact(contact=contact, by=outsider, title="x")
+        services.update_contact(
+            contact=contact, version=stored_version(contact), by=outsider, title="x"
+        )

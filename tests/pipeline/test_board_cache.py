@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from pipeline import board_cache, services
-from tests.factories import CompanyFactory, OpportunityFactory, stage
+from tests.factories import CompanyFactory, OpportunityFactory, stage, stored_version
 from tests.pipeline.test_admin import _existing, _pipeline_post
 
 BOARD = "/pipeline/board/"
@@ -195,7 +195,9 @@ def test_board_cache_company_rename_is_on_the_next_board(client, rep, pipeline):
     OpportunityFactory(owner=rep, pipeline=pipeline, company=company)
     client.force_login(rep)
     assert "Old name Ltd" in _board(client)
-    services.update_company(company=company, by=rep, name="New name Ltd")
+    services.update_company(
+        company=company, version=stored_version(company), by=rep, name="New name Ltd"
+    )
     body = _board(client)
     assert "New name Ltd" in body and "Old name Ltd" not in body
 

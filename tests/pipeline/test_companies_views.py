@@ -14,6 +14,7 @@ from tests.factories import (
     LeadFactory,
     OpportunityFactory,
     current_version,
+    stored_version,
 )
 
 pytestmark = pytest.mark.django_db
@@ -197,7 +198,8 @@ def test_company_edit_owner_and_manager_may_edit(client, rep, manager):
     for user, name in ((rep, "New"), (manager, "Newer")):
         client.force_login(user)
         response = client.post(
-            reverse("pipeline:company_edit", args=[company.pk]), {"name": name, "owner": rep.pk}
+            reverse("pipeline:company_edit", args=[company.pk]),
+            {"name": name, "owner": rep.pk, "version": stored_version(company)},
         )
         assert response.status_code == 302
         company.refresh_from_db()

@@ -152,7 +152,7 @@ def test_contact_edit_owner_saves(client, rep):
     client.force_login(rep)
     response = client.post(
         reverse("pipeline:contact_edit", args=[contact.pk]),
-        {"first_name": "New", "company": contact.company_id},
+        {"first_name": "New", "company": contact.company_id, "version": 1},
     )
     assert response.status_code == 302
     contact.refresh_from_db()

@@ -9,7 +9,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from pipeline import services
 from pipeline.models import Activity, Company, Contact, Lead, Opportunity, StageTransition
-from tests.factories import CompanyFactory, ContactFactory, LeadFactory, PipelineFactory, stage
+from tests.factories import (
+    CompanyFactory,
+    ContactFactory,
+    LeadFactory,
+    PipelineFactory,
+    stage,
+    stored_version,
+)
 
 
 @pytest.fixture
@@ -77,23 +84,25 @@ def test_create_lead_empty_budget_means_unknown(rep):
 
 def test_update_lead_changes_fields_and_can_clear_budget(rep):
     lead = services.create_lead(by=rep, first_name="Grace", budget="500")
-    lead = services.update_lead(lead=lead, by=rep, need="CRM", budget="")
+    lead = services.update_lead(
+        lead=lead, version=stored_version(lead), by=rep, need="CRM", budget=""
+    )
     lead.refresh_from_db()
     assert lead.need == "CRM" and lead.budget is None
 
 
 def test_update_lead_refuses_closed_lead_and_outsider(rep, outsider, prospect):
     with pytest.raises(PermissionDenied, match="You may not change this lead."):
-        services.update_lead(lead=prospect, by=outsider, need="x")
+        services.update_lead(lead=prospect, version=stored_version(prospect), by=outsider, need="x")
     services.disqualify_lead(lead=prospect, by=rep, reason="No budget")
     with pytest.raises(ValidationError) as exc:
-        services.update_lead(lead=prospect, by=rep, need="x")
+        services.update_lead(lead=prospect, version=stored_version(prospect), by=rep, need="x")
     assert exc.value.messages == ["This lead is disqualified and can no longer be edited."]
 
 
 def test_update_lead_manager_may_reassign_within_team(manager, rep, rep2):
     lead = LeadFactory(owner=rep)
-    services.update_lead(lead=lead, by=manager, owner=rep2)
+    services.update_lead(lead=lead, version=stored_version(lead), by=manager, owner=rep2)
     lead.refresh_from_db()
     assert lead.owner == rep2
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from pipeline import services
 from pipeline.models import Company, Contact, Lead, Opportunity
-from tests.factories import CompanyFactory, ContactFactory, LeadFactory
+from tests.factories import CompanyFactory, ContactFactory, LeadFactory, stored_version
 
 pytestmark = pytest.mark.django_db
 
@@ -260,7 +260,7 @@ def test_lead_edit_saves_changes(client, rep):
     lead = LeadFactory(owner=rep, first_name="Old")
     client.force_login(rep)
     response = client.post(
-        reverse("pipeline:lead_edit", args=[lead.pk]), {**VALID, "first_name": "New"}
+        reverse("pipeline:lead_edit", args=[lead.pk]), {**VALID, "first_name": "New", "version": 1}
     )
     assert response.status_code == 302
     lead.refresh_from_db()
@@ -278,7 +278,8 @@ def test_lead_edit_manager_may_edit_team_lead(client, manager, rep):
     lead = LeadFactory(owner=rep)
     client.force_login(manager)
     response = client.post(
-        reverse("pipeline:lead_edit", args=[lead.pk]), {**VALID, "owner": rep.pk, "title": "CTO"}
+        reverse("pipeline:lead_edit", args=[lead.pk]),
+        {**VALID, "owner": rep.pk, "title": "CTO", "version": 1},
     )
     assert response.status_code == 302
     lead.refresh_from_db()
@@ -367,7 +368,8 @@ def test_lead_disqualify_other_rep_gets_404(client, rep, rep2):
 # --- convert ---------------------------------------------------------------------------------
 
 
-def _convert_data(pl, **kw):
+def _convert_data(pl, lead=None, **kw):
+    """The convert form's fields; with ``lead``, the lead's version the page carries."""
     data = {
         "need": "Replace spreadsheets",
         "budget": "20000",
@@ -377,6 +379,8 @@ def _convert_data(pl, **kw):
         "pipeline": pl.pk,
         "company_name": "Acme Corp",
     }
+    if lead is not None:
+        data["version"] = stored_version(lead)
     data.update(kw)
     return data
 
@@ -386,7 +390,7 @@ def test_lead_convert_creates_company_contact_and_deal(client, rep, pipeline):
     client.force_login(rep)
     url = reverse("pipeline:lead_convert", args=[lead.pk])
     assert client.get(url).status_code == 200
-    response = client.post(url, _convert_data(pipeline, contact_is_decision_maker="on"))
+    response = client.post(url, _convert_data(pipeline, lead=lead, contact_is_decision_maker="on"))
     opp = Opportunity.objects.get()
     assert response.status_code == 302 and response["Location"] == opp.get_absolute_url()
     assert opp.amount == Decimal("18000.00") and opp.owner == rep
@@ -404,7 +408,7 @@ def test_lead_convert_links_existing_company_and_contact(client, rep, pipeline):
     client.force_login(rep)
     response = client.post(
         reverse("pipeline:lead_convert", args=[lead.pk]),
-        _convert_data(pipeline, company=company.pk, company_name="", contact=contact.pk),
+        _convert_data(pipeline, lead=lead, company=company.pk, company_name="", contact=contact.pk),
     )
     assert response.status_code == 302
     opp = Opportunity.objects.get()
@@ -418,7 +422,9 @@ def test_lead_convert_requires_need_budget_timeline_amount_and_date(client, rep,
     data = _convert_data(
         pipeline, need="", budget="", timeline="", amount="", expected_close_date=""
     )
-    response = client.post(reverse("pipeline:lead_convert", args=[lead.pk]), data)
+    response = client.post(
+        reverse("pipeline:lead_convert", args=[lead.pk]), {**data, "version": stored_version(lead)}
+    )
     assert response.status_code == 200
     assert set(response.context["form"].errors) >= {
         "need",
@@ -451,8 +457,10 @@ def test_lead_convert_bad_input_is_a_field_error_and_writes_nothing(
 ):
     lead = _prospect(rep, need="Original need")
     client.force_login(rep)
-    data = _convert_data(pipeline, need="Changed need", **{field: value})
-    response = client.post(reverse("pipeline:lead_convert", args=[lead.pk]), data)
+    data = _convert_data(pipeline, lead=lead, need="Changed need", **{field: value})
+    response = client.post(
+        reverse("pipeline:lead_convert", args=[lead.pk]), {**data, "version": stored_version(lead)}
+    )
     assert response.status_code == 200
     assert field in response.context["form"].errors
     assert f'value="{value}"'.encode() in response.content or field in (
@@ -469,7 +477,8 @@ def test_lead_convert_needs_a_company(client, rep, pipeline):
     lead = _prospect(rep, company_name="")
     client.force_login(rep)
     response = client.post(
-        reverse("pipeline:lead_convert", args=[lead.pk]), _convert_data(pipeline, company_name="")
+        reverse("pipeline:lead_convert", args=[lead.pk]),
+        _convert_data(pipeline, lead=lead, company_name=""),
     )
     assert "company_name" in response.context["form"].errors
     assert not Opportunity.objects.exists()
@@ -484,7 +493,7 @@ def test_lead_convert_cannot_pick_company_or_contact_of_another_rep(client, rep,
     page = client.get(url)
     assert b"Secret Co" not in page.content
     response = client.post(
-        url, _convert_data(pipeline, company=theirs.pk, contact=their_contact.pk)
+        url, _convert_data(pipeline, lead=lead, company=theirs.pk, contact=their_contact.pk)
     )
     assert {"company", "contact"} <= set(response.context["form"].errors)
     assert not Opportunity.objects.exists()
@@ -494,7 +503,7 @@ def test_lead_convert_new_lead_must_be_qualified_first(client, rep, pipeline):
     lead = LeadFactory(owner=rep)
     client.force_login(rep)
     url = reverse("pipeline:lead_convert", args=[lead.pk])
-    response = client.post(url, _convert_data(pipeline), follow=True)
+    response = client.post(url, _convert_data(pipeline, lead=lead), follow=True)
     assert b"Qualify the lead" in response.content
     assert not Opportunity.objects.exists()
 
@@ -504,7 +513,7 @@ def test_lead_convert_other_rep_gets_404(client, rep, rep2, pipeline):
     client.force_login(rep2)
     url = reverse("pipeline:lead_convert", args=[lead.pk])
     assert client.get(url).status_code == 404
-    assert client.post(url, _convert_data(pipeline)).status_code == 404
+    assert client.post(url, _convert_data(pipeline, lead=lead)).status_code == 404
     assert not Opportunity.objects.exists()
 
 
@@ -512,7 +521,8 @@ def test_lead_convert_manager_assigns_the_deal(client, manager, rep, rep2, pipel
     lead = _prospect(rep)
     client.force_login(manager)
     response = client.post(
-        reverse("pipeline:lead_convert", args=[lead.pk]), _convert_data(pipeline, owner=rep2.pk)
+        reverse("pipeline:lead_convert", args=[lead.pk]),
+        _convert_data(pipeline, lead=lead, owner=rep2.pk),
     )
     assert response.status_code == 302
     assert Opportunity.objects.get().owner == rep2
@@ -521,7 +531,10 @@ def test_lead_convert_manager_assigns_the_deal(client, manager, rep, rep2, pipel
 def test_lead_convert_converted_lead_redirects_to_lead(client, rep, pipeline):
     lead = _prospect(rep)
     client.force_login(rep)
-    client.post(reverse("pipeline:lead_convert", args=[lead.pk]), _convert_data(pipeline))
+    client.post(
+        reverse("pipeline:lead_convert", args=[lead.pk]),
+        {**_convert_data(pipeline, lead=lead), "version": stored_version(lead)},
+    )
     response = client.get(reverse("pipeline:lead_convert", args=[lead.pk]))
     assert response.status_code == 302 and response["Location"] == lead.get_absolute_url()
     assert Opportunity.objects.count() == 1
@@ -565,7 +578,9 @@ def test_lead_convert_caps_dropdown_and_accepts_any_visible_company(client, rep,
     url = reverse("pipeline:lead_convert", args=[lead.pk])
     response = client.get(url)
     assert len(_options(response, "company")) == 50 and response.context["form"].company_more
-    response = client.post(url, _convert_data(pipeline, company=companies[-1].pk, company_name=""))
+    response = client.post(
+        url, _convert_data(pipeline, lead=lead, company=companies[-1].pk, company_name="")
+    )
     assert response.status_code == 302
     assert Opportunity.objects.get().company == companies[-1]
 

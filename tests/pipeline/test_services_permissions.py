@@ -7,7 +7,14 @@ from django.core.exceptions import PermissionDenied
 
 from pipeline import services
 from pipeline.models import Activity, Company, Contact, Lead, Opportunity, StageTransition
-from tests.factories import CompanyFactory, ContactFactory, LeadFactory, current_version, stage
+from tests.factories import (
+    CompanyFactory,
+    ContactFactory,
+    LeadFactory,
+    current_version,
+    stage,
+    stored_version,
+)
 
 
 @pytest.fixture
@@ -31,9 +38,15 @@ def owned(rep, pipeline, opportunity):
 
 
 ACTIONS = {
-    "update_company": lambda o, by: services.update_company(company=o["company"], by=by, city="x"),
-    "update_contact": lambda o, by: services.update_contact(contact=o["contact"], by=by, title="x"),
-    "update_lead": lambda o, by: services.update_lead(lead=o["lead"], by=by, need="x"),
+    "update_company": lambda o, by: services.update_company(
+        company=o["company"], version=stored_version(o["company"]), by=by, city="x"
+    ),
+    "update_contact": lambda o, by: services.update_contact(
+        contact=o["contact"], version=stored_version(o["contact"]), by=by, title="x"
+    ),
+    "update_lead": lambda o, by: services.update_lead(
+        lead=o["lead"], version=stored_version(o["lead"]), by=by, need="x"
+    ),
     "start_working_lead": lambda o, by: services.start_working_lead(lead=o["lead"], by=by),
     "qualify_lead": lambda o, by: services.qualify_lead(lead=o["lead"], by=by),
     "disqualify_lead": lambda o, by: services.disqualify_lead(lead=o["lead"], by=by, reason="x"),

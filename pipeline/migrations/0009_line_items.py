@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipeline', '0005_products'),
+        ('pipeline', '0008_products'),
     ]
 
     operations = [

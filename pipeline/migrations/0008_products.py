@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipeline', '0004_transition_left_at'),
+        ('pipeline', '0007_opportunity_company_optional'),
     ]
 
     operations = [

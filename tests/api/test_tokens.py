@@ -1,0 +1,196 @@
+"""Personal API tokens: shown once and stored hashed, scoped, expiring, revocable (by their
+owner or an admin), last-used time kept; throttled per token with 429 and Retry-After."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from api import tokens
+from api.models import ApiToken
+from tests.api.conftest import token_client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_token_is_stored_only_as_its_digest(rep):
+    token, raw = tokens.create_token(user=rep, by=rep, name="Website form", scope="read")
+    assert raw.startswith("opp_") and len(raw) > 40
+    stored = ApiToken.objects.get(pk=token.pk)
+    assert stored.digest == tokens.digest(raw) and raw not in stored.digest
+    assert raw.startswith(stored.prefix) and len(stored.prefix) < len(raw) // 3
+
+
+def test_token_authenticates_as_its_user_and_records_last_use(rep, opportunity):
+    client = token_client(rep, scope="read")
+    assert client.get("/api/v1/opportunities/").status_code == 200
+    token = ApiToken.objects.get(user=rep)
+    assert token.last_used_at is not None
+
+
+def test_token_last_use_is_written_at_most_once_a_minute(rep, django_assert_num_queries):
+    _, raw = tokens.create_token(user=rep, by=rep, name="t", scope="read")
+    tokens.authenticate(raw)
+    with django_assert_num_queries(0):  # cached, and no update within the minute
+        assert tokens.authenticate(raw) is not None
+    with django_assert_num_queries(1):  # a write reads the token afresh, without an update
+        assert tokens.authenticate(raw, fresh=True) is not None
+    later = timezone.now() + dt.timedelta(minutes=2)
+    with time_machine.travel(later), django_assert_num_queries(1):  # last_used_at's update
+        assert tokens.authenticate(raw) is not None
+
+
+@pytest.mark.parametrize("case", ["unknown", "revoked", "expired", "inactive_user", "no_prefix"])
+def test_token_refused_is_401(rep, case):
+    token, raw = tokens.create_token(
+        user=rep,
+        by=rep,
+        name="t",
+        scope="read_write",
+        expires_on=timezone.localdate() + dt.timedelta(days=1),
+    )
+    moment = timezone.now()
+    if case == "unknown":
+        raw = raw[:-3] + "abc"
+    elif case == "revoked":
+        tokens.revoke_token(token=token, by=rep)
+    elif case == "expired":
+        moment += dt.timedelta(days=2)
+    elif case == "inactive_user":
+        rep.is_active = False
+        rep.save()
+    elif case == "no_prefix":
+        raw = raw.removeprefix("opp_")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    with time_machine.travel(moment):
+        response = client.get("/api/v1/opportunities/")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] in ("invalid_token", "authentication_failed")
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+def test_token_anonymous_is_401_in_the_error_shape(db):
+    response = APIClient().get("/api/v1/opportunities/")
+    assert response.status_code == 401
+    assert set(response.json()["error"]) >= {"code", "message", "fields"}
+
+
+def test_token_bad_input_on_create_is_refused(rep):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as error:
+        tokens.create_token(user=rep, by=rep, name="", scope="admin", expires_on="yesterday")
+    assert set(error.value.message_dict) == {"name", "scope", "expires_on"}
+    with pytest.raises(ValidationError):
+        tokens.create_token(
+            user=rep, by=rep, name="x", scope="read", expires_on=timezone.localdate()
+        )
+    assert not ApiToken.objects.exists()
+
+
+def test_token_only_owner_or_admin_revokes(rep, rep2, admin_user):
+    from django.core.exceptions import PermissionDenied
+
+    token, _ = tokens.create_token(user=rep, by=rep, name="t", scope="read")
+    with pytest.raises(PermissionDenied):
+        tokens.revoke_token(token=token, by=rep2)
+    tokens.revoke_token(token=token, by=admin_user)
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+
+
+def test_token_page_shows_a_new_token_once_and_lists_own_tokens(client, rep, rep2):
+    client.force_login(rep)
+    tokens.create_token(user=rep2, by=rep2, name="Rep2 secret integration", scope="read")
+    response = client.post(
+        "/settings/api-tokens/", {"name": "Spreadsheet", "scope": "read", "expires_on": ""}
+    )
+    assert response.status_code == 200
+    raw = response.context["raw"]
+    assert raw and raw in response.content.decode()
+    again = client.get("/settings/api-tokens/").content.decode()
+    assert raw not in again and "Spreadsheet" in again
+    assert "Rep2 secret integration" not in again
+
+
+def test_token_page_admin_sees_and_revokes_every_token(client, rep, admin_user):
+    token, _ = tokens.create_token(user=rep, by=rep, name="Rep's sync", scope="read")
+    client.force_login(admin_user)
+    assert "Rep&#x27;s sync" in client.get("/settings/api-tokens/").content.decode()
+    response = client.post(f"/settings/api-tokens/{token.pk}/revoke/")
+    assert response.status_code == 302
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+
+
+def test_token_page_others_token_is_404(client, rep, rep2):
+    token, _ = tokens.create_token(user=rep2, by=rep2, name="t", scope="read")
+    client.force_login(rep)
+    assert client.post(f"/settings/api-tokens/{token.pk}/revoke/").status_code == 404
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is None
+
+
+def test_token_throttle_is_429_with_retry_after(rep):
+    client = token_client(rep, scope="read")
+    ApiToken.objects.filter(user=rep).update(throttle_rate="2/min")
+    assert client.get("/api/v1/users/").status_code == 200
+    assert client.get("/api/v1/users/").status_code == 200
+    response = client.get("/api/v1/users/")
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert response.json()["error"]["code"] == "throttled"
+    # another token of the same user has its own allowance
+    assert token_client(rep, scope="read").get("/api/v1/users/").status_code == 200
+
+
+def test_session_user_throttle(client, rep, settings):
+    from rest_framework.settings import api_settings
+
+    from api.throttling import UserRateThrottle
+
+    client.force_login(rep)
+    before = UserRateThrottle.THROTTLE_RATES
+    UserRateThrottle.THROTTLE_RATES = {**api_settings.DEFAULT_THROTTLE_RATES, "user": "1/hour"}
+    try:
+        from django.core.cache import cache
+
+        cache.delete(f"throttle_user_{rep.pk}")
+        assert client.get("/api/v1/users/").status_code == 200
+        assert client.get("/api/v1/users/").status_code == 429
+    finally:
+        UserRateThrottle.THROTTLE_RATES = before
+        cache.delete(f"throttle_user_{rep.pk}")
+
+
+@pytest.mark.parametrize("change", ["revoke", "deactivate", "delete"])
+def test_token_cached_after_use_still_stops_at_once(rep, opportunity, change):
+    client = token_client(rep, scope="read")
+    url = f"/api/v1/opportunities/{opportunity.pk}/"
+    assert client.get(url).status_code == 200  # the token is now cached
+    token = ApiToken.objects.get(user=rep)
+    if change == "revoke":
+        tokens.revoke_token(token=token, by=rep)
+    elif change == "deactivate":
+        rep.is_active = False
+        rep.save()
+    else:
+        token.delete()
+    assert client.get(url).status_code == 401
+
+
+def test_token_cached_user_follows_a_team_change(rep, manager, other_team, opportunity):
+    client = token_client(manager, scope="read")
+    url = f"/api/v1/opportunities/{opportunity.pk}/"
+    assert client.get(url).status_code == 200
+    rep.team = other_team  # the rep leaves the manager's team
+    rep.save()
+    assert client.get(url).status_code == 404
+
+
+def test_token_read_costs_one_query_for_the_record(rep, opportunity, django_assert_num_queries):
+    client = token_client(rep, scope="read")
+    url = f"/api/v1/opportunities/{opportunity.pk}/"
+    client.get(url)
+    with django_assert_num_queries(1):
+        assert client.get(url).status_code == 200
