@@ -19,12 +19,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
+from pipeline.demo_catalogue import write_catalogue
 from pipeline.models import (
     Activity,
     Company,
@@ -540,6 +542,8 @@ class DemoBuilder:
             built = sum(len(rows) for rows in self.tables.rows.values())
             self.progress(f"built {built:,} rows in memory ({self.n:,} deals with their history)")
             self.write()
+            count = write_catalogue(settings.OPPORTUNE_CURRENCY)
+            self.progress(f"wrote {count} products")
             for extend in self.extensions:
                 extend(self)
         return {k: len(v) for k, v in self.tables.rows.items()}

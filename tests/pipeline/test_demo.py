@@ -144,3 +144,25 @@ def test_seed_demo_transitions_know_when_each_stage_was_left():
         for stay, nxt in zip(stays, stays[1:], strict=False):
             assert (stay.left_at, stay.next_stage_id) == (nxt.changed_at, nxt.to_stage_id)
         assert stays[-1].left_at is None and stays[-1].next_stage_id is None
+
+
+@pytest.mark.django_db
+def test_seed_demo_offers_a_product_catalogue_a_rep_can_sell_from(settings):
+    """The demo's catalogue is priced in the installation's currency, and a line item on a
+    seeded deal starts from that list price."""
+    from decimal import Decimal
+
+    from pipeline import services
+    from pipeline.demo_catalogue import DEMO_CATALOGUE
+    from pipeline.models import Product
+
+    demo.seed(opportunities=30, seed=1, today=TODAY)
+    assert Product.objects.count() == len(DEMO_CATALOGUE)
+    product = Product.objects.get(code="SVC-ONB")
+    assert list(product.prices.values_list("currency", "unit_price")) == [
+        (settings.OPPORTUNE_CURRENCY, Decimal("2300.00"))
+    ]
+    deal = Opportunity.objects.filter(stage__kind="open").order_by("id").first()
+    services.add_line_item(opportunity=deal, by=deal.owner, version=deal.version, product=product)
+    deal.refresh_from_db()
+    assert deal.amount == Decimal("2300.00")
