@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,6 +18,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.celery import QueueUnavailable, enqueue
+from config.celery import app as celery_app
 from imports import parsing, services, tasks
 from imports.forms import ColumnsForm, UploadForm, ValuesForm, preset_choices
 from imports.mapping import FIELDS, PRESET_NAMES, PRESETS, apply_preset, template_headers
@@ -199,9 +199,15 @@ def preview(request, pk: int):
             "fields": fields,
             "rows": rows,
             "errors": batch.errors[:100],
-            "inline": batch.row_count <= services.INLINE_ROWS or settings.CELERY_TASK_ALWAYS_EAGER,
+            "inline": batch.row_count <= services.INLINE_ROWS or _tasks_run_inline(),
         },
     )
+
+
+def _tasks_run_inline() -> bool:
+    """Celery runs tasks in the caller (no broker: ``make run`` without Redis); the app's own
+    configuration says so, as it is what ``delay`` obeys."""
+    return bool(celery_app.conf.task_always_eager)
 
 
 def _show(value) -> str:
@@ -226,7 +232,7 @@ def confirm(request, pk: int):
         if batch.status in (ImportBatch.Status.UPLOADED, ImportBatch.Status.PREVIEWED):
             target = reverse("imports:preview", args=[batch.pk])
         return HttpResponseRedirect(target)
-    if as_task and not settings.CELERY_TASK_ALWAYS_EAGER:
+    if as_task and not _tasks_run_inline():
         try:
             enqueue(tasks.run_import, batch.pk)
         except QueueUnavailable as e:

@@ -27,9 +27,11 @@ def _csv() -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_rep_imports_deals_with_history_and_undoes_it(
-    new_page, rep, pipeline, artifacts_dir, settings
+    new_page, rep, pipeline, artifacts_dir, monkeypatch
 ):
-    settings.CELERY_TASK_ALWAYS_EAGER = True  # the snapshot back-fill runs inline
+    from config.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)  # the snapshot back-fill, inline
     page = new_page()
     login(page, "rep")
     page.goto("/pipeline/opportunities/")
