@@ -170,31 +170,60 @@ def _scoped(model, select=(), prefetch=()):
     return queryset_for
 
 
+def record_schema(
+    one: str,
+    many: str,
+    *,
+    serializer,
+    request,
+    update_request=None,
+    change_summary: str = "",
+    create_example: tuple[str, dict],
+    update_example: tuple[str, dict] | None = None,
+    patch_example: tuple[str, dict] | None = None,
+):
+    """The schema of a record's list, read, create, update and partial update (``one``: "a
+    company", ``many``: "companies"); writes name their input, If-Match and error answers."""
+
+    def examples(example):
+        return [OpenApiExample(example[0], value=example[1])] if example else None
+
+    change = {"parameters": [IF_MATCH], "request": update_request or request}
+    answered = {200: serializer, **WRITE_ERRORS}
+    return extend_schema_view(
+        list=extend_schema(summary=f"List {many}"),
+        retrieve=extend_schema(summary=f"Read {one}"),
+        create=extend_schema(
+            summary=f"Create {one}",
+            request=request,
+            responses={201: serializer, **CREATE_ERRORS},
+            examples=examples(create_example),
+        ),
+        update=extend_schema(
+            summary=change_summary or f"Change {one}",
+            responses=answered,
+            examples=examples(update_example),
+            **change,
+        ),
+        partial_update=extend_schema(
+            summary=f"Change some fields of {one}",
+            responses=answered,
+            examples=examples(patch_example),
+            **change,
+        ),
+    )
+
+
 # --- companies and contacts ------------------------------------------------------------------
 
 
-@extend_schema_view(
-    list=extend_schema(summary="List companies"),
-    retrieve=extend_schema(summary="Read a company"),
-    create=extend_schema(
-        summary="Create a company",
-        request=s.CompanyInput,
-        responses={201: s.CompanySerializer, **CREATE_ERRORS},
-        examples=[OpenApiExample("New company", value={"name": "Acme Ltd", "city": "Leeds"})],
-    ),
-    update=extend_schema(
-        summary="Change a company",
-        parameters=[IF_MATCH],
-        request=s.CompanyInput,
-        responses={200: s.CompanySerializer, **WRITE_ERRORS},
-        examples=[OpenApiExample("Rename", value={"name": "Acme Group"})],
-    ),
-    partial_update=extend_schema(
-        summary="Change some fields of a company",
-        parameters=[IF_MATCH],
-        request=s.CompanyInput,
-        responses={200: s.CompanySerializer, **WRITE_ERRORS},
-    ),
+@record_schema(
+    "a company",
+    "companies",
+    serializer=s.CompanySerializer,
+    request=s.CompanyInput,
+    create_example=("New company", {"name": "Acme Ltd", "city": "Leeds"}),
+    update_example=("Rename", {"name": "Acme Group"}),
 )
 class CompanyViewSet(Records):
     queryset = Company.objects.none()  # the schema's id type; get_queryset decides
@@ -214,33 +243,16 @@ class CompanyViewSet(Records):
         return self.write(obj, services.update_company, data, company=obj)
 
 
-@extend_schema_view(
-    list=extend_schema(summary="List contacts"),
-    retrieve=extend_schema(summary="Read a contact"),
-    create=extend_schema(
-        summary="Create a contact",
-        request=s.ContactInput,
-        responses={201: s.ContactSerializer, **CREATE_ERRORS},
-        examples=[
-            OpenApiExample(
-                "New contact",
-                value={"first_name": "Dana", "last_name": "Reyes", "email": "dana@acme.test"},
-            )
-        ],
+@record_schema(
+    "a contact",
+    "contacts",
+    serializer=s.ContactSerializer,
+    request=s.ContactInput,
+    create_example=(
+        "New contact",
+        {"first_name": "Dana", "last_name": "Reyes", "email": "dana@acme.test"},
     ),
-    update=extend_schema(
-        summary="Change a contact",
-        parameters=[IF_MATCH],
-        request=s.ContactInput,
-        responses={200: s.ContactSerializer, **WRITE_ERRORS},
-    ),
-    partial_update=extend_schema(
-        summary="Change some fields of a contact",
-        parameters=[IF_MATCH],
-        request=s.ContactInput,
-        responses={200: s.ContactSerializer, **WRITE_ERRORS},
-        examples=[OpenApiExample("Decision maker", value={"is_decision_maker": True})],
-    ),
+    patch_example=("Decision maker", {"is_decision_maker": True}),
 )
 class ContactViewSet(Records):
     queryset = Contact.objects.none()  # the schema's id type; get_queryset decides
@@ -274,28 +286,13 @@ LEAD_EXAMPLE = {
 }
 
 
-@extend_schema_view(
-    list=extend_schema(summary="List leads"),
-    retrieve=extend_schema(summary="Read a lead"),
-    create=extend_schema(
-        summary="Create a lead",
-        request=s.LeadInput,
-        responses={201: s.LeadSerializer, **CREATE_ERRORS},
-        examples=[OpenApiExample("From the website form", value=LEAD_EXAMPLE)],
-    ),
-    update=extend_schema(
-        summary="Change a lead",
-        parameters=[IF_MATCH],
-        request=s.LeadInput,
-        responses={200: s.LeadSerializer, **WRITE_ERRORS},
-    ),
-    partial_update=extend_schema(
-        summary="Change some fields of a lead",
-        parameters=[IF_MATCH],
-        request=s.LeadInput,
-        responses={200: s.LeadSerializer, **WRITE_ERRORS},
-        examples=[OpenApiExample("Budget known", value={"budget": "50000.00"})],
-    ),
+@record_schema(
+    "a lead",
+    "leads",
+    serializer=s.LeadSerializer,
+    request=s.LeadInput,
+    create_example=("From the website form", LEAD_EXAMPLE),
+    patch_example=("Budget known", {"budget": "50000.00"}),
 )
 class LeadViewSet(Records):
     queryset = Lead.objects.none()  # the schema's id type; get_queryset decides
@@ -380,28 +377,15 @@ DEAL_EXAMPLE = {
 }
 
 
-@extend_schema_view(
-    list=extend_schema(summary="List opportunities"),
-    retrieve=extend_schema(summary="Read an opportunity"),
-    create=extend_schema(
-        summary="Create an opportunity",
-        request=s.OpportunityInput,
-        responses={201: s.OpportunitySerializer, **CREATE_ERRORS},
-        examples=[OpenApiExample("New deal", value=DEAL_EXAMPLE)],
-    ),
-    update=extend_schema(
-        summary="Change an opportunity (never its stage)",
-        parameters=[IF_MATCH],
-        request=s.OpportunityUpdateInput,
-        responses={200: s.OpportunitySerializer, **WRITE_ERRORS},
-    ),
-    partial_update=extend_schema(
-        summary="Change some fields of an opportunity",
-        parameters=[IF_MATCH],
-        request=s.OpportunityUpdateInput,
-        responses={200: s.OpportunitySerializer, **WRITE_ERRORS},
-        examples=[OpenApiExample("New amount", value={"amount": "52000.00"})],
-    ),
+@record_schema(
+    "an opportunity",
+    "opportunities",
+    serializer=s.OpportunitySerializer,
+    request=s.OpportunityInput,
+    update_request=s.OpportunityUpdateInput,
+    change_summary="Change an opportunity (never its stage)",
+    create_example=("New deal", DEAL_EXAMPLE),
+    patch_example=("New amount", {"amount": "52000.00"}),
 )
 class OpportunityViewSet(Records):
     queryset = Opportunity.objects.none()  # the schema's id type; get_queryset decides
