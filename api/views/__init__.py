@@ -6,6 +6,7 @@ names (``If-Match`` or ``version``); business actions are endpoints of their own
 
 from api.views.base import not_found
 from api.views.leads import LeadViewSet
+from api.views.line_items import LineItemViewSet
 from api.views.opportunities import OpportunityViewSet
 from api.views.records import ActivityViewSet, CompanyViewSet, ContactViewSet, TaskViewSet
 from api.views.reference import (
@@ -13,6 +14,7 @@ from api.views.reference import (
     ForecastSnapshotViewSet,
     LostReasonViewSet,
     PipelineViewSet,
+    ProductViewSet,
     StageViewSet,
     TeamViewSet,
     UserViewSet,
@@ -25,9 +27,11 @@ __all__ = [
     "DashboardView",
     "ForecastSnapshotViewSet",
     "LeadViewSet",
+    "LineItemViewSet",
     "LostReasonViewSet",
     "OpportunityViewSet",
     "PipelineViewSet",
+    "ProductViewSet",
     "StageViewSet",
     "TaskViewSet",
     "TeamViewSet",

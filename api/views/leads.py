@@ -11,6 +11,7 @@ from api import concurrency
 from api import filters as api_filters
 from api import serializers as s
 from api.views.base import IF_MATCH, WRITE_ERRORS, Records, record_schema, scoped
+from api.views.opportunities import with_lines
 from pipeline import services
 from pipeline.models import Lead, Opportunity
 
@@ -96,7 +97,7 @@ class LeadViewSet(Records):
         data.pop("version", None)
         with concurrency.checked(exp, self.current(lead)):
             deal = services.convert_lead(lead=lead, by=request.user, version=exp.version, **data)
-        deal = Opportunity.objects.select_related("stage", "company").get(pk=deal.pk)
+        deal = with_lines(Opportunity.objects.all()).get(pk=deal.pk)
         response = Response(
             s.OpportunitySerializer(deal, context=self.get_serializer_context()).data,
             status=status.HTTP_201_CREATED,

@@ -3,15 +3,26 @@ actions (only the pipeline's services assign a stage)."""
 
 from __future__ import annotations
 
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 
 from api import filters as api_filters
 from api import serializers as s
-from api.views.base import IF_MATCH, WRITE_ERRORS, Records, record_schema, scoped
+from api.views.base import IF_MATCH, WRITE_ERRORS, Records, record_schema
 from pipeline import services
-from pipeline.models import Opportunity
+from pipeline.models import LineItem, Opportunity
+
+
+def with_lines(deals: QuerySet[Opportunity]) -> QuerySet[Opportunity]:
+    """Deals as the API shows them: stage and company joined, all their line items (with the
+    product) in one more query, whatever the number of deals or lines."""
+    lines = LineItem.objects.select_related("product").order_by("id")
+    return deals.select_related("stage", "company").prefetch_related(
+        Prefetch("line_items", queryset=lines)
+    )
+
 
 DEAL_EXAMPLE = {
     "name": "Acme — 40 seats",
@@ -39,7 +50,10 @@ class OpportunityViewSet(Records):
     update_class = s.OpportunityUpdateInput
     filterset_class = api_filters.OpportunityFilter
     ordering_fields = ["id", "amount", "expected_close_date", "created_at", "updated_at"]
-    queryset_for = scoped(Opportunity, select=("stage", "company"))
+
+    def queryset_for(self, user):
+        deals = Opportunity.objects.all() if user is None else Opportunity.objects.visible_to(user)
+        return with_lines(deals)
 
     def create(self, request):
         data = self.parsed(s.OpportunityInput)

@@ -3,6 +3,7 @@ forecast snapshots and the dashboard's figures."""
 
 from __future__ import annotations
 
+from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -15,7 +16,7 @@ from api import serializers as s
 from api.views.base import ERROR, ReadOnly
 from forecasting.forms import ScopeForm
 from forecasting.models import ForecastSnapshot
-from pipeline.models import LostReason, Pipeline, Stage
+from pipeline.models import LostReason, Pipeline, Product, ProductPrice, Stage
 
 
 class PipelineViewSet(ReadOnly):
@@ -42,6 +43,19 @@ class LostReasonViewSet(ReadOnly):
 
     def queryset_for(self, user):
         return LostReason.objects.all()
+
+
+class ProductViewSet(ReadOnly):
+    """The product catalogue with its price list (a unit price per currency); products no
+    longer offered are listed too (``?is_active=true`` for those on sale)."""
+
+    queryset = Product.objects.none()  # the schema's id type; get_queryset decides
+    serializer_class = s.ProductSerializer
+    filterset_class = api_filters.ProductFilter
+
+    def queryset_for(self, user):
+        prices = ProductPrice.objects.order_by("currency")
+        return Product.objects.prefetch_related(Prefetch("prices", queryset=prices))
 
 
 class UserViewSet(ReadOnly):
