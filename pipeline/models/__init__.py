@@ -21,6 +21,7 @@ from pipeline.models.leads import Lead
 from pipeline.models.line_items import LineItem
 from pipeline.models.opportunities import Opportunity, OpportunityQuerySet, StageTransition
 from pipeline.models.products import Product, ProductPrice
+from pipeline.models.scores import DealScore
 from pipeline.models.stages import (
     MONEY,
     PERCENT,
@@ -40,6 +41,7 @@ __all__ = [
     "Company",
     "Contact",
     "DealLinkedQuerySet",
+    "DealScore",
     "ExitCriterion",
     "ForecastCategory",
     "Lead",

@@ -108,3 +108,14 @@ def pct(value, places: int = 0) -> str:
     if d is None:
         return "—"
     return f"{d:.{int(places)}f} %"
+
+
+@register.filter
+def points(value) -> str:
+    """Percentage points with their sign: ``+9 points``, ``−3 points`` (``None``: a dash)."""
+    if value is None:
+        return "—"
+    n = round(float(value))
+    if n == 0:
+        return "±0 points"
+    return f"{'+' if n > 0 else '−'}{abs(n)} point{'s' if abs(n) != 1 else ''}"
