@@ -15,6 +15,9 @@ from django.utils import timezone
 
 from forecasting.models import PeriodKind
 
+# The one end of a day, defined beside the deal-state query that the pipeline pages share.
+from pipeline.selectors.dealstate import end_of_day as end_of_day
+
 QUARTER_NAMES = {1: "Q1", 4: "Q2", 7: "Q3", 10: "Q4"}
 
 
@@ -50,12 +53,6 @@ def month_starts(start: dt.date, end: dt.date) -> list[dt.date]:
         months.append(current)
         current = next_month(current)
     return months
-
-
-def end_of_day(day: dt.date) -> dt.datetime:
-    """The first instant after ``day`` in the configured time zone."""
-    tz = timezone.get_default_timezone()
-    return timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min), tz)
 
 
 def start_of_day(day: dt.date) -> dt.datetime:

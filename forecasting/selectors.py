@@ -315,14 +315,22 @@ def change_conditions(months: list[dt.date]) -> dict[str, Q]:
     }
 
 
-def _changes_candidates(qs, months: list[dt.date], start: dt.date):
+def _changes_candidates(qs, months: list[dt.date], start: dt.date, end: dt.date):
     """The deals that can fall in a bar: those touched (a stage transition or a field-history
     row) after the end of ``start``, and those in the period now. A deal untouched since then
     stood at both dates as it stands now (:mod:`forecasting.dealstate` agrees with the live
     state), so it can only be open or closed in the period at both dates if it is now. Found
     through the ``changed_at`` / ``history_date`` indexes and the live close-date columns,
-    so the lateral joins run only for these deals."""
+    so the lateral joins run only for these deals.
+
+    Two kinds of deal fall in no bar and are left out first: those created after ``end``
+    (they existed at neither date), and those in a closed stage today that they entered
+    before the end of ``start`` (closed at both dates, the same way: no bar counts a deal
+    closed before the range began)."""
     since = end_of_day(start)
+    qs = qs.filter(created_at__lt=end_of_day(end)).exclude(
+        ~Q(stage__kind=OPEN) & Q(stage_entered_at__lt=since)
+    )
     first, after = months[0], add_months(months[-1], 1)
     touched = Q(
         pk__in=StageTransition.objects.filter(changed_at__gte=since).values("opportunity_id")
@@ -337,7 +345,7 @@ def _changes_candidates(qs, months: list[dt.date], start: dt.date):
 
 def _changes_queryset(scope: ForecastScope, start: dt.date, end: dt.date):
     rates = empirical_stage_rates(on=end)
-    qs = _changes_candidates(scope.opportunities(), scope.period.months, start)
+    qs = _changes_candidates(scope.opportunities(), scope.period.months, start, end)
     qs = state_at(qs, start, "a_", rates)
     return state_at(qs, end, "b_", rates)
 

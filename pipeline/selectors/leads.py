@@ -6,20 +6,22 @@ through ``select_related`` so a page costs the same number of queries at 10 or 1
 
 from __future__ import annotations
 
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.shortcuts import get_object_or_404
 
 from accounts.visibility import visible_ref
 from pipeline.filters.leads import LeadFilter
 from pipeline.models import Company, Contact, Lead, Opportunity, Pipeline
+from pipeline.selectors import paging
 
 PER_PAGE = 50
 
 
 def paginate(queryset, page_number, per_page: int = PER_PAGE) -> Page:
     """One page of ``queryset``; a missing, malformed or out-of-range page number gives the
-    first or last page instead of an error."""
-    return Paginator(queryset, per_page).get_page(page_number)
+    first or last page instead of an error. The rows are counted only up to a bound
+    (:mod:`pipeline.selectors.paging`), so a page costs the same at any table size."""
+    return paging.paginate(queryset, page_number, per_page)
 
 
 def lead_list(*, user, params) -> LeadFilter:

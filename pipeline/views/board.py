@@ -24,8 +24,10 @@ from django.views.decorators.http import require_GET
 from pipeline import board_cache
 from pipeline.models import Stage
 from pipeline.selectors import board as selectors
+from pipeline.selectors.as_of import parse_as_of
 from pipeline.selectors.opportunities import lost_reason_choices
 from pipeline.templatetags.opportune import whole_money_formatter
+from pipeline.views import as_of as as_of_views
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -79,6 +81,7 @@ def _board_content(request, query: str) -> dict:
             "filter": data.filterset,
             "lost_reasons": list(lost_reason_choices()) if data.lost_stages else [],
             "query": query,
+            "as_of_keep": as_of_views.keep_fields(params),
         },
         request=request,
     )
@@ -88,7 +91,12 @@ def _board_content(request, query: str) -> dict:
 @login_required
 @require_GET
 def board(request):
-    """The board; its content comes from ``board_cache`` when nothing changed since."""
+    """The board; its content comes from ``board_cache`` when nothing changed since. With
+    ``?as_of=`` a past day, the board as it stood then (``pipeline.views.as_of``)."""
+    as_of = parse_as_of(request.GET)
+    if as_of.day is not None:
+        return as_of_views.board(request, as_of)
+    status = as_of_views.announce(request, as_of)
     query = board_cache.board_query(request.GET)
     key, page = board_cache.get(request.user, query)
     if page is None:
@@ -99,6 +107,7 @@ def board(request):
         "pipeline/board.html",
         # The content is HTML our own template rendered (escaping as it does), cached as text.
         {"title": page["title"], "content": mark_safe(page["content"])},  # nosec B308 B703
+        status=status,
     )
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect, JsonResponse, QueryDict
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -36,6 +35,7 @@ from pipeline.forms.opportunities import (
 )
 from pipeline.models import Stage
 from pipeline.selectors import board as board_selectors
+from pipeline.selectors.as_of import parse_as_of
 from pipeline.selectors.line_items import lines_context
 from pipeline.selectors.opportunities import (
     LIST_PAGE_SIZE,
@@ -44,8 +44,10 @@ from pipeline.selectors.opportunities import (
     lost_reason_choices,
     opportunity_list,
 )
+from pipeline.selectors.paging import paginate
 from pipeline.selectors.timeline import timeline_for
 from pipeline.templatetags.opportune import money
+from pipeline.views import as_of as as_of_views
 from pipeline.views.board import render_cards
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -67,6 +69,11 @@ def _is_stale(error: ValidationError) -> bool:
 
 # --- list, create, detail, edit --------------------------------------------------------------
 
+
+EXPORT_AS_OF = (
+    "An export holds the deals as they are today, not as of a past day: go back to today's "
+    "list to export it."
+)
 
 SORTABLE = (
     ("name", "Deal", ""),
@@ -98,14 +105,23 @@ def _sort_columns(params: QueryDict, sort: str) -> list[dict]:
 @login_required
 @require_http_methods(["GET"])
 def opportunity_list_view(request):
-    filterset, qs = opportunity_list(user=request.user, params=request.GET, request=request)
-    if fmt := exports.wanted(request):
-        return exports.response(fmt, "deals", qs)
-    paginator = Paginator(qs, LIST_PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
+    as_of = parse_as_of(request.GET)
     params = request.GET.copy()
     params.pop("page", None)
     sort = request.GET.get("o", "")
+    if as_of.day is not None:
+        status = 200
+        if exports.wanted(request):
+            messages.error(request, EXPORT_AS_OF)
+            status = 400
+        page = as_of_views.deal_list(request, as_of, columns=_sort_columns(params, sort))
+        page.status_code = status
+        return page
+    status = as_of_views.announce(request, as_of)
+    filterset, qs = opportunity_list(user=request.user, params=request.GET, request=request)
+    if fmt := exports.wanted(request):
+        return exports.response(fmt, "deals", qs)
+    page = paginate(qs, request.GET.get("page"), LIST_PAGE_SIZE)
     return render(
         request,
         "pipeline/opportunity_list.html",
@@ -116,7 +132,9 @@ def opportunity_list_view(request):
             "sort": sort,
             "today": timezone.localdate(),
             "columns": _sort_columns(params, sort),
+            "as_of_keep": as_of_views.keep_fields(params),
         },
+        status=status,
     )
 
 
