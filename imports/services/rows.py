@@ -45,6 +45,10 @@ class Plan:
     # Counted apart from the lists: a preview keeps only its first rows (see Planner.keep).
     creates: int = 0
     updates: int = 0
+    # Rows without an external id that are an existing deal (same name, same company),
+    # skipped or updated as chosen; the first ones for the preview.
+    matched: int = 0
+    matches: list[dict] = field(default_factory=list)
 
     @property
     def counts(self) -> dict:
@@ -56,6 +60,7 @@ class Plan:
             "refuse": len(self.refused_rows),
             "companies": len(self.new_companies),
             "contacts": len(self.new_contacts),
+            "match": self.matched,
         }
 
     def preview_rows(self) -> list[dict]:
