@@ -9,7 +9,10 @@ years, money like ``$12,500.00``, CRLF line endings; two thirds of the deals are
 
 Measured: ``preview_s`` (reading the file and planning every row: what the preview page
 shows), ``import_s`` (the confirmed import: plan and set-wise write in one transaction),
-``undo_s``, and the process's peak RSS. ``--backfill`` also times the snapshot back-fill
+``undo_s``, and the process's peak RSS. ``*_cpu_s`` are the CPU seconds of the same steps,
+this process's and its PostgreSQL backend's together (when the server is local), and
+``load_avg_1m`` the machine's load at the end: on a loaded machine the wall-clock times are
+mostly waiting for a core, the CPU times are not. ``--backfill`` also times the snapshot back-fill
 that follows an import (``backfill_s``), on its own.
 
 Usage:  .venv/bin/python bench/import.py [--rows 50000] [--backfill]
@@ -131,6 +134,23 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_s() -> float | None:
+    """CPU seconds used so far by this process and by its PostgreSQL backend (when the
+    server runs on this machine): the work itself, which a loaded machine's wall-clock
+    times hide under waiting for a core."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    server = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return time.process_time() + server
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=50_000)
@@ -162,11 +182,13 @@ def main() -> None:
     print(f"file: {args.rows:,} rows, {len(data) / 1e6:.1f} MB", flush=True)
     deals_before = Opportunity.objects.count()
 
+    cpu = {"start": cpu_s()}
     started = time.perf_counter()
     batch = services.create_batch(by=admin, kind="deals", file_name="bench.csv", data=data)
     services.save_options(batch=batch, by=admin, options=options)
     plan = services.preview(batch=batch, by=admin)
     preview_s = time.perf_counter() - started
+    cpu["preview"] = cpu_s()
     print(f"preview: {preview_s:.1f} s {plan.counts} (peak RSS {rss_mb():.0f} MB)", flush=True)
     for e in plan.errors[:5]:
         print("  refused:", e.as_dict(), flush=True)
@@ -177,6 +199,7 @@ def main() -> None:
     batch, _ = services.confirm(batch=batch, by=admin, token=batch.preview_token)
     batch = services.run(batch_id=batch.pk)
     import_s = time.perf_counter() - started
+    cpu["import"] = cpu_s()
     assert batch.status == "done", batch.message
     imported = Opportunity.objects.count() - deals_before
     transitions = StageTransition.objects.filter(opportunity__name__startswith="Deal ").count()
@@ -195,13 +218,22 @@ def main() -> None:
         print(f"backfill: {result['backfill_s']} s, {len(dates)} dates", flush=True)
         batch.refresh_from_db()
 
+    cpu["before_undo"] = cpu_s()
     started = time.perf_counter()
     services.undo(batch=batch, by=admin)
     undo_s = time.perf_counter() - started
+    cpu["undo"] = cpu_s()
     assert Opportunity.objects.count() == deals_before
     print(f"undo: {undo_s:.1f} s", flush=True)
     peak_mb = rss_mb()
     result.update(peak_rss_mb=round(peak_mb, 1), undo_s=round(undo_s, 2))
+    if None not in cpu.values():
+        result.update(
+            preview_cpu_s=round(cpu["preview"] - cpu["start"], 2),
+            import_cpu_s=round(cpu["import"] - cpu["preview"], 2),
+            undo_cpu_s=round(cpu["undo"] - cpu["before_undo"], 2),
+        )
+    result["load_avg_1m"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result))
 
 

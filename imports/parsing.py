@@ -16,6 +16,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from charset_normalizer import from_bytes
 from django.core.exceptions import ValidationError
@@ -401,6 +402,7 @@ def parse_bool(value) -> bool:
     raise CellError(f"“{value}” is not yes or no.")
 
 
+@lru_cache(maxsize=100_000)
 def domain_of(website: str) -> str:
     """``https://www.Acme.com/about`` → ``acme.com`` (the key companies are matched by)."""
     w = website.strip().lower()

@@ -200,8 +200,27 @@ def preview(request, pk: int):
             "rows": rows,
             "errors": batch.errors[:100],
             "inline": batch.row_count <= services.INLINE_ROWS or _tasks_run_inline(),
+            "matches": result.matches,
+            "match_mode": batch.options.get("deal_matches") or "skip",
         },
     )
+
+
+@login_required
+@require_POST
+def matches(request, pk: int):
+    """The preview's choice for rows that are an existing deal: skip them or update it."""
+    batch = _own_batch(request, pk)
+    choice = request.POST.get("deal_matches", "")
+    if choice not in ("skip", "update"):
+        messages.error(request, "Choose whether to skip or update the deals that already exist.")
+    else:
+        try:
+            services.save_options(batch=batch, by=request.user, options={"deal_matches": choice})
+        except ValidationError as e:
+            messages.error(request, _message(e))
+            return HttpResponseRedirect(batch.get_absolute_url())
+    return HttpResponseRedirect(reverse("imports:preview", args=[batch.pk]))
 
 
 def _tasks_run_inline() -> bool:
@@ -333,6 +352,7 @@ urlpatterns = [
     path("<int:pk>/columns/", columns, name="columns"),
     path("<int:pk>/values/", values, name="values"),
     path("<int:pk>/preview/", preview, name="preview"),
+    path("<int:pk>/matches/", matches, name="matches"),
     path("<int:pk>/confirm/", confirm, name="confirm"),
     path("<int:pk>/progress/", batch_progress, name="progress"),
     path("<int:pk>/errors.csv", batch_errors, name="errors"),

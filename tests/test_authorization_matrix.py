@@ -175,6 +175,7 @@ ROUTES: dict[str, R] = {
     "imports:columns": R(obj="import", get={"rep": 200, "*": 404}, post={"rep": 400, "*": 404}),
     "imports:values": R(obj="import", get={"rep": 200, "*": 404}, post={"rep": 400, "*": 404}),
     "imports:preview": R(obj="import", get={"rep": 200, "*": 404}),
+    "imports:matches": R(obj="import", get=405, post={"rep": 302, "*": 404}),
     "imports:confirm": R(obj="import", get=405, post={"rep": 302, "*": 404}),
     "imports:undo": R(obj="import", get=405, post=302),
 }

@@ -27,7 +27,7 @@ its engaged date, and its final stage on its close date; without dates it enters
 One module per step: :mod:`~imports.services.batches` (upload and the wizard's choices),
 :mod:`~imports.services.rows` and :mod:`~imports.services.planning` with
 :mod:`~imports.services.planning_deals` (the plan), :mod:`~imports.services.running` (confirm
-and run), :mod:`~imports.services.writing` (the set-wise writes), :mod:`~imports.services.undo`
+and run), :mod:`~imports.services.writing` (the set-wise writes), :mod:`~imports.services.undoing`
 and :mod:`~imports.services.snapshots`. Callers use the package: ``from imports import
 services; services.preview(...)``.
 """
@@ -40,11 +40,11 @@ from imports.services.batches import (
     save_options,
 )
 from imports.services.planning import Planner, plan, preview
-from imports.services.progress import progress, progress_key
 from imports.services.rows import Plan, RowError
 from imports.services.running import INLINE_ROWS, confirm, run
 from imports.services.snapshots import backfill_after_import
-from imports.services.undo import can_undo, undo
+from imports.services.tracking import progress, progress_key
+from imports.services.undoing import can_undo, undo
 from imports.services.writing import execute
 
 __all__ = [

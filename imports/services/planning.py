@@ -19,6 +19,7 @@ from imports.services.batches import detected_date_order, load_table, require_ba
 from imports.services.planning_deals import DealPlanning
 from imports.services.rows import (
     PREVIEW_ROWS,
+    Layout,
     Plan,
     Row,
     RowRefused,
@@ -102,10 +103,15 @@ class Planner(DealPlanning):
             raise ValidationError(f"Map a column to {', '.join(missing)}: every row needs it.")
         used_companies: set[str] = set()
         used_contacts: set[str] = set()
-        for i, cells in enumerate(self.table.rows):
+        layout = Layout(self.table.headers, self.columns)
+        rows = self.table.rows
+        for i in range(len(rows)):
+            # Each row is let go once read: a large file's cells and its plan are never all
+            # in memory at once.
+            cells, rows[i] = rows[i], None
             number = i + 2
             self.plan.total += 1
-            row = Row(number, cells, self.table.headers, self.columns)
+            row = Row(number, cells, layout)
             if i in self.table.long_rows:
                 row.error("", "The row has more cells than the header has columns.", "")
             try:

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from imports import parsing
 from imports.models import ExternalKey, ImportedRecord
 from imports.services.rows import (
+    PREVIEW_ROWS,
     DealRow,
     Row,
     changed_values,
@@ -93,6 +94,44 @@ class DealPlanning:
             for deal in visible.filter(pk__in=list(own)[:200_000]).select_related("stage"):
                 self.deal_by_key.setdefault(own[deal.pk], deal)
         self.seen_ids: dict[str, int] = {}
+        self._prepare_matches(visible)
+
+    def _prepare_matches(self, visible) -> None:
+        """The deals of the pipeline the user may see, by :func:`deal_key`: a row without an
+        external id naming the same deal at the same company is that deal, skipped or
+        updated as the user chose (``deal_matches``). Several rows of one key take the
+        existing deals of that key in the order they were created, so importing a file
+        again matches every row to the deal it made the first time."""
+        self.match_mode = "update" if self.options.get("deal_matches") == "update" else "skip"
+        self.deals_by_name: dict[tuple, list[int]] = {}
+        self.matched_deals: dict[int, Opportunity] = {}
+        header = self.columns.get("name")
+        if header not in self.table.headers:
+            return
+        i = self.table.headers.index(header)
+        names = {deal_key(parsing.text(row[i])) for row in self.table.rows}
+        names.discard("")
+        rows = (
+            visible.filter(pipeline=self.pipeline)
+            .order_by("pk")
+            .values_list("pk", "name", "company_id")
+        )
+        for pk, name, company_id in rows.iterator(chunk_size=10_000):
+            key = deal_key(name)
+            if key in names:
+                self.deals_by_name.setdefault((key, company_id), []).append(pk)
+        if self.match_mode == "update":
+            pks = [pk for group in self.deals_by_name.values() for pk in group]
+            for start in range(0, len(pks), 5000):
+                part = Opportunity.objects.filter(pk__in=pks[start : start + 5000])
+                for deal in part.select_related("stage"):
+                    self.matched_deals[deal.pk] = deal
+
+    def _match(self, name: str, company) -> int | None:
+        """The existing deal a row without an external id is (see :meth:`_prepare_matches`),
+        taken so that no other row of the file matches it too."""
+        group = self.deals_by_name.get((deal_key(name), company.pk if company else None))
+        return group.pop(0) if group else None
 
     def _stage(self, row: Row) -> Stage | None:
         value = parsing.text(row.raw("stage"))
@@ -268,6 +307,18 @@ class DealPlanning:
         existing = None
         if external_id:
             existing = self.deal_by_key.get(external_id)
+        elif not company_key and (match := self._match(name, company)) is not None:
+            self.plan.matched += 1
+            action = "skip" if self.match_mode == "skip" else "update"
+            if len(self.plan.matches) < PREVIEW_ROWS:
+                self.plan.matches.append(
+                    {"row": row.number, "name": name, "company": company, "deal": match}
+                )
+            if action == "skip":
+                return None
+            existing = self.matched_deals[match]
+            if deal_key(name) == deal_key(existing.name):
+                values.pop("name")  # matched by name: another capitalisation is no change
         if existing is not None:
             changes = changed_values(existing, values)
             if stage.pk != existing.stage_id:
@@ -354,3 +405,9 @@ def _missing_criteria(stage: Stage, facts: dict) -> list[str]:
         elif criterion == ExitCriterion.NEXT_STEP and not facts["next_step"]:
             missing.append("a next step")
     return missing
+
+
+def deal_key(name: str) -> str:
+    """What makes two deal names the same deal: case and spacing aside (“ACME  renewal” is
+    “Acme renewal”)."""
+    return " ".join(name.split()).casefold()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 
@@ -44,6 +45,10 @@ class Plan:
     # Counted apart from the lists: a preview keeps only its first rows (see Planner.keep).
     creates: int = 0
     updates: int = 0
+    # Rows without an external id that are an existing deal (same name, same company),
+    # skipped or updated as chosen; the first ones for the preview.
+    matched: int = 0
+    matches: list[dict] = field(default_factory=list)
 
     @property
     def counts(self) -> dict:
@@ -55,6 +60,7 @@ class Plan:
             "refuse": len(self.refused_rows),
             "companies": len(self.new_companies),
             "contacts": len(self.new_contacts),
+            "match": self.matched,
         }
 
     def preview_rows(self) -> list[dict]:
@@ -114,24 +120,41 @@ class RowRefused(Exception):
     pass
 
 
+class Layout:
+    """Where each mapped field's cell is in a table's rows (worked out once per file)."""
+
+    def __init__(self, headers: list[str], columns: dict[str, str]):
+        index = {h: i for i, h in enumerate(headers)}
+        self.columns = columns
+        self.positions = {key: index[h] for key, h in columns.items() if h and h in index}
+        # Parsed cells by value: a file repeats its dates and flags on many rows.
+        self.memo: dict = {}
+
+
+MEMOISED = (parsing.parse_date, parsing.parse_bool)
+
+
 class Row:
     """One file row being read: collects every cell error of the row."""
 
-    def __init__(self, number: int, cells: list, headers: list[str], columns: dict[str, str]):
+    __slots__ = ("number", "cells", "layout", "errors")
+
+    def __init__(self, number: int, cells: list, layout: Layout):
         self.number = number
         self.cells = cells
-        self.index = {h: i for i, h in enumerate(headers)}
-        self.columns = columns
+        self.layout = layout
         self.errors: list[RowError] = []
 
+    @property
+    def columns(self) -> dict[str, str]:
+        return self.layout.columns
+
     def raw(self, key: str):
-        header = self.columns.get(key)
-        if not header or header not in self.index:
-            return ""
-        return self.cells[self.index[header]]
+        i = self.layout.positions.get(key)
+        return "" if i is None else self.cells[i]
 
     def has(self, key: str) -> bool:
-        return bool(self.columns.get(key)) and self.columns[key] in self.index
+        return key in self.layout.positions
 
     def error(self, key: str, message: str, value=None) -> None:
         raw = self.raw(key) if value is None else value
@@ -140,13 +163,27 @@ class Row:
         )
 
     def get(self, key: str, parse=parsing.text, **kwargs):
+        raw = self.raw(key)
+        if parse in MEMOISED and isinstance(raw, str):
+            memo = self.layout.memo
+            token = (parse, raw, *kwargs.values())
+            if token not in memo:
+                try:
+                    memo[token] = (parse(raw, **kwargs), None)
+                except parsing.CellError as e:
+                    memo[token] = (None, str(e))
+            value, message = memo[token]
+            if message is not None:
+                self.error(key, message)
+            return value
         try:
-            return parse(self.raw(key), **kwargs)
+            return parse(raw, **kwargs)
         except parsing.CellError as e:
             self.error(key, str(e))
             return None
 
 
+@lru_cache(maxsize=100_000)
 def valid_email(value: str) -> bool:
     from django.core.validators import validate_email
 

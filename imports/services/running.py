@@ -12,7 +12,7 @@ from django.utils import timezone
 from imports.models import ImportBatch
 from imports.services.batches import require_batch_owner
 from imports.services.planning import MAX_STORED_ERRORS, plan
-from imports.services.progress import set_progress
+from imports.services.tracking import set_progress
 from imports.services.writing import execute
 from pipeline import board_cache
 

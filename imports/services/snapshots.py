@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from imports.models import ImportBatch
-from imports.services.progress import set_progress
+from imports.services.tracking import set_progress
 
 
 def backfill_after_import(*, batch_id: int) -> list[str]:

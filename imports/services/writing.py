@@ -6,14 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from imports.models import ExternalKey, ImportBatch, ImportedRecord, Kind
-from imports.services.progress import set_progress
-from imports.services.rows import (
-    Plan,
-)
+from imports.services.bulk import insert_records, insert_rows
+from imports.services.rows import Plan
+from imports.services.tracking import set_progress
 from pipeline import services as pipeline_services
 from pipeline.models import (
     Company,
@@ -25,7 +25,7 @@ from pipeline.models import (
     StageTransition,
 )
 
-CHUNK = 2000
+CHUNK = 5000  # deals written (and progress reported) at a time
 
 R = ImportedRecord.Model
 
@@ -44,150 +44,178 @@ def _effective_probability(stage: Stage, override) -> int:
     return override if override is not None else stage.probability
 
 
+def _columns(model, values: dict, **more) -> dict:
+    """A plan's values as a row of ``model`` (``owner`` → ``owner_id``), without the plan's
+    own keys (``_row``, ``company_key`` ...)."""
+    row = {}
+    for key, value in {**values, **more}.items():
+        if key.startswith("_") or key in ("company_key", "company_pk", "contact_key"):
+            continue
+        field = model._meta.get_field(key)
+        if field.is_relation and field.attname != key:
+            row[field.attname] = value.pk if value is not None else None
+        else:
+            row[key] = value
+    return row
+
+
 def execute(result: Plan, *, batch: ImportBatch, by) -> None:
     """Write a plan set-wise (inside the caller's transaction)."""
     now = timezone.now()
     total = result.total
 
-    # companies
-    company_objs = {}
-    for key, values in result.new_companies.items():
-        company_objs[key] = Company(
-            owner=values.get("owner") or by,
-            **{k: v for k, v in values.items() if k != "owner"},
-        )
+    # companies: key (domain or name, or the row for a companies file) → id
     if result.kind == Kind.COMPANIES:
-        company_objs = {}
-        for r in result.create:
-            values = {k: v for k, v in r.items() if not k.startswith("_")}
-            company_objs[r["_row"]] = Company(**values)
-    Company.objects.bulk_create(list(company_objs.values()), batch_size=CHUNK)
-    _record_created(batch, R.COMPANY, company_objs.values())
-    by_key = dict(company_objs)
+        new_companies = {r["_row"]: _columns(Company, r) for r in result.create}
+    else:
+        new_companies = {
+            key: _columns(Company, values, owner=values.get("owner") or by)
+            for key, values in result.new_companies.items()
+        }
+    company_ids = _create(batch, Company, R.COMPANY, new_companies, now)
 
     # contacts
-    contact_objs = {}
+    new_contacts = {}
     if result.kind == Kind.DEALS:
         for key, values in result.new_contacts.items():
-            company = by_key.get(values["company_key"]) if values["company_key"] else None
-            contact_objs[key] = Contact(
-                owner=values["owner"],
-                company_id=company.pk if company else values["company_pk"],
-                **{
-                    k: v
-                    for k, v in values.items()
-                    if k not in ("owner", "company_key", "company_pk")
-                },
+            company = company_ids.get(values["company_key"]) if values["company_key"] else None
+            new_contacts[key] = _columns(
+                Contact, values, company_id=company or values["company_pk"]
             )
     elif result.kind == Kind.CONTACTS:
         for r in result.create:
-            company = by_key.get(r["company_key"]) if r["company_key"] else None
-            values = {
-                k: v
-                for k, v in r.items()
-                if not k.startswith("_") and k not in ("company_key", "company_pk")
-            }
-            contact_objs[r["_row"]] = Contact(
-                company_id=company.pk if company else r["company_pk"], **values
-            )
-    Contact.objects.bulk_create(list(contact_objs.values()), batch_size=CHUNK)
-    _record_created(batch, R.CONTACT, contact_objs.values())
+            company = company_ids.get(r["company_key"]) if r["company_key"] else None
+            new_contacts[r["_row"]] = _columns(Contact, r, company_id=company or r["company_pk"])
+    contact_ids = _create(batch, Contact, R.CONTACT, new_contacts, now)
 
     # leads
     if result.kind == Kind.LEADS:
-        leads = []
-        for r in result.create:
-            values = {k: v for k, v in r.items() if not k.startswith("_") and k != "created_on"}
-            leads.append(
-                Lead(status=Lead.Status.NEW, created_at=_instant(r["created_on"], now), **values)
+        new_leads = {
+            r["_row"]: _columns(
+                Lead,
+                {k: v for k, v in r.items() if k != "created_on"},
+                status=Lead.Status.NEW,
+                created_at=_instant(r["created_on"], now),
             )
-        Lead.objects.bulk_create(leads, batch_size=CHUNK)
-        _record_created(batch, R.LEAD, leads)
+            for r in result.create
+        }
+        _create(batch, Lead, R.LEAD, new_leads, now)
 
     # deals, transitions, field history
     if result.kind == Kind.DEALS:
         for start in range(0, len(result.create), CHUNK):
             chunk = result.create[start : start + CHUNK]
             _write_deals(
-                chunk, by=by, batch=batch, companies=by_key, contacts=contact_objs, now=now
+                chunk, by=by, batch=batch, companies=company_ids, contacts=contact_ids, now=now
             )
             set_progress(batch.pk, start + len(chunk), total, "writing")
 
     _apply_updates(result, batch=batch, by=by)
 
 
-def _record_created(batch: ImportBatch, model: str, objs) -> None:
-    """List created records for undo, written as they come (a 200,000-row import never holds
-    all its records' rows in memory at once)."""
-    rows = []
-    for obj in objs:
-        stamp = str(obj.version) if model == R.DEAL else obj.updated_at.isoformat()
-        rows.append(
-            ImportedRecord(
-                batch=batch, model=model, object_id=obj.pk, action="created", stamp=stamp
-            )
-        )
-        if len(rows) >= 5000:
-            ImportedRecord.objects.bulk_create(rows)
-            rows = []
-    ImportedRecord.objects.bulk_create(rows)
+def _create(batch: ImportBatch, model, kind: str, rows: dict, now) -> dict:
+    """Insert new companies, contacts or leads (``key → row``), listed for undo with their
+    last-change time; returns ``key → id``."""
+    for row in rows.values():
+        row["updated_at"] = now
+    ids = insert_records(model, list(rows.values()))
+    _record_created(batch, kind, ((pk, now.isoformat()) for pk in ids))
+    return dict(zip(rows, ids, strict=True))
+
+
+def _record_created(batch: ImportBatch, model: str, stamped) -> None:
+    """List created records (``(id, stamp)`` pairs) for undo, streamed into the table (a
+    200,000-row import never holds all its records' rows in memory at once)."""
+    insert_rows(
+        ImportedRecord,
+        (
+            {
+                "batch_id": batch.pk,
+                "model": model,
+                "object_id": pk,
+                "action": ImportedRecord.Action.CREATED,
+                "before": None,
+                "stamp": stamp,
+            }
+            for pk, stamp in stamped
+        ),
+    )
 
 
 def _write_deals(chunk, *, by, batch, companies, contacts, now) -> None:
     deals = []
     for r in chunk:
         path = r["path"]
-        company = companies.get(r["company_key"]) if r["company_key"] else None
-        contact = contacts.get(r["contact_key"]) if r["contact_key"] else None
-        deal = Opportunity(
-            name=r["name"],
-            company_id=company.pk if company else r["company_pk"],
-            contact_id=contact.pk if contact else r["contact_pk"],
-            owner=r["owner"],
-            pipeline_id=r["stage"].pipeline_id,
-            stage=r["stage"],
-            amount=r["amount"],
-            probability=r["probability"],
-            expected_close_date=r["expected_close_date"],
-            closed_on=r["closed_on"],
-            lost_reason=r["lost_reason"],
-            next_step=r["next_step"],
-            created_at=_instant(path[0][1], now),
-            stage_entered_at=_instant(path[-1][1], now),
+        stage = r["stage"]
+        deals.append(
+            {
+                "name": r["name"],
+                "company_id": companies.get(r["company_key"]) or r["company_pk"],
+                "contact_id": contacts.get(r["contact_key"]) or r["contact_pk"],
+                "owner_id": r["owner"].pk,
+                "pipeline_id": stage.pipeline_id,
+                "stage_id": stage.pk,
+                "amount": r["amount"],
+                "probability": r["probability"],
+                "expected_close_date": r["expected_close_date"],
+                "closed_on": r["closed_on"],
+                "lost_reason_id": r["lost_reason"].pk if r["lost_reason"] else None,
+                "next_step": r["next_step"],
+                "created_at": _instant(path[0][1], now),
+                "stage_entered_at": _instant(path[-1][1], now),
+                "updated_at": now,
+            }
         )
-        deal._history_date = deal.created_at
-        deal._history_user = by
-        deals.append(deal)
-    Opportunity.objects.bulk_create(deals, batch_size=CHUNK)
-    transitions = []
-    for deal, r in zip(deals, chunk, strict=True):
+    ids = insert_records(Opportunity, deals)
+    insert_rows(StageTransition, _transitions(ids, deals, chunk, by=by, now=now))
+    if getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+        # The deal's first field-history row, as simple-history writes on a create.
+        history = Opportunity.history.model
+        tracked = [f.attname for f in history.tracked_fields]
+        defaults = {f.attname: f.get_default() for f in Opportunity._meta.concrete_fields}
+        insert_rows(
+            history,
+            (
+                {
+                    **{name: deal.get(name, defaults.get(name)) for name in tracked},
+                    "id": pk,
+                    "history_date": deal["created_at"],
+                    "history_user_id": by.pk,
+                    "history_change_reason": "",
+                    "history_type": "+",
+                }
+                for pk, deal in zip(ids, deals, strict=True)
+            ),
+        )
+    insert_rows(
+        ExternalKey,
+        (
+            {"model": R.DEAL, "key": r["external_id"], "object_id": pk}
+            for pk, r in zip(ids, chunk, strict=True)
+            if r["external_id"]
+        ),
+    )
+    version = str(Opportunity._meta.get_field("version").get_default())
+    _record_created(batch, R.DEAL, ((pk, version) for pk in ids))
+
+
+def _transitions(ids, deals, chunk, *, by, now):
+    """Each deal's stage path as transitions, each closed by the next (``left_at``)."""
+    for pk, deal, r in zip(ids, deals, chunk, strict=True):
         path = r["path"]
         for i, (stage, day) in enumerate(path):
             nxt = path[i + 1] if i + 1 < len(path) else None
-            transitions.append(
-                StageTransition(
-                    opportunity=deal,
-                    from_stage=path[i - 1][0] if i else None,
-                    to_stage=stage,
-                    changed_by=by,
-                    changed_at=_instant(day, now),
-                    amount=deal.amount,
-                    probability=_effective_probability(stage, deal.probability),
-                    left_at=_instant(nxt[1], now) if nxt else None,
-                    next_stage=nxt[0] if nxt else None,
-                )
-            )
-    StageTransition.objects.bulk_create(transitions, batch_size=CHUNK * 3)
-    Opportunity.history.bulk_history_create(deals, batch_size=CHUNK)
-    ExternalKey.objects.bulk_create(
-        [
-            ExternalKey(model=R.DEAL, key=r["external_id"], object_id=d.pk)
-            for d, r in zip(deals, chunk, strict=True)
-            if r["external_id"]
-        ],
-        batch_size=CHUNK,
-    )
-    _record_created(batch, R.DEAL, deals)
+            yield {
+                "opportunity_id": pk,
+                "from_stage_id": path[i - 1][0].pk if i else None,
+                "to_stage_id": stage.pk,
+                "changed_by_id": by.pk,
+                "changed_at": _instant(day, now),
+                "amount": deal["amount"],
+                "probability": _effective_probability(stage, deal["probability"]),
+                "left_at": _instant(nxt[1], now) if nxt else None,
+                "next_stage_id": nxt[0].pk if nxt else None,
+            }
 
 
 def _json(value):

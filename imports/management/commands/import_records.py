@@ -39,9 +39,16 @@ class Command(BaseCommand):
             action="store_true",
             help="Import the valid rows and skip the refused ones.",
         )
+        parser.add_argument(
+            "--matches",
+            choices=["skip", "update"],
+            default=None,
+            help="Rows without an external id that are an existing deal (same name, same "
+            "company): skip them (the default) or update the deal.",
+        )
         parser.add_argument("--dry-run", action="store_true", help="Preview only.")
 
-    def handle(self, *args, file, kind, mapping, username, valid_only, dry_run, **options):
+    def handle(self, *args, file, kind, mapping, username, valid_only, matches, dry_run, **options):
         user = self._user(username)
         path = Path(file)
         if not path.is_file():
@@ -52,6 +59,8 @@ class Command(BaseCommand):
             )
             opts = self._options(user, batch, mapping)
             opts["valid_only"] = valid_only
+            if matches:
+                opts["deal_matches"] = matches
             services.save_options(batch=batch, by=user, options=opts)
             plan = services.preview(batch=batch, by=user)
         except (ValidationError, PermissionDenied) as e:
@@ -69,6 +78,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"create {c['create']} · update {c['update']} · skip {c['skip']} · "
             f"refuse {c['refuse']} · new companies {c['companies']} · new contacts {c['contacts']}"
+            + (f" · match an existing deal {c['match']}" if c.get("match") else "")
         )
         for e in plan.errors:
             self.stdout.write(f"  row {e.row} · {e.column} · {e.value!r}: {e.message}")

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts import visibility
 from imports.models import ExternalKey, ImportBatch, ImportedRecord
+from imports.services.bulk import delete_all
 from pipeline import board_cache
 from pipeline import services as pipeline_services
 from pipeline.models import (
@@ -21,7 +22,6 @@ from pipeline.models import (
     LostReason,
     Opportunity,
     Stage,
-    StageTransition,
 )
 
 R = ImportedRecord.Model
@@ -48,11 +48,13 @@ def undo(*, batch: ImportBatch, by) -> ImportBatch:
             raise PermissionDenied(
                 "Only who imported the file, their manager or an admin may undo it."
             )
-        recs = list(batch.records.values_list("model", "object_id", "action", "stamp", "before"))
+        # Created records are named by subqueries on the batch's records, never by lists of
+        # ids: a 200,000-row import is removed in a few statements.
+        recs = batch.records.values_list("model", "object_id", "action", "stamp", "before")
         ids = {m: {} for m in R.values}
-        for model, oid, action, stamp, before in recs:
+        for model, oid, action, stamp, before in recs.iterator(chunk_size=10_000):
             ids[model][oid] = (action, stamp, before)
-        changed = _changed_since(ids)
+        changed = _changed_since(batch, ids)
         if changed:
             shown = "; ".join(changed[:5])
             more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
@@ -62,25 +64,15 @@ def undo(*, batch: ImportBatch, by) -> ImportBatch:
                 "records by hand.",
                 code="changed",
             )
-        created = {m: [oid for oid, v in ids[m].items() if v[0] == "created"] for m in ids}
         _restore_updates(ids, by=by)
-        deal_ids = created[R.DEAL]
-        for start in range(0, len(deal_ids), 5000):
-            part = deal_ids[start : start + 5000]
-            ExternalKey.objects.filter(model=R.DEAL, object_id__in=part).delete()
-            StageTransition.objects.filter(opportunity_id__in=part).delete()
-            Opportunity.history.filter(id__in=part).delete()
-            # Their transitions, field history and keys are gone and nothing else refers to
-            # them (checked above), so the rows are removed without one signal per deal.
-            Opportunity.objects.filter(pk__in=part)._raw_delete(Opportunity.objects.db)
-        for start in range(0, len(created[R.LEAD]), 5000):
-            Lead.objects.filter(pk__in=created[R.LEAD][start : start + 5000]).delete()
-        for start in range(0, len(created[R.CONTACT]), 5000):
-            Contact.objects.filter(pk__in=created[R.CONTACT][start : start + 5000]).delete()
-        for start in range(0, len(created[R.COMPANY]), 5000):
-            Company.objects.filter(pk__in=created[R.COMPANY][start : start + 5000]).delete()
+        deals = _created(batch, R.DEAL)
+        ExternalKey.objects.filter(model=R.DEAL, object_id__in=deals).delete()
+        delete_all(Opportunity, deals)
+        delete_all(Lead, _created(batch, R.LEAD))
+        delete_all(Contact, _created(batch, R.CONTACT))
+        delete_all(Company, _created(batch, R.COMPANY))
         _remove_snapshots(batch.snapshot_dates)
-        batch.records.all().delete()
+        batch.records.all()._raw_delete(ImportedRecord.objects.db)
         batch.status = ImportBatch.Status.UNDONE
         batch.undone_at = timezone.now()
         batch.undone_by = by
@@ -90,52 +82,58 @@ def undo(*, batch: ImportBatch, by) -> ImportBatch:
     return batch
 
 
-def _changed_since(ids: dict) -> list[str]:
+def _created(batch: ImportBatch, model: str):
+    """The ids of the records of one kind the import created, as a subquery."""
+    return batch.records.filter(model=model, action=ImportedRecord.Action.CREATED).values(
+        "object_id"
+    )
+
+
+def _changed_since(batch: ImportBatch, ids: dict) -> list[str]:
     changed: list[str] = []
     deals = ids[R.DEAL]
+    all_deals = batch.records.filter(model=R.DEAL).values("object_id")
     if deals:
-        keys = list(deals)
-        for start in range(0, len(keys), 5000):
-            part = keys[start : start + 5000]
-            for pk, name, version in Opportunity.objects.filter(pk__in=part).values_list(
-                "pk", "name", "version"
-            ):
-                if str(version) != deals[pk][1]:
-                    changed.append(f"deal “{name}”")
-            created = [k for k in part if deals[k][0] == "created"]
-            for name in (
-                Opportunity.objects.filter(pk__in=created, activities__isnull=False)
-                .values_list("name", flat=True)
-                .distinct()
-            ):
-                changed.append(f"deal “{name}” (an activity was logged)")
-            for name in Opportunity.objects.filter(pk__in=created, lead__isnull=False).values_list(
-                "name", flat=True
-            ):
-                changed.append(f"deal “{name}” (a lead was converted into it)")
+        created = _created(batch, R.DEAL)
+        rows = Opportunity.objects.filter(pk__in=all_deals).values_list("pk", "name", "version")
+        for pk, name, version in rows.iterator(chunk_size=10_000):
+            if str(version) != deals[pk][1]:
+                changed.append(f"deal “{name}”")
+        for name in (
+            Opportunity.objects.filter(pk__in=created, activities__isnull=False)
+            .values_list("name", flat=True)
+            .distinct()
+        ):
+            changed.append(f"deal “{name}” (an activity was logged)")
+        for name in Opportunity.objects.filter(pk__in=created, lead__isnull=False).values_list(
+            "name", flat=True
+        ):
+            changed.append(f"deal “{name}” (a lead was converted into it)")
     for model, cls, label in (
         (R.COMPANY, Company, "company"),
         (R.CONTACT, Contact, "contact"),
         (R.LEAD, Lead, "lead"),
     ):
         entries = ids[model]
-        keys = list(entries)
-        for start in range(0, len(keys), 5000):
-            part = keys[start : start + 5000]
-            for obj in cls.objects.filter(pk__in=part):
-                if obj.updated_at.isoformat() != entries[obj.pk][1]:
-                    changed.append(f"{label} “{obj}”")
-            created = [k for k in part if entries[k][0] == "created"]
-            if model in (R.COMPANY, R.CONTACT) and created:
-                field_name = "company_id__in" if model == R.COMPANY else "contact_id__in"
-                others = Opportunity.objects.filter(**{field_name: created}).exclude(
-                    pk__in=list(deals)
-                )
-                for name in others.values_list("name", flat=True)[:5]:
-                    changed.append(f"deal “{name}” was added to an imported {label}")
-                acts = Activity.objects.filter(**{field_name: created})
-                if acts.exists():
-                    changed.append(f"an activity was logged on an imported {label}")
+        if not entries:
+            continue
+        mine = batch.records.filter(model=model).values("object_id")
+        moved = [
+            pk
+            for pk, updated_at in cls.objects.filter(pk__in=mine)
+            .values_list("pk", "updated_at")
+            .iterator(chunk_size=10_000)
+            if updated_at.isoformat() != entries[pk][1]
+        ]
+        changed.extend(f"{label} “{obj}”" for obj in cls.objects.filter(pk__in=moved))
+        if model in (R.COMPANY, R.CONTACT):
+            created = _created(batch, model)
+            field_name = "company_id__in" if model == R.COMPANY else "contact_id__in"
+            others = Opportunity.objects.filter(**{field_name: created}).exclude(pk__in=all_deals)
+            for name in others.values_list("name", flat=True)[:5]:
+                changed.append(f"deal “{name}” was added to an imported {label}")
+            if Activity.objects.filter(**{field_name: created}).exists():
+                changed.append(f"an activity was logged on an imported {label}")
     return changed
 
 
