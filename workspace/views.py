@@ -16,6 +16,22 @@ from forecasting.reports.summary import home_summary
 HOME_PRIORITIES = 8
 
 
+def fold_tasks_into_deals(items: list[dict]) -> list[dict]:
+    """One line per deal: a task on a deal that is itself listed becomes one of that deal's
+    reasons ("task: Send the quote, due today") instead of a second line; ranks follow."""
+    deals = {item["deal_id"]: item for item in items if item["kind"] == "deal"}
+    folded = []
+    for item in items:
+        deal = deals.get(item["deal_id"]) if item["kind"] == "task" else None
+        if deal is None:
+            folded.append(item)
+            continue
+        deal["reasons"] = [*deal["reasons"], f"task: {item['title']}, {item['reasons'][0]}"]
+    for rank, item in enumerate(folded, start=1):
+        item["rank"] = rank
+    return folded
+
+
 @login_required
 def home(request):
     """The day's starting point: a rep's ranked priorities; for managers and admins also the
@@ -23,7 +39,8 @@ def home(request):
     user = request.user
     start, end = default_range(timezone.localdate())
     scope = ReportScope(user=user, start=start, end=end)
-    items = priorities(scope, owner=user, limit=HOME_PRIORITIES)
+    items = fold_tasks_into_deals(priorities(scope, owner=user, limit=HOME_PRIORITIES * 2))
+    items = items[:HOME_PRIORITIES]
     summary = None
     if visibility.can_see_team_forecast(user):
         summary = home_summary(scope)
