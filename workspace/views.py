@@ -12,6 +12,7 @@ from forecasting.reports.links import deals_url
 from forecasting.reports.priorities import PRIORITY_NOTE, priorities
 from forecasting.reports.scope import ReportScope, default_range
 from forecasting.reports.summary import home_summary
+from forecasting.reports.team_home import deals_at_risk, quarter_attainment, recent_activity
 
 HOME_PRIORITIES = 8
 
@@ -41,9 +42,15 @@ def home(request):
     scope = ReportScope(user=user, start=start, end=end)
     items = fold_tasks_into_deals(priorities(scope, owner=user, limit=HOME_PRIORITIES * 2))
     items = items[:HOME_PRIORITIES]
-    summary = None
+    summary = team = None
     if visibility.can_see_team_forecast(user):
         summary = home_summary(scope)
+        team = {
+            "quarter": quarter_attainment(scope),
+            "at_risk": deals_at_risk(scope),
+            "recent": recent_activity(scope),
+            "today": scope.today,
+        }
         summary["open_url"] = deals_url(scope, "open")
         summary["won_url"] = deals_url(
             ReportScope(user=user, start=summary["month_start"], end=end), "won"
@@ -59,6 +66,7 @@ def home(request):
         {
             "items": items,
             "summary": summary,
+            "team": team,
             "company_wide": visibility.sees_every_record(user),
             "note": PRIORITY_NOTE,
             "reports_url": reverse("forecasting:reports_index"),
