@@ -12,8 +12,25 @@ from forecasting.reports.links import deals_url
 from forecasting.reports.priorities import PRIORITY_NOTE, priorities
 from forecasting.reports.scope import ReportScope, default_range
 from forecasting.reports.summary import home_summary
+from forecasting.reports.team_home import deals_at_risk, quarter_attainment, recent_activity
 
 HOME_PRIORITIES = 8
+
+
+def fold_tasks_into_deals(items: list[dict]) -> list[dict]:
+    """One line per deal: a task on a deal that is itself listed becomes one of that deal's
+    reasons ("task: Send the quote, due today") instead of a second line; ranks follow."""
+    deals = {item["deal_id"]: item for item in items if item["kind"] == "deal"}
+    folded = []
+    for item in items:
+        deal = deals.get(item["deal_id"]) if item["kind"] == "task" else None
+        if deal is None:
+            folded.append(item)
+            continue
+        deal["reasons"] = [*deal["reasons"], f"task: {item['title']}, {item['reasons'][0]}"]
+    for rank, item in enumerate(folded, start=1):
+        item["rank"] = rank
+    return folded
 
 
 @login_required
@@ -23,10 +40,17 @@ def home(request):
     user = request.user
     start, end = default_range(timezone.localdate())
     scope = ReportScope(user=user, start=start, end=end)
-    items = priorities(scope, owner=user, limit=HOME_PRIORITIES)
-    summary = None
+    items = fold_tasks_into_deals(priorities(scope, owner=user, limit=HOME_PRIORITIES * 2))
+    items = items[:HOME_PRIORITIES]
+    summary = team = None
     if visibility.can_see_team_forecast(user):
         summary = home_summary(scope)
+        team = {
+            "quarter": quarter_attainment(scope),
+            "at_risk": deals_at_risk(scope),
+            "recent": recent_activity(scope),
+            "today": scope.today,
+        }
         summary["open_url"] = deals_url(scope, "open")
         summary["won_url"] = deals_url(
             ReportScope(user=user, start=summary["month_start"], end=end), "won"
@@ -42,6 +66,7 @@ def home(request):
         {
             "items": items,
             "summary": summary,
+            "team": team,
             "company_wide": visibility.sees_every_record(user),
             "note": PRIORITY_NOTE,
             "reports_url": reverse("forecasting:reports_index"),

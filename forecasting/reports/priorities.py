@@ -155,6 +155,7 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
             {
                 "kind": "deal",
                 "pk": d["pk"],
+                "deal_id": d["pk"],
                 "title": d["name"],
                 "subtitle": f"{d['company__name'] or 'No company'} · {d['stage__name']}",
                 "url": opportunity_url(d["pk"]),
@@ -191,6 +192,7 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
             {
                 "kind": "task",
                 "pk": t["pk"],
+                "deal_id": t["opportunity_id"],
                 "title": t["subject"],
                 "subtitle": about,
                 "url": task_target_url(t),

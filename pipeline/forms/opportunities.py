@@ -334,6 +334,13 @@ class MoveForm(VersionedForm):
             "Choose one of the listed reasons."
         )
 
+    @property
+    def lost_stage_ids(self) -> list[int]:
+        """The stages that close the deal as lost (the page asks why only for these)."""
+        return list(
+            self.fields["stage"].queryset.filter(kind=Stage.Kind.LOST).values_list("pk", flat=True)
+        )
+
 
 class CloseWonForm(VersionedForm):
     closed_on = BusinessDateField(

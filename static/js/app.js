@@ -13,3 +13,13 @@ document.addEventListener("keydown", (event) => {
     menu.querySelector("summary").focus();
   }
 });
+
+// The move page asks why a deal was lost only while a lost stage is chosen.
+for (const group of document.querySelectorAll("fieldset.lost-only[data-lost-stages]")) {
+  const select = document.getElementById(group.dataset.stageSelect);
+  if (!select) continue;
+  const lost = new Set(group.dataset.lostStages.split(","));
+  const sync = () => { group.hidden = !lost.has(select.value); };
+  select.addEventListener("change", sync);
+  sync();
+}

@@ -1,4 +1,5 @@
-"""Every form of the workspace labels its fields the same way: no trailing colon."""
+"""Every form of the workspace looks the same: labels without a trailing colon, and Cancel
+styled as a button beside the submit button."""
 
 import re
 
@@ -54,3 +55,14 @@ def test_no_label_ends_in_a_colon(client, rep, records):
         if colons:
             offenders[path] = colons
     assert not offenders
+
+
+CANCEL = re.compile(r"<a([^>]*)>Cancel</a>")
+
+
+def test_cancel_is_a_button_on_every_form(client, rep, records):
+    client.force_login(rep)
+    for path in _pages(records):
+        links = CANCEL.findall(client.get(path).content.decode())
+        assert links, path
+        assert all('class="btn"' in attributes for attributes in links), (path, links)

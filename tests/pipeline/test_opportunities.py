@@ -669,6 +669,20 @@ def test_opportunity_move_page_offers_every_stage_and_a_lost_reason(
     assert 'class="btn" href="/pipeline/board/?q=a">Cancel' in body
 
 
+def test_opportunity_move_page_asks_why_lost_only_for_lost_stages(
+    client, rep, opportunity, pipeline, lost_reason
+):
+    """The reason sits in a group shown for the lost stages only (the page's script hides
+    it otherwise; without the script its legend says when it applies), unmarked optional."""
+    client.force_login(rep)
+    body = client.get(_url("opportunity_move", opportunity)).content.decode()
+    lost_ids = ",".join(str(s.pk) for s in pipeline.stages.filter(kind="lost").order_by("pk"))
+    assert f'data-lost-stages="{lost_ids}"' in body
+    assert "<legend>Only when moving to a lost stage</legend>" in body
+    assert "Why was it lost? <span" not in body  # no "(optional)" beside it
+    assert f"· {rep} ·" in body and f"@{rep.username}" not in body  # the owner's name
+
+
 def test_opportunity_move_page_posts_and_returns_to_the_board(
     client, rep, opportunity, pipeline, lost_reason
 ):
