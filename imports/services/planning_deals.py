@@ -310,17 +310,17 @@ class DealPlanning:
             "probability": probability if stage.is_open else None,
             "next_step": next_step,
         }
-        existing = None
+        existing, match = None, None
         if external_id:
             existing = self.deal_by_key.get(external_id)
         elif not company_key and (match := self._match(name, company)) is not None:
             self.plan.matched += 1
-            action = "skip" if self.match_mode == "skip" else "update"
+            entry = {"row": row.number, "name": name, "company": company, "deal": match}
+            entry["action"] = "refused"  # until the row is read to the end
             if len(self.plan.matches) < PREVIEW_ROWS:
-                self.plan.matches.append(
-                    {"row": row.number, "name": name, "company": company, "deal": match}
-                )
-            if action == "skip":
+                self.plan.matches.append(entry)
+            if self.match_mode == "skip":
+                entry["action"] = "skip"
                 return None
             existing = self.matched_deals[match]
             if deal_key(name) == deal_key(existing.name):
@@ -333,6 +333,8 @@ class DealPlanning:
                 changes["stage"] = stage.pk
                 changes["closed_on"] = closed
                 changes["lost_reason"] = lost_reason.pk if lost_reason else None
+            if match is not None:
+                entry["action"] = "update" if changes else "unchanged"
             if not changes:
                 return None
             return {"_action": "update", "_row": row.number, "_pk": existing.pk, **changes}
