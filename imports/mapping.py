@@ -163,6 +163,32 @@ DEAL_FIELDS = (
         ("value", "amount", "close value", "deal value", "deal - value", "revenue", "price"),
     ),
     Field(
+        "product",
+        "Product",
+        synonyms=(
+            "product",
+            "product code",
+            "product name",
+            "sku",
+            "item",
+            "line item",
+            "deal - product",
+        ),
+    ),
+    Field("quantity", "Quantity", synonyms=("quantity", "qty", "units", "deal - product quantity")),
+    Field(
+        "unit_price",
+        "Unit price",
+        "money",
+        ("unit price", "price per unit", "sales price", "list price", "unit cost"),
+    ),
+    Field(
+        "discount_percent",
+        "Discount %",
+        "percent",
+        ("discount", "discount %", "discount percent", "discount (%)"),
+    ),
+    Field(
         "stage",
         "Stage",
         synonyms=("stage", "deal stage", "status", "deal - stage", "pipeline stage", "dealstage"),

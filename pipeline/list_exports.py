@@ -10,11 +10,11 @@ file into the same database matches to the deal. The headers are the import temp
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import HttpResponse
 
 from pipeline.exports import export_response
-from pipeline.models import StageTransition
+from pipeline.models import LineItem, StageTransition
 
 FORMATS = ("csv", "xlsx")
 INTERNAL_PREFIX = "opportune-"
@@ -59,6 +59,10 @@ HEADERS = {
         "External id",
         "Deal name",
         "Amount",
+        "Product",
+        "Quantity",
+        "Unit price",
+        "Discount %",
         "Stage",
         "Won / lost",
         "Owner",
@@ -158,15 +162,26 @@ def deal_rows(qs):
         qs.defer(None)  # the list page loads only its columns; the file has them all
         .select_related("owner", "company", "contact", "stage", "lost_reason")
         .annotate(engaged_at=Subquery(engaged))
+        .prefetch_related(
+            Prefetch("line_items", queryset=LineItem.objects.select_related("product"))
+        )
         .order_by("id")
     )
     for d in qs.iterator(chunk_size=2000):
         contact = d.contact
         outcome = {"won": "won", "lost": "lost"}.get(d.stage.kind, "open")
+        # A deal selling one product has it in the row, as the importer reads it back; the
+        # file's one product column cannot hold several lines (the amount is their sum).
+        lines = list(d.line_items.all())
+        line = lines[0] if len(lines) == 1 else None
         yield [
             f"{INTERNAL_PREFIX}{d.pk}",
             d.name,
             d.amount,
+            line.product.code if line else "",
+            line.quantity if line else "",
+            line.unit_price if line else "",
+            line.discount_percent if line else "",
             d.stage.name,
             outcome,
             _owner(d.owner),

@@ -17,6 +17,7 @@ from imports.mapping import FIELDS
 from imports.models import ImportBatch, Kind
 from imports.services.batches import detected_date_order, load_table, require_batch_owner
 from imports.services.planning_deals import DealPlanning
+from imports.services.planning_products import ProductPlanning
 from imports.services.rows import (
     PREVIEW_ROWS,
     Layout,
@@ -36,7 +37,7 @@ PREVIEW_TTL = dt.timedelta(minutes=30)
 MAX_STORED_ERRORS = 5000
 
 
-class Planner(DealPlanning):
+class Planner(DealPlanning, ProductPlanning):
     """Reads every row of a table with a batch's options for one user; see :func:`plan`."""
 
     def __init__(self, *, user, kind: str, options: dict, table: parsing.Table, keep=True):

@@ -36,6 +36,7 @@ class DealPlanning:
     planner's owners, companies and contacts)."""
 
     def _prepare_deals(self) -> None:
+        self._prepare_products()
         pipeline_id = self.options.get("pipeline")
         self.pipeline = (
             Pipeline.objects.filter(pk=pipeline_id, is_active=True).first()
@@ -77,7 +78,7 @@ class DealPlanning:
             keys = ExternalKey.objects.filter(model=R.DEAL).values_list("key", "object_id")
             ids: dict[int, str] = {oid: key for key, oid in keys}
             if ids:
-                for deal in visible.filter(pk__in=list(ids)).select_related("stage"):
+                for deal in self._with_lines(visible.filter(pk__in=list(ids))):
                     self.deal_by_key[ids[deal.pk]] = deal
         if "external_id" in self.columns:
             # ``opportune-<id>``: a deal exported from this database (imports.exports).
@@ -91,7 +92,7 @@ class DealPlanning:
                     and key not in (self.deal_by_key)
                 ):
                     own[int(key[10:])] = key
-            for deal in visible.filter(pk__in=list(own)[:200_000]).select_related("stage"):
+            for deal in self._with_lines(visible.filter(pk__in=list(own)[:200_000])):
                 self.deal_by_key.setdefault(own[deal.pk], deal)
         self.seen_ids: dict[str, int] = {}
         self._prepare_matches(visible)
@@ -124,8 +125,12 @@ class DealPlanning:
             pks = [pk for group in self.deals_by_name.values() for pk in group]
             for start in range(0, len(pks), 5000):
                 part = Opportunity.objects.filter(pk__in=pks[start : start + 5000])
-                for deal in part.select_related("stage"):
+                for deal in self._with_lines(part):
                     self.matched_deals[deal.pk] = deal
+
+    def _with_lines(self, deals):
+        deals = deals.select_related("stage")
+        return deals.prefetch_related("line_items") if self.sells_products else deals
 
     def _match(self, name: str, company) -> int | None:
         """The existing deal a row without an external id is (see :meth:`_prepare_matches`),
@@ -242,11 +247,12 @@ class DealPlanning:
         company_name = (row.get("company") or "")[:200] if row.has("company") else ""
         website = (row.get("company_website") or "")[:200] if row.has("company_website") else ""
         contact_values = self._deal_contact(row)
+        line = self._line(row, amount) if not row.errors else None
         if row.errors:
             return None
         if expected is None:
             expected = closed or self.today + dt.timedelta(days=self.close_days)
-        amount = amount if amount is not None else Decimal("0.00")
+        amount = line["total"] if line else amount if amount is not None else Decimal("0.00")
 
         company, company_key = None, ""
         if not company_name and self.no_company:
@@ -304,27 +310,31 @@ class DealPlanning:
             "probability": probability if stage.is_open else None,
             "next_step": next_step,
         }
-        existing = None
+        existing, match = None, None
         if external_id:
             existing = self.deal_by_key.get(external_id)
         elif not company_key and (match := self._match(name, company)) is not None:
             self.plan.matched += 1
-            action = "skip" if self.match_mode == "skip" else "update"
+            entry = {"row": row.number, "name": name, "company": company, "deal": match}
+            entry["action"] = "refused"  # until the row is read to the end
             if len(self.plan.matches) < PREVIEW_ROWS:
-                self.plan.matches.append(
-                    {"row": row.number, "name": name, "company": company, "deal": match}
-                )
-            if action == "skip":
+                self.plan.matches.append(entry)
+            if self.match_mode == "skip":
+                entry["action"] = "skip"
                 return None
             existing = self.matched_deals[match]
             if deal_key(name) == deal_key(existing.name):
                 values.pop("name")  # matched by name: another capitalisation is no change
         if existing is not None:
+            if line and not self._same_line(existing, line, row):
+                return None
             changes = changed_values(existing, values)
             if stage.pk != existing.stage_id:
                 changes["stage"] = stage.pk
                 changes["closed_on"] = closed
                 changes["lost_reason"] = lost_reason.pk if lost_reason else None
+            if match is not None:
+                entry["action"] = "update" if changes else "unchanged"
             if not changes:
                 return None
             return {"_action": "update", "_row": row.number, "_pk": existing.pk, **changes}
@@ -339,6 +349,7 @@ class DealPlanning:
             stage=stage,
             closed_on=closed or (None if stage.is_open else self.today),
             lost_reason=lost_reason,
+            line=line,
             company_pk=company.pk if company else None,
             company_key=company_key,
             contact_pk=contact.pk if contact else None,
@@ -353,6 +364,7 @@ class DealPlanning:
             else "",
             created_on=created,
             engaged_on=engaged,
+            **{k: line[k] if line else None for k in LINE_SHOWN},
         )
 
     def _deal_contact(self, row: Row) -> dict | None:
@@ -405,6 +417,9 @@ def _missing_criteria(stage: Stage, facts: dict) -> list[str]:
         elif criterion == ExitCriterion.NEXT_STEP and not facts["next_step"]:
             missing.append("a next step")
     return missing
+
+
+LINE_SHOWN = ("product", "quantity", "unit_price", "discount_percent")
 
 
 def deal_key(name: str) -> str:

@@ -92,11 +92,16 @@ class DealRow:
         "contact_pk",
         "contact_key",
         "path",
+        "line",  # the line item it sells (see planning_products), or None
         # what the preview shows
         "company",
         "contact",
         "created_on",
         "engaged_on",
+        "product",
+        "quantity",
+        "unit_price",
+        "discount_percent",
     )
 
     def __init__(self, **values):

@@ -19,6 +19,7 @@ from pipeline.models import (
     Company,
     Contact,
     Lead,
+    LineItem,
     LostReason,
     Opportunity,
     Stage,
@@ -168,6 +169,22 @@ def _write_deals(chunk, *, by, batch, companies, contacts, now) -> None:
         )
     ids = insert_records(Opportunity, deals)
     insert_rows(StageTransition, _transitions(ids, deals, chunk, by=by, now=now))
+    insert_rows(
+        LineItem,
+        (
+            {
+                "opportunity_id": pk,
+                "product_id": line["product"].pk,
+                "quantity": line["quantity"],
+                "unit_price": line["unit_price"],
+                "discount_percent": line["discount_percent"],
+                "total": line["total"],
+                "created_at": deal["created_at"],
+            }
+            for pk, deal, r in zip(ids, deals, chunk, strict=True)
+            if (line := r["line"])
+        ),
+    )
     if getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
         # The deal's first field-history row, as simple-history writes on a create.
         history = Opportunity.history.model

@@ -80,3 +80,43 @@ def test_rep_imports_deals_with_history_and_undoes_it(
     page.get_by_text("Undid the import of deals.csv.").wait_for()
     assert not Opportunity.objects.exists()
     assert "Undone" in page.locator("main").inner_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reimporting_the_same_file_shows_the_matches_and_duplicates_nothing(
+    new_page, rep, pipeline, artifacts_dir, monkeypatch
+):
+    from config.celery import app
+    from imports import services
+    from tests.factories import stage
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    content = _csv().replace("Gamma trial,250", "Gamma trial,300")
+    first = services.create_batch(by=rep, kind="deals", file_name="d.csv", data=_csv().encode())
+    options = {"stage_map": {"Engaging": stage(pipeline, "Discovery").pk}}
+    services.save_options(batch=first, by=rep, options={**options, "pipeline": pipeline.pk})
+    services.preview(batch=first, by=rep)
+    first.refresh_from_db()
+    services.confirm(batch=first, by=rep, token=first.preview_token)
+    services.run(batch_id=first.pk)
+    assert Opportunity.objects.count() == 3
+    again = services.create_batch(
+        by=rep, kind="deals", file_name="again.csv", data=content.encode()
+    )
+    services.save_options(batch=again, by=rep, options={**options, "pipeline": pipeline.pk})
+
+    page = new_page()
+    login(page, "rep")
+    page.goto(f"/imports/{again.pk}/preview/")
+    page.get_by_role("heading", name="Rows that match an existing deal (3)").wait_for()
+    assert page.get_by_label("Skip them (the existing deal stays as it is)").is_checked()
+    page.get_by_label("Update the existing deal from the row").check()
+    page.get_by_role("button", name="Preview again").click()
+    page.get_by_role("heading", name="Rows that match an existing deal (3)").wait_for()
+    counts = page.get_by_label("What the import will do").inner_text()
+    assert "To update\n1" in counts and "To create\n0" in counts, counts
+    page.screenshot(path=str(artifacts_dir / "imports_matches.png"), full_page=True)
+    page.get_by_role("button", name="Confirm import").click(timeout=60_000)
+    page.get_by_text("Imported again.csv.").wait_for(timeout=60_000)
+    assert Opportunity.objects.count() == 3
+    assert Opportunity.objects.get(name="Gamma trial").amount == 300

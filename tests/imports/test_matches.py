@@ -136,6 +136,9 @@ def test_preview_shows_the_matches_and_the_choice_changes_the_plan(
     assert response.status_code == 302
     page = client.get(response.url)
     assert page.context["counts"]["update"] == 1 and page.context["counts"]["skip"] == 2
+    actions = [m["action"] for m in page.context["matches"]]
+    assert actions == ["unchanged", "update", "unchanged"]  # Alpha, Beta, Walk-in
+    assert "skip (no change)" in page.content.decode()
     url = reverse("imports:matches", args=[batch.pk])
     bad = client.post(url, {"deal_matches": "x"}, follow=True)
     assert "Choose whether to skip or update" in bad.content.decode()

@@ -151,7 +151,10 @@ def test_template_files_have_the_import_columns(client, rep):
     client.force_login(rep)
     response = client.get(reverse("imports:template", args=["deals"]))
     header = response.content.decode().splitlines()[0]
-    assert header.startswith("External id,Deal name,Amount,Stage,Won / lost,Owner,Company")
+    assert header.startswith(
+        "External id,Deal name,Amount,Product,Quantity,Unit price,Discount %,Stage,Won / lost,"
+        "Owner,Company"
+    )
     assert client.get("/imports/templates/nope.csv").status_code == 404
 
 
