@@ -47,6 +47,8 @@ def format_value(value, kind: str) -> str:
         return pct(value, 1)
     if kind == "days":
         return f"{Decimal(str(value)).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}"
+    if kind == "whole_days":  # one deal's duration: whole days, as a person counts them
+        return f"{Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP):,}"
     if kind == "int":
         return f"{int(value):,}"
     if kind == "num":  # a count, or a per-rep average of counts
@@ -59,7 +61,7 @@ def format_value(value, kind: str) -> str:
     if kind == "month" and isinstance(value, dt.date):
         return value.strftime("%b %Y")
     if kind == "date" and isinstance(value, dt.date):
-        return value.isoformat()
+        return f"{value:%b} {value.day}, {value.year}"  # the app's one date style
     return str(value)
 
 
@@ -78,6 +80,8 @@ def csv_value(value, kind: str) -> str:
         return str(d.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
     if kind in ("pct", "days"):
         return str(Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    if kind == "whole_days":
+        return str(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     if kind == "month" and isinstance(value, dt.date):
         return value.strftime("%Y-%m")
     if isinstance(value, dt.date):

@@ -107,7 +107,10 @@ def pct(value, places: int = 0) -> str:
     d = _dec(value)
     if d is None:
         return "—"
-    return f"{d:.{int(places)}f} %"
+    text = f"{d:.{int(places)}f}"
+    if text.lstrip("-").strip("0.") == "":  # -0.2 rounds to 0: never show "-0 %"
+        text = text.lstrip("-")
+    return f"{text} %"
 
 
 @register.filter

@@ -60,6 +60,24 @@ def test_pct():
     assert pct(Decimal("52.4")) == "52 %" and pct(12.345, 1) == "12.3 %" and pct(None) == "—"
 
 
+def test_pct_never_shows_minus_zero():
+    assert pct(Decimal("-0.2")) == "0 %" and pct(Decimal("-0.04"), 1) == "0.0 %"
+    assert pct(Decimal("-0.6")) == "-1 %" and pct(Decimal("-10")) == "-10 %"
+    assert pct(0) == "0 %"
+
+
+def test_report_cells_use_the_one_date_style_and_whole_days():
+    import datetime as dt
+
+    from forecasting.reports.tables import csv_value, format_value
+
+    assert format_value(dt.date(2026, 12, 20), "date") == "Dec 20, 2026"
+    assert format_value(Decimal("37.5"), "whole_days") == "38"
+    assert format_value(Decimal("1234.4"), "whole_days") == "1,234"
+    assert csv_value(dt.date(2026, 12, 20), "date") == "2026-12-20"  # spreadsheets keep ISO
+    assert csv_value(Decimal("37.5"), "whole_days") == "38"
+
+
 @given(
     st.one_of(
         st.decimals(min_value=-(10**12), max_value=10**12, places=2),

@@ -58,6 +58,12 @@ def same_value(html_cell: str, csv_cell: str) -> bool:
     h = normalise_html(html_cell)
     if h == csv_cell:
         return True
+    import datetime as dt
+
+    try:  # the page's date style ("Mar 15, 2026"), the CSV's ISO date
+        return dt.datetime.strptime(html_cell.strip(), "%b %d, %Y").date().isoformat() == csv_cell
+    except ValueError:
+        pass
     try:
         from decimal import ROUND_HALF_UP, Decimal
 
