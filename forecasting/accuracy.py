@@ -9,19 +9,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import (
-    Avg,
-    Case,
     Count,
     F,
-    FloatField,
-    IntegerField,
-    OuterRef,
-    Subquery,
     Sum,
-    Value,
-    When,
 )
-from django.db.models.functions import Cast
 
 from accounts import visibility
 from accounts.models import User
@@ -81,33 +72,44 @@ class AccuracyRow:
 
 def brier_scores(scope: ForecastScope, start: dt.date, end: dt.date) -> dict:
     """Per owner: mean of (p − outcome)² over deals closed in [start, end), p the probability
-    the deal carried in the stage it closed from. One grouped query (plus one by bucket)."""
-    previous = StageTransition.objects.filter(
-        opportunity=OuterRef("opportunity_id"), changed_at__lt=OuterRef("changed_at")
-    ).order_by("-changed_at", "-id")
-    closings = (
+    the deal carried in the stage it closed from. That stage's stay is the transition the
+    closing move ended (its ``left_at`` is the closing instant, its ``next_stage`` the closed
+    stage), so the closings are read as those stays, through the (next stage, left at)
+    index, in one query grouped by owner, probability and outcome; the means, the buckets
+    and the overall figure are summed from its rows."""
+    stays = (
         StageTransition.objects.filter(
             opportunity__in=scope.opportunities().values("pk"),
-            to_stage__kind__in=[WON, LOST],
-            changed_at__gte=start_of_day(start),
-            changed_at__lt=start_of_day(end),
+            next_stage__kind__in=[WON, LOST],
+            left_at__gte=start_of_day(start),
+            left_at__lt=start_of_day(end),
+            probability__isnull=False,
         )
-        .annotate(
-            p=Subquery(previous.values("probability")[:1], output_field=IntegerField()),
-            outcome=Case(When(to_stage__kind=WON, then=Value(1.0)), default=Value(0.0)),
-        )
-        .filter(p__isnull=False)
-    )
-    diff = Cast("p", FloatField()) / Value(100.0) - F("outcome")
-    by_owner = {
-        r["opportunity__owner"]: r
-        for r in closings.values("opportunity__owner")
-        .annotate(brier=Avg(diff * diff), n=Count("pk"))
+        .values("opportunity__owner", "probability", "next_stage__kind")
+        .annotate(n=Count("pk"))
         .order_by()
+    )
+    by_owner: dict = {}
+    buckets: dict = {}
+    overall = {"sum": 0.0, "n": 0}
+    for r in stays:
+        won = 1 if r["next_stage__kind"] == WON else 0
+        square = r["n"] * (r["probability"] / 100.0 - won) ** 2
+        for total in (by_owner.setdefault(r["opportunity__owner"], {"sum": 0.0, "n": 0}), overall):
+            total["sum"] += square
+            total["n"] += r["n"]
+        bucket = buckets.setdefault(r["probability"], {"p": r["probability"], "n": 0, "won": 0})
+        bucket["n"] += r["n"]
+        bucket["won"] += won * r["n"]
+
+    def scored(total):
+        return {"brier": total["sum"] / total["n"] if total["n"] else None, "n": total["n"]}
+
+    return {
+        "by_owner": {owner: scored(total) for owner, total in by_owner.items()},
+        "buckets": [buckets[p] for p in sorted(buckets)],
+        "overall": scored(overall),
     }
-    buckets = list(closings.values("p").annotate(n=Count("pk"), won=Sum("outcome")).order_by("p"))
-    overall = closings.aggregate(brier=Avg(diff * diff), n=Count("pk"))
-    return {"by_owner": by_owner, "buckets": buckets, "overall": overall}
 
 
 def accuracy(scope: ForecastScope, months: list[dt.date]) -> dict:

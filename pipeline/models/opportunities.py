@@ -226,6 +226,8 @@ class StageTransition(models.Model):
             models.Index(fields=["opportunity", "changed_at", "id"]),
             models.Index(fields=["to_stage", "changed_at"]),
             models.Index(fields=["changed_at"]),
+            # The stays a closing move ended, by when (forecast accuracy's Brier score).
+            models.Index(fields=["next_stage", "left_at"], name="pipeline_st_closing_stay_idx"),
         ]
         constraints = [
             models.CheckConstraint(

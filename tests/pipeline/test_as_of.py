@@ -354,3 +354,15 @@ def test_untouched_deals_skip_the_joins_with_the_same_state(history, monkeypatch
     for day in days:
         assert states(day) == gated[day], day
     assert len(gated[dt.date(2026, 3, 9)]) == 6 and len(gated[dt.date(2026, 1, 4)]) == 0
+
+
+def test_lists_say_how_many_only_up_to_the_bound(client, admin_user, history, monkeypatch):
+    monkeypatch.setattr(BoundedPaginator, "limit", 3)
+    client.force_login(admin_user)
+    html = client.get(LIST, {"status": ""}).content.decode()
+    assert "3+</span> deals" in html and "page 1 of" not in html
+    html = client.get(reverse("pipeline:company_list")).content.decode()
+    assert " of 3+" in html
+    monkeypatch.setattr(BoundedPaginator, "limit", 100)
+    html = client.get(reverse("pipeline:company_list")).content.decode()
+    assert "of 6" in html
