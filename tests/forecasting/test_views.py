@@ -234,7 +234,7 @@ def test_dashboard_shows_the_range_of_this_and_next_quarter(
     r = response.context["board"].range
     assert r is not None and r.open_count == open_count
     body = response.content.decode()
-    assert "P10 <strong" in body and "P90 <strong" in body
+    assert "Low case · P10 <strong" in body and "High case · P90 <strong" in body
     assert f"{r.open_count} open deal" in body
 
 
