@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('forecasting', '0003_snapshot_run'),
-        ('pipeline', '0010_deal_scores'),
+        ('pipeline', '0012_deal_scores'),
     ]
 
     operations = [
