@@ -95,6 +95,7 @@ PAGES: dict[str, tuple[tuple, list[str], list[dict]]] = {
             {"export": "csv"},
             {"kind": "lost"},
             {"kind": "entered", "stage": "STAGE"},
+            {"kind": "deal_funnel", "stage": "STAGE", "outcome": "next"},
         ],
     ),
 }

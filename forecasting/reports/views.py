@@ -43,8 +43,9 @@ REPORTS = [
         "name": "report_stages",
         "title": "Stage conversion and time in stage",
         "question": "Which stage loses most deals, and where do they stall?",
-        "about": "For each stage: how many deals moved on, were lost or are still there, the "
-        "median and mean days spent in it, and the win rate from it.",
+        "about": "For each stage: how many deals moved on, were lost or are still there, how "
+        "long finished stays lasted and how long the open deals have been there (median and "
+        "mean of each), and the win rate from it.",
     },
     {
         "name": "report_win_rate",
