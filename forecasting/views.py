@@ -157,7 +157,7 @@ def accuracy_view(request):
         # latest year that has one.
         latest = accuracy.latest_month_with_snapshot(before=months[0])
         if latest is not None:
-            empty_note = f"No forecast snapshot in {shown}; showing {latest.year}."
+            empty_note = f"No forecast snapshot in {shown}, so this is the latest year with one."
             months, shown = year_months(latest.year, timezone.localdate()), str(latest.year)
             result = accuracy.accuracy(scope, months)
     total = result["total"]

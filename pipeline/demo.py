@@ -334,8 +334,9 @@ class DemoBuilder:
             company_pk, _, contacts, dm = self.companies[comp_idx]
             renewal = rng.random() < 0.2
             pipeline, open_stages, won, lost = self.pipelines[1 if renewal else 0]
-            # Deals spread over the history, more of them recent.
-            age = HISTORY_DAYS * (rng.random() ** 1.3)
+            # Deals spread over the history, more of them recent (about a quarter in the last 90
+            # days, as many as when the history was 18 months, so every rep has open deals).
+            age = HISTORY_DAYS * (rng.random() ** 1.5)
             created = self._ago(age)
             amount = self._amount(renewal)
             # Walk the stages.
