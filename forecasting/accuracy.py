@@ -112,6 +112,16 @@ def brier_scores(scope: ForecastScope, start: dt.date, end: dt.date) -> dict:
     }
 
 
+def latest_month_with_snapshot(*, before: dt.date) -> dt.date | None:
+    """The latest month before ``before`` whose first day has a snapshot."""
+    return (
+        ForecastSnapshot.objects.filter(taken_on__lt=before, taken_on__day=1)
+        .order_by("-taken_on")
+        .values_list("taken_on", flat=True)
+        .first()
+    )
+
+
 def accuracy(scope: ForecastScope, months: list[dt.date]) -> dict:
     forecasts = (
         scope.snapshots()

@@ -141,11 +141,11 @@ def accuracy(months, cells) -> dict:
 # --- reports --------------------------------------------------------------------------------
 
 
-def funnel(steps, values, links) -> dict:
+def funnel(steps, values, links, *, label: str = "Leads created in the range") -> dict:
     return chart(
         "bar",
         steps,
-        [series("Leads created in the range", values)],
+        [series(label, values)],
         horizontal=True,
         links=links,
     )

@@ -6,10 +6,12 @@ import datetime as dt
 
 from django import forms
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from accounts import visibility
+from forecasting import spans
 from forecasting.models import PeriodKind
-from forecasting.periods import Period, period_choices
+from forecasting.periods import Period, finished_months, month_start, period_choices
 from forecasting.scope import ForecastScope
 from pipeline.forms import QueryForm
 from pipeline.models import Pipeline
@@ -35,9 +37,26 @@ class ScopeForm(forms.Form):
         self.fields["rep"].queryset = visibility.visible_users(user).order_by(
             "first_name", "last_name", "username"
         )
-        self.period_options = period_choices()
         self.show_people = visibility.can_see_team_forecast(user)
-        self.period_values = {v for _, options in self.period_options for v, _ in options}
+
+    @cached_property
+    def first_day(self) -> dt.date | None:
+        """The earliest day of the deals the user sees (one query, when a page asks)."""
+        return spans.first_day(self.user)
+
+    @cached_property
+    def period_options(self):
+        """Every quarter and month from the first deal to a year ahead."""
+        return period_choices(first=self.first_day)
+
+    @cached_property
+    def period_values(self) -> set[str]:
+        return {v for _, options in self.period_options for v, _ in options}
+
+    @property
+    def period_given(self) -> bool:
+        """Whether the URL names a period (else the page may start from one with data)."""
+        return bool(self.is_bound and (self.data.get("period") or "").strip())
 
     def clean_period(self):
         text = self.cleaned_data.get("period")
@@ -90,6 +109,9 @@ class ChangesForm(ScopeForm):
 
 
 class AccuracyForm(ScopeForm):
+    """The months the accuracy page compares: the last 6, 12 or 18 finished months, or the
+    finished months of a chosen year (``?year=``, which wins over ``?months=``)."""
+
     months = forms.TypedChoiceField(
         choices=[(12, "Last 12 months"), (6, "Last 6 months"), (18, "Last 18 months")],
         coerce=int,
@@ -97,6 +119,31 @@ class AccuracyForm(ScopeForm):
         empty_value=12,
         label="Periods",
     )
+    year = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="Or a year")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        today = timezone.localdate()
+        first = self.first_day.year if self.first_day else today.year
+        # Years with a finished month: this year from February on.
+        last = today.year if today.month > 1 else today.year - 1
+        years = range(last, min(first, last) - 1, -1)
+        self.fields["year"].choices = [("", "—"), *((y, str(y)) for y in years)]
+
+    def months_shown(self) -> tuple[list[dt.date], str]:
+        """The finished months to compare, and how the page names them."""
+        data = getattr(self, "cleaned_data", {})
+        today = timezone.localdate()
+        if data.get("year"):
+            return year_months(data["year"], today), str(data["year"])
+        count = data.get("months") or 12
+        return finished_months(count), f"the last {count} months"
+
+
+def year_months(year: int, today: dt.date) -> list[dt.date]:
+    """The finished months of ``year`` (all twelve for a past year)."""
+    months = finished_months(12, dt.date(year + 1, 1, 1))
+    return [m for m in months if m < month_start(today)] or months
 
 
 class AdjustmentForm(forms.Form):

@@ -19,6 +19,8 @@ from forecasting.models import PeriodKind
 from pipeline.selectors.dealstate import end_of_day as end_of_day
 
 QUARTER_NAMES = {1: "Q1", 4: "Q2", 7: "Q3", 10: "Q4"}
+# The earliest day a page offers a period from (the forms accept years from 2000).
+FIRST_DAY = dt.date(2000, 1, 1)
 
 
 def today() -> dt.date:
@@ -114,18 +116,30 @@ class Period:
         return self.end <= (today or timezone.localdate())
 
 
-def period_choices(today: dt.date | None = None) -> list[tuple[str, str]]:
-    """The periods the forecast pages offer: seven quarters and nineteen months around
-    ``today``, latest first."""
+def period_choices(
+    today: dt.date | None = None, *, first: dt.date | None = None
+) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The periods the forecast pages offer, latest first: every quarter and month from
+    ``first`` (the earliest day with data; at most a year back when there is none or it is
+    more recent) to a year after ``today``."""
     today = today or timezone.localdate()
-    q0 = quarter_start(today)
-    quarters = [Period(PeriodKind.QUARTER, add_months(q0, 3 * i)) for i in range(-4, 3)]
-    m0 = month_start(today)
-    months = [Period(PeriodKind.MONTH, add_months(m0, i)) for i in range(-12, 7)]
+    start = add_months(month_start(today), -12)
+    if first is not None and first < start:
+        start = max(first, FIRST_DAY)
+    q, q_end = quarter_start(start), quarter_start(add_months(today, 12))
+    quarters = []
+    while q <= q_end:
+        quarters.append(Period(PeriodKind.QUARTER, q))
+        q = add_months(q, 3)
+    months = [Period(PeriodKind.MONTH, m) for m in month_starts(start, add_months(today, 12))]
     return [
         ("Quarters", [(p.param, p.label) for p in reversed(quarters)]),
         ("Months", [(p.param, p.label) for p in reversed(months)]),
     ]
+
+
+def year_bounds(year: int) -> tuple[dt.date, dt.date]:
+    return dt.date(year, 1, 1), dt.date(year, 12, 31)
 
 
 def finished_months(count: int, today: dt.date | None = None) -> list[dt.date]:

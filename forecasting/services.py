@@ -282,15 +282,19 @@ def finish_snapshot_run(*, taken_on: dt.date, ranges: bool = True) -> SnapshotRu
     return run
 
 
-def backfill_dates(*, start: dt.date, end: dt.date, step_days: int = 7) -> list[dt.date]:
+def backfill_dates(
+    *, start: dt.date, end: dt.date, step_days: int = 7, stepped_from: dt.date | None = None
+) -> list[dt.date]:
     """``start``, ``start + step_days`` … ``<= end``, plus the first day of every month in the
-    range (forecast accuracy compares each month with the snapshot taken on its first day)."""
+    range (forecast accuracy compares each month with the snapshot taken on its first day).
+    With ``stepped_from``, the stepped dates start there instead, and before it only the
+    months' first days are taken."""
     if step_days < 1:
         raise ValidationError({"step_days": "The step is at least one day."})
     _check_business_date(start, "start")
     _check_business_date(end, "end")
     dates = set()
-    day = start
+    day = max(start, stepped_from) if stepped_from else start
     while day <= end:
         dates.add(day)
         day += dt.timedelta(days=step_days)
@@ -306,18 +310,20 @@ def backfill_snapshots(
     start: dt.date,
     end: dt.date,
     step_days: int = 7,
+    stepped_from: dt.date | None = None,
     progress: Callable[[int, int, dt.date], None] | None = None,
 ) -> int:
     """Take a snapshot for each date ``start``, ``start + step_days`` … ``<= end`` and for the
     first day of each month in between (each date in its own transaction); returns the
-    number of dates. ``progress(done, total, day)`` is called after each date.
+    number of dates. ``stepped_from`` as in :func:`backfill_dates`. ``progress(done, total,
+    day)`` is called after each date.
 
     Forecast ranges are computed for the last back-filled date of each quarter only: that is
     the range the dashboard shows for a quarter (its latest), and it keeps a back-fill of 18
     months to a few dozen Monte Carlo runs instead of one per date.
     """
     end = min(end, today())
-    dates = backfill_dates(start=start, end=end, step_days=step_days)
+    dates = backfill_dates(start=start, end=end, step_days=step_days, stepped_from=stepped_from)
     last_of_quarter = {quarter_start(day): day for day in dates}
     for done, day in enumerate(dates, start=1):
         take_snapshot(taken_on=day, ranges=last_of_quarter[quarter_start(day)] == day)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
 from django.contrib import messages
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from accounts import visibility
 from accounts.redirects import safe_next
 from config.routers import reads_from_replica
-from forecasting import accuracy, charts, selectors, services, winrates
+from forecasting import accuracy, charts, selectors, services, spans, winrates
 from forecasting.forms import (
     AccuracyForm,
     AdjustmentForm,
@@ -27,10 +28,11 @@ from forecasting.forms import (
     DealsQuery,
     QuotaYearQuery,
     ScopeForm,
+    year_months,
 )
 from forecasting.learning import selectors as learning_selectors
 from forecasting.models import ForecastAdjustment
-from forecasting.periods import Period, finished_months
+from forecasting.periods import Period
 from pipeline.models import Pipeline
 from pipeline.services.validation import parse_money
 
@@ -41,6 +43,13 @@ def dashboard_view(request):
     form = ScopeForm(request.GET, user=request.user)
     form.is_valid()
     scope = form.scope()
+    asked = None
+    if not form.period_given:
+        # The current quarter is empty (a history imported from earlier years): start from
+        # the latest quarter with deals, and say so.
+        period, moved = spans.period_with_data(scope)
+        if moved:
+            asked, scope = scope.period, replace(scope, period=period)
     board = selectors.dashboard(scope)
     month_chart = charts.forecast_months(board.months)
     trend_chart = charts.forecast_trend(board.trend, board.total.quota)
@@ -54,6 +63,7 @@ def dashboard_view(request):
             "month_chart": month_chart,
             "trend_chart": trend_chart,
             "can_manage": visibility.can_adjust_forecast(request.user),
+            "asked_period": asked,
         },
     )
 
@@ -141,9 +151,17 @@ def accuracy_view(request):
     form = AccuracyForm(request.GET, user=request.user)
     form.is_valid()
     scope = form.scope()
-    count = getattr(form, "cleaned_data", {}).get("months") or 12
-    months = finished_months(count)
+    months, shown = form.months_shown()
     result = accuracy.accuracy(scope, months)
+    empty_note = ""
+    if not (request.GET.get("year") or request.GET.get("months")) and result["missing"] == months:
+        # No snapshot in the last months (a history imported from earlier years): show the
+        # latest year that has one.
+        latest = accuracy.latest_month_with_snapshot(before=months[0])
+        if latest is not None:
+            empty_note = f"No forecast snapshot in {shown}, so this is the latest year with one."
+            months, shown = year_months(latest.year, timezone.localdate()), str(latest.year)
+            result = accuracy.accuracy(scope, months)
     total = result["total"]
     chart = charts.accuracy(months, total.cells)
     pipelines = [scope.pipeline] if scope.pipeline else Pipeline.objects.filter(is_active=True)
@@ -163,6 +181,8 @@ def accuracy_view(request):
             "models": models,
             "thresholds": learning_selectors.THRESHOLDS,
             "show_amounts": visibility.can_calibrate_stages(request.user),
+            "shown": shown,
+            "empty_note": empty_note,
         },
     )
 

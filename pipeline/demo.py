@@ -2,7 +2,7 @@
 
 Builds 3 teams with a manager each, 12 reps, an admin; two pipelines (New business,
 Renewals); companies, contacts, leads in every status; opportunities whose stage histories
-span the past 18 months (won and lost included) and whose open close dates span the next six
+span the past 24 months (won and lost included) and whose open close dates span the next six
 months; field history (slipped close dates, changed amounts); activities and open tasks.
 
 Large tables are written in bulk with explicit ids (``COPY`` on PostgreSQL, ``executemany``
@@ -41,7 +41,7 @@ from pipeline.models import (
 )
 
 DEMO_PASSWORD = "demo-pass-2026"
-HISTORY_DAYS = 548  # about 18 months
+HISTORY_DAYS = 745  # a little over 24 months
 
 FIRST = (
     "Dana Lee Alex Sam Jordan Taylor Morgan Casey Riley Jamie Avery Quinn Harper Rowan Blake "
@@ -334,8 +334,9 @@ class DemoBuilder:
             company_pk, _, contacts, dm = self.companies[comp_idx]
             renewal = rng.random() < 0.2
             pipeline, open_stages, won, lost = self.pipelines[1 if renewal else 0]
-            # Deals spread over 18 months, more of them recent.
-            age = HISTORY_DAYS * (rng.random() ** 1.3)
+            # Deals spread over the history, more of them recent (about a quarter in the last 90
+            # days, as many as when the history was 18 months, so every rep has open deals).
+            age = HISTORY_DAYS * (rng.random() ** 1.5)
             created = self._ago(age)
             amount = self._amount(renewal)
             # Walk the stages.

@@ -31,7 +31,7 @@ HOSTILE = [
 BOARD = ["owner", "team", "close", "close_after", "close_before", "amount_min", "amount_max"]
 BOARD += ["q", "pipeline", "as_of"]
 SCOPE = ["period", "pipeline", "team", "rep"]
-RANGE = ["start", "end", "pipeline", "team", "owner", "source"]
+RANGE = ["start", "end", "period", "pipeline", "team", "owner", "source"]
 CSV = [{}, {"export": "csv"}]
 
 # url name -> (path arguments, parameters the page reads, base querystrings to combine with)
@@ -70,7 +70,7 @@ PAGES: dict[str, tuple[tuple, list[str], list[dict]]] = {
     "forecasting:dashboard": ((), SCOPE, [{}]),
     "forecasting:deals": ((), [*SCOPE, "metric", "page"], [{}]),
     "forecasting:changes": ((), [*SCOPE, "start", "end", "bar", "page"], [{}, {"bar": "new"}]),
-    "forecasting:accuracy": ((), [*SCOPE, "months"], [{}]),
+    "forecasting:accuracy": ((), [*SCOPE, "months", "year"], [{}]),
     "forecasting:calibration": ((), [], [{}]),
     "forecasting:quotas": ((), ["year"], [{}]),
     "forecasting:adjust": ((), ["period", "team", "rep", "next"], [{"rep": "REP"}]),
@@ -85,7 +85,11 @@ PAGES: dict[str, tuple[tuple, list[str], list[dict]]] = {
         CSV,
     ),
     "forecasting:report_scorecards": ((), [*RANGE, "table"], CSV),
-    "forecasting:report_scorecard": (("user",), ["start", "end", "pipeline", "table"], CSV),
+    "forecasting:report_scorecard": (
+        ("user",),
+        ["start", "end", "period", "pipeline", "table"],
+        CSV,
+    ),
     "forecasting:report_priorities": ((), ["pipeline", "owner", "idle", "table"], CSV),
     "forecasting:report_deals": (
         (),
@@ -95,6 +99,7 @@ PAGES: dict[str, tuple[tuple, list[str], list[dict]]] = {
             {"export": "csv"},
             {"kind": "lost"},
             {"kind": "entered", "stage": "STAGE"},
+            {"kind": "deal_funnel", "stage": "STAGE", "outcome": "next"},
         ],
     ),
 }

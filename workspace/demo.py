@@ -15,7 +15,7 @@ from pipeline.demo import HISTORY_DAYS, DemoBuilder
 
 
 def build_quotas(builder: DemoBuilder) -> None:
-    """Monthly quotas per rep, from 18 months back to 6 months ahead: a little above what
+    """Monthly quotas per rep, from 24 months back to 6 months ahead: a little above what
     the rep's team historically closes per rep and month, so attainment varies."""
     won_total = builder.won_amount()
     months = HISTORY_DAYS / 30.4
@@ -23,7 +23,7 @@ def build_quotas(builder: DemoBuilder) -> None:
     base = max(Decimal(1000), Decimal(per_rep) * Decimal("1.1"))
     first = builder.today.replace(day=1)
     quotas = []
-    for offset in range(-18, 7):
+    for offset in range(-24, 7):
         y, m = divmod(first.month - 1 + offset, 12)
         month = dt.date(first.year + y, m + 1, 1)
         for i, rep in enumerate(builder.reps):
@@ -51,8 +51,18 @@ def seed(
     )
 
 
+# Weekly snapshots cover the last 18 months (what changed, the trend); before that the
+# months' first days (what the accuracy page reads) are enough, and keep the back-fill short.
+WEEKLY_SNAPSHOT_DAYS = 548
+
+
 def backfill(*, end: dt.date, progress: Callable[[int, int, dt.date], None] | None = None) -> int:
-    """Forecast snapshots weekly over the demo's history, ending on ``end`` itself, and on
-    each month's first day; returns the number of dates."""
-    weeks = -(-HISTORY_DAYS // 7)
-    return backfill_snapshots(start=end - dt.timedelta(weeks=weeks), end=end, progress=progress)
+    """Forecast snapshots on each month's first day over the demo's history, and weekly over
+    its last 18 months, ending on ``end`` itself; returns the number of dates."""
+    weeks = -(-WEEKLY_SNAPSHOT_DAYS // 7)
+    return backfill_snapshots(
+        start=end - dt.timedelta(days=HISTORY_DAYS),
+        stepped_from=end - dt.timedelta(weeks=weeks),
+        end=end,
+        progress=progress,
+    )

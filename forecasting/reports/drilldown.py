@@ -12,6 +12,7 @@ from django.db.models import Count, Sum
 from django.db.models.expressions import RawSQL
 
 from forecasting.periods import end_of_day, next_month, start_of_day
+from forecasting.reports.deal_funnel import STEPS, step_deals
 from forecasting.reports.links import opportunity_url
 from forecasting.reports.scope import ReportScope
 from forecasting.reports.stages import stage_visit_deal_ids_sql
@@ -29,6 +30,7 @@ DRILL_KINDS = {
     "open": "Open deals",
     "entered": "Deals that entered a stage",
     "funnel": "Deals converted from leads created",
+    "deal_funnel": "Deals created that entered a stage",
 }
 
 
@@ -94,6 +96,20 @@ def drilldown(scope: ReportScope, params: dict) -> tuple[str, object]:
             "closed": "have closed since",
         }.get(params.get("outcome"))
         title = f"Deals that entered {stage.name}" + (f" and {label}" if label else "")
+    elif kind == "deal_funnel":
+        stage_id = params.get("stage")
+        stage = (
+            Stage.objects.select_related("pipeline").filter(pk=stage_id).first()
+            if stage_id not in (None, "")
+            else None
+        )
+        if stage is None:
+            return title, qs.none()
+        outcome = params.get("outcome") if params.get("outcome") in STEPS else "entered"
+        qs = step_deals(replace(scope, pipeline=stage.pipeline), stage, outcome)
+        title = f"Deals created that entered {stage.name}"
+        if outcome != "entered":
+            title += f" and {STEPS[outcome]}"
     elif kind == "funnel":
         leads = scope.leads().filter(created_at__gte=scope.start_at, created_at__lt=scope.end_at)
         qs = qs.filter(pk__in=leads.filter(opportunity__isnull=False).values("opportunity_id"))

@@ -8,17 +8,34 @@ with a message next to the field.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django import forms
 from django.utils import timezone
 
 from accounts import visibility
+from forecasting.periods import Period, year_bounds
 from forecasting.reports.scope import DEFAULT_IDLE_DAYS, ReportScope, default_range
 from pipeline.forms import QueryForm
 from pipeline.models import Lead, Pipeline
 from pipeline.validators import BusinessDateField, MonthField, PageField
 
 MAX_RANGE_DAYS = 366 * 5
+
+
+PERIOD_RE = re.compile(r"^[0-9]{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$")
+
+
+def period_bounds(text: str) -> tuple[dt.date, dt.date] | None:
+    """``2025`` (a year), ``2025-Q3`` or ``2025-07`` as (first day, last day), years 2000 to
+    2100; ``None`` for anything else."""
+    text = (text or "").strip()
+    if not PERIOD_RE.match(text) or not 2000 <= int(text[:4]) <= 2100:
+        return None
+    if len(text) == 4:
+        return year_bounds(int(text))
+    period = Period.parse(text)
+    return period.start, period.last_day
 
 
 class _UserChoice(forms.ModelChoiceField):
@@ -40,6 +57,14 @@ class ReportFilterForm(forms.Form):
     owner = _UserChoice(queryset=None, required=False, empty_label="All reps", label="Rep")
     source = forms.ChoiceField(
         choices=[("", "All sources"), *Lead.Source.choices], required=False, label="Lead source"
+    )
+    period = forms.RegexField(
+        PERIOD_RE,
+        required=False,
+        label="Period",
+        error_messages={
+            "invalid": "Choose a year (2025), a quarter (2025-Q3) or a month (2025-07)."
+        },
     )
     idle = forms.IntegerField(
         label="No activity for (days)",
@@ -65,8 +90,22 @@ class ReportFilterForm(forms.Form):
                 if name not in fields:
                     del self.fields[name]
 
+    def clean_period(self):
+        """A year, quarter or month as (first day, last day); it replaces the dates."""
+        text = self.cleaned_data.get("period")
+        if not text:
+            return None
+        bounds = period_bounds(text)
+        if bounds is None:
+            raise forms.ValidationError("Choose a period between 2000 and 2100.")
+        return bounds
+
     def clean(self):
         data = super().clean()
+        if data.get("period"):
+            data["start"], data["end"] = data["period"]
+            for name in ("start", "end"):
+                self.errors.pop(name, None)
         start, end = data.get("start"), data.get("end")
         if start and end and end < start:
             self.add_error("end", "The end date is before the start date; pick a later date.")

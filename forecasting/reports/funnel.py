@@ -2,7 +2,8 @@
 
 *Prospects* are the leads that were ever qualified (``qualified_at`` set, or status
 prospect/converted), *opportunities* those converted into a deal (in the chosen pipeline),
-*won* those whose deal is won now. Two queries."""
+*won* those whose deal is won now. Two queries; beside it the deal funnel
+(:mod:`forecasting.reports.deal_funnel`, two more)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.db.models import Count, Q, Sum
 
 from accounts import visibility
 from forecasting import charts
+from forecasting.reports.deal_funnel import deal_funnel
 from forecasting.reports.links import deals_url
 from forecasting.reports.scope import ReportScope
 from forecasting.reports.tables import (
@@ -121,7 +123,17 @@ def funnel(scope: ReportScope, *, group: str = "source") -> Report:
         if rates:
             step, rate = min(rates, key=lambda x: x[1])
             findings.append(f"The weakest step is {step}: {rate:.1f} % convert.")
-    return Report(tables=[table], chart=chart, findings=findings)
+    deals_table, deals_chart = deal_funnel(scope)
+    dropped = [r for r in deals_table.rows if r["dropped"]]
+    if dropped:
+        worst = max(dropped, key=lambda r: (r["drop_rate"], r["dropped"]))
+        findings.append(
+            f"Most deals drop out at {worst['stage']}: {worst['dropped']} of {worst['entered']} "
+            f"that entered it reached no later stage ({worst['drop_rate']:.1f} %)."
+        )
+    return Report(
+        tables=[table, deals_table], chart=chart, findings=findings, extra={"chart2": deals_chart}
+    )
 
 
 def _funnel_row(scope, label, r, link) -> dict:

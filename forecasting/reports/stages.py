@@ -5,10 +5,12 @@ transition; it *moved on* when that next stage is a later open stage (skipping s
 counts) or the won stage, was *lost* when it is a lost stage, *moved back* when it is an
 earlier open stage, and is *still there* when there is no next transition. A deal that
 entered a stage more than once (reopened, moved back) counts once, with its best outcome
-(moved on > lost > moved back > still there) and the sum of the days of its visits. *Days in
-stage* run from entering to the next transition, or to now for the current stage; the
-median and mean are over deals. The *empirical stage win rate* is, of the deals that entered
-the stage in the range and are closed now, the share won."""
+(moved on > lost > moved back > still there). *Time in stage* is told in two parts, each
+with its median and mean over deals: *finished stays* run from entering the stage to the
+next transition (a deal that left the stage twice counts the sum of its stays), and the
+*current age* of the deals open in the stage now runs from entering it to now. The
+*empirical stage win rate* is, of the deals that entered the stage in the range and are
+closed now, the share won."""
 
 from __future__ import annotations
 
@@ -31,6 +33,9 @@ OUTCOMES = {"moved": OUTCOME_MOVED, "lost": OUTCOME_LOST, "back": OUTCOME_BACK, 
 
 FINAL_WON, FINAL_LOST, FINAL_OPEN = 2, 1, 0
 
+FINISHED_HELP = "Stays that ended: from entering the stage to the next move"
+OPEN_HELP = "Deals in the stage now: from entering it to now"
+
 
 def _pipeline_stages(scope: ReportScope) -> list[tuple[int, str, int]]:
     """(id, kind, position) of every stage of the scope's pipeline."""
@@ -43,14 +48,16 @@ def _pipeline_stages(scope: ReportScope) -> list[tuple[int, str, int]]:
 
 def _stage_visits_sql(scope: ReportScope, stages=None) -> tuple[str, list]:
     """SQL of one row per (deal, open stage entered in the range): ``opportunity_id,
-    to_stage_id, days, outcome, final`` (``final``: 2 won, 1 lost, 0 open now).
+    to_stage_id, done_days, open_days, outcome, final`` (``done_days``: the days of its
+    finished stays, ``open_days``: the age of its current stay, each NULL when it has none;
+    ``final``: 2 won, 1 lost, 0 open now).
 
     Each transition row knows when the deal left the stage and where it went next
     (``left_at``, ``next_stage``, written by the services with the following move), so a
     stay is read from its own row; the deal's current stage gives its final outcome. Stage
     kinds and positions (a handful per pipeline) are written into the SQL as CASE lists.
-    A deal that entered a stage twice in the range counts once, with the sum of its days and
-    its best outcome.
+    A deal that entered a stage twice in the range counts once, with the sum of its finished
+    stays and its best outcome.
     """
     stages = _pipeline_stages(scope) if stages is None else stages
     open_ids = [pk for pk, kind, _ in stages if kind == OPEN]
@@ -72,10 +79,12 @@ def _stage_visits_sql(scope: ReportScope, stages=None) -> tuple[str, list]:
     now = connection.ops.adapt_datetimefield_value(scope.now)
     end = connection.ops.adapt_datetimefield_value(scope.end_at)
     if connection.vendor == "sqlite":
-        days = "(julianday(COALESCE(w.left_at, %s)) - julianday(w.changed_at))"
+        done = "(julianday(w.left_at) - julianday(w.changed_at))"
+        age = "(julianday(%s) - julianday(w.changed_at))"
     else:
         # date_part() is double precision; EXTRACT() is numeric and several times slower.
-        days = "(date_part('epoch', COALESCE(w.left_at, %s) - w.changed_at) / 86400.0)"
+        done = "(date_part('epoch', w.left_at - w.changed_at) / 86400.0)"
+        age = "(date_part('epoch', %s - w.changed_at) / 86400.0)"
 
     def ids(kind):
         found = [str(int(pk)) for pk, k, _ in stages if k == kind]
@@ -86,7 +95,9 @@ def _stage_visits_sql(scope: ReportScope, stages=None) -> tuple[str, list]:
         return f"(CASE {column} {whens} END)" if whens else "NULL"
 
     sql = f"""
-        SELECT w.opportunity_id, w.to_stage_id, SUM({days}) AS days,
+        SELECT w.opportunity_id, w.to_stage_id,
+               MAX(CASE WHEN w.left_at IS NULL THEN {age} END) AS open_days,
+               SUM(CASE WHEN w.left_at IS NOT NULL THEN {done} END) AS done_days,
                MAX(CASE
                    WHEN w.next_stage_id IS NULL THEN {OUTCOME_STILL}
                    WHEN w.next_stage_id IN {ids(WON)} THEN {OUTCOME_MOVED}
@@ -135,7 +146,8 @@ def stages(scope: ReportScope) -> Report:
                SUM(CASE WHEN v.outcome = {OUTCOME_STILL} THEN 1 ELSE 0 END),
                SUM(CASE WHEN v.final = {FINAL_WON} THEN 1 ELSE 0 END),
                SUM(CASE WHEN v.final IN ({FINAL_WON}, {FINAL_LOST}) THEN 1 ELSE 0 END),
-               AVG(v.days), {median_sql(connection, "v.days")}
+               AVG(v.done_days), {median_sql(connection, "v.done_days")},
+               AVG(v.open_days), {median_sql(connection, "v.open_days")}
         FROM ({visits}) v
         GROUP BY v.to_stage_id
     """  # nosec B608: SQL text is column names and ints built here; every value is a parameter
@@ -144,9 +156,9 @@ def stages(scope: ReportScope) -> Report:
         by_stage = {row[0]: row[1:] for row in cursor.fetchall()}
     rows = []
     for s in stage_list:
-        entered, moved, lost, back, still, won, closed, avg_days, median_days = by_stage.get(
-            s.pk, (0, 0, 0, 0, 0, 0, 0, None, None)
-        )
+        empty = (0, 0, 0, 0, 0, 0, 0, None, None, None, None)
+        entered, moved, lost, back, still, won, closed, *days = by_stage.get(s.pk, empty)
+        avg_days, median_days, avg_age, median_age = days
 
         def link(outcome=None, _s=s):
             extra = {"stage": _s.pk}
@@ -167,6 +179,8 @@ def stages(scope: ReportScope) -> Report:
                 "loss_rate": ratio_pct(lost, entered),
                 "median_days": median_days,
                 "mean_days": avg_days,
+                "open_median_days": median_age,
+                "open_mean_days": avg_age,
                 "closed": closed,
                 "win_rate": ratio_pct(won, closed),
                 "rot_after_days": s.rot_after_days,
@@ -192,8 +206,10 @@ def stages(scope: ReportScope) -> Report:
             Column("loss_rate", "Loss rate", "pct"),
             Column("moved_back", "Moved back", "int"),
             Column("still", "Still there", "int"),
-            Column("median_days", "Median days", "days"),
-            Column("mean_days", "Mean days", "days"),
+            Column("median_days", "Finished stays: median days", "days", FINISHED_HELP),
+            Column("mean_days", "Finished stays: mean days", "days", FINISHED_HELP),
+            Column("open_median_days", "Open now: median age (days)", "days", OPEN_HELP),
+            Column("open_mean_days", "Open now: mean age (days)", "days", OPEN_HELP),
             Column("rot_after_days", "Rots after (days)", "int"),
             Column("closed", "Closed since", "int"),
             Column("win_rate", "Win rate from here", "pct"),
@@ -214,6 +230,14 @@ def stages(scope: ReportScope) -> Report:
     if slow:
         slowest = max(slow, key=lambda r: r["median_days"])
         findings.append(
-            f"Deals stall longest in {slowest['stage']}: median {slowest['median_days']:.1f} days."
+            f"Deals stay longest in {slowest['stage']}: median {slowest['median_days']:.1f} days "
+            "before they leave it."
+        )
+    aging = [r for r in rows if r["open_median_days"] is not None]
+    if aging:
+        oldest = max(aging, key=lambda r: r["open_median_days"])
+        findings.append(
+            f"The deals open in {oldest['stage']} have been there longest: median "
+            f"{oldest['open_median_days']:.1f} days so far."
         )
     return Report(tables=[table], chart=chart, findings=findings)

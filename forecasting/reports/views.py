@@ -4,6 +4,7 @@ exactly the table shown as CSV."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 
 from django.contrib.auth.decorators import login_required
@@ -15,6 +16,9 @@ from django.utils import timezone
 
 from accounts import visibility
 from config.routers import reads_from_replica
+from forecasting import spans
+from forecasting.models import PeriodKind
+from forecasting.periods import Period
 from forecasting.reports import drilldown as drilldown_report
 from forecasting.reports import funnel as funnel_report
 from forecasting.reports import pipeline_created as pipeline_report
@@ -24,7 +28,7 @@ from forecasting.reports import scorecards as scorecards_report
 from forecasting.reports import stages as stages_report
 from forecasting.reports import win_rate as win_rate_report
 from forecasting.reports.export import csv_response
-from forecasting.reports.forms import ReportFilterForm, ReportOptionsForm
+from forecasting.reports.forms import ReportFilterForm, ReportOptionsForm, period_bounds
 from forecasting.reports.scope import DEFAULT_IDLE_DAYS, default_range
 from forecasting.reports.tables import Report
 from pipeline.models import Pipeline
@@ -43,8 +47,9 @@ REPORTS = [
         "name": "report_stages",
         "title": "Stage conversion and time in stage",
         "question": "Which stage loses most deals, and where do they stall?",
-        "about": "For each stage: how many deals moved on, were lost or are still there, the "
-        "median and mean days spent in it, and the win rate from it.",
+        "about": "For each stage: how many deals moved on, were lost or are still there, how "
+        "long finished stays lasted and how long the open deals have been there (median and "
+        "mean of each), and the win rate from it.",
     },
     {
         "name": "report_win_rate",
@@ -105,10 +110,25 @@ def _exporting(request) -> bool:
 
 def _form(request, *, fields=RANGE_FIELDS, require_pipeline=False):
     """The filter form bound to the querystring, with the default range (and pipeline) filled
-    in where the URL has none, so the form always shows what the report covers."""
+    in where the URL has none, so the form always shows what the report covers.
+
+    A ``?period=`` (year, quarter or month) replaces the dates. Without dates or a period the
+    report covers the last twelve months, or, when the viewer's deals in scope have nothing
+    in them (a history imported from earlier years), the twelve months up to the latest day a
+    deal was created or closed. ``form.shown`` says which range it is, ``form.periods`` lists
+    the periods from the first deal to a year ahead."""
     _options(request)
     data = request.GET.copy()
-    start, end = default_range(timezone.localdate())
+    dated = "start" in fields
+    if dated:
+        fields = (*fields, "period")
+    given = any((data.get(k) or "").strip() for k in ("start", "end", "period"))
+    today = timezone.localdate()
+    start, end = default_range(today)
+    bounds = period_bounds(data.get("period", "")) if dated else None
+    if bounds:
+        # The form shows the period's dates (and the period wins over dates in the URL).
+        data["start"], data["end"] = (d.isoformat() for d in bounds)
     if "start" in fields and not data.get("start"):
         data["start"] = start.isoformat()
     if "end" in fields and not data.get("end"):
@@ -119,11 +139,53 @@ def _form(request, *, fields=RANGE_FIELDS, require_pipeline=False):
         first = Pipeline.objects.order_by("position", "id").values_list("pk", flat=True).first()
         if first is not None:
             data["pipeline"] = str(first)
-    form = ReportFilterForm(
-        data, user=request.user, fields=fields, require_pipeline=require_pipeline
-    )
-    scope = form.scope() if form.is_valid() else None
+
+    def bind():
+        form = ReportFilterForm(
+            data, user=request.user, fields=fields, require_pipeline=require_pipeline
+        )
+        return form, (form.scope() if form.is_valid() else None)
+
+    form, scope = bind()
+    form.periods, form.shown, form.period_value = [], "", ""
+    if scope is None or not dated:
+        return form, scope
+    first, last = spans.latest_activity(scope.deals())
+    moved = False
+    if not given and last is not None and last < start:
+        data["start"], data["end"] = (d.isoformat() for d in default_range(last))
+        form, scope = bind()
+        if scope is None:
+            return form, scope
+        moved = True
+    form.periods = spans.report_periods(first, today)
+    form.period_value = _period_value(scope.start, scope.end)
+    form.shown = _shown(scope, moved=moved, default=not given)
     return form, scope
+
+
+def _period_value(start, end) -> str:
+    """The ``?period=`` value naming exactly ``start``..``end``, if one does."""
+    if start.day == 1 and start.month == 1 and end == dt.date(start.year, 12, 31):
+        return str(start.year)
+    for kind in (PeriodKind.QUARTER, PeriodKind.MONTH):
+        period = Period(kind, start)
+        starts = start.day == 1 and (kind == PeriodKind.MONTH or start.month % 3 == 1)
+        if starts and period.last_day == end:
+            return period.param
+    return ""
+
+
+def _shown(scope, *, moved: bool, default: bool) -> str:
+    span = f"{scope.start:%-d %b %Y} – {scope.end:%-d %b %Y}"
+    if moved:
+        return (
+            "No deal in view was created or closed in the last 12 months, so this shows the "
+            f"12 months up to the latest one: {span}."
+        )
+    if default:
+        return f"Showing the last 12 months: {span}."
+    return f"Showing {span}."
 
 
 def _page(request) -> int:

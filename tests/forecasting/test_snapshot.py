@@ -143,6 +143,19 @@ def test_backfill_snapshots_weekly_and_month_starts(rep, pipeline, frozen):
     assert not ForecastSnapshot.objects.exists()
 
 
+def test_backfill_dates_stepped_from_a_later_day_keeps_the_earlier_month_starts():
+    dates = services.backfill_dates(
+        start=dt.date(2025, 10, 20), end=dt.date(2026, 1, 15), stepped_from=dt.date(2026, 1, 1)
+    )
+    assert dates == [
+        dt.date(2025, 11, 1),
+        dt.date(2025, 12, 1),
+        dt.date(2026, 1, 1),
+        dt.date(2026, 1, 8),
+        dt.date(2026, 1, 15),
+    ]
+
+
 def test_backfill_computes_ranges_on_each_quarters_last_date(rep, pipeline):
     with time_machine.travel(dt.datetime(2025, 12, 1, 9, tzinfo=dt.UTC), tick=False):
         for close in (dt.date(2025, 12, 30), dt.date(2026, 3, 31)):

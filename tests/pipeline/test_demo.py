@@ -79,9 +79,11 @@ def test_seed_demo_builds_the_promised_world():
             assert opp.closed_on is None
         else:
             assert opp.closed_on is not None
-    # History spans about 18 months; open close dates span the next six months.
+    # History spans at least 24 months; open close dates span the next six months.
     first = StageTransition.objects.order_by("changed_at").first().changed_at.date()
-    assert (TODAY - first).days > 365
+    assert (TODAY - first).days >= 731
+    closed = Opportunity.objects.filter(closed_on__lt=TODAY - dt.timedelta(days=550))
+    assert closed.filter(stage__kind="won").exists() and closed.filter(stage__kind="lost").exists()
     latest_open = Opportunity.objects.open().order_by("-expected_close_date").first()
     assert 120 < (latest_open.expected_close_date - TODAY).days <= 183
     assert Activity.objects.open_tasks().exists()
@@ -129,11 +131,16 @@ def test_seed_demo_back_fills_weekly_snapshots_and_quotas(capsys):
     assert total and int(total.group(1)) >= len(dates)
     assert f"snapshot {total.group(1)}/{total.group(1)} ({today}), about 0s left" in out
     assert dates[-1] == today
-    assert (dates[-1] - dates[0]).days >= 500
-    assert all((b - a).days <= 7 for a, b in zip(dates, dates[1:], strict=False))
+    # Each month's first day over the 24 months; weekly over the last 18.
+    assert (dates[-1] - dates[0]).days >= 730
+    firsts = {d for d in dates if d.day == 1}
+    assert len(firsts) >= 24
+    recent = [d for d in dates if (today - d).days <= 540]
+    assert all((b - a).days <= 7 for a, b in zip(recent, recent[1:], strict=False))
+    assert len(dates) <= 110
     rep1 = User.objects.get(username="rep1")
     months = Quota.objects.filter(user=rep1).values_list("month", flat=True)
-    assert len(months) == 25 and all(m.day == 1 for m in months)
+    assert len(months) == 31 and all(m.day == 1 for m in months)
 
 
 @pytest.mark.django_db

@@ -98,8 +98,8 @@ def test_stages_conversion_and_days_for_manager(world, scope_for):
     rows = _rows(report.table)
     assert list(rows) == ["Qualification", "Discovery", "Proposal", "Negotiation"]
     q = rows["Qualification"]
-    # A 10 d, B 10 d (skips to Proposal: moved on), C 4 d, D 31 d (still), F 10 + 12 d,
-    # G 1 d (still).
+    # Finished stays: A 10 d, B 10 d (skips to Proposal: moved on), C 4 d, F 10 d (then back
+    # in it since Mar 20). Open now: D 31 d, F 12 d, G 1 d.
     assert (q["entered"], q["moved_on"], q["lost"], q["moved_back"], q["still"]) == (
         6,
         4,
@@ -109,7 +109,9 @@ def test_stages_conversion_and_days_for_manager(world, scope_for):
     )
     _approx(q["conversion"], 66.667)
     _approx(q["median_days"], 10)
-    _approx(q["mean_days"], 13)
+    _approx(q["mean_days"], 8.5)
+    _approx(q["open_median_days"], 12)
+    _approx(q["open_mean_days"], 44 / 3)
     assert (q["closed"], q["win_rate"]) == (2, Decimal(50))
     d = rows["Discovery"]
     # A 20 d (moved on), C 30 d (won: moved on), F 28 d (moved back); B never entered it.
@@ -122,6 +124,7 @@ def test_stages_conversion_and_days_for_manager(world, scope_for):
     )
     _approx(d["median_days"], 28)
     _approx(d["mean_days"], 26)
+    assert (d["open_median_days"], d["open_mean_days"]) == (None, None)
     assert (d["closed"], d["win_rate"]) == (1, Decimal(100))
     p = rows["Proposal"]
     assert (p["entered"], p["moved_on"], p["lost"]) == (2, 1, 1)
@@ -129,10 +132,19 @@ def test_stages_conversion_and_days_for_manager(world, scope_for):
     _approx(p["median_days"], 20)
     _approx(p["mean_days"], 20)
     n = rows["Negotiation"]
-    # C re-entered after being reopened from Won on Mar 10; still there: 22 days.
+    # C re-entered after being reopened from Won on Mar 10; still there: 22 days, and no
+    # finished stay.
     assert (n["entered"], n["still"], n["closed"], n["win_rate"]) == (1, 1, 0, None)
-    _approx(n["median_days"], 22)
+    assert (n["median_days"], n["mean_days"]) == (None, None)
+    _approx(n["open_median_days"], 22)
+    _approx(n["open_mean_days"], 22)
     assert report.findings[0].startswith("Proposal loses the most deals: 1 of 2")
+    assert report.findings[1] == (
+        "Deals stay longest in Discovery: median 28.0 days before they leave it."
+    )
+    assert report.findings[2] == (
+        "The deals open in Negotiation have been there longest: median 22.0 days so far."
+    )
 
 
 def test_stages_range_start_limits_entries(world, scope_for):
@@ -141,9 +153,11 @@ def test_stages_range_start_limits_entries(world, scope_for):
             scope_for(world.manager, pipeline=world.pipeline, start=dt.date(2026, 2, 1))
         ).table
     )
-    # From Feb 1: C (4 d), D (31 d), F (10 + 12 d), G (1 d) entered Qualification.
+    # From Feb 1: C (left after 4 d), D (open 31 d), F (left after 10 d, open again 12 d),
+    # G (open 1 d) entered Qualification.
     assert rows["Qualification"]["entered"] == 4
-    _approx(rows["Qualification"]["median_days"], 13)  # middle of 1, 4, 22, 31: (4 + 22) / 2
+    _approx(rows["Qualification"]["median_days"], 7)  # middle of 4, 10
+    _approx(rows["Qualification"]["open_median_days"], 12)  # middle of 1, 12, 31
     assert rows["Proposal"]["entered"] == 1  # A on Feb 9; B entered on Jan 25
 
 
@@ -168,6 +182,7 @@ def test_stages_empty_range(world, scope_for):
         ).table
     )
     assert all(r["entered"] == 0 and r["median_days"] is None for r in rows.values())
+    assert all(r["open_median_days"] is None for r in rows.values())
 
 
 def test_stage_drilldown_ids_match_counts(world, scope_for):
@@ -434,3 +449,82 @@ def test_scorecards_average_attainment_ignores_reps_without_quota(world, scope_f
     # Cycles: A 50 days, D 27 days; average won 10,000 and 5,000.
     assert (avg["avg_cycle"], avg["avg_won"]) == (Decimal("38.5"), Decimal(7500))
     assert (total["won"], avg["won"]) == (2, 1)
+
+
+# --- Deal funnel ----------------------------------------------------------------------------
+
+
+def test_deal_funnel_counts_skipped_stages_as_passed_and_reopened_by_furthest(world, scope_for):
+    report = funnel.funnel(scope_for(world.manager), group="source")
+    table = report.get_table("deal_funnel")
+    rows = _rows(table)
+    assert list(rows) == ["Qualification", "Discovery", "Proposal", "Negotiation"]
+    # Deals created in the range that the manager sees (the furthest stage reached):
+    # A won (5), B skipped Discovery to Proposal then lost (3), C won then reopened to
+    # Negotiation (5), D (1), F Discovery then back to Qualification (2), G (1).
+    got = {
+        name: (r["entered"], r["next"], r["dropped"], r["closed"], r["won"])
+        for name, r in rows.items()
+    }
+    assert got == {
+        "Qualification": (6, 4, 2, 2, 1),
+        "Discovery": (4, 3, 1, 2, 1),  # B passed Discovery by skipping it
+        "Proposal": (3, 2, 1, 2, 1),
+        "Negotiation": (2, 2, 0, 1, 1),  # A skipped it to Won; C was won and reopened
+    }
+    _approx(rows["Qualification"]["drop_rate"], 33.333)
+    assert rows["Discovery"]["drop_rate"] == Decimal(25)
+    assert rows["Negotiation"]["drop_rate"] == Decimal(0)
+    _approx(rows["Proposal"]["win_rate"], 33.333)
+    assert report.extra["chart2"]["labels"] == [*rows, "Won"]
+    assert report.extra["chart2"]["datasets"][0]["data"] == [6, 4, 3, 2, 2]
+    assert "Most deals drop out at Qualification: 2 of 6" in report.findings[-1]
+    assert table.caption == "Deal funnel — New business (deals created in the range)"
+
+
+def test_deal_funnel_follows_the_visibility_rule_and_counts_deals_without_leads(world, scope_for):
+    rep = _rows(funnel.funnel(scope_for(world.rep)).get_table("deal_funnel"))
+    # rep's deals: A, B, F, G; B, F and G came from no lead.
+    assert [r["entered"] for r in rep.values()] == [4, 3, 2, 1]
+    admin = _rows(funnel.funnel(scope_for(world.admin)).get_table("deal_funnel"))
+    # The admin also sees E (outsider): created in Qualification, won.
+    assert [r["entered"] for r in admin.values()] == [7, 5, 4, 3]
+    assert admin["Negotiation"]["won"] == 2
+
+
+def test_deal_funnel_empty_range_says_so(world, scope_for):
+    report = funnel.funnel(
+        scope_for(world.manager, start=dt.date(2025, 1, 1), end=dt.date(2025, 1, 31))
+    )
+    table = report.get_table("deal_funnel")
+    assert table.rows == []
+    assert table.empty.startswith("No deals were created in New business in this range.")
+    assert report.extra["chart2"] is None
+
+
+def test_deal_funnel_drilldown_lists_the_deals_of_each_cell(world, scope_for):
+    from forecasting.reports.drilldown import drilldown
+
+    scope = scope_for(world.manager)
+    rows = _rows(funnel.funnel(scope).get_table("deal_funnel"))
+    discovery = world.pipeline.stages.get(name="Discovery")
+    names = {}
+    for outcome in ("entered", "next", "dropped", "closed", "won"):
+        title, qs = drilldown(scope, {"kind": "deal_funnel", "stage": discovery.pk,
+                                      "outcome": outcome})  # fmt: skip
+        names[outcome] = sorted(qs.values_list("name", flat=True))
+        assert len(names[outcome]) == rows["Discovery"][outcome]
+    assert names == {
+        "entered": ["A", "B", "C", "F"],
+        "next": ["A", "B", "C"],
+        "dropped": ["F"],
+        "closed": ["A", "B"],
+        "won": ["A"],
+    }
+    assert title == "Deals created that entered Discovery and were won"
+    # The rep's drill-down holds only the rep's deals.
+    _, qs = drilldown(scope_for(world.rep), {"kind": "deal_funnel", "stage": discovery.pk})
+    assert sorted(qs.values_list("name", flat=True)) == ["A", "B", "F"]
+    # The links of the table open the same listing.
+    assert "kind=deal_funnel" in rows["Discovery"]["_links"]["dropped"]
+    assert "outcome=dropped" in rows["Discovery"]["_links"]["dropped"]

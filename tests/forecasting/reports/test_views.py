@@ -229,6 +229,7 @@ def test_priorities_manager_can_pick_a_rep(client, world, now):
 
 CSV_CASES = [
     ("forecasting:report_funnel", {"group": "rep"}, "funnel"),
+    ("forecasting:report_funnel", {}, "deal_funnel"),
     ("forecasting:report_stages", {}, "stages"),
     ("forecasting:report_win_rate", {}, "win_rate"),
     ("forecasting:report_pipeline", {}, "months"),

@@ -12,7 +12,7 @@ from workspace import demo
 class Command(BaseCommand):
     help = (
         "Load realistic, deterministic demo data (teams, reps, pipelines, companies, leads, "
-        "deals with 18 months of history, activities, quotas) into an empty database, then "
+        "deals with 24 months of history, activities, quotas) into an empty database, then "
         "back-fill the forecast snapshots over that history."
     )
 
