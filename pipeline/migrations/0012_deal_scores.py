@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipeline', '0009_line_items'),
+        ('pipeline', '0011_contact_list_order_index'),
     ]
 
     operations = [
