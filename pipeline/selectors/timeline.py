@@ -31,6 +31,7 @@ ACTIVITY = "activity"
 
 FIELD_LABELS = {
     "amount": "Amount",
+    "currency": "Currency",
     "expected_close_date": "Expected close date",
     "owner": "Owner",
     "probability": "Probability",

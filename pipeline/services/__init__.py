@@ -38,7 +38,12 @@ from pipeline.services.opportunities import (
     move_opportunity,
     update_opportunity,
 )
-from pipeline.services.validation import parse_date, parse_money, parse_probability
+from pipeline.services.validation import (
+    parse_currency,
+    parse_date,
+    parse_money,
+    parse_probability,
+)
 
 __all__ = [
     "CLOSED_EDITABLE",
@@ -58,6 +63,7 @@ __all__ = [
     "disqualify_lead",
     "log_activity",
     "move_opportunity",
+    "parse_currency",
     "parse_date",
     "parse_money",
     "parse_probability",
