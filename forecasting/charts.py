@@ -226,3 +226,19 @@ def scorecards(rows: list[dict]) -> dict:
         percent=True,
         links=[r["_links"]["rep"] for r in rows],
     )
+
+
+def products(rows: list[dict]) -> dict:
+    """The products report: won revenue and pipeline per product or category."""
+    return chart(
+        "bar",
+        [r["group"] for r in rows],
+        [
+            series("Won revenue", [number(r["won_amount"]) for r in rows]),
+            series("Pipeline", [number(r["open_amount"]) for r in rows]),
+        ],
+        money=True,
+        horizontal=True,
+        stacked=False,
+        links=[r["_links"]["won_amount"] for r in rows],
+    )

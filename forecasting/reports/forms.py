@@ -13,9 +13,15 @@ from django import forms
 from django.utils import timezone
 
 from accounts import visibility
-from forecasting.reports.scope import DEFAULT_IDLE_DAYS, ReportScope, default_range
+from forecasting.reports.scope import (
+    DEFAULT_IDLE_DAYS,
+    NO_CATEGORY,
+    NO_PRODUCT,
+    ReportScope,
+    default_range,
+)
 from pipeline.forms import QueryForm
-from pipeline.models import Lead, Pipeline
+from pipeline.models import Lead, Pipeline, Product
 from pipeline.validators import BusinessDateField, MonthField, PageField
 
 MAX_RANGE_DAYS = 366 * 5
@@ -41,6 +47,8 @@ class ReportFilterForm(forms.Form):
     source = forms.ChoiceField(
         choices=[("", "All sources"), *Lead.Source.choices], required=False, label="Lead source"
     )
+    product = forms.ChoiceField(choices=(), required=False, label="Product")
+    category = forms.ChoiceField(choices=(), required=False, label="Product category")
     idle = forms.IntegerField(
         label="No activity for (days)",
         required=False,
@@ -64,6 +72,20 @@ class ReportFilterForm(forms.Form):
             for name in list(self.fields):
                 if name not in fields:
                     del self.fields[name]
+        if "product" in self.fields:
+            self._products = {str(p.pk): p for p in Product.objects.order_by("name", "id")}
+            self.fields["product"].choices = [
+                ("", "All products"),
+                *((pk, p.name) for pk, p in self._products.items()),
+                (NO_PRODUCT, "Deals without products"),
+            ]
+        if "category" in self.fields:
+            names = Product.objects.values_list("category", flat=True).distinct()
+            names = sorted({n or NO_CATEGORY for n in names})
+            self.fields["category"].choices = [
+                ("", "All categories"),
+                *((n, n) for n in names),
+            ]
 
     def clean(self):
         data = super().clean()
@@ -96,7 +118,14 @@ class ReportFilterForm(forms.Form):
             owner=data.get("owner"),
             source=data.get("source") or "",
             idle_days=data.get("idle") or DEFAULT_IDLE_DAYS,
+            product=self._product(data.get("product") or ""),
+            category=data.get("category") or "",
         )
+
+    def _product(self, raw: str):
+        if raw == NO_PRODUCT:
+            return NO_PRODUCT
+        return self._products.get(raw) if raw else None
 
 
 MAX_ID = 2**63 - 1
