@@ -10,7 +10,7 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
-RUN pip install --no-cache-dir --upgrade pip && pip install --no-cache-dir -e .
+RUN pip install --no-cache-dir --upgrade pip && pip install --no-cache-dir .
 COPY . .
 COPY --from=assets /app/static/vendor ./static/vendor
 # The same entrypoint as docker-compose and the production smoke test (`make smoke`).

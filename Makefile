@@ -21,12 +21,14 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# The project ships no importable package (it runs from this folder), so a plain install of
+# its dependencies is enough; an editable one would only add setuptools' warning.
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet .
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet ".[dev]"
 	@touch $@
 
 install: $(VENV)/.installed assets

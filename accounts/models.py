@@ -58,3 +58,11 @@ class User(AbstractUser):
     @property
     def handle(self) -> str:
         return self.username
+
+    @property
+    def initials(self) -> str:
+        """Up to two letters for an avatar: first and last name's, else the username's first."""
+        parts = [part for part in (self.first_name, self.last_name) if part.strip()]
+        if parts:
+            return "".join(part.strip()[0] for part in parts).upper()
+        return (self.username[:1] or "?").upper()

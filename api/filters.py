@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 import django_filters
+from django import forms
 from django.db.models import Q
 from django.utils import timezone
 from django_filters import rest_framework as filters
@@ -19,7 +20,16 @@ from accounts import visibility
 from forecasting.models import ForecastSnapshot
 from pipeline.filters.leads import SEARCH_MAX_LENGTH, search_words
 from pipeline.filters.opportunities import CLOSE_CHOICES, STATUS_CHOICES, close_window
-from pipeline.models import Activity, Company, Contact, Lead, Opportunity, Pipeline, Stage
+from pipeline.models import (
+    Activity,
+    Company,
+    Contact,
+    Lead,
+    Opportunity,
+    Pipeline,
+    Product,
+    Stage,
+)
 from pipeline.validators import BusinessDateFilter
 
 
@@ -36,8 +46,6 @@ class _SinceField(django_filters.fields.IsoDateTimeField):
     offsets beyond ±15:59 that ISO 8601 allows)."""
 
     def to_python(self, value):
-        from django import forms
-
         moment = super().to_python(value)
         if moment is None:
             return None
@@ -52,6 +60,33 @@ class _SinceField(django_filters.fields.IsoDateTimeField):
 
 class SinceFilter(django_filters.IsoDateTimeFilter):
     field_class = _SinceField
+
+
+class _StrictBooleanWidget(django_filters.widgets.BooleanWidget):
+    """true/false (or 1/0, any case); anything else stays as sent, for the field to refuse,
+    where django-filter's widget reads it as "no filter"."""
+
+    def value_from_datadict(self, data, files, name):
+        value = data.get(name)
+        if value in (None, ""):
+            return None
+        known = super().value_from_datadict(data, files, name)
+        return value if known is None else known
+
+
+class _StrictBooleanField(forms.NullBooleanField):
+    def to_python(self, value):
+        if value is None or isinstance(value, bool):
+            return value
+        raise forms.ValidationError("Enter true or false.")
+
+
+class BooleanFilter(filters.BooleanFilter):
+    field_class = _StrictBooleanField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", _StrictBooleanWidget)
+        super().__init__(*args, **kwargs)
 
 
 class UpdatedSince(filters.FilterSet):
@@ -79,7 +114,7 @@ class ContactFilter(UpdatedSince):
     q = django_filters.CharFilter(method="search", max_length=SEARCH_MAX_LENGTH)
     owner = django_filters.ModelChoiceFilter(queryset=_users)
     company = django_filters.NumberFilter(field_name="company_id", min_value=1)
-    decision_maker = django_filters.BooleanFilter(field_name="is_decision_maker")
+    decision_maker = BooleanFilter(field_name="is_decision_maker")
 
     class Meta:
         model = Contact
@@ -167,8 +202,25 @@ class ActivityFilter(filters.FilterSet):
 
 
 class TaskFilter(ActivityFilter):
-    done = django_filters.BooleanFilter(field_name="done_at", lookup_expr="isnull", exclude=True)
+    done = BooleanFilter(field_name="done_at", lookup_expr="isnull", exclude=True)
     due_before = BusinessDateFilter(field_name="due_on", lookup_expr="lte")
+
+
+class ProductFilter(filters.FilterSet):
+    """The catalogue's filters: search by name or code, a code, a category, active or not (all
+    products by default: deals keep products that are no longer offered)."""
+
+    q = django_filters.CharFilter(method="search", max_length=100)
+    code = django_filters.CharFilter(lookup_expr="iexact", max_length=50)
+    category = django_filters.CharFilter(lookup_expr="iexact", max_length=100)
+    is_active = BooleanFilter()
+
+    class Meta:
+        model = Product
+        fields: list[str] = []
+
+    def search(self, queryset, name, value):
+        return search_words(queryset, value, ("name", "code"))
 
 
 class SnapshotFilter(filters.FilterSet):

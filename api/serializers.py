@@ -21,9 +21,12 @@ from pipeline.models import (
     Company,
     Contact,
     Lead,
+    LineItem,
     LostReason,
     Opportunity,
     Pipeline,
+    Product,
+    ProductPrice,
     Stage,
 )
 
@@ -200,6 +203,40 @@ class LeadSerializer(serializers.ModelSerializer):
         ]
 
 
+class ProductPriceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProductPrice
+        fields = ["currency", "unit_price"]
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    prices = ProductPriceSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Product
+        fields = ["id", "name", "code", "category", "description", "is_active", "prices"]
+
+
+class LineItemSerializer(serializers.ModelSerializer):
+    product_name = serializers.CharField(source="product.name", read_only=True)
+    product_code = serializers.CharField(source="product.code", read_only=True)
+
+    class Meta:
+        model = LineItem
+        fields = [
+            "id",
+            "opportunity",
+            "product",
+            "product_name",
+            "product_code",
+            "quantity",
+            "unit_price",
+            "discount_percent",
+            "total",
+            "created_at",
+        ]
+
+
 class OpportunitySerializer(serializers.ModelSerializer):
     company_name = serializers.CharField(source="company.name", read_only=True)
     stage_name = serializers.CharField(source="stage.name", read_only=True)
@@ -207,6 +244,11 @@ class OpportunitySerializer(serializers.ModelSerializer):
     effective_probability = serializers.IntegerField(read_only=True)
     weighted_amount = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
     effective_forecast_category = serializers.CharField(read_only=True)
+    line_items = LineItemSerializer(
+        many=True,
+        read_only=True,
+        help_text="The products the deal sells; with any, the amount is their sum.",
+    )
 
     class Meta:
         model = Opportunity
@@ -239,6 +281,7 @@ class OpportunitySerializer(serializers.ModelSerializer):
             "updated_at",
             "stage_entered_at",
             "last_activity_at",
+            "line_items",
         ]
 
 
@@ -430,6 +473,51 @@ class CloseLostInput(VersionInput):
     lost_note = serializers.CharField(max_length=255, required=False, allow_blank=True)
     stage = Visible(Stage, required=False, allow_null=True)
     closed_on = serializers.DateField(required=False, allow_null=True)
+
+
+QUANTITY = {"max_digits": 12, "decimal_places": 2}
+
+
+class LineItemInput(VersionInput):
+    product = Visible(Product)
+    quantity = serializers.DecimalField(**QUANTITY, required=False, default=Decimal("1"))
+    unit_price = serializers.DecimalField(
+        **MONEY,
+        required=False,
+        allow_null=True,
+        help_text="Empty: the product's list price in the deal's currency.",
+    )
+    discount_percent = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        required=False,
+        allow_null=True,
+    )
+
+
+class LineItemUpdateInput(VersionInput):
+    """Fields left out keep the line's values (its product never changes: remove the line and
+    add another)."""
+
+    quantity = serializers.DecimalField(**QUANTITY, required=False)
+    unit_price = serializers.DecimalField(**MONEY, required=False)
+    discount_percent = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        required=False,
+    )
+
+
+class LineItemChangeSerializer(serializers.Serializer):
+    """A line item write's answer: the line (none after a removal) and the deal as it is now,
+    with its new version (also the ETag) and amount."""
+
+    line_item = LineItemSerializer(allow_null=True)
+    opportunity = OpportunitySerializer()
 
 
 class ActivityInput(StrictInput):

@@ -12,11 +12,17 @@ router.register("companies", views.CompanyViewSet, basename="company")
 router.register("contacts", views.ContactViewSet, basename="contact")
 router.register("leads", views.LeadViewSet, basename="lead")
 router.register("opportunities", views.OpportunityViewSet, basename="opportunity")
+router.register(
+    r"opportunities/(?P<opportunity_id>[0-9]{1,18})/line-items",
+    views.LineItemViewSet,
+    basename="line-item",
+)
 router.register("activities", views.ActivityViewSet, basename="activity")
 router.register("tasks", views.TaskViewSet, basename="task")
 router.register("pipelines", views.PipelineViewSet, basename="pipeline")
 router.register("stages", views.StageViewSet, basename="stage")
 router.register("lost-reasons", views.LostReasonViewSet, basename="lost-reason")
+router.register("products", views.ProductViewSet, basename="product")
 router.register("users", views.UserViewSet, basename="user")
 router.register("teams", views.TeamViewSet, basename="team")
 router.register("forecast-snapshots", views.ForecastSnapshotViewSet, basename="snapshot")

@@ -20,7 +20,7 @@ seconds, or one that gunicorn's arbiter killed (``WORKER TIMEOUT``). ``REDIS_URL
 on to gunicorn (the cache the board uses); the load average is sampled while it runs (the
 machine's other work slows every figure down).
 
-Usage:  .venv/bin/pip install -e ".[bench]"    # locust
+Usage:  .venv/bin/pip install ".[bench]"    # locust
         .venv/bin/python bench/load.py [--duration 60] [--users 32,64]
         [--pages board,deal,deal_list,dashboard,report] [--deals 100000]
         [--timeout 30] [--pg postgres://postgres@127.0.0.1:5432]
@@ -420,7 +420,7 @@ def main() -> None:
     try:
         import locust  # noqa: F401  (only checked here: imported by the child)
     except ImportError:
-        raise SystemExit('locust is not installed: .venv/bin/pip install -e ".[bench]"') from None
+        raise SystemExit('locust is not installed: .venv/bin/pip install ".[bench]"') from None
     pages = [p.strip() for p in args.pages.split(",") if p.strip()]
     unknown = set(pages) - set(PAGES)
     if unknown:

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from accounts.visibility import can_administer
 from config.views import favicon, healthz, readyz
+from workspace.login import LoginView
 
 admin.site.site_header = "Opportune administration"
 admin.site.site_title = "Opportune admin"
@@ -24,7 +25,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        LoginView.as_view(),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

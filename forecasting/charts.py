@@ -242,3 +242,27 @@ def products(rows: list[dict]) -> dict:
         stacked=False,
         links=[r["_links"]["won_amount"] for r in rows],
     )
+
+
+def backtest_brier(months: list[dict]) -> dict:
+    """The back-test's Brier score per month for each probability source (lower is better)."""
+    colors = {"model": PURPLE, "configured": GREY, "empirical": AMBER}
+    labels = {"model": "Win model", "configured": "Configured stage %", "empirical": "Empirical"}
+    keys = [s["key"] for s in months[0]["sources"]] if months else []
+    return chart(
+        "line",
+        [f"{m['month']:%b %Y}" for m in months],
+        [
+            series(
+                labels[k],
+                [_brier(next(s["brier"] for s in m["sources"] if s["key"] == k)) for m in months],
+                color=colors[k],
+            )
+            for k in keys
+        ],
+    )
+
+
+def _brier(value) -> float | None:
+    """A Brier score for a chart: four places (two would flatten the differences)."""
+    return None if value is None else round(float(value), 4)

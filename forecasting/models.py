@@ -345,3 +345,51 @@ class ForecastAdjustment(models.Model):
 
     def __str__(self):
         return f"{self.user or self.team} · {self.period_kind} {self.period}"
+
+
+class WinModel(models.Model):
+    """A pipeline's win-probability model as one night's training left it (DESIGN.md §3,
+    :mod:`forecasting.learning`): a regularised logistic regression over the features of
+    :mod:`forecasting.learning.features`, Platt-calibrated on a held-out fold, stored as
+    plain numbers (never a pickle). A pipeline with too little closed history gets a row with
+    ``status`` "insufficient" and no coefficients, so its pages can say why there is none.
+
+    ``params``: ``features`` (names, labels, kinds), ``mean``/``scale`` of the scaler,
+    ``coef``, ``intercept``, ``platt`` (``a``, ``b``), ``categories`` (one-hot vocabularies),
+    ``base`` (calibrated probability of the average deal) and ``prior`` (training win share).
+    ``validation``: Brier score and log loss on the validation fold, model and configured
+    stage percentages. ``backtest``: the month-by-month back-test of the three probability
+    sources and its summary (:mod:`forecasting.learning.backtest`).
+    """
+
+    class Status(models.TextChoices):
+        TRAINED = "trained", "Trained"
+        INSUFFICIENT = "insufficient", "Too little history"
+
+    pipeline = models.ForeignKey(
+        "pipeline.Pipeline", on_delete=models.CASCADE, related_name="win_models"
+    )
+    trained_at = models.DateTimeField(default=timezone.now)
+    trained_on = models.DateField(help_text="The date whose history the model learned from.")
+    status = models.CharField(max_length=20, choices=Status.choices)
+    closed_deals = models.PositiveIntegerField(
+        help_text="Deals closed in the trailing 24 months (the training population)."
+    )
+    samples = models.PositiveIntegerField(
+        default=0, help_text="Training rows: closed deals at sampled dates of their life."
+    )
+    params = models.JSONField(default=dict, blank=True)
+    validation = models.JSONField(default=dict, blank=True)
+    backtest = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["pipeline", "-trained_at", "-id"]
+        get_latest_by = "trained_at"
+        indexes = [models.Index(fields=["pipeline", "-trained_at"])]
+
+    def __str__(self):
+        return f"{self.pipeline} · {self.trained_on} · {self.get_status_display()}"
+
+    @property
+    def is_trained(self) -> bool:
+        return self.status == self.Status.TRAINED

@@ -14,6 +14,7 @@ from django.db import DatabaseError, InterfaceError
 from django.utils import timezone
 
 from forecasting import services
+from forecasting.learning import services as learning
 
 RETRY = {
     "autoretry_for": (DatabaseError, InterfaceError),
@@ -54,3 +55,10 @@ def finish_snapshot_run(taken_on: str) -> dict:
     """The chord's callback: forecast ranges of the date, then the run marked finished."""
     run = services.finish_snapshot_run(taken_on=dt.date.fromisoformat(taken_on))
     return {"taken_on": taken_on, "rows": run.rows, "chunks": run.chunks_done}
+
+
+@shared_task(name="forecasting.tasks.train_win_models", **RETRY)
+def train_win_models() -> dict:
+    """Train, back-test and score every active pipeline's win-probability model (nightly).
+    Safe to retry: each run adds a model row per pipeline and replaces its deals' scores."""
+    return learning.train_all()

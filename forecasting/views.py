@@ -28,8 +28,10 @@ from forecasting.forms import (
     QuotaYearQuery,
     ScopeForm,
 )
+from forecasting.learning import selectors as learning_selectors
 from forecasting.models import ForecastAdjustment
 from forecasting.periods import Period, finished_months
+from pipeline.models import Pipeline
 from pipeline.services.validation import parse_money
 
 
@@ -144,10 +146,24 @@ def accuracy_view(request):
     result = accuracy.accuracy(scope, months)
     total = result["total"]
     chart = charts.accuracy(months, total.cells)
+    pipelines = [scope.pipeline] if scope.pipeline else Pipeline.objects.filter(is_active=True)
+    models = learning_selectors.backtests(pipelines)
+    for item in models:
+        item.chart = charts.backtest_brier(item.months)
+        item.chart_id = f"backtest-chart-{item.pipeline.pk}"
     return render(
         request,
         "forecasting/accuracy.html",
-        {"form": form, "scope": scope, "result": result, "chart": chart, "months": months},
+        {
+            "form": form,
+            "scope": scope,
+            "result": result,
+            "chart": chart,
+            "months": months,
+            "models": models,
+            "thresholds": learning_selectors.THRESHOLDS,
+            "show_amounts": visibility.can_calibrate_stages(request.user),
+        },
     )
 
 

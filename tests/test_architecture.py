@@ -83,6 +83,20 @@ def test_layers_import_only_downwards():
     assert not offences, "Imports against the layers:\n" + "\n".join(offences)
 
 
+MAX_MODULE_LINES = 600
+
+
+def test_no_application_module_is_over_the_size_limit():
+    """A module a newcomer can hold in their head: past the limit, split it into a package
+    (as ``pipeline/services/`` and ``imports/services/`` are)."""
+    too_long = {
+        str(path.relative_to(ROOT)): lines
+        for path in [*_application_files(), *sorted((ROOT / "config").rglob("*.py"))]
+        if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert not too_long, f"Modules over {MAX_MODULE_LINES} lines: {too_long}"
+
+
 def test_every_application_package_has_a_layer():
     """A new app must be placed in LAYERS, or its imports would go unchecked."""
     apps = {

@@ -1,5 +1,6 @@
-"""Report 6, rep scorecards: each rep beside the average of the reps shown, and one rep
-beside their team for a coaching conversation. Four grouped queries per page."""
+"""Report 6, rep scorecards: each rep beside the per-rep average and the total of the reps
+shown, and one rep beside their team's per-rep average for a coaching conversation. Four
+grouped queries per page."""
 
 from __future__ import annotations
 
@@ -84,7 +85,10 @@ def _scorecard_metrics(scope: ReportScope, user_ids: list[int]) -> dict[int, dic
     return metrics
 
 
-def _score_row(label, m: dict, *, reps: int = 1) -> dict:
+def _score_row(label, m: dict) -> dict:
+    """One rep's figures; given several reps' metrics added up (:func:`_pool`), their totals:
+    counts and amounts summed, rates over the summed counts (won over closed, won amount of
+    the reps with a quota over their quotas)."""
     won, lost = m.get("won", 0), m.get("lost", 0)
     won_amount = m.get("won_amount") or ZERO
     quota = m.get("quota")
@@ -96,11 +100,10 @@ def _score_row(label, m: dict, *, reps: int = 1) -> dict:
         "avg_cycle": mean(m.get("cycle_days") or 0, won),
         "avg_won": mean(won_amount, won),
         "won_amount": won_amount,
-        "activities": mean(m.get("activities", 0), reps),
-        "open_amount": mean(m.get("open_amount") or ZERO, reps),
-        "open_count": mean(m.get("open_count", 0), reps),
-        "quota": mean(quota, reps) if quota else None,
-        # Pooled rows compare the quotas with what the reps that have one won.
+        "activities": m.get("activities", 0),
+        "open_amount": m.get("open_amount") or ZERO,
+        "open_count": m.get("open_count", 0),
+        "quota": quota or None,
         "attainment": ratio_pct(m.get("quota_won", won_amount), quota) if quota else None,
     }
 
@@ -108,8 +111,8 @@ def _score_row(label, m: dict, *, reps: int = 1) -> dict:
 SCORE_COLUMNS = [
     Column("rep", "Rep"),
     Column("win_rate", "Win rate", "pct"),
-    Column("won", "Won", "int"),
-    Column("lost", "Lost", "int"),
+    Column("won", "Won", "num"),
+    Column("lost", "Lost", "num"),
     Column("avg_cycle", "Sales cycle (days)", "days"),
     Column("avg_won", "Average won", "money"),
     Column("won_amount", "Won amount", "money"),
@@ -119,10 +122,12 @@ SCORE_COLUMNS = [
     Column("quota", "Quota", "money"),
     Column("attainment", "Quota attainment", "pct"),
 ]
+AVERAGE_LABEL = "Per-rep average"
+TOTAL_LABEL = "Total of reps shown"
 
 
 def _pool(metrics: list[dict]) -> dict:
-    """Several reps' metrics added up (for the average row)."""
+    """Several reps' metrics added up (for the total row)."""
     pooled: dict = {"quota_won": ZERO}
     for m in metrics:
         for k, v in m.items():
@@ -134,10 +139,23 @@ def _pool(metrics: list[dict]) -> dict:
     return pooled
 
 
+def average_row(label: str, rows: list[dict]) -> dict:
+    """Every figure the mean of its column over the rep rows that have one: a zero counts,
+    a dash (no quota, no closed deal to take a rate from) is left out."""
+    out: dict = {"rep": label}
+    for column in SCORE_COLUMNS[1:]:
+        values = [Decimal(str(r[column.key])) for r in rows if r[column.key] is not None]
+        out[column.key] = sum(values, ZERO) / len(values) if values else None
+    return out
+
+
 def scorecards(scope: ReportScope) -> Report:
-    """Every rep in scope beside the average of the reps shown: win rate, cycle, average won
-    deal, activities logged, open pipeline, quota attainment. Rates in the average row are
-    pooled (the team's won over its closed); counts and pipeline are per rep."""
+    """Every rep in scope: win rate, cycle, average won deal, activities logged, open
+    pipeline, quota attainment; with more than one rep, two rows under them. The *per-rep
+    average* row holds, in every column, the mean of the reps' own figures (of the reps that
+    have one: a rep without a quota or a closed deal is left out of that column). The *total*
+    row adds the reps' counts and amounts up, and its rates are pooled (all won over all
+    closed, all won over all quota)."""
     reps = list(scorecard_reps(scope))
     metrics = _scorecard_metrics(scope, [r.pk for r in reps])
     rows = []
@@ -154,33 +172,37 @@ def scorecards(scope: ReportScope) -> Report:
             "open_count": deals_url(scope, "open", owner=rep.pk),
         }
         rows.append(row)
-    total = None
+    average = total = None
     if len(reps) > 1:
-        total = _score_row("Average of reps shown", _pool(list(metrics.values())), reps=len(reps))
+        average = average_row(AVERAGE_LABEL, rows)
+        total = _score_row(TOTAL_LABEL, _pool(list(metrics.values())))
     table = Table(
         key="scorecards",
         caption="Rep scorecards",
         columns=SCORE_COLUMNS,
         rows=rows,
+        average=average,
         total=total,
         empty="No reps in this scope.",
     )
     chart = charts.scorecards(rows)
     findings = []
-    if total and total["win_rate"] is not None:
-        below = [r for r in rows if r["win_rate"] is not None and r["win_rate"] < total["win_rate"]]
+    if average and average["win_rate"] is not None:
+        below = [
+            r for r in rows if r["win_rate"] is not None and r["win_rate"] < average["win_rate"]
+        ]
         if below:
             weakest = min(below, key=lambda r: r["win_rate"])
             findings.append(
                 f"{weakest['rep']} has the lowest win rate: {weakest['win_rate']:.1f} % "
-                f"against {total['win_rate']:.1f} % for the reps shown."
+                f"against {average['win_rate']:.1f} % on average per rep."
             )
     return Report(tables=[table], chart=chart, findings=findings)
 
 
 def scorecard(scope: ReportScope, rep) -> Report:
-    """One rep's scorecard beside their team's average (reps of the same team the viewer may
-    see), for a coaching conversation."""
+    """One rep's scorecard beside their team's per-rep average (:func:`average_row` over the
+    reps of the same team the viewer may see), for a coaching conversation."""
     rep_ids = [rep.pk]
     peers = []
     if rep.team_id:
@@ -194,10 +216,8 @@ def scorecard(scope: ReportScope, rep) -> Report:
     own = _score_row(str(rep), metrics[rep.pk])
     rows = [own]
     if len(peers) > 1:
-        team = _score_row(
-            f"{rep.team} average", _pool([metrics[p] for p in peers]), reps=len(peers)
-        )
-        rows.append(team)
+        peer_rows = [_score_row(str(p), metrics[p]) for p in peers]
+        rows.append(average_row(f"{rep.team}: {AVERAGE_LABEL.lower()}", peer_rows))
     own["_links"] = {
         "won": deals_url(scope, "won", owner=rep.pk),
         "lost": deals_url(scope, "lost", owner=rep.pk),

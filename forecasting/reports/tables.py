@@ -101,6 +101,8 @@ class Table:
     columns: list[Column]
     rows: list[dict] = field(default_factory=list)
     total: dict | None = None
+    # A per-row average shown above the total (the scorecards' per-rep average).
+    average: dict | None = None
     empty: str = "Nothing matches these filters. Widen the date range or clear a filter."
     sort_urls: dict = field(default_factory=dict)  # column key -> URL sorting by it
     sorted_by: str = ""  # "key" ascending or "-key" descending
@@ -140,12 +142,15 @@ class Table:
     def footer(self) -> list[Cell] | None:
         return self._cells(self.total) if self.total is not None else None
 
+    @property
+    def footers(self) -> list[list[Cell]]:
+        """The rows under the body: the average (if any), then the total (if any)."""
+        return [self._cells(r) for r in (self.average, self.total) if r is not None]
+
     def csv_rows(self) -> list[list[str]]:
         out = [[c.label for c in self.columns]]
-        for row in self.rows:
+        for row in [*self.rows, *(r for r in (self.average, self.total) if r is not None)]:
             out.append([csv_value(row.get(c.key), c.kind) for c in self.columns])
-        if self.total is not None:
-            out.append([csv_value(self.total.get(c.key), c.kind) for c in self.columns])
         return out
 
 

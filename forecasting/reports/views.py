@@ -70,8 +70,9 @@ REPORTS = [
         "name": "report_scorecards",
         "title": "Rep scorecards",
         "question": "Which rep needs help, and with what?",
-        "about": "Each rep beside the average: win rate, cycle, average deal, activities, open "
-        "pipeline and quota attainment; one page per rep for a coaching conversation.",
+        "about": "Each rep beside the per-rep average and the team total: win rate, cycle, "
+        "average deal, activities, open pipeline and quota attainment; one page per rep for a "
+        "coaching conversation.",
     },
     {
         "name": "report_products",

@@ -48,9 +48,16 @@ class LeadFilter(VisibleOwnerFilterSet):
     defaults = {"status": "open"}
 
     def search(self, queryset, name, value):
+        # A converted lead is found by the company and contact it was linked to, too, not
+        # only by the company text typed on it.
         return search_words(
-            queryset, value, ("first_name", "last_name", "email", "company_name", "title")
-        )
+            queryset,
+            value,
+            (
+                "first_name", "last_name", "email", "company_name", "title",
+                "company__name", "contact__first_name", "contact__last_name",
+            ),
+        )  # fmt: skip
 
     def by_status(self, queryset, name, value):
         if value == "open":

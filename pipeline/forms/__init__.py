@@ -23,6 +23,14 @@ def owner_field(user, *, label="Owner", help_text=""):
 RECORD_VERSION_MISSING = "The record's version is missing; reload the page."
 
 
+class PlainLabelsMixin:
+    """Labels without Django's trailing colon, as on every page of the app."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
 class RecordVersionMixin:
     """An edit form carries the version of the record it was opened on (a hidden field),
     which the service compares with the stored one: a stale edit is refused, never applied
@@ -48,7 +56,7 @@ class RecordVersionMixin:
         return data
 
 
-class ServiceModelForm(RecordVersionMixin, forms.ModelForm):
+class ServiceModelForm(PlainLabelsMixin, RecordVersionMixin, forms.ModelForm):
     """A ModelForm that only parses and validates fields: a service writes the record, with
     the ``service_fields`` values of :meth:`service_data` (the form is never saved). Editing
     a record, it carries the record's ``version``."""

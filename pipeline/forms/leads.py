@@ -9,7 +9,13 @@ from django import forms
 from django.db.models import Q
 
 from pipeline.filters import SEARCH_MAX_LENGTH, search_words
-from pipeline.forms import RecordVersionMixin, ServiceModelForm, limit_choices, owner_field
+from pipeline.forms import (
+    PlainLabelsMixin,
+    RecordVersionMixin,
+    ServiceModelForm,
+    limit_choices,
+    owner_field,
+)
 from pipeline.models import Company, Contact, Lead, Pipeline
 from pipeline.services import LEAD_FIELDS
 from pipeline.validators import BusinessDateField
@@ -48,7 +54,7 @@ class LeadForm(ServiceModelForm):
             del self.fields["owner"]
 
 
-class DisqualifyForm(forms.Form):
+class DisqualifyForm(PlainLabelsMixin, forms.Form):
     reason = forms.CharField(
         max_length=255,
         label="Why is this lead disqualified?",
@@ -68,7 +74,7 @@ class ContactChoiceField(forms.ModelChoiceField):
         return f"{obj.full_name} — {obj.company.name}" if obj.company_id else obj.full_name
 
 
-class ConvertLeadForm(RecordVersionMixin, forms.Form):
+class ConvertLeadForm(PlainLabelsMixin, RecordVersionMixin, forms.Form):
     """Qualification facts (need, budget, timeline) and the deal to create from a prospect,
     with an existing company and contact or new ones made from the lead's details."""
 
@@ -106,10 +112,10 @@ class ConvertLeadForm(RecordVersionMixin, forms.Form):
         empty_label="— Create a new company —",
     )
     company_name = forms.CharField(
-        label="New company name",
+        label="Or a new company named",
         max_length=200,
         required=False,
-        help_text="Used when no existing company is chosen.",
+        help_text="Only when no existing company is chosen above.",
     )
     contact = ContactChoiceField(
         queryset=Contact.objects.none(),

@@ -22,6 +22,7 @@ from pipeline.models.leads import Lead
 from pipeline.models.line_items import LineItem
 from pipeline.models.opportunities import Opportunity, OpportunityQuerySet, StageTransition
 from pipeline.models.products import Product, ProductPrice
+from pipeline.models.scores import DealScore
 from pipeline.models.stages import (
     MONEY,
     PERCENT,
@@ -41,6 +42,7 @@ __all__ = [
     "Company",
     "Contact",
     "DealLinkedQuerySet",
+    "DealScore",
     "ExchangeRate",
     "ExitCriterion",
     "ForecastCategory",

@@ -58,3 +58,19 @@ class Company(models.Model):
 
     def get_absolute_url(self):
         return reverse("pipeline:company_detail", args=[self.pk])
+
+    @property
+    def website_url(self) -> str:
+        """The website as a link target: ``acme.com`` becomes ``https://acme.com``; only
+        http and https links are made (a typed ``javascript:`` stays text), else ""."""
+        text = self.website.strip()
+        if not text or any(ch.isspace() for ch in text):
+            return ""
+        scheme, sep, rest = text.partition("://")
+        if not sep:
+            host, colon, port = text.split("/")[0].partition(":")
+            # "mailto:x" or "javascript:x" is no host; "acme.com:8443" is.
+            return "" if colon and not port.isdigit() else f"https://{text}"
+        if scheme.lower() not in ("http", "https") or not rest:
+            return ""
+        return text

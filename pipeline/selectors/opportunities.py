@@ -79,7 +79,14 @@ def opportunity_list(*, user, params, request=None) -> tuple[OpportunityFilter, 
 def get_opportunity(*, user, pk) -> Opportunity:
     """One deal the user may see, with what its page shows; 404 otherwise."""
     qs = visible_opportunities(user=user).select_related(
-        "company", "contact", "owner", "owner__team", "pipeline", "stage", "lost_reason"
+        "company",
+        "contact",
+        "owner",
+        "owner__team",
+        "pipeline",
+        "stage",
+        "lost_reason",
+        "win_score",
     )
     return get_object_or_404(qs, pk=pk)
 

@@ -38,6 +38,7 @@ from pipeline.services.opportunities import (
     move_opportunity,
     update_opportunity,
 )
+from pipeline.services.scores import replace_scores
 from pipeline.services.validation import (
     parse_currency,
     parse_date,
@@ -70,6 +71,7 @@ __all__ = [
     "qualify_lead",
     "remove_line_item",
     "reopen_task",
+    "replace_scores",
     "start_working_lead",
     "update_activity",
     "update_company",

@@ -120,6 +120,17 @@ def pct(value, places: int = 0) -> str:
 
 
 @register.filter
+def points(value) -> str:
+    """Percentage points with their sign: ``+9 points``, ``−3 points`` (``None``: a dash)."""
+    if value is None:
+        return "—"
+    n = round(float(value))
+    if n == 0:
+        return "±0 points"
+    return f"{'+' if n > 0 else '−'}{abs(n)} point{'s' if abs(n) != 1 else ''}"
+
+
+@register.filter
 def deal_money(deal, field: str = "amount") -> str:
     """A deal's amount in its own currency (babel: symbol and decimals), followed by the
     figure in the reporting currency where the currencies differ (``amount_reporting``,

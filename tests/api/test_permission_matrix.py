@@ -3,12 +3,13 @@
 Generated from ``api.urls.router``: a new endpoint is in the matrix without a line of its own.
 Callers: anonymous; reps, managers and an admin with a read-and-write token; the same with a
 read-only token. The world is the site matrix's (two teams, East and West, each rep owning a
-deal, lead, company, contact, activity and task); the record in the URL is East's.
+deal, lead, company, contact, activity and task; East's deal has a line item); the record in
+the URL is East's, and so is the deal whose line items a nested URL names.
 
 - anonymous → 401 everywhere;
 - a read-only token → 403 for every write, whatever the endpoint;
 - reading a record one may not see → 404 (never a 403 that confirms it exists); a write to it
-  → 404 too;
+  → 404 too; the same for the line items of a deal one may not see, listed or added;
 - a method an endpoint does not offer → 405;
 - an empty write (``{}``) by someone who may see the record → 400 (fields missing) or 428
   (no version named), and nothing anywhere changes (the site matrix's fingerprint).
@@ -35,8 +36,10 @@ KIND = {
     "activity": "activity",
     "task": "task",
     "user": "user",
+    "line-item": "line_item",
 }
-SHARED = {"pipeline", "stage", "lost-reason"}  # the same for everyone who signs in
+SHARED = {"pipeline", "stage", "lost-reason", "product"}  # the same for everyone who signs in
+NESTED = "(?P<opportunity_id>[0-9]{1,18})"  # line items live under East's deal
 
 
 def _endpoints():
@@ -50,13 +53,18 @@ def _endpoints():
     return out
 
 
+def _prefix(world, prefix) -> str:
+    return prefix.replace(NESTED, str(world.ids[("east", "deal")]))
+
+
 ENDPOINTS = _endpoints()
 
 
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker):
     from forecasting.models import ForecastSnapshot
-    from pipeline.models import LostReason, Pipeline
+    from pipeline import services
+    from pipeline.models import LostReason, Opportunity, Pipeline, Product, ProductPrice
 
     with django_db_blocker.unblock():
         outer = transaction.atomic()
@@ -75,6 +83,14 @@ def world(django_db_setup, django_db_blocker):
             w.ids[("east", "pipeline")] = snap.pipeline_id
             w.ids[("east", "stage")] = w.stage_id
             w.ids[("east", "lost-reason")] = LostReason.objects.create(name="Matrix reason").pk
+            product = Product.objects.create(name="Matrix product", code="MX-1")
+            ProductPrice.objects.create(product=product, currency="USD", unit_price=100)
+            w.ids[("east", "product")] = product.pk
+            deal = Opportunity.objects.get(pk=w.ids[("east", "deal")])
+            line = services.add_line_item(
+                opportunity=deal, by=east, version=deal.version, product=product
+            )
+            w.ids[("east", "line_item")] = line.pk
             yield w
         finally:
             transaction.set_rollback(True)
@@ -104,7 +120,7 @@ def _record(world, basename) -> int:
     return world.ids[("east", kind)]
 
 
-def _expected(viewset, route, method, actor, scope, visible) -> set[int]:
+def _expected(viewset, route, method, actor, scope, visible, nested=False) -> set[int]:
     action = dict(route.mapping).get(method)
     offered = action is not None and hasattr(viewset, action)
     if actor == "anonymous":
@@ -113,7 +129,7 @@ def _expected(viewset, route, method, actor, scope, visible) -> set[int]:
         return {403}
     if not offered:
         return {405}
-    if route.detail and not visible:
+    if (route.detail or nested) and not visible:
         return {404}
     if method == "get":
         return {200}
@@ -123,11 +139,16 @@ def _expected(viewset, route, method, actor, scope, visible) -> set[int]:
 @pytest.mark.parametrize(
     "endpoint",
     ENDPOINTS,
-    ids=[f"{e[1]}{'/{id}' if e[3].detail else ''}{'/' + e[4] if e[4] else ''}" for e in ENDPOINTS],
+    ids=[
+        f"{e[1].replace(NESTED, '{id}')}{'/{id}' if e[3].detail else ''}"
+        f"{'/' + e[4] if e[4] else ''}"
+        for e in ENDPOINTS
+    ],
 )
 def test_api_matrix_endpoint(endpoint, world, clients, db):
     basename, prefix, viewset, route, suffix, _ = endpoint
-    url = f"/api/v1/{prefix}/"
+    nested = NESTED in prefix
+    url = f"/api/v1/{_prefix(world, prefix)}/"
     if route.detail:
         url += f"{_record(world, basename)}/" + (f"{suffix}" if suffix else "")
     before = fingerprint()
@@ -139,7 +160,7 @@ def test_api_matrix_endpoint(endpoint, world, clients, db):
         for method in METHODS:
             if suffix and method != "post" and dict(route.mapping).get(method) is None:
                 continue  # an action route: only its own method
-            expected = _expected(viewset, route, method, actor, scope, visible)
+            expected = _expected(viewset, route, method, actor, scope, visible, nested)
             response = getattr(client, method)(url, {} if method != "get" else None, format="json")
             cell = f"{method.upper()} {url} as {actor}/{scope}"
             if response.status_code not in expected:

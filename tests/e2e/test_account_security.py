@@ -45,6 +45,7 @@ def test_login_lockout_message_in_the_browser(new_page, rep, settings, artifacts
 def test_password_change_from_the_user_menu(new_page, rep, pipeline, artifacts_dir):
     page = new_page()
     login(page, "rep")
+    page.locator("details.usermenu > summary").click()
     page.get_by_role("link", name="Password").click()
     page.wait_for_url("**/accounts/password/")
     assert page.get_by_role("heading", name="Change your password").is_visible()
@@ -90,6 +91,7 @@ def test_admin_enrols_in_required_two_factor_then_signs_in_with_a_code(
     page.get_by_role("button", name="Turn on two-factor sign-in").click()
     page.wait_for_url("**/pipeline/board/")
     assert "Two-factor sign-in is on" in page.inner_text("main")
+    page.locator("details.usermenu > summary").click()
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url("**/accounts/login/")
 

@@ -36,7 +36,7 @@ def test_leads_rep_creates_qualifies_and_converts_a_lead(new_page, rep, pipeline
     # Submitting without the required facts keeps the page and says what is missing.
     page.get_by_role("button", name="Convert to deal").click()
     page.locator("#id_need_error").wait_for()
-    assert page.get_by_label("New company name").input_value() == "Umbrella Analytics"
+    assert page.get_by_label("Or a new company named").input_value() == "Umbrella Analytics"
 
     page.get_by_label("Need").fill("Forecasting for 40 reps")
     page.get_by_label("Budget").fill("60000")

@@ -8,6 +8,7 @@ def test_login_page_signs_a_rep_in_and_out(new_page, rep):
     page = new_page()
     login(page, "rep")
     assert page.get_by_role("navigation", name="Main").is_visible()
+    page.locator("details.usermenu > summary").click()
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url("**/accounts/login/")
 

@@ -55,11 +55,13 @@ def test_reports_manager_compares_reps_and_opens_a_scorecard(new_page, world, ar
     page.goto(f"/forecasting/reports/scorecards/?{RANGE}")
     assert _chart_drawn(page)
     table = page.locator("table[data-table=scorecards]")
-    assert "Average of reps shown" in table.inner_text()
+    footer = table.locator("tfoot")
+    assert footer.get_by_role("row").nth(0).inner_text().startswith("Per-rep average")
+    assert footer.get_by_role("row").nth(1).inner_text().startswith("Total of reps shown")
     table.get_by_role("link", name=str(world.rep)).click()
     page.wait_for_url(f"**/forecasting/reports/scorecards/{world.rep.pk}/**")
     assert page.get_by_role("heading", name=f"Scorecard: {world.rep}").is_visible()
-    assert "East average" in page.locator("table[data-table=scorecard]").inner_text()
+    assert "East: per-rep average" in page.locator("table[data-table=scorecard]").inner_text()
     page.screenshot(path=str(artifacts_dir / "reports-scorecard.png"), full_page=True)
 
 

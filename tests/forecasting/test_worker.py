@@ -132,3 +132,21 @@ def test_snapshot_chord_of_pipeline_chunks_runs_in_a_real_worker(
     assert (run.mode, run.chunks, run.chunks_done, run.rows) == (SnapshotRun.Mode.CHUNKED, 2, 2, 4)
     assert run.chunk_rows == {str(pipeline.pk): 2, str(renewals.pk): 2}
     assert rows(today) == expected
+
+
+def test_win_model_training_runs_in_a_real_worker(rep, rep2, pipeline, worker_factory):
+    from forecasting.models import WinModel
+    from forecasting.tasks import train_win_models
+    from pipeline.models import DealScore
+    from tests.forecasting import learning_history
+
+    learning_history.build(
+        pipeline=pipeline, owners=[rep, rep2], n=150, seed=5,
+        win_chance=lambda active: 0.8 if active else 0.1,
+    )  # fmt: skip
+    worker = worker_factory()
+    outcome = train_win_models.delay().get(timeout=240)
+    assert outcome == {"New business": "trained"}, worker.output()
+    model = WinModel.objects.get(pipeline=pipeline)
+    assert model.is_trained and model.closed_deals >= 50 and model.backtest["months"]
+    assert DealScore.objects.filter(opportunity__pipeline=pipeline).exists()

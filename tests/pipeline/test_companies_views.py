@@ -213,3 +213,33 @@ def test_company_edit_other_rep_gets_404(client, rep, rep2):
         client.post(reverse("pipeline:company_edit", args=[company.pk]), {"name": "X"}).status_code
         == 404
     )
+
+
+@pytest.mark.parametrize(
+    ("typed", "link"),
+    [
+        ("acme.com", "https://acme.com"),
+        ("https://acme.com/about", "https://acme.com/about"),
+        ("HTTP://acme.com", "HTTP://acme.com"),
+        ("acme.com:8443/x", "https://acme.com:8443/x"),
+        ("javascript:alert(1)", ""),
+        ("JavaScript://%0aalert(1)", ""),
+        ("mailto:sales@acme.com", ""),
+        ("acme dot com", ""),
+        ("", ""),
+    ],
+)
+def test_company_website_link_is_only_ever_http(typed, link):
+    assert Company(name="Acme", website=typed).website_url == link
+
+
+def test_company_page_links_the_website(client, rep):
+    from tests.factories import CompanyFactory
+
+    company = CompanyFactory(owner=rep, website="acme.example")
+    client.force_login(rep)
+    body = client.get(f"/pipeline/companies/{company.pk}/").content.decode()
+    assert (
+        '<a href="https://acme.example" rel="noopener noreferrer" target="_blank">acme.example</a>'
+        in body
+    )

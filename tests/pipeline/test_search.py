@@ -126,3 +126,18 @@ def test_search_counts_stop_at_the_cap(client, rep, monkeypatch):
     body = response.content.decode()
     assert "8+ matches you can see" in body
     assert "All companies matching “stark”" in body
+
+
+def test_leads_are_found_by_their_linked_company_and_contact(client, rep, pipeline):
+    """A converted lead whose own company text differs is still found by the company and
+    the contact it was linked to."""
+    acme = CompanyFactory(owner=rep, name="Acme Labs")
+    dana = ContactFactory(owner=rep, company=acme, first_name="Dana", last_name="Quill")
+    LeadFactory(owner=rep, first_name="Wile", last_name="E", company_name="", company=acme)
+    LeadFactory(owner=rep, first_name="Road", last_name="Runner", company_name="", contact=dana)
+    LeadFactory(owner=rep, first_name="Other", last_name="Person", company_name="Initech")
+    client.force_login(rep)
+    leads = _sections(client.get(SEARCH, {"q": "acme"}))["leads"]
+    assert sorted(str(lead) for lead in leads.items) == ["Wile E"]
+    leads = _sections(client.get(SEARCH, {"q": "quill"}))["leads"]
+    assert [str(lead) for lead in leads.items] == ["Road Runner"]

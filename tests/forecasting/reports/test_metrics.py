@@ -336,11 +336,21 @@ def test_scorecards_reps_beside_average(world, scope_for):
     _approx(rep["attainment"], 33.333)
     assert (rep2["won"], rep2["lost"], rep2["win_rate"], rep2["attainment"]) == (0, 0, None, None)
     assert (rep2["open_count"], rep2["open_amount"], rep2["activities"]) == (2, 35000, 1)
-    avg = report.table.total
-    assert avg["win_rate"] == Decimal(50)
+    # The per-rep average: each column's mean over the reps that have a figure in it.
+    avg = report.table.average
+    assert avg["rep"] == "Per-rep average"
+    assert (avg["won"], avg["lost"], avg["won_amount"]) == (Decimal("0.5"), Decimal("0.5"), 5000)
+    assert avg["win_rate"] == Decimal(50)  # rep2 closed nothing: no rate, left out
     assert (avg["activities"], avg["open_count"], avg["open_amount"]) == (1, 2, 41500)
-    assert avg["quota"] == Decimal(15000)  # per rep
-    _approx(avg["attainment"], 33.333)  # pooled: 10,000 / 30,000
+    assert avg["quota"] == Decimal(30000)  # rep2 has no quota: left out
+    _approx(avg["attainment"], 33.333)
+    # The total: counts and amounts added up, rates pooled.
+    total = report.table.total
+    assert total["rep"] == "Total of reps shown"
+    assert (total["won"], total["lost"], total["win_rate"]) == (1, 1, Decimal(50))
+    assert (total["won_amount"], total["activities"]) == (10000, 2)
+    assert (total["open_count"], total["open_amount"], total["quota"]) == (4, 83000, 30000)
+    _approx(total["attainment"], 33.333)  # 10,000 / 30,000
     assert str(world.manager) not in rows
 
 
@@ -348,13 +358,14 @@ def test_scorecards_rep_sees_only_self_without_average(world, scope_for):
     report = scorecards.scorecards(scope_for(world.rep))
     assert [r["rep"] for r in report.table.rows] == [str(world.rep)]
     assert report.table.total is None
+    assert report.table.average is None
 
 
 def test_scorecard_page_for_one_rep(world, scope_for):
     report = scorecards.scorecard(scope_for(world.manager), world.rep)
     own, team = report.table.rows
     assert own["win_rate"] == Decimal(50)
-    assert team["rep"] == "East average"
+    assert team["rep"] == "East: per-rep average"
     assert team["win_rate"] == Decimal(50)
     # A rep looking at their own card gets no team figures (they may only see their own).
     assert len(scorecards.scorecard(scope_for(world.rep), world.rep).table.rows) == 1
@@ -410,6 +421,16 @@ def test_scorecards_average_attainment_ignores_reps_without_quota(world, scope_f
     with travel(at(3, 28)):
         services.close_won(opportunity=world.d, version=current_version(world.d), by=world.manager)
     assert not Quota.objects.filter(user=world.rep2).exists()
-    avg = scorecards.scorecards(scope_for(world.manager)).table.total
+    table = scorecards.scorecards(scope_for(world.manager)).table
+    avg, total = table.average, table.total
     _approx(avg["attainment"], 33.333)
-    assert avg["won_amount"] == Decimal(15000)
+    _approx(total["attainment"], 33.333)
+    assert total["won_amount"] == Decimal(15000)
+    assert avg["won_amount"] == Decimal(7500)
+    # rep won 1 of 2 (50 %), rep2 1 of 1 (100 %): the average of the reps' rates is 75 %,
+    # the pooled rate 2 of 3.
+    assert avg["win_rate"] == Decimal(75)
+    _approx(total["win_rate"], 66.667)
+    # Cycles: A 50 days, D 27 days; average won 10,000 and 5,000.
+    assert (avg["avg_cycle"], avg["avg_won"]) == (Decimal("38.5"), Decimal(7500))
+    assert (total["won"], avg["won"]) == (2, 1)

@@ -313,3 +313,25 @@ def test_drilldown_entered_stage_without_pipeline_in_url(client, world, now):
     missing = client.get(reverse("forecasting:report_deals"), {"kind": "entered", "stage": 0})
     assert missing.status_code == 200
     assert missing.context["report"].table.rows == []
+
+
+def test_scorecards_page_shows_the_per_rep_average_then_the_total(client, world, now):
+    client.force_login(world.manager)
+    response = client.get(reverse("forecasting:report_scorecards"), RANGE)
+    rows = html_table(response.content, "scorecards")
+    header, *body = rows
+    average, total = body[-2], body[-1]
+    won, lost, quota = header.index("Won"), header.index("Lost"), header.index("Quota")
+    # rep won 1 and lost 1, rep2 closed nothing; only rep has a quota (30,000).
+    assert (average[0], average[won], average[lost], average[quota]) == (
+        "Per-rep average",
+        "0.5",
+        "0.5",
+        "$30,000",
+    )
+    assert (total[0], total[won], total[lost], total[quota]) == (
+        "Total of reps shown",
+        "1",
+        "1",
+        "$30,000",
+    )

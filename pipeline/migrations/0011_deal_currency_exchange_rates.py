@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipeline', '0009_line_items'),
+        ('pipeline', '0010_deal_scores'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
