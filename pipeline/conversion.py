@@ -27,6 +27,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -54,7 +55,16 @@ MONEY_FIELD = DecimalField(max_digits=20, decimal_places=2)
 
 
 def rates_on(day: dt.date) -> dict[str, Decimal]:
-    """The rate of every currency on ``day`` (its latest rate on or before it): one query."""
+    """The rate of every currency on ``day`` (its latest rate on or before it): one query
+    (``DISTINCT ON`` walking the (currency, date) index on PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        rows = (
+            ExchangeRate.objects.filter(on_date__lte=day)
+            .order_by("currency", "-on_date")
+            .distinct("currency")
+            .values_list("currency", "rate")
+        )
+        return dict(rows)
     latest = (
         ExchangeRate.objects.filter(currency=OuterRef("currency"), on_date__lte=day)
         .order_by("-on_date")

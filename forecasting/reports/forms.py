@@ -72,16 +72,18 @@ class ReportFilterForm(forms.Form):
             for name in list(self.fields):
                 if name not in fields:
                     del self.fields[name]
+        if "product" in self.fields or "category" in self.fields:
+            # One query for both dropdowns: the products, and the categories they name.
+            products = list(Product.objects.only("name", "category").order_by("name", "id"))
+            self._products = {str(p.pk): p for p in products}
         if "product" in self.fields:
-            self._products = {str(p.pk): p for p in Product.objects.order_by("name", "id")}
             self.fields["product"].choices = [
                 ("", "All products"),
                 *((pk, p.name) for pk, p in self._products.items()),
                 (NO_PRODUCT, "Deals without products"),
             ]
         if "category" in self.fields:
-            names = Product.objects.values_list("category", flat=True).distinct()
-            names = sorted({n or NO_CATEGORY for n in names})
+            names = sorted({p.category or NO_CATEGORY for p in self._products.values()})
             self.fields["category"].choices = [
                 ("", "All categories"),
                 *((n, n) for n in names),
@@ -125,7 +127,7 @@ class ReportFilterForm(forms.Form):
     def _product(self, raw: str):
         if raw == NO_PRODUCT:
             return NO_PRODUCT
-        return self._products.get(raw) if raw else None
+        return getattr(self, "_products", {}).get(raw) if raw else None
 
 
 MAX_ID = 2**63 - 1

@@ -106,7 +106,6 @@ class OpportunityForm(forms.Form):
     )
     currency = forms.ChoiceField(
         choices=(),
-        required=False,
         help_text="The currency of the amount and of the line items' prices.",
     )
     expected_close_date = BusinessDateField(
@@ -137,6 +136,12 @@ class OpportunityForm(forms.Form):
             codes.append(current)
         self.fields["currency"].choices = [(c, c) for c in codes]
         self.fields["currency"].initial = codes[0]
+        key = self.add_prefix("currency")
+        if self.is_bound and not self.data.get(key):
+            # A form posted without a currency (an older page, a script) keeps the deal's; a
+            # new deal takes the reporting currency.
+            self.data = self.data.copy()
+            self.data[key] = current or codes[0]
         if not self.is_bound and "owner" not in self.initial:
             self.initial["owner"] = user.pk
         self.company_q = (company_q or "").strip()[:100]
