@@ -264,6 +264,7 @@ class OpportunitySerializer(serializers.ModelSerializer):
             "stage_name",
             "stage_kind",
             "amount",
+            "currency",
             "probability",
             "effective_probability",
             "weighted_amount",
@@ -426,6 +427,11 @@ class OpportunityInput(VersionInput):
     contact = Visible(Contact, required=False, allow_null=True)
     owner = Visible(User, required=False)
     amount = serializers.DecimalField(**MONEY)
+    currency = serializers.CharField(
+        max_length=3,
+        required=False,
+        help_text="ISO 4217 code of the amount (default: the reporting currency).",
+    )
     probability = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=100
     )

@@ -15,6 +15,11 @@ into that database, and only when it holds no deals yet), then times:
   table, in the same run;
 
 and records the process's peak RSS (``resource.getrusage``). Last line: one JSON object.
+
+With ``--mixed`` (its own database, ``opportune_forecast_bench_fx``) 15 % of the deals are in
+EUR and GBP, with 600 days of daily rates, and the plain SQL converts too, by the rule of
+``pipeline.conversion``: open deals at today's rate, closed deals at their closed date's
+(a correlated probe of the rates' (currency, date) index), rounded to the cent per deal.
 """
 
 from __future__ import annotations
@@ -57,6 +62,75 @@ GROUP BY 2, 3, 4
 """
 
 
+# The same sums in the reporting currency: each deal converted once in a subquery.
+SQL_SUMS_MIXED = """
+WITH today_rate AS (
+    SELECT DISTINCT ON (currency) currency, rate FROM pipeline_exchangerate
+    WHERE on_date <= %(today)s ORDER BY currency, on_date DESC
+), d AS (
+    SELECT o.owner_id, o.pipeline_id, o.probability, o.forecast_category,
+           o.expected_close_date, o.closed_on, s.kind, s.probability AS s_prob,
+           s.forecast_category AS s_cat,
+           CASE WHEN o.currency = %(reporting)s THEN o.amount
+                WHEN s.kind = 'open' THEN round(o.amount * t.rate, 2)
+                ELSE round(o.amount * (
+                    SELECT r.rate FROM pipeline_exchangerate r
+                    WHERE r.currency = o.currency
+                      AND r.on_date <= COALESCE(o.closed_on, o.expected_close_date)
+                    ORDER BY r.on_date DESC LIMIT 1), 2) END AS amount
+    FROM pipeline_opportunity o JOIN pipeline_stage s ON s.id = o.stage_id
+    LEFT JOIN today_rate t ON t.currency = o.currency
+)
+INSERT INTO bench_snapshot (taken_on, period, owner_id, pipeline_id, open_count, open_amount,
+    weighted_amount, commit_amount, best_case_amount, won_amount, won_count, lost_count,
+    lost_amount)
+SELECT %(today)s, date_trunc('month', CASE WHEN o.kind = 'open' THEN o.expected_close_date
+           ELSE COALESCE(o.closed_on, o.expected_close_date) END)::date AS period,
+       o.owner_id, o.pipeline_id,
+       COUNT(*) FILTER (WHERE o.kind = 'open'),
+       COALESCE(SUM(o.amount) FILTER (WHERE o.kind = 'open'), 0),
+       COALESCE(SUM(o.amount * COALESCE(o.probability, o.s_prob) / 100.0)
+                FILTER (WHERE o.kind = 'open'), 0),
+       COALESCE(SUM(o.amount) FILTER (WHERE o.kind = 'open'
+                AND COALESCE(NULLIF(o.forecast_category, ''), o.s_cat) = 'commit'), 0),
+       COALESCE(SUM(o.amount) FILTER (WHERE o.kind = 'open'
+                AND COALESCE(NULLIF(o.forecast_category, ''), o.s_cat) = 'best_case'), 0),
+       COALESCE(SUM(o.amount) FILTER (WHERE o.kind = 'won'), 0),
+       COUNT(*) FILTER (WHERE o.kind = 'won'),
+       COUNT(*) FILTER (WHERE o.kind = 'lost'),
+       COALESCE(SUM(o.amount) FILTER (WHERE o.kind = 'lost'), 0)
+FROM d o
+GROUP BY 2, 3, 4
+"""
+RATE_DAYS = 600
+
+
+def load_currencies(today) -> None:
+    """15 % of the deals in EUR or GBP and RATE_DAYS of daily rates for both (once)."""
+    from django.db import connection
+
+    from pipeline.models import ExchangeRate
+
+    if ExchangeRate.objects.exists():
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO pipeline_exchangerate (currency, on_date, rate)
+            SELECT c.code, %(today)s - d, (c.base + 0.05 * sin(d / 40.0))::numeric(18, 8)
+            FROM (VALUES ('EUR', 1.08), ('GBP', 1.27)) AS c(code, base),
+                 generate_series(0, %(days)s - 1) AS d
+            """,
+            {"today": today, "days": RATE_DAYS},
+        )
+        cursor.execute(
+            "UPDATE pipeline_opportunity SET currency = CASE WHEN id % 100 >= 95 THEN 'GBP' "
+            "ELSE 'EUR' END WHERE id % 100 >= 85"
+        )
+        cursor.execute("ANALYZE pipeline_opportunity")
+        cursor.execute("ANALYZE pipeline_exchangerate")
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -76,6 +150,7 @@ def ensure_database(server: str, name: str, fresh: bool) -> None:
 def load(n: int) -> None:
     """Reps, two teams, a pipeline and N deals: ~15 % open (close dates over the next six
     months), the rest won or lost over the past 18 months."""
+    from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
 
@@ -107,7 +182,8 @@ def load(n: int) -> None:
             f"""
             INSERT INTO pipeline_opportunity (name, company_id, owner_id, pipeline_id, stage_id,
                 amount, probability, expected_close_date, closed_on, forecast_category,
-                lost_note, next_step, version, created_at, updated_at, stage_entered_at)
+                lost_note, next_step, version, created_at, updated_at, stage_entered_at,
+                currency)
             SELECT 'Deal ' || g, {company.pk}, {first_rep} + (g %% {n_reps}), {pipeline.pk},
                    CASE WHEN g %% 100 < 15 THEN (ARRAY{open_ids})[1 + (g %% 4)]
                         WHEN g %% 100 < 45 THEN {won_id} ELSE {lost_id} END,
@@ -117,10 +193,10 @@ def load(n: int) -> None:
                         ELSE current_date - (g %% 540) END,
                    CASE WHEN g %% 100 < 15 THEN NULL ELSE current_date - (g %% 540) END,
                    CASE WHEN g %% 100 < 15 AND g %% 11 = 0 THEN 'commit' ELSE '' END,
-                   '', '', 1, now() - interval '600 days', now(), now()
+                   '', '', 1, now() - interval '600 days', now(), now(), %s
             FROM generate_series(1, %s) AS g
             """,  # nosec B608: ids and counts are ints from this script, no user input
-            [n],
+            [settings.OPPORTUNE_CURRENCY, n],
         )
         cursor.execute("ANALYZE pipeline_opportunity")
         cursor.execute("ANALYZE pipeline_stage")
@@ -131,7 +207,12 @@ def main() -> None:
     parser.add_argument("--opportunities", type=int, default=1_000_000)
     parser.add_argument("--database", default="opportune_forecast_bench")
     parser.add_argument("--fresh", action="store_true", help="drop and reload the database")
+    parser.add_argument(
+        "--mixed", action="store_true", help="15 %% of the deals in EUR and GBP (own database)"
+    )
     args = parser.parse_args()
+    if args.mixed and args.database == parser.get_default("database"):
+        args.database += "_fx"
 
     given = given_database()
     if given:  # the operator's database: loaded only when it has no deals, never dropped
@@ -148,6 +229,7 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -157,9 +239,14 @@ def main() -> None:
 
     started = time.perf_counter()
     load(args.opportunities)
-    n = Opportunity.objects.count()
-    print(f"deals: {n:,} (load {time.perf_counter() - started:.1f}s)")
     today = timezone.localdate()
+    if args.mixed:
+        load_currencies(today)
+    n = Opportunity.objects.count()
+    foreign = Opportunity.objects.exclude(currency=settings.OPPORTUNE_CURRENCY).count()
+    print(
+        f"deals: {n:,}, {foreign:,} in another currency (load {time.perf_counter() - started:.1f}s)"
+    )
 
     services.take_snapshot(taken_on=today)  # warm the cache once, like the nightly run
     t = time.perf_counter()
@@ -185,7 +272,8 @@ def main() -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM bench_snapshot")
         cursor.execute(f"SET LOCAL work_mem = '{services.SNAPSHOT_WORK_MEM}'")
-        cursor.execute(SQL_SUMS, {"today": today})
+        sums = SQL_SUMS_MIXED if foreign else SQL_SUMS
+        cursor.execute(sums, {"today": today, "reporting": settings.OPPORTUNE_CURRENCY})
         sql_rows = cursor.rowcount
     sql_s = time.perf_counter() - t
     print(f"plain SQL INSERT … SELECT: {sql_rows} rows in {sql_s:.2f}s")
@@ -208,6 +296,7 @@ def main() -> None:
     print(f"rows differing between the two: {differing}")
     result = {
         "n": n,
+        "foreign": foreign,
         "snapshot_s": round(snapshot_s, 3),
         "sql_s": round(sql_s, 3),
         "ratio": round(snapshot_s / sql_s, 2),

@@ -228,6 +228,22 @@ def scorecards(rows: list[dict]) -> dict:
     )
 
 
+def products(rows: list[dict]) -> dict:
+    """The products report: won revenue and pipeline per product or category."""
+    return chart(
+        "bar",
+        [r["group"] for r in rows],
+        [
+            series("Won revenue", [number(r["won_amount"]) for r in rows]),
+            series("Pipeline", [number(r["open_amount"]) for r in rows]),
+        ],
+        money=True,
+        horizontal=True,
+        stacked=False,
+        links=[r["_links"]["won_amount"] for r in rows],
+    )
+
+
 def backtest_brier(months: list[dict]) -> dict:
     """The back-test's Brier score per month for each probability source (lower is better)."""
     colors = {"model": PURPLE, "configured": GREY, "empirical": AMBER}

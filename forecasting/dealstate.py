@@ -39,11 +39,12 @@ __all__ = [
 ]
 
 
-def deals_at(*, on: dt.date, rates: dict[int, int] | None = None, queryset=None):
+def deals_at(*, on: dt.date, rates: dict[int, int] | None = None, queryset=None, fx=None):
     """Live deals for today (or later), reconstructed deals for a past date, weighted by the
-    empirical stage rates as of ``on`` unless ``rates`` is given."""
+    empirical stage rates as of ``on`` unless ``rates`` is given; ``fx`` are the exchange
+    rates of ``on`` (fetched when None)."""
     if rates is None:
         rates = empirical_stage_rates(on=on)
     if on >= today():
-        return live_deals(rates=rates, queryset=queryset)
-    return reconstructed_deals(on=on, rates=rates, queryset=queryset)
+        return live_deals(rates=rates, queryset=queryset, fx=fx)
+    return reconstructed_deals(on=on, rates=rates, queryset=queryset, fx=fx)

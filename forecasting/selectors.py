@@ -28,6 +28,7 @@ from forecasting.periods import add_months, end_of_day
 from forecasting.quotas import quota_book
 from forecasting.scope import ForecastScope, months_filter, scoped_deals
 from forecasting.winrates import EMPIRICAL_MIN_CLOSED, empirical_stage_rates, stage_win_counts
+from pipeline import conversion
 from pipeline.models import Opportunity, Stage, StageTransition
 
 ZERO = Decimal("0")
@@ -93,6 +94,7 @@ class Dashboard:
     range_note: str
     links: dict[str, str] = field(default_factory=dict)
     quota_note: str = ""
+    missing_rates: list = field(default_factory=list)
 
 
 def deals_url(scope: ForecastScope, metric: str, **extra) -> str:
@@ -224,6 +226,7 @@ def dashboard(scope: ForecastScope) -> Dashboard:
         range_note=note,
         links=links,
         quota_note="Quotas cover every pipeline." if scope.pipeline else "",
+        missing_rates=conversion.missing_rates(scope.opportunities(), on=today),
     )
 
 

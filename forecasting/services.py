@@ -30,7 +30,9 @@ What a snapshot describes
 The pipeline as it stood at the end of ``D`` (:mod:`forecasting.dealstate`): the live
 tables for today (the nightly job, ``manage.py snapshot_forecasts``), deals reconstructed
 from history for a past date (``backfill_snapshots``, seed_demo). The sums are
-:func:`forecasting.aggregates.snapshot_aggregates`.
+:func:`forecasting.aggregates.snapshot_aggregates`, in the reporting currency by the rule of
+:mod:`pipeline.conversion`; deals left out for want of an exchange rate are logged as a
+warning by :func:`log_missing_rates` (currencies, deal counts and dates).
 
 Forecast ranges
 ---------------
@@ -45,6 +47,7 @@ current or the next quarter; the work is proportional to those two quarters' ope
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import zlib
 from collections.abc import Callable
 from decimal import Decimal
@@ -74,6 +77,7 @@ from forecasting.models import (
 from forecasting.periods import add_months, month_start, quarter_start, today
 from forecasting.quotas import quota_lookup
 from forecasting.winrates import empirical_stage_rates
+from pipeline import conversion
 from pipeline.models import Opportunity, Pipeline, Stage
 from pipeline.services.validation import parse_money
 from pipeline.validators import validate_business_date
@@ -120,6 +124,18 @@ def _chunk_lock_key(taken_on: dt.date, pipeline_id: int) -> int:
     chunks wait for each other."""
     digest = zlib.crc32(f"{taken_on.toordinal()}:{pipeline_id}".encode())
     return (ADVISORY_LOCK_NAMESPACE << 32) | digest
+
+
+logger = logging.getLogger(__name__)
+
+
+def log_missing_rates(taken_on: dt.date) -> list[conversion.MissingRate]:
+    """Warn in the log about deals the snapshot of ``taken_on`` leaves out for want of an
+    exchange rate (``pipeline.conversion``); returns them."""
+    missing = conversion.missing_rates(Opportunity.objects.all(), on=taken_on)
+    for m in missing:
+        logger.warning("Snapshot of %s: %s", taken_on.isoformat(), m.message)
+    return missing
 
 
 def _insert_snapshot_rows(
@@ -189,6 +205,7 @@ def take_snapshot(*, taken_on: dt.date, ranges: bool = True) -> int:
     rows = _rebuild_snapshot_rows(taken_on, rates)
     if ranges:
         _rebuild_ranges(taken_on, rates)
+    log_missing_rates(taken_on)
     SnapshotRun.objects.update_or_create(
         taken_on=taken_on,
         defaults={
@@ -277,6 +294,7 @@ def finish_snapshot_run(*, taken_on: dt.date, ranges: bool = True) -> SnapshotRu
         _rebuild_ranges(taken_on, empirical_stage_rates(on=taken_on))
     run = SnapshotRun.objects.select_for_update().get(taken_on=taken_on)
     run.rows = ForecastSnapshot.objects.filter(taken_on=taken_on).count()
+    log_missing_rates(taken_on)
     run.finished_at = timezone.now()
     run.save(update_fields=["rows", "finished_at"])
     return run
@@ -375,7 +393,8 @@ def simulate_ranges(*, taken_on: dt.date, rates: dict[int, int] | None = None) -
             expected_close_date__lt=add_months(months[-1], 1),
         )
     rows = (
-        state.filter(s_kind=OPEN, s_period__in=months)
+        # A deal without an exchange rate has no amount (pipeline.conversion): left out.
+        state.filter(s_kind=OPEN, s_period__in=months, s_amount__isnull=False)
         # Plain dates and floats: the simulation works in floats, and no per-row converters.
         .values_list(
             Cast("s_period", DateField()),

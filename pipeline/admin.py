@@ -13,6 +13,7 @@ from pipeline.models import (
     Activity,
     Company,
     Contact,
+    ExchangeRate,
     ExitCriterion,
     Lead,
     LostReason,
@@ -284,3 +285,15 @@ class ProductAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("prices")
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(BoardCacheAdmin):
+    """Dated rates that convert deal amounts to the reporting currency (pipeline.conversion):
+    one per currency per day, holding until the next. ``manage.py load_exchange_rates`` loads
+    a CSV of them."""
+
+    list_display = ("currency", "on_date", "rate")
+    list_filter = ("currency",)
+    date_hierarchy = "on_date"
+    ordering = ("currency", "-on_date")

@@ -3,7 +3,10 @@
 Builds 3 teams with a manager each, 12 reps, an admin; two pipelines (New business,
 Renewals); companies, contacts, leads in every status; opportunities whose stage histories
 span the past 24 months (won and lost included) and whose open close dates span the next six
-months; field history (slipped close dates, changed amounts); activities and open tasks.
+months; field history (slipped close dates, changed amounts); activities and open tasks; a
+product catalogue priced in three currencies with a year of daily exchange rates, line items
+on most deals and a minority of recent deals in the two other currencies
+(``pipeline.demo_catalogue``).
 
 Large tables are written in bulk with explicit ids (``COPY`` on PostgreSQL, ``executemany``
 on SQLite), then the id sequences are reset, so 100,000 deals load in well under a minute.
@@ -26,13 +29,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
-from pipeline.demo_catalogue import write_catalogue
+from pipeline.demo_bulk import bulk_insert
+from pipeline.demo_catalogue import DemoSales, demo_currencies, write_catalogue, write_rates
 from pipeline.models import (
     Activity,
     Company,
     Contact,
     ExitCriterion,
     Lead,
+    LineItem,
     LostReason,
     Opportunity,
     Pipeline,
@@ -129,7 +134,11 @@ COLUMNS = {
         "id", "name", "company_id", "contact_id", "owner_id", "pipeline_id", "stage_id",
         "amount", "probability", "expected_close_date", "closed_on", "forecast_category",
         "lost_reason_id", "lost_note", "next_step", "next_step_due", "version", "created_at",
-        "updated_at", "stage_entered_at", "last_activity_at",
+        "updated_at", "stage_entered_at", "last_activity_at", "currency",
+    ],
+    LineItem: [
+        "id", "opportunity_id", "product_id", "quantity", "unit_price", "discount_percent",
+        "total", "created_at",
     ],
     StageTransition: [
         "id", "opportunity_id", "from_stage_id", "to_stage_id", "changed_by_id", "changed_at",
@@ -138,6 +147,7 @@ COLUMNS = {
     Opportunity.history.model: [
         "history_id", "id", "amount", "probability", "expected_close_date", "forecast_category",
         "owner_id", "history_date", "history_change_reason", "history_type", "history_user_id",
+        "currency",
     ],
     Activity: [
         "id", "kind", "subject", "body", "owner_id", "lead_id", "opportunity_id", "contact_id",
@@ -150,42 +160,6 @@ COLUMNS = {
         "updated_at", "qualified_at", "converted_at", "disqualified_at",
     ],
 }  # fmt: skip
-
-
-def _bulk_insert(model, rows: list[tuple]) -> None:
-    if not rows:
-        return
-    table = model._meta.db_table
-    cols = COLUMNS[model]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            col_sql = ", ".join(connection.ops.quote_name(c) for c in cols)
-            with cursor.cursor.copy(f"COPY {table} ({col_sql}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            placeholders = ", ".join(["%s"] * len(cols))
-            col_sql = ", ".join(connection.ops.quote_name(c) for c in cols)
-            sql = f"INSERT INTO {table} ({col_sql}) VALUES ({placeholders})"  # nosec B608: table and column names come from the model; every value is a parameter
-            adapt = _sqlite_adapter()
-            for start in range(0, len(rows), 5000):
-                chunk = [tuple(adapt(v) for v in r) for r in rows[start : start + 5000]]
-                cursor.executemany(sql, chunk)
-
-
-def _sqlite_adapter():
-    ops = connection.ops
-
-    def adapt(value):
-        if isinstance(value, dt.datetime):
-            return ops.adapt_datetimefield_value(value)
-        if isinstance(value, dt.date):
-            return value.isoformat()
-        if isinstance(value, Decimal):
-            return str(value)
-        return value
-
-    return adapt
 
 
 def _next_id(model) -> int:
@@ -207,6 +181,7 @@ class DemoBuilder:
         self.extensions = list(extensions)
         self.progress = progress or (lambda message: None)
         self.rng = random.Random(seed)
+        self.seed = seed
         self.today = today or timezone.localdate()
         tz = timezone.get_current_timezone()
         self.now = timezone.make_aware(dt.datetime.combine(self.today, dt.time(hour=12)), tz)
@@ -273,6 +248,18 @@ class DemoBuilder:
             LostReason.objects.create(name=n, position=i) for i, n in enumerate(LOST_REASONS)
         ]
 
+    def build_catalogue(self):
+        """The catalogue in three currencies and a year of daily rates, written first: the
+        deals' line items name its products."""
+        reporting = settings.OPPORTUNE_CURRENCY
+        others = demo_currencies(reporting)
+        count = write_catalogue(reporting, others)
+        rates = write_rates(
+            reporting=reporting, currencies=others, today=self.today, seed=self.seed
+        )
+        self.progress(f"wrote {count} products and {rates:,} exchange rates")
+        self.sales = DemoSales(reporting=reporting, today=self.today, seed=self.seed)
+
     # --- helpers --------------------------------------------------------------------------
     def _ago(self, days: float) -> dt.datetime:
         return self.now - dt.timedelta(days=days, minutes=self.rng.randrange(0, 600))
@@ -326,6 +313,8 @@ class DemoBuilder:
         hist_model = Opportunity.history.model
         hist_id = _next_id(hist_model)
         act_id = _next_id(Activity)
+        line_id = _next_id(LineItem)
+        sales = self.sales
         self.opportunity_rows = []
         for _ in range(self.n):
             owner = rng.choice(self.reps)
@@ -339,6 +328,16 @@ class DemoBuilder:
             age = HISTORY_DAYS * (rng.random() ** 1.5)
             created = self._ago(age)
             amount = self._amount(renewal)
+            currency = sales.currency(created)
+            lines = sales.lines(amount, currency)
+            if lines:
+                amount = sum((line[4] for line in lines), Decimal(0))
+                for product_id, qty, price, discount, total in lines:
+                    self.tables.add(
+                        "lineitem",
+                        (line_id, opp_id, product_id, qty, price, discount, total, created),
+                    )
+                    line_id += 1
             # Walk the stages.
             t = created
             path = [(None, open_stages[0], t)]
@@ -411,7 +410,7 @@ class DemoBuilder:
             self.tables.add(
                 "history",
                 (hist_id, opp_id, initial_amount, None, initial_expected, "", owner.pk, created,
-                 None, "+", owner.pk),
+                 None, "+", owner.pk, currency),
             )  # fmt: skip
             hist_id += 1
             if initial_expected != expected or initial_amount != amount or category:
@@ -419,7 +418,7 @@ class DemoBuilder:
                 self.tables.add(
                     "history",
                     (hist_id, opp_id, amount, None, expected, category, owner.pk, mid, None,
-                     "~", owner.pk),
+                     "~", owner.pk, currency),
                 )  # fmt: skip
                 hist_id += 1
             # Activities over the deal's life; open tasks on open deals.
@@ -449,7 +448,7 @@ class DemoBuilder:
                 (opp_id, f"{PREFIX[comp_idx % len(PREFIX)]} — {name}", company_pk, contact,
                  owner.pk, pipeline.pk, stage_pk, amount, None, expected, closed_on, category,
                  lost_reason, "", next_step, next_due, len(path) + (1 if slipped else 0),
-                 created, last_at, last_at, last_activity),
+                 created, last_at, last_at, last_activity, currency),
             )  # fmt: skip
             self.opportunity_rows.append((opp_id, owner.pk, company_pk, contact, created, outcome))
             opp_id += 1
@@ -518,15 +517,15 @@ class DemoBuilder:
     def write(self):
         order = [
             ("company", Company), ("contact", Contact), ("opportunity", Opportunity),
-            ("transition", StageTransition), ("history", Opportunity.history.model),
-            ("lead", Lead), ("activity", Activity),
+            ("lineitem", LineItem), ("transition", StageTransition),
+            ("history", Opportunity.history.model), ("lead", Lead), ("activity", Activity),
         ]  # fmt: skip
         for key, model in order:
             rows = self.tables.rows.get(key, [])
-            _bulk_insert(model, rows)
+            bulk_insert(model, COLUMNS[model], rows)
             self.progress(f"wrote {len(rows):,} {model._meta.verbose_name_plural}")
-        models = [Company, Contact, Opportunity, StageTransition, Opportunity.history.model,
-                  Lead, Activity]  # fmt: skip
+        models = [Company, Contact, Opportunity, LineItem, StageTransition,
+                  Opportunity.history.model, Lead, Activity]  # fmt: skip
         sql = connection.ops.sequence_reset_sql(no_style(), models)
         if sql:
             with connection.cursor() as cursor:
@@ -537,14 +536,13 @@ class DemoBuilder:
         with transaction.atomic():
             self.build_people()
             self.build_pipelines()
+            self.build_catalogue()
             self.build_accounts()
             self.build_opportunities()
             self.build_leads()
             built = sum(len(rows) for rows in self.tables.rows.values())
             self.progress(f"built {built:,} rows in memory ({self.n:,} deals with their history)")
             self.write()
-            count = write_catalogue(settings.OPPORTUNE_CURRENCY)
-            self.progress(f"wrote {count} products")
             for extend in self.extensions:
                 extend(self)
         return {k: len(v) for k, v in self.tables.rows.items()}

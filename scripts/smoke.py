@@ -64,6 +64,7 @@ PAGES = [
     "/forecasting/reports/win-rate/",
     "/forecasting/reports/pipeline/",
     "/forecasting/reports/rotting/",
+    "/forecasting/reports/products/",
     "/forecasting/reports/scorecards/",
     "/forecasting/reports/priorities/",
     "/pipeline/opportunities/new/",

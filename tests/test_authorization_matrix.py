@@ -137,6 +137,7 @@ ROUTES: dict[str, R] = {
     "forecasting:report_rotting": R(post=200),
     "forecasting:report_scorecards": R(post=200),
     "forecasting:report_scorecard": R(obj="user", post=200),
+    "forecasting:report_products": R(post=200),
     "forecasting:report_priorities": R(post=200),
     "forecasting:report_deals": R(post=200),
     # accounts: passwords and two-factor sign-in

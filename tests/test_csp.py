@@ -182,6 +182,7 @@ def test_csp_manager_pages_send_the_policy_and_keep_it(demo):
         "/forecasting/reports/win-rate/",
         "/forecasting/reports/pipeline/",
         "/forecasting/reports/rotting/",
+        "/forecasting/reports/products/",
         "/forecasting/reports/scorecards/",
         f"/forecasting/reports/scorecards/{rep.pk}/",
         "/forecasting/reports/priorities/",

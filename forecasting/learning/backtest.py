@@ -34,6 +34,7 @@ from forecasting.learning import model as learn
 from forecasting.learning.features import Frame
 from forecasting.periods import add_months, start_of_day
 from forecasting.winrates import EMPIRICAL_MIN_CLOSED, stage_win_counts
+from pipeline import conversion
 from pipeline.models import Opportunity, Stage
 
 TRAINING_DAYS = 730
@@ -93,7 +94,7 @@ def actual_won(pipeline_id: int, months: list[dt.date]) -> dict[dt.date, Decimal
         )
         .annotate(m=TruncMonth("closed_on"))
         .values("m")
-        .annotate(total=Sum("amount"))
+        .annotate(total=Sum(conversion.closed_amount()))  # reporting currency
         .order_by()
     )
     out = {}

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
 
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 from django.db.models.expressions import RawSQL
 
 from forecasting.periods import end_of_day, next_month, start_of_day
@@ -121,11 +121,12 @@ def drilldown(scope: ReportScope, params: dict) -> tuple[str, object]:
 
 def drilldown_table(scope: ReportScope, qs, *, page: int = 1, limit: int | None = 100):
     """The listing of drill-down deals (page of ``limit``) and the count and sum of all."""
-    totals = qs.aggregate(n=Count("pk"), amount=Sum("amount"))
-    rows_qs = qs.order_by("-amount", "pk").values(
+    qs = qs.annotate(amount_reporting=scope.amount())
+    totals = qs.aggregate(n=Count("pk"), amount=Sum("amount_reporting"))
+    rows_qs = qs.order_by(F("amount_reporting").desc(nulls_last=True), "pk").values(
         "pk",
         "name",
-        "amount",
+        "amount_reporting",
         "expected_close_date",
         "closed_on",
         "created_at",
@@ -141,7 +142,7 @@ def drilldown_table(scope: ReportScope, qs, *, page: int = 1, limit: int | None 
             "company": r["company__name"],
             "owner": owner_label(r),
             "stage": r["stage__name"],
-            "amount": r["amount"],
+            "amount": r["amount_reporting"],
             "created": to_date(r["created_at"]),
             "close": r["closed_on"] or r["expected_close_date"],
             "_links": {"deal": opportunity_url(r["pk"])},

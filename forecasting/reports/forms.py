@@ -15,9 +15,15 @@ from django.utils import timezone
 
 from accounts import visibility
 from forecasting.periods import Period, year_bounds
-from forecasting.reports.scope import DEFAULT_IDLE_DAYS, ReportScope, default_range
+from forecasting.reports.scope import (
+    DEFAULT_IDLE_DAYS,
+    NO_CATEGORY,
+    NO_PRODUCT,
+    ReportScope,
+    default_range,
+)
 from pipeline.forms import QueryForm
-from pipeline.models import Lead, Pipeline
+from pipeline.models import Lead, Pipeline, Product
 from pipeline.validators import BusinessDateField, MonthField, PageField
 
 MAX_RANGE_DAYS = 366 * 5
@@ -66,6 +72,8 @@ class ReportFilterForm(forms.Form):
             "invalid": "Choose a year (2025), a quarter (2025-Q3) or a month (2025-07)."
         },
     )
+    product = forms.ChoiceField(choices=(), required=False, label="Product")
+    category = forms.ChoiceField(choices=(), required=False, label="Product category")
     idle = forms.IntegerField(
         label="No activity for (days)",
         required=False,
@@ -89,6 +97,22 @@ class ReportFilterForm(forms.Form):
             for name in list(self.fields):
                 if name not in fields:
                     del self.fields[name]
+        if "product" in self.fields or "category" in self.fields:
+            # One query for both dropdowns: the products, and the categories they name.
+            products = list(Product.objects.only("name", "category").order_by("name", "id"))
+            self._products = {str(p.pk): p for p in products}
+        if "product" in self.fields:
+            self.fields["product"].choices = [
+                ("", "All products"),
+                *((pk, p.name) for pk, p in self._products.items()),
+                (NO_PRODUCT, "Deals without products"),
+            ]
+        if "category" in self.fields:
+            names = sorted({p.category or NO_CATEGORY for p in self._products.values()})
+            self.fields["category"].choices = [
+                ("", "All categories"),
+                *((n, n) for n in names),
+            ]
 
     def clean_period(self):
         """A year, quarter or month as (first day, last day); it replaces the dates."""
@@ -135,7 +159,14 @@ class ReportFilterForm(forms.Form):
             owner=data.get("owner"),
             source=data.get("source") or "",
             idle_days=data.get("idle") or DEFAULT_IDLE_DAYS,
+            product=self._product(data.get("product") or ""),
+            category=data.get("category") or "",
         )
+
+    def _product(self, raw: str):
+        if raw == NO_PRODUCT:
+            return NO_PRODUCT
+        return getattr(self, "_products", {}).get(raw) if raw else None
 
 
 MAX_ID = 2**63 - 1

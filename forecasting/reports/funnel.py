@@ -24,6 +24,7 @@ from forecasting.reports.tables import (
     owner_label,
     ratio_pct,
 )
+from pipeline import conversion
 from pipeline.models import Lead, Stage
 
 WON = Stage.Kind.WON
@@ -64,7 +65,7 @@ def funnel(scope: ReportScope, *, group: str = "source") -> Report:
             prospects=Count("pk", filter=prospect_q),
             opportunities=Count("pk", filter=opp_q),
             won=Count("pk", filter=won_q),
-            won_amount=Sum("opportunity__amount", filter=won_q),
+            won_amount=Sum(conversion.closed_amount("opportunity__"), filter=won_q),
         )
         .order_by(*keys)
     )

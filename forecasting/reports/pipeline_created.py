@@ -15,6 +15,7 @@ from forecasting.reports.links import deals_url
 from forecasting.reports.scope import ReportScope
 from forecasting.reports.tables import Column, Report, Table, ratio_pct, to_date
 from forecasting.reports.win_rate import closed_in_range
+from pipeline import conversion
 from pipeline.models import Stage
 
 WON, LOST = Stage.Kind.WON, Stage.Kind.LOST
@@ -27,7 +28,7 @@ def pipeline_by_month(scope: ReportScope) -> Report:
         deals.filter(created_at__gte=scope.start_at, created_at__lt=scope.end_at)
         .annotate(month=TruncMonth("created_at"))
         .values("month")
-        .annotate(n=Count("pk"), amount=Sum("amount"))
+        .annotate(n=Count("pk"), amount=Sum(scope.amount()))
         .order_by("month")
     )
     closed = (
@@ -36,9 +37,9 @@ def pipeline_by_month(scope: ReportScope) -> Report:
         .values("month")
         .annotate(
             won=Count("pk", filter=Q(stage__kind=WON)),
-            won_amount=Sum("amount", filter=Q(stage__kind=WON)),
+            won_amount=Sum(conversion.closed_amount(), filter=Q(stage__kind=WON)),
             lost=Count("pk", filter=Q(stage__kind=LOST)),
-            lost_amount=Sum("amount", filter=Q(stage__kind=LOST)),
+            lost_amount=Sum(conversion.closed_amount(), filter=Q(stage__kind=LOST)),
         )
         .order_by("month")
     )
@@ -99,7 +100,7 @@ def pipeline_by_month(scope: ReportScope) -> Report:
         closed_in_range(scope)
         .filter(stage__kind=LOST)
         .values("lost_reason", "lost_reason__name")
-        .annotate(n=Count("pk"), amount=Sum("amount"))
+        .annotate(n=Count("pk"), amount=Sum(conversion.closed_amount()))
         .order_by("-n", "lost_reason__name")
     )
     reasons = []

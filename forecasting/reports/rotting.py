@@ -165,7 +165,7 @@ class _SlipDays(_SlipAggregate):
 ANY_FLAG = Q(is_rotting=1) | Q(is_idle=1) | Q(is_overdue=1) | Q(is_slipped=1)
 
 
-def _rotting_by_owner(base) -> list[dict]:
+def _rotting_by_owner(base, scope: ReportScope) -> list[dict]:
     """Per owner of open deals in scope: how many carry each flag (one query).
 
     The flags are computed once per deal in an inner query and summed per owner outside it
@@ -177,7 +177,8 @@ def _rotting_by_owner(base) -> list[dict]:
         o_first=F("owner__first_name"),
         o_last=F("owner__last_name"),
         o_user=F("owner__username"),
-    ).values("oid", "o_first", "o_last", "o_user", "amount", *FLAG_FIELDS)
+        amount_r=scope.amount(),  # in the reporting currency (pipeline.conversion)
+    ).values("oid", "o_first", "o_last", "o_user", "amount_r", *FLAG_FIELDS)
     try:
         inner_sql, params = rows.order_by().query.sql_with_params()
     except EmptyResultSet:  # nothing can match (no pipeline yet, an empty filter)
@@ -187,7 +188,7 @@ def _rotting_by_owner(base) -> list[dict]:
     sql = f"""
         SELECT b.oid, b.o_first, b.o_last, b.o_user, COUNT(*),
                SUM(CASE WHEN {any_flag} > 0 THEN 1 ELSE 0 END),
-               SUM(CASE WHEN {any_flag} > 0 THEN b.amount END),
+               SUM(CASE WHEN {any_flag} > 0 THEN b.amount_r END),
                {", ".join(f"SUM(b.{f})" for f in FLAG_FIELDS)}
         FROM ({inner_sql}{fence}) b
         GROUP BY b.oid, b.o_first, b.o_last, b.o_user
@@ -218,7 +219,7 @@ def _summarise(owner_rows) -> dict:
 
 def rotting_summary(scope: ReportScope) -> dict:
     """How many open deals in scope carry each flag."""
-    return _summarise(_rotting_by_owner(rotting_queryset(scope)))
+    return _summarise(_rotting_by_owner(rotting_queryset(scope), scope))
 
 
 def rotting(
@@ -226,7 +227,7 @@ def rotting(
 ) -> Report:
     base = rotting_queryset(scope)
     flagged = base.filter(ANY_FLAG)
-    owner_groups = list(_rotting_by_owner(base))
+    owner_groups = list(_rotting_by_owner(base, scope))
     summary = _summarise(owner_groups)
     listing = flagged.filter(**{f"is_{flag}": 1}) if flag in ROT_FLAGS else flagged
     key = sort.lstrip("-")

@@ -13,14 +13,18 @@ import datetime as dt
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts import visibility
 from forecasting.periods import add_months, end_of_day, start_of_day
 from forecasting.scope import ViewerScope
-from pipeline.models import Activity, Lead, Opportunity, StageTransition
+from pipeline import conversion
+from pipeline.models import Activity, Lead, LineItem, Opportunity, StageTransition
 
 DEFAULT_IDLE_DAYS = 14
+NO_PRODUCT = "none"
+NO_CATEGORY = "No category"  # the product filter's value for deals without line items
 DEFAULT_MONTHS = 12
 
 
@@ -39,6 +43,10 @@ class ReportScope(ViewerScope):
     owner: object = None
     source: str = ""
     idle_days: int = DEFAULT_IDLE_DAYS
+    # A Product: deals selling it; NO_PRODUCT: deals without line items; a category name
+    # (``category``): deals selling a product of that category.
+    product: object = None
+    category: str = ""
     now: dt.datetime = field(default_factory=timezone.now)
 
     # --- the range as aware datetimes: [start 00:00, day after end 00:00) -----------------
@@ -69,6 +77,8 @@ class ReportScope(ViewerScope):
             "owner": self.owner.pk if self.owner else "",
             "source": self.source,
             "idle": self.idle_days if self.idle_days != DEFAULT_IDLE_DAYS else "",
+            "product": getattr(self.product, "pk", self.product) or "",
+            "category": self.category,
         }
         values.update(overrides)
         return {k: str(v) for k, v in values.items() if v not in ("", None)}
@@ -76,11 +86,36 @@ class ReportScope(ViewerScope):
     def querystring(self, **overrides) -> str:
         return urlencode(self.params(**overrides))
 
+    # --- money ----------------------------------------------------------------------------
+    def rates(self) -> dict:
+        """The exchange rates of the report's day (read once per scope)."""
+        if "_fx" not in self.__dict__:
+            self.__dict__["_fx"] = conversion.rates_on(self.today)
+        return self.__dict__["_fx"]
+
+    def amount(self, prefix: str = ""):
+        """A deal's amount in the reporting currency as of the report's day: open deals at
+        that day's rates, closed deals at their closed date's (``pipeline.conversion``)."""
+        return conversion.deal_amount(self.rates(), prefix)
+
     # --- scoped base querysets ------------------------------------------------------------
     def deals(self, *, source: bool = True):
         qs = self.narrow(Opportunity.objects.visible_to(self.user))
         if source and self.source:
             qs = qs.filter(lead__source=self.source)
+        return self.narrow_by_product(qs)
+
+    def narrow_by_product(self, qs, prefix: str = ""):
+        """``qs`` (deals, or rows of a deal via ``prefix``) narrowed by the product filter."""
+        pk = f"{prefix}pk" if prefix else "pk"
+        lines = LineItem.objects.filter(opportunity=OuterRef(pk))
+        if self.product == NO_PRODUCT:
+            qs = qs.filter(~Exists(lines))
+        elif self.product is not None:
+            qs = qs.filter(Exists(lines.filter(product=self.product)))
+        if self.category:
+            category = "" if self.category == NO_CATEGORY else self.category
+            qs = qs.filter(Exists(lines.filter(product__category=category)))
         return qs
 
     def leads(self):
@@ -99,7 +134,8 @@ class ReportScope(ViewerScope):
         When the scope is every deal of the pipeline (an admin, no people or source filter),
         the pipeline's stages select the rows on their own, without a semi-join over all
         deals."""
-        if visibility.sees_every_record(self.user) and not (self.team or self.owner or self.source):
+        narrowed = self.team or self.owner or self.source or self.product or self.category
+        if visibility.sees_every_record(self.user) and not narrowed:
             qs = StageTransition.objects.all()
             if self.pipeline is not None:
                 qs = qs.filter(to_stage__pipeline=self.pipeline)

@@ -50,7 +50,7 @@ def _scorecard_metrics(scope: ReportScope, user_ids: list[int]) -> dict[int, dic
     opened = (
         deals.filter(stage__kind=OPEN)
         .values("owner")
-        .annotate(open_count=Count("pk"), open_amount=Sum("amount"))
+        .annotate(open_count=Count("pk"), open_amount=Sum(scope.amount()))
         .order_by()
     )
     for r in opened:

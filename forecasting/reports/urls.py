@@ -11,6 +11,7 @@ urlpatterns = [
     path("rotting/", views.rotting, name="report_rotting"),
     path("scorecards/", views.scorecards, name="report_scorecards"),
     path("scorecards/<int:user_id>/", views.scorecard, name="report_scorecard"),
+    path("products/", views.products, name="report_products"),
     path("priorities/", views.priorities, name="report_priorities"),
     path("deals/", views.deals, name="report_deals"),
 ]

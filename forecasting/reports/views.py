@@ -23,6 +23,7 @@ from forecasting.reports import drilldown as drilldown_report
 from forecasting.reports import funnel as funnel_report
 from forecasting.reports import pipeline_created as pipeline_report
 from forecasting.reports import priorities as priorities_report
+from forecasting.reports import products as products_report
 from forecasting.reports import rotting as rotting_report
 from forecasting.reports import scorecards as scorecards_report
 from forecasting.reports import stages as stages_report
@@ -33,7 +34,7 @@ from forecasting.reports.scope import DEFAULT_IDLE_DAYS, default_range
 from forecasting.reports.tables import Report
 from pipeline.models import Pipeline
 
-RANGE_FIELDS = ("start", "end", "pipeline", "team", "owner", "source")
+RANGE_FIELDS = ("start", "end", "pipeline", "team", "owner", "source", "product", "category")
 
 REPORTS = [
     {
@@ -77,6 +78,13 @@ REPORTS = [
         "about": "Each rep beside the per-rep average and the team total: win rate, cycle, "
         "average deal, activities, open pipeline and quota attainment; one page per rep for a "
         "coaching conversation.",
+    },
+    {
+        "name": "report_products",
+        "title": "Products",
+        "question": "What sells, and what do we win?",
+        "about": "Won revenue, pipeline, win rate and average won deal by product and by "
+        "product category, in the reporting currency.",
     },
     {
         "name": "report_priorities",
@@ -295,7 +303,7 @@ def pipeline_by_month(request):
 @login_required
 @reads_from_replica
 def rotting(request):
-    form, scope = _form(request, fields=("pipeline", "team", "owner", "source", "idle"))
+    form, scope = _form(request, fields=("pipeline", "team", "owner", "source", "product", "idle"))
     flag = _options(request)["flag"]
     if flag not in rotting_report.ROT_FLAGS:
         flag = ""
@@ -344,9 +352,28 @@ def rotting(request):
 
 @login_required
 @reads_from_replica
+def products(request):
+    form, scope = _form(request)
+    group = _options(request)["group"] or "product"
+    if group not in products_report.GROUPS:
+        group = "product"
+    report = products_report.products(scope, group=group) if scope else None
+    tabs = []
+    for key, label in products_report.GROUPS.items():
+        params = request.GET.copy()
+        params["group"] = key
+        params.pop("export", None)
+        tabs.append((key, f"By {label.lower()}", f"?{params.urlencode()}"))
+    return _respond(request, "report_products", form, report, tabs=tabs, tab=group)
+
+
+@login_required
+@reads_from_replica
 def scorecards(request):
     form, scope = _form(request)
     report = scorecards_report.scorecards(scope) if scope else None
+    if report is not None:
+        report.tables.append(products_report.deal_size_table(scope))
     return _respond(request, "report_scorecards", form, report)
 
 

@@ -19,6 +19,7 @@ from forecasting.reports.links import deals_url
 from forecasting.reports.scope import ReportScope
 from forecasting.reports.sql import DateDiff, Median
 from forecasting.reports.tables import Column, Report, Table, mean, ratio_pct, to_date
+from pipeline import conversion
 from pipeline.models import Stage
 
 WON, LOST, OPEN = Stage.Kind.WON, Stage.Kind.LOST, Stage.Kind.OPEN
@@ -40,7 +41,7 @@ def closed_aggregates():
     return {
         "won": Count("pk", filter=won),
         "lost": Count("pk", filter=Q(stage__kind=LOST)),
-        "won_amount": Sum("amount", filter=won),
+        "won_amount": Sum(conversion.closed_amount(), filter=won),
         "cycle_days": Sum(cycle_days(), filter=won),
     }
 

@@ -13,12 +13,12 @@ from decimal import Decimal
 
 import django_filters
 from django import forms
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts import visibility
 from accounts.visibility import visible_teams, visible_users
-from pipeline.models import Opportunity, Pipeline, Stage
+from pipeline.models import LineItem, Opportunity, Pipeline, Product, Stage
 from pipeline.validators import BusinessDateFilter
 
 
@@ -68,8 +68,8 @@ CLOSE_CHOICES = (
 
 
 class BoardFilter(django_filters.FilterSet):
-    """Owner, team, close period or date range, amount range and text search (the board's
-    filters)."""
+    """Owner, team, close period or date range, amount range, product and text search (the
+    board's filters)."""
 
     owner = django_filters.ModelChoiceFilter(
         queryset=_owners, label="Owner", empty_label="All owners"
@@ -108,6 +108,12 @@ class BoardFilter(django_filters.FilterSet):
         max_digits=14,
         decimal_places=2,
     )
+    product = django_filters.ModelChoiceFilter(
+        queryset=Product.objects.order_by("name", "id"),
+        method="by_product",
+        label="Product",
+        empty_label="All products",
+    )
     q = django_filters.CharFilter(method="search", label="Search", max_length=100)
 
     class Meta:
@@ -138,6 +144,13 @@ class BoardFilter(django_filters.FilterSet):
         if first is not None:
             queryset = queryset.filter(expected_close_date__gte=first)
         return queryset.filter(expected_close_date__lt=after)
+
+    def by_product(self, queryset, name, value):
+        """Deals with a line item of the product (inactive products included)."""
+        if not value:
+            return queryset
+        lines = LineItem.objects.filter(opportunity=OuterRef("pk"), product=value)
+        return queryset.filter(Exists(lines))
 
     def search(self, queryset, name, value):
         value = (value or "").strip()

@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.visibility import visible_users
+from pipeline.conversion import deal_currencies
 from pipeline.models import ForecastCategory, Opportunity, Stage
 from pipeline.selectors.opportunities import (
     company_choices,
@@ -103,6 +104,10 @@ class OpportunityForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
         help_text="In full, e.g. 48000.",
     )
+    currency = forms.ChoiceField(
+        choices=(),
+        help_text="The currency of the amount and of the line items' prices.",
+    )
     expected_close_date = BusinessDateField(
         widget=DATE, error_messages={"required": "Enter the expected close date."}
     )
@@ -125,6 +130,18 @@ class OpportunityForm(forms.Form):
         self.fields["owner"].queryset = visible_users(user).order_by("username")
         if "pipeline" in self.fields:
             self.fields["pipeline"].queryset = pipeline_choices()
+        codes = deal_currencies()
+        current = self.initial.get("currency")
+        if current and current not in codes:
+            codes.append(current)
+        self.fields["currency"].choices = [(c, c) for c in codes]
+        self.fields["currency"].initial = codes[0]
+        key = self.add_prefix("currency")
+        if self.is_bound and not self.data.get(key):
+            # A form posted without a currency (an older page, a script) keeps the deal's; a
+            # new deal takes the reporting currency.
+            self.data = self.data.copy()
+            self.data[key] = current or codes[0]
         if not self.is_bound and "owner" not in self.initial:
             self.initial["owner"] = user.pk
         self.company_q = (company_q or "").strip()[:100]
@@ -160,6 +177,15 @@ class OpportunityForm(forms.Form):
             listed += list(contacts.filter(pk=contact_id))
         _set_choices(self.fields["contact"], listed)
 
+    def clean_currency(self):
+        """A form posted without a currency keeps the deal's (a new deal: the reporting
+        currency)."""
+        return (
+            self.cleaned_data.get("currency")
+            or self.initial.get("currency")
+            or (self.fields["currency"].initial)
+        )
+
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
         if not name:
@@ -191,6 +217,7 @@ EDITABLE = (
     "contact",
     "owner",
     "amount",
+    "currency",
     "expected_close_date",
     "probability",
     "forecast_category",
@@ -230,6 +257,10 @@ class OpportunityEditForm(VersionedForm, OpportunityForm):
         for name in EDITABLE:
             self.fields[name].show_hidden_initial = True
         if opportunity.line_items.exists():
+            self.fields["currency"].disabled = True
+            self.fields[
+                "currency"
+            ].help_text = "The line items are priced in this currency; remove them to change it."
             self.fields["amount"].disabled = True
             self.fields[
                 "amount"
@@ -271,8 +302,8 @@ class OpportunityEditForm(VersionedForm, OpportunityForm):
             if name == "forecast_category":
                 seen_key, now_key = seen_key or "", now_key or ""
             if raw is None or seen_key != now_key:
-                if raw is None and not now_key:
-                    continue
+                if raw is None and (not now_key or name == "currency"):
+                    continue  # a form without the field (an older page) saw nothing of it
                 out.append(
                     {
                         "field": name,

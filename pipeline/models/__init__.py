@@ -17,6 +17,7 @@ from pipeline.models.activities import (
 )
 from pipeline.models.companies import Company, DealLinkedQuerySet
 from pipeline.models.contacts import Contact
+from pipeline.models.exchange_rates import ExchangeRate
 from pipeline.models.leads import Lead
 from pipeline.models.line_items import LineItem
 from pipeline.models.opportunities import Opportunity, OpportunityQuerySet, StageTransition
@@ -42,6 +43,7 @@ __all__ = [
     "Contact",
     "DealLinkedQuerySet",
     "DealScore",
+    "ExchangeRate",
     "ExitCriterion",
     "ForecastCategory",
     "Lead",

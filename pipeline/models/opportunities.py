@@ -11,6 +11,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from accounts.visibility import VisibleQuerySet
+from pipeline.currency import reporting_currency, validate_currency
 from pipeline.models.companies import Company
 from pipeline.models.contacts import Contact
 from pipeline.models.stages import MONEY, PERCENT, ForecastCategory, LostReason, Pipeline, Stage
@@ -60,6 +61,13 @@ class Opportunity(models.Model):
     stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="opportunities")
     amount = models.DecimalField(
         **MONEY, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))]
+    )
+    currency = models.CharField(
+        max_length=3,
+        default=reporting_currency,
+        validators=[validate_currency],
+        help_text="The currency of the amount and the line items (ISO 4217); totals convert "
+        "it to the reporting currency (pipeline.conversion).",
     )
     probability = models.PositiveSmallIntegerField(
         null=True,
@@ -114,7 +122,14 @@ class Opportunity(models.Model):
 
     objects = OpportunityQuerySet.as_manager()
 
-    TRACKED_FIELDS = ("amount", "expected_close_date", "owner", "probability", "forecast_category")
+    TRACKED_FIELDS = (
+        "amount",
+        "currency",
+        "expected_close_date",
+        "owner",
+        "probability",
+        "forecast_category",
+    )
 
     class Meta:
         ordering = ["expected_close_date", "id"]
@@ -123,9 +138,10 @@ class Opportunity(models.Model):
             models.Index(fields=["pipeline", "stage", "expected_close_date"]),
             models.Index(fields=["owner", "stage", "expected_close_date"]),
             # Board column totals: count, amount and weighted amount per stage of a scope,
-            # answered from the index alone.
+            # converted per currency, answered from the index alone.
             models.Index(
-                fields=["owner", "stage", "amount", "probability"], name="opp_owner_stage_totals"
+                fields=["owner", "stage", "currency", "amount", "probability"],
+                name="opp_owner_stage_cur_totals",
             ),
             models.Index(fields=["owner", "-expected_close_date"]),
             models.Index(fields=["expected_close_date"]),

@@ -2,8 +2,10 @@
 
 Cost does not depend on the number of deals (DESIGN.md §6):
 
-- the column headers (count, total, weighted total of the whole filtered column) come from
-  ONE grouped aggregate query, the weighted sum through ``pipeline.expressions``;
+- the column headers (count, total, weighted total of the whole filtered column, in the
+  reporting currency at today's rates by ``pipeline.conversion``) come from ONE aggregate
+  query grouped by stage and currency, the weighted sum through ``pipeline.expressions``,
+  plus one query for today's rates;
 - the cards come from one ``UNION ALL`` of per-stage ``LIMIT`` queries where the database
   supports it (PostgreSQL), each walking the (pipeline, stage, expected_close_date) index,
   else from one query per open stage (a fixed number);
@@ -26,7 +28,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from pipeline import expressions
+from pipeline import conversion, expressions
+from pipeline.currency import reporting_currency
 from pipeline.filters.opportunities import BoardFilter
 from pipeline.models import Company, Opportunity, Pipeline, Stage
 
@@ -43,6 +46,7 @@ CARD_FIELDS = (
     "id",
     "name",
     "amount",
+    "currency",
     "expected_close_date",
     "next_step",
     "version",
@@ -114,38 +118,62 @@ def board_filter(*, user, params, request=None) -> BoardFilter:
     return BoardFilter(params, queryset=Opportunity.objects.visible_to(user), request=request)
 
 
-def column_totals(qs: QuerySet, stages: list[Stage]) -> dict[int, dict]:
-    """count, total and weighted total per stage of the whole filtered column: one query.
+def column_totals(
+    qs: QuerySet, stages: list[Stage], *, fx: dict[str, Decimal] | None = None, missing=None
+) -> dict[int, dict]:
+    """count, total and weighted total per stage of the whole filtered column, in the
+    reporting currency at today's rates ``fx`` (``pipeline.conversion``): one query.
 
-    The query groups by stage and needs no join: the weighted total comes from two plain
-    sums through ``expressions.stage_weighted_total`` (the same number as summing
-    ``weighted_amount`` per deal, without a join and a CASE for every deal)."""
+    The query groups by stage and currency and needs no join (the owner, stage, currency,
+    amount, probability index answers it): the weighted total comes from two plain sums
+    through ``expressions.stage_weighted_total`` (the same number as summing
+    ``weighted_amount`` per deal, without a join and a CASE for every deal). Deals of a
+    currency without a rate are counted but not summed; ``missing`` (a list) receives their
+    :class:`~pipeline.conversion.MissingRate`."""
     by_id = {s.pk: s for s in stages}
+    if fx is None:
+        fx = conversion.rates_on(timezone.localdate())
+    amount = conversion.open_amount(F("amount"), F("currency"), fx)
     rows = (
         qs.filter(stage_id__in=list(by_id))
         .order_by()
-        .values("stage_id")
+        .values("stage_id", "currency")
         .annotate(
             n=Count("*"),
-            total=Sum("amount"),
-            overridden=Sum(F("amount") * F("probability")),
-            by_stage=Sum("amount", filter=Q(probability__isnull=True)),
+            total=Sum(amount),
+            overridden=Sum(amount * F("probability")),
+            by_stage=Sum(amount, filter=Q(probability__isnull=True)),
         )
     )
-    out = {}
+    sums: dict[int, dict] = {}
+    unconverted: dict[str, int] = {}
     for r in rows:
-        stage = by_id[r["stage_id"]]
+        acc = sums.setdefault(r["stage_id"], {"n": 0, "total": 0, "over": 0, "rest": 0})
+        acc["n"] += r["n"]
+        if r["total"] is None and r["currency"] != reporting_currency():
+            unconverted[r["currency"]] = unconverted.get(r["currency"], 0) + r["n"]
+            continue
+        # SQLite sums decimals as floats; money is shown to the cent everywhere.
+        acc["total"] += Decimal(str(r["total"] or 0))
+        acc["over"] += Decimal(str(r["overridden"] or 0))
+        acc["rest"] += Decimal(str(r["by_stage"] or 0))
+    if missing is not None:
+        missing.extend(
+            conversion.missing_from_groups(unconverted, rates=fx, on=timezone.localdate())
+        )
+    out = {}
+    for sid, acc in sums.items():
+        stage = by_id[sid]
         out[stage.pk] = {
             "stage_id": stage.pk,
-            "n": r["n"],
-            # SQLite sums decimals as floats; money is shown to the cent everywhere.
-            "total": expressions.to_cents(r["total"]),
+            "n": acc["n"],
+            "total": expressions.to_cents(acc["total"]),
             "weighted": expressions.to_cents(
                 expressions.stage_weighted_total(
                     stage,
-                    total=r["total"],
-                    amount_times_override=r["overridden"],
-                    amount_without_override=r["by_stage"],
+                    total=acc["total"],
+                    amount_times_override=acc["over"],
+                    amount_without_override=acc["rest"],
                 )
             ),
         }
@@ -188,11 +216,18 @@ def card_rows(qs: QuerySet, stage_ids: list[int], *, limit: int | None = None) -
     return rows
 
 
-def decorate_cards(rows: list[dict], stages: dict[int, Stage], *, now=None) -> list[dict]:
+def decorate_cards(
+    rows: list[dict], stages: dict[int, Stage], *, now=None, fx: dict[str, Decimal] | None = None
+) -> list[dict]:
     """Add what a card shows besides its fields: days in stage, rotting and overdue flags,
-    and the URLs of the deal and its move action (built once, not reversed per card)."""
+    the URLs of the deal and its move action (built once, not reversed per card), and for a
+    deal in another currency its amount converted at today's rates ``fx`` (``converted``,
+    None without a rate)."""
     now = now or timezone.now()
     today = timezone.localdate(now)
+    reporting = reporting_currency()
+    if fx is None and any(row["currency"] != reporting for row in rows):
+        fx = conversion.rates_on(today)
     detail = reverse("pipeline:opportunity_detail", args=[0]).replace("/0/", "/{}/")
     move = reverse("pipeline:opportunity_move", args=[0]).replace("/0/", "/{}/")
     for row in rows:
@@ -203,6 +238,8 @@ def decorate_cards(rows: list[dict], stages: dict[int, Stage], *, now=None) -> l
         row["overdue"] = row["expected_close_date"] < today
         row["url"] = detail.format(row["id"])
         row["move_url"] = move.format(row["id"])
+        if row["currency"] != reporting:
+            row["converted"] = conversion.convert(row["amount"], fx.get(row["currency"]))
     return rows
 
 
@@ -215,6 +252,8 @@ class Board:
     filterset: BoardFilter | None
     won_stage: Stage | None = None
     lost_stages: list[Stage] = field(default_factory=list)
+    missing_rates: list[conversion.MissingRate] = field(default_factory=list)
+    currency: str = field(default_factory=reporting_currency)
 
     @property
     def open_stages(self) -> list[Stage]:
@@ -245,9 +284,11 @@ def board_for(*, user, params, request=None, now: dt.datetime | None = None) -> 
     filterset = board_filter(user=user, params=params, request=request)
     qs = filterset.qs
     ids = [s.pk for s in open_stages]
-    totals = column_totals(qs, open_stages)
+    fx = conversion.rates_on(timezone.localdate(now))
+    missing: list[conversion.MissingRate] = []
+    totals = column_totals(qs, open_stages, fx=fx, missing=missing)
     rows = card_rows(qs.filter(pipeline=pipeline), ids)
-    rows = decorate_cards(rows, {s.pk: s for s in stages}, now=now)
+    rows = decorate_cards(rows, {s.pk: s for s in stages}, now=now, fx=fx)
     columns = {s.pk: Column(stage=s) for s in open_stages}
     for sid, t in totals.items():
         col = columns[sid]
@@ -262,6 +303,7 @@ def board_for(*, user, params, request=None, now: dt.datetime | None = None) -> 
         filterset=filterset,
         won_stage=next((s for s in stages if s.kind == Stage.Kind.WON), None),
         lost_stages=[s for s in stages if s.kind == Stage.Kind.LOST],
+        missing_rates=missing,
     )
 
 
@@ -272,12 +314,13 @@ def column_page(
     limit = limit or card_limit()
     filterset = board_filter(user=user, params=params, request=request)
     qs = filterset.qs
-    totals = column_totals(qs, [stage]).get(stage.pk)
+    fx = conversion.rates_on(timezone.localdate())
+    totals = column_totals(qs, [stage], fx=fx).get(stage.pk)
     col = Column(stage=stage, offset=offset)
     if totals:
         col.count, col.total, col.weighted = totals["n"], totals["total"], totals["weighted"]
     rows = list(_cards_query(qs.filter(pipeline=stage.pipeline_id), stage.pk, offset, limit))
-    col.cards = decorate_cards(rows, {stage.pk: stage})
+    col.cards = decorate_cards(rows, {stage.pk: stage}, fx=fx)
     return col, filterset
 
 

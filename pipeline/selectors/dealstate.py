@@ -28,6 +28,12 @@ The pipeline as it stood at the end of ``D`` in ``settings.TIME_ZONE``
   probabilities and default categories are the stages' current configuration; team
   membership is the reps' current team.
 
+Amounts (``s_amount``) are in the reporting currency by the one rule of
+:mod:`pipeline.conversion`: an open deal at the rate of ``D`` (``fx``, the rates of the as-of
+date), a closed deal at the rate of its closed date; a deal without a rate has a NULL amount,
+which sums leave out and :func:`pipeline.conversion.missing_rates` reports. The currency of a
+past state is that of the deal's last field-history row, as its amount is.
+
 Probabilities follow DESIGN.md §3 (``pipeline.expressions``); in pipelines with
 ``use_empirical_probabilities`` an open deal without an override is weighted by its stage's
 empirical win rate instead when the caller passes those ``rates`` (``{stage id: percent}``,
@@ -60,7 +66,7 @@ from django.db.models.sql.constants import INNER as INNER_JOIN
 from django.db.models.sql.constants import LOUTER as LOUTER_JOIN
 from django.utils import timezone
 
-from pipeline import expressions
+from pipeline import conversion, expressions
 from pipeline.models import ForecastCategory, Opportunity, Stage, StageTransition
 
 ZERO = Decimal("0")
@@ -103,7 +109,7 @@ def _empirical_probability(
     return Case(*whens, default=default, output_field=IntegerField())
 
 
-def _live_state(rates, prefix: str = "s_"):
+def _live_state(rates, prefix: str = "s_", fx=None):
     prob = expressions.effective_probability()
     if rates:
         prob = _empirical_probability(rates, stage_field="stage_id", default=prob)
@@ -113,7 +119,7 @@ def _live_state(rates, prefix: str = "s_"):
         "entered": F("stage_entered_at"),
         "owner": F("owner_id"),
         "pipeline": F("pipeline_id"),
-        "amount": F("amount"),
+        "amount": conversion.deal_amount(fx if fx is not None else conversion.rates_on(today())),
         "close": F("expected_close_date"),
         "prob": prob,
         "category": expressions.effective_forecast_category(),
@@ -122,11 +128,11 @@ def _live_state(rates, prefix: str = "s_"):
     return {f"{prefix}{k}": v for k, v in state.items()}
 
 
-def live_deals(*, rates: dict[int, int] | None = None, queryset=None):
+def live_deals(*, rates: dict[int, int] | None = None, queryset=None, fx=None):
     """Deals as they stand now, with the state annotations (DESIGN §3 via
-    ``pipeline.expressions``)."""
+    ``pipeline.expressions``); ``fx`` are today's exchange rates (fetched when None)."""
     qs = Opportunity.objects.all() if queryset is None else queryset
-    return qs.alias(override=F("probability")).annotate(**_live_state(rates))
+    return qs.alias(override=F("probability")).annotate(**_live_state(rates, fx=fx))
 
 
 class _LateralJoin:
@@ -275,10 +281,13 @@ _HISTORY_FIELDS = {
     "h_close": ("expected_close_date", DateField()),
     "h_owner": ("owner_id", BigIntegerField()),
     "h_cat": ("forecast_category", CharField()),
+    "h_currency": ("currency", CharField()),
 }
 
 
-def _reconstructed_state(qs, on: dt.date, rates, prefix: str = "s_", *, required: bool = True):
+def _reconstructed_state(
+    qs, on: dt.date, rates, prefix: str = "s_", *, required: bool = True, fx=None
+):
     """``qs`` joined laterally to each deal's last stage transition and last field-history
     row before the end of ``on`` (the indexes ``(opportunity_id, changed_at, id)`` and
     ``(id, history_date, history_id)`` find each in one probe), and the state expressions
@@ -366,11 +375,19 @@ def _reconstructed_state(qs, on: dt.date, rates, prefix: str = "s_", *, required
         "entered": entered,
         "owner": Coalesce(h["h_owner"], F("owner_id"), output_field=BigIntegerField()),
         "pipeline": F("pipeline_id"),
-        "amount": Coalesce(
-            h["h_amount"],
-            t["t_amount"],
-            Case(When(untouched, then=F("amount")), default=Value(None)),
-            output_field=MONEY_FIELD,
+        # In the reporting currency by the one rule of pipeline.conversion: an open deal at
+        # the rate of ``on``, a closed one at the rate of its closed date.
+        "amount": conversion.reporting_amount(
+            amount=Coalesce(
+                h["h_amount"],
+                t["t_amount"],
+                Case(When(untouched, then=F("amount")), default=Value(None)),
+                output_field=MONEY_FIELD,
+            ),
+            currency=Coalesce(h["h_currency"], F("currency"), output_field=CharField()),
+            kind=kind,
+            closed_date=closed_date,
+            rates=fx if fx is not None else conversion.rates_on(on),
         ),
         "close": close,
         "prob": prob,
@@ -396,13 +413,15 @@ def _reconstructed_state(qs, on: dt.date, rates, prefix: str = "s_", *, required
     return qs.annotate(**{f"{prefix}{k}": v for k, v in state.items()})
 
 
-def reconstructed_deals(*, on: dt.date, rates: dict[int, int] | None = None, queryset=None):
+def reconstructed_deals(
+    *, on: dt.date, rates: dict[int, int] | None = None, queryset=None, fx=None
+):
     """Deals as they stood at the end of ``on``, reconstructed from the stage transitions and
     the field history (see the module docstring) in one query with two lateral joins per
     deal; deals created later are excluded."""
     qs = Opportunity.objects.all() if queryset is None else queryset
     qs = qs.filter(created_at__lt=end_of_day(on))
-    return _reconstructed_state(qs, on, rates or {})
+    return _reconstructed_state(qs, on, rates or {}, fx=fx)
 
 
 def weighted_expression():
@@ -410,12 +429,12 @@ def weighted_expression():
     return expressions.Percent(F("s_amount") * F("s_prob"))
 
 
-def state_at(qs, on: dt.date, prefix: str, rates):
+def state_at(qs, on: dt.date, prefix: str, rates, fx=None):
     """``qs`` annotated with the state of each deal at the end of ``on``: ``{prefix}kind``,
     ``{prefix}stage``, ``{prefix}owner``, ``{prefix}pipeline``, ``{prefix}amount``,
     ``{prefix}close``, ``{prefix}prob``, ``{prefix}category``, ``{prefix}period`` (kind is
     NULL where the deal did not exist yet). Annotating two dates gives both states in one
     query (four lateral joins at most)."""
     if on >= today():
-        return qs.alias(override=F("probability")).annotate(**_live_state(rates, prefix))
-    return _reconstructed_state(qs, on, rates, prefix, required=False)
+        return qs.alias(override=F("probability")).annotate(**_live_state(rates, prefix, fx))
+    return _reconstructed_state(qs, on, rates, prefix, required=False, fx=fx)

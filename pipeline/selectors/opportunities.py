@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.visibility import can_reopen
-from pipeline import expressions
+from pipeline import conversion, expressions
 from pipeline.filters.opportunities import OpportunityFilter
 from pipeline.models import (
     Company,
@@ -39,6 +39,7 @@ def opportunity_list(*, user, params, request=None) -> tuple[OpportunityFilter, 
         .only(
             "name",
             "amount",
+            "currency",
             "probability",
             "expected_close_date",
             "closed_on",
@@ -59,7 +60,10 @@ def opportunity_list(*, user, params, request=None) -> tuple[OpportunityFilter, 
             "stage__rot_after_days",
             "pipeline__name",
         )
-        .annotate(weighted=expressions.weighted_amount())
+        .annotate(
+            weighted=expressions.weighted_amount(),
+            amount_reporting=conversion.deal_amount(conversion.rates_on(timezone.localdate())),
+        )
     )
     filterset = OpportunityFilter(params, queryset=base, request=request)
     qs = filterset.qs
@@ -127,6 +131,10 @@ def deal_flags(*, opportunity: Opportunity, now: dt.datetime | None = None) -> d
 def detail_context(*, user, opportunity: Opportunity) -> dict:
     flags = deal_flags(opportunity=opportunity)
     flags["can_reopen"] = opportunity.is_closed and can_reopen(user, opportunity)
+    if opportunity.currency != conversion.reporting_currency():
+        opportunity.amount_reporting = conversion.deal_in_reporting(
+            opportunity, on=timezone.localdate()
+        )
     return {
         "stage_bar": stage_bar(opportunity=opportunity),
         "forecast_label": ForecastCategory(opportunity.effective_forecast_category).label,

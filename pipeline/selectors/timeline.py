@@ -22,8 +22,9 @@ from django.utils import dateformat
 
 from accounts.models import User
 from accounts.visibility import can_see_owner, owner_q
+from pipeline.currency import reporting_currency
 from pipeline.models import Activity, ForecastCategory, Opportunity, Stage, StageTransition
-from pipeline.templatetags.opportune import money
+from pipeline.templatetags.opportune import money, money_in
 
 TRANSITION = "transition"
 FIELD_CHANGE = "field_change"
@@ -31,6 +32,7 @@ ACTIVITY = "activity"
 
 FIELD_LABELS = {
     "amount": "Amount",
+    "currency": "Currency",
     "expected_close_date": "Expected close date",
     "owner": "Owner",
     "probability": "Probability",
@@ -95,9 +97,17 @@ def _fmt_date(value) -> str:
     return dateformat.format(value, "M j, Y") if value else "none"
 
 
-def _fmt_field(field: str, value, users: dict[int, str]) -> str:
+def _fmt_amount(value, currency: str, places: int = 2) -> str:
+    """An amount of the deal's currency: as ``money`` in the reporting currency, else with
+    that currency's symbol and decimals."""
+    if currency and currency != reporting_currency():
+        return money_in(value, currency)
+    return money(value, places)
+
+
+def _fmt_field(field: str, value, users: dict[int, str], currency: str = "") -> str:
     if field == "amount":
-        return money(value, 2) if value is not None else "none"
+        return _fmt_amount(value, currency) if value is not None else "none"
     if field == "expected_close_date":
         return _fmt_date(value)
     if field == "owner":
@@ -128,6 +138,7 @@ def _transitions(user, where: Q, limit: int, *, link: bool) -> list[TimelineEntr
             "changed_by__first_name",
             "changed_by__last_name",
             "opportunity__name",
+            "opportunity__currency",
             "opportunity__stage_id",
             "opportunity__lost_note",
             "opportunity__lost_reason__name",
@@ -160,7 +171,7 @@ def _transitions(user, where: Q, limit: int, *, link: bool) -> list[TimelineEntr
                 who=_who(t.changed_by),
                 text=text,
                 label="Stage",
-                detail=f"{money(t.amount)} at {t.probability} %",
+                detail=f"{_fmt_amount(t.amount, opp.currency, 0)} at {t.probability} %",
                 link=_url("pipeline:opportunity_detail", t.opportunity_id) if link else "",
                 link_text=opp.name if link else "",
                 tone=tone,
@@ -196,8 +207,9 @@ def _field_changes(opportunity: Opportunity, limit: int) -> list[TimelineEntry]:
                     when=row.history_date,
                     who=_who(row.history_user),
                     text=(
-                        f"{FIELD_LABELS[field]} changed from {_fmt_field(field, old, users)} "
-                        f"to {_fmt_field(field, new, users)}"
+                        f"{FIELD_LABELS[field]} changed from "
+                        f"{_fmt_field(field, old, users, prev.currency)} "
+                        f"to {_fmt_field(field, new, users, row.currency)}"
                     ),
                     label=FIELD_LABELS[field],
                     sort_id=row.history_id,

@@ -39,7 +39,12 @@ from pipeline.services.opportunities import (
     update_opportunity,
 )
 from pipeline.services.scores import replace_scores
-from pipeline.services.validation import parse_date, parse_money, parse_probability
+from pipeline.services.validation import (
+    parse_currency,
+    parse_date,
+    parse_money,
+    parse_probability,
+)
 
 __all__ = [
     "CLOSED_EDITABLE",
@@ -59,6 +64,7 @@ __all__ = [
     "disqualify_lead",
     "log_activity",
     "move_opportunity",
+    "parse_currency",
     "parse_date",
     "parse_money",
     "parse_probability",

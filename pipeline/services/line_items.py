@@ -27,7 +27,7 @@ MAX_QUANTITY = Decimal("1e10")
 
 def deal_currency(opportunity: Opportunity) -> str:
     """The currency a deal's amount and line items are in."""
-    return reporting_currency()
+    return opportunity.currency or reporting_currency()
 
 
 def line_total(

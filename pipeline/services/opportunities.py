@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts import visibility
 from pipeline import board_cache, events
+from pipeline.currency import reporting_currency
 from pipeline.models import (
     Company,
     Contact,
@@ -26,6 +27,7 @@ from pipeline.models import (
 from pipeline.services.companies import check_company_visible
 from pipeline.services.validation import (
     check_version,
+    parse_currency,
     parse_date,
     parse_money,
     parse_probability,
@@ -39,6 +41,7 @@ OPPORTUNITY_EDITABLE = (
     "contact",
     "owner",
     "amount",
+    "currency",
     "probability",
     "expected_close_date",
     "forecast_category",
@@ -134,6 +137,11 @@ def _clean_opportunity_values(by, values: dict[str, Any], *, pipeline: Pipeline)
             out["amount"] = parse_money(out["amount"])
         except ValidationError as e:
             errors.update(e.message_dict)
+    if "currency" in out:
+        try:
+            out["currency"] = parse_currency(out["currency"])
+        except ValidationError as e:
+            errors.update(e.message_dict)
     if "probability" in out:
         try:
             out["probability"] = parse_probability(out["probability"])
@@ -205,6 +213,7 @@ def create_opportunity(
     forecast_category: str = "",
     next_step: str = "",
     next_step_due=None,
+    currency: str | None = None,
 ) -> Opportunity:
     """Create a deal in ``stage`` (default: the pipeline's first open stage) and record its
     entry as the first stage transition."""
@@ -216,6 +225,7 @@ def create_opportunity(
             "contact": contact,
             "owner": owner or by,
             "amount": amount,
+            "currency": currency or reporting_currency(),
             "probability": probability,
             "expected_close_date": expected_close_date,
             "forecast_category": forecast_category,
@@ -263,6 +273,7 @@ def update_opportunity(*, opportunity: Opportunity, by, version, **changes) -> O
         # editable (its amount, dates ...) until someone reassigns it.
         del changes["owner"]
     values = _clean_opportunity_values(by, changes, pipeline=current.pipeline)
+    current_currency = current.currency
     changed_fields = []
     for field, value in values.items():
         old = (
@@ -276,6 +287,13 @@ def update_opportunity(*, opportunity: Opportunity, by, version, **changes) -> O
             changed_fields.append(field)
     if not changed_fields:
         return current
+    if "currency" in changed_fields and current.line_items.exists():
+        raise ValidationError(
+            {
+                "currency": "This deal's line items are priced in "
+                f"{current_currency}; remove them before changing its currency."
+            }
+        )
     if "amount" in changed_fields and current.line_items.exists():
         raise ValidationError(
             {

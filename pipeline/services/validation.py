@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts import visibility
+from pipeline.currency import validate_currency
 from pipeline.validators import validate_business_date
 
 
@@ -48,6 +49,18 @@ def parse_money(value, field: str = "amount") -> Decimal:
     if amount >= Decimal("1e12"):
         raise ValidationError({field: "The amount is too large (at most 999,999,999,999.99)."})
     return amount.quantize(Decimal("0.01"))
+
+
+def parse_currency(value, field: str = "currency") -> str:
+    """An ISO 4217 currency code (``eur`` → ``EUR``); empty or unknown codes are refused."""
+    code = str(value or "").strip().upper()
+    if not code:
+        raise ValidationError({field: "Choose the deal's currency, e.g. EUR, GBP or USD."})
+    try:
+        validate_currency(code)
+    except ValidationError as e:
+        raise ValidationError({field: e.messages[0]}) from None
+    return code
 
 
 def parse_probability(value) -> int | None:

@@ -1,10 +1,11 @@
 """Formatting shared by every page: one helper for money, one for percentages, so the same
 figure looks the same everywhere."""
 
+import functools
 from contextlib import suppress
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from babel.numbers import UnknownCurrencyError, format_currency
+from babel.numbers import UnknownCurrencyError, format_currency, get_currency_symbol
 from django import template
 from django.conf import settings
 from django.utils.translation import to_locale
@@ -13,12 +14,20 @@ from pipeline.currency import round_money
 
 register = template.Library()
 
-SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+@functools.cache
+def currency_symbol(code: str) -> str:
+    """The symbol of ``code`` in the site's locale from babel's CLDR data (``$``, ``€``,
+    ``£``); a symbol that is letters (``CHF``) is followed by a space."""
+    try:
+        symbol = get_currency_symbol(code, locale=to_locale(settings.LANGUAGE_CODE))
+    except (UnknownCurrencyError, ValueError):
+        symbol = code
+    return symbol + " " if symbol[-1:].isalpha() else symbol
 
 
 def _symbol() -> str:
-    code = settings.OPPORTUNE_CURRENCY
-    return SYMBOLS.get(code, code + " ")
+    return currency_symbol(settings.OPPORTUNE_CURRENCY)
 
 
 def _dec(value) -> Decimal | None:
@@ -45,11 +54,11 @@ def money(value, places: int = 0) -> str:
     return f"{sign}{_symbol()}{abs(d):,.{int(places)}f}"
 
 
-def whole_money_formatter():
+def whole_money_formatter(currency: str | None = None):
     """``money`` (whole units) for many amounts in one go, e.g. the board's cards: the
     currency symbol is looked up once and Decimal amounts skip the parsing. Same output as
-    ``money(value)``."""
-    symbol = _symbol()
+    ``money(value)``; with ``currency``, in that currency's symbol."""
+    symbol = currency_symbol(currency) if currency else _symbol()
     one = Decimal(1)
 
     def fmt(value) -> str:
@@ -122,3 +131,25 @@ def points(value) -> str:
     if n == 0:
         return "±0 points"
     return f"{'+' if n > 0 else '−'}{abs(n)} point{'s' if abs(n) != 1 else ''}"
+
+
+@register.filter
+def deal_money(deal, field: str = "amount") -> str:
+    """A deal's amount in its own currency (babel: symbol and decimals), followed by the
+    figure in the reporting currency where the currencies differ (``amount_reporting``,
+    annotated by the selectors per ``pipeline.conversion``): ``€12,000.00 ≈ $13,020.00``.
+    ``deal_money:"weighted"`` shows the weighted amount the same way. A deal in the reporting
+    currency shows as ``money`` does."""
+    code = getattr(deal, "currency", None) or settings.OPPORTUNE_CURRENCY
+    value = getattr(deal, field if field != "weighted" else "weighted_amount", None)
+    if field == "weighted" and hasattr(deal, "weighted"):
+        value = deal.weighted
+    if code == settings.OPPORTUNE_CURRENCY:
+        return money(value)
+    text = money_in(value, code)
+    converted = getattr(deal, "amount_reporting", None)
+    if converted is None:
+        return f"{text} (no {code} rate)"
+    if field == "weighted" and deal.amount:
+        converted = Decimal(converted) * Decimal(value or 0) / deal.amount
+    return f"{text} ≈ {money_in(converted, settings.OPPORTUNE_CURRENCY)}"

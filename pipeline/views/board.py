@@ -22,6 +22,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from pipeline import board_cache
+from pipeline.currency import reporting_currency
 from pipeline.models import Stage
 from pipeline.selectors import board as selectors
 from pipeline.selectors.as_of import parse_as_of
@@ -44,12 +45,22 @@ def render_cards(cards: list[dict], *, next_url: str) -> str:
     value as Django does. The values it shows are formatted here, in one plain loop (a
     function call from inside a Jinja2 template costs more than the formatting)."""
     money = whole_money_formatter()
+    reporting = reporting_currency()
+    foreign: dict[str, object] = {}
     for c in cards:
         close = c["expected_close_date"]
         step = c["next_step"]
         c["warn"] = c["rotting"] or c["overdue"]
         c["step"] = step[:47] + "…" if len(step) > 48 else step
-        c["amount_label"] = money(c["amount"])
+        code = c["currency"]
+        if code == reporting:
+            c["amount_label"] = money(c["amount"])
+        else:
+            fmt = foreign.get(code) or foreign.setdefault(code, whole_money_formatter(code))
+            converted = c.get("converted")
+            c["amount_label"] = fmt(c["amount"]) + (
+                f" ≈ {money(converted)}" if converted is not None else f" (no {code} rate)"
+            )
         c["close_iso"] = close.isoformat()
         c["close_label"] = f"{MONTHS[close.month - 1]} {close.day}"
     html = _cards_template().render(cards=cards, next_q=quote(next_url, safe=""))

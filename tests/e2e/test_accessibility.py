@@ -115,6 +115,7 @@ def test_manager_pages_have_no_accessibility_violations(demo, new_page):
         "/forecasting/reports/win-rate/",
         "/forecasting/reports/pipeline/",
         "/forecasting/reports/rotting/",
+        "/forecasting/reports/products/",
         "/forecasting/reports/scorecards/",
         "/forecasting/reports/priorities/",
         "/pipeline/board/",

@@ -17,7 +17,7 @@ def _digest() -> str:
     rows = Opportunity.objects.order_by("id").values_list(
         "name", "owner__username", "stage__name", "company__name", "contact__email", "amount",
         "expected_close_date", "closed_on", "created_at", "stage_entered_at", "forecast_category",
-        "lost_reason__name",
+        "lost_reason__name", "currency",
     )  # fmt: skip
     transitions = StageTransition.objects.order_by("id").values_list(
         "opportunity__name", "from_stage__name", "to_stage__name", "changed_at", "amount"
@@ -155,8 +155,8 @@ def test_seed_demo_transitions_know_when_each_stage_was_left():
 
 @pytest.mark.django_db
 def test_seed_demo_offers_a_product_catalogue_a_rep_can_sell_from(settings):
-    """The demo's catalogue is priced in the installation's currency, and a line item on a
-    seeded deal starts from that list price."""
+    """The demo's catalogue is priced in the installation's currency (and two others), and a
+    line item on a seeded deal starts from the list price in the deal's currency."""
     from decimal import Decimal
 
     from pipeline import services
@@ -166,10 +166,42 @@ def test_seed_demo_offers_a_product_catalogue_a_rep_can_sell_from(settings):
     demo.seed(opportunities=30, seed=1, today=TODAY)
     assert Product.objects.count() == len(DEMO_CATALOGUE)
     product = Product.objects.get(code="SVC-ONB")
-    assert list(product.prices.values_list("currency", "unit_price")) == [
-        (settings.OPPORTUNE_CURRENCY, Decimal("2300.00"))
-    ]
-    deal = Opportunity.objects.filter(stage__kind="open").order_by("id").first()
+    assert (settings.OPPORTUNE_CURRENCY, Decimal("2300.00")) in list(
+        product.prices.values_list("currency", "unit_price")
+    )
+    assert product.prices.count() == 3
+    deal = (
+        Opportunity.objects.filter(stage__kind="open", currency=settings.OPPORTUNE_CURRENCY)
+        .order_by("id")
+        .first()
+    )
+    lines = sum(deal.line_items.values_list("total", flat=True), Decimal(0))
     services.add_line_item(opportunity=deal, by=deal.owner, version=deal.version, product=product)
     deal.refresh_from_db()
-    assert deal.amount == Decimal("2300.00")
+    assert deal.amount == lines + Decimal("2300.00")
+
+
+@pytest.mark.django_db
+def test_seed_demo_sells_from_the_catalogue_in_three_currencies(settings):
+    """Most seeded deals have line items whose sum is the amount; a minority of recent deals
+    are in the two other currencies, and every one of them has a rate for every day it
+    existed, so nothing in the demo warns of a missing rate."""
+    from django.db.models import Count, Sum
+
+    from pipeline import conversion
+    from pipeline.models import ExchangeRate, LineItem
+
+    demo.seed(opportunities=400, seed=3, today=TODAY)
+    deals = Opportunity.objects.annotate(n=Count("line_items"), s=Sum("line_items__total"))
+    with_lines = deals.filter(n__gt=0)
+    assert with_lines.count() > 0.6 * 400
+    assert all(d.s == d.amount for d in with_lines)
+    by_currency = dict(
+        Opportunity.objects.values_list("currency").annotate(n=Count("pk")).order_by()
+    )
+    assert set(by_currency) == {"USD", "EUR", "GBP"}
+    assert 0 < by_currency["EUR"] + by_currency["GBP"] < 0.2 * 400
+    assert ExchangeRate.objects.filter(currency="EUR").count() == 366
+    assert conversion.missing_rates(Opportunity.objects.all(), on=TODAY) == []
+    line = LineItem.objects.filter(opportunity__currency="EUR").select_related("product").first()
+    assert line.unit_price == line.product.prices.get(currency="EUR").unit_price

@@ -89,6 +89,7 @@ def test_history_tracks_only_the_forecast_fields(opportunity):
     assert tracked == {
         "id",
         "amount",
+        "currency",
         "expected_close_date",
         "owner",
         "probability",

@@ -1,0 +1,256 @@
+"""Deal amounts in the reporting currency: the one conversion rule, in Python and in SQL.
+
+Every deal has a currency (``Opportunity.currency``); totals, snapshots, forecasts, reports
+and Monte Carlo ranges are in the installation's reporting currency (``OPPORTUNE_CURRENCY``).
+They all convert through this module, so a figure means the same thing on every page.
+
+The rule
+--------
+* An amount in the reporting currency is never converted.
+* The rate of currency ``C`` on day ``D`` is the :class:`~pipeline.models.ExchangeRate` of
+  ``C`` with the latest date on or before ``D``: a rate holds until the next one.
+* An **open** deal converts at the rate of the as-of date: today for live figures (the board,
+  the dashboard, reports), the snapshot's date for a snapshot or a past state.
+* A **closed** deal (won or lost) converts at the rate of its closed date, whatever the as-of
+  date, so a won deal's revenue does not move with later rates.
+* The converted amount is ``amount × rate`` rounded half-up to the reporting currency's
+  decimals, deal by deal; a sum in the reporting currency is the sum of converted deals.
+* A deal whose currency has no rate on or before its date has **no** converted amount (``None``
+  in Python, ``NULL`` in SQL): sums leave it out, and :func:`missing_rates` names the
+  currencies, how many deals and from which date, so pages show a warning and the nightly
+  snapshot logs one. It is never counted as zero.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    Func,
+    Min,
+    OuterRef,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Round
+from django.db.models.lookups import Exact
+
+from pipeline.currency import decimals, reporting_currency, round_money
+from pipeline.models import ExchangeRate, ProductPrice, Stage
+
+RATE_FIELD = DecimalField(max_digits=18, decimal_places=8)
+MONEY_FIELD = DecimalField(max_digits=20, decimal_places=2)
+
+
+# --- Python -------------------------------------------------------------------------------
+
+
+def rates_on(day: dt.date) -> dict[str, Decimal]:
+    """The rate of every currency on ``day`` (its latest rate on or before it): one query
+    (``DISTINCT ON`` walking the (currency, date) index on PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        rows = (
+            ExchangeRate.objects.filter(on_date__lte=day)
+            .order_by("currency", "-on_date")
+            .distinct("currency")
+            .values_list("currency", "rate")
+        )
+        return dict(rows)
+    latest = (
+        ExchangeRate.objects.filter(currency=OuterRef("currency"), on_date__lte=day)
+        .order_by("-on_date")
+        .values("on_date")[:1]
+    )
+    rows = ExchangeRate.objects.filter(on_date__lte=day, on_date=latest).values_list(
+        "currency", "rate"
+    )
+    return dict(rows)
+
+
+def rate_on(currency: str, day: dt.date) -> Decimal | None:
+    """The rate of ``currency`` on ``day``; 1 for the reporting currency; None when missing."""
+    if currency == reporting_currency():
+        return Decimal(1)
+    row = (
+        ExchangeRate.objects.filter(currency=currency, on_date__lte=day)
+        .order_by("-on_date")
+        .values_list("rate", flat=True)
+        .first()
+    )
+    return row
+
+
+def convert(amount: Decimal, rate: Decimal | None) -> Decimal | None:
+    """``amount × rate`` rounded half-up to the reporting currency's decimals (None without a
+    rate)."""
+    if rate is None or amount is None:
+        return None
+    return round_money(amount * rate, reporting_currency())
+
+
+def deal_rate_date(*, is_open: bool, closed_on: dt.date | None, on: dt.date) -> dt.date:
+    """The day whose rate converts a deal: ``on`` while it is open, else its closed date."""
+    return on if is_open or closed_on is None else closed_on
+
+
+def to_reporting(amount: Decimal, currency: str, *, day: dt.date) -> Decimal | None:
+    """One amount in ``currency`` converted at the rate of ``day`` (None when missing)."""
+    if currency == reporting_currency():
+        return amount
+    return convert(amount, rate_on(currency, day))
+
+
+def deal_in_reporting(deal, *, on: dt.date) -> Decimal | None:
+    """A deal's amount in the reporting currency as of ``on`` (the rule above)."""
+    day = deal_rate_date(is_open=deal.is_open, closed_on=deal.closed_on, on=on)
+    return to_reporting(deal.amount, deal.currency, day=day)
+
+
+def deal_currencies() -> list[str]:
+    """The currencies a deal can be in: the reporting currency, then every currency that
+    has an exchange rate or a list price (one query each)."""
+    reporting = reporting_currency()
+    codes = set(ExchangeRate.objects.values_list("currency", flat=True).distinct())
+    codes |= set(ProductPrice.objects.values_list("currency", flat=True).distinct())
+    return [reporting, *sorted(codes - {reporting})]
+
+
+# --- SQL ----------------------------------------------------------------------------------
+
+
+class RateOn(Func):
+    """``(SELECT rate … WHERE currency = C AND date <= D ORDER BY date DESC LIMIT 1)``: the
+    rate of a currency expression on a date expression, one probe of the (currency, date)
+    unique index."""
+
+    arity = 2
+    output_field = RATE_FIELD
+
+    def as_sql(self, compiler, connection, **extra_context):
+        currency, day = self.get_source_expressions()
+        cur_sql, cur_params = compiler.compile(currency)
+        day_sql, day_params = compiler.compile(day)
+        qn = connection.ops.quote_name
+        table = qn(ExchangeRate._meta.db_table)
+        return (
+            f"(SELECT fx.{qn('rate')} FROM {table} fx WHERE fx.{qn('currency')} = {cur_sql} "
+            f"AND fx.{qn('on_date')} <= {day_sql} ORDER BY fx.{qn('on_date')} DESC LIMIT 1)",
+            (*cur_params, *day_params),
+        )
+
+
+def _rounded(amount, rate):
+    return Round(amount * rate, decimals(reporting_currency()), output_field=MONEY_FIELD)
+
+
+def open_amount(amount, currency, rates: dict[str, Decimal]):
+    """An open deal's amount at the as-of date's ``rates`` (:func:`rates_on`): one CASE over
+    the currencies that have a rate, NULL for a currency without one."""
+    reporting = reporting_currency()
+    whens = [When(Exact(currency, Value(reporting)), then=amount)]
+    whens += [
+        When(Exact(currency, Value(code)), then=_rounded(amount, Value(rate, RATE_FIELD)))
+        for code, rate in sorted(rates.items())
+        if code != reporting
+    ]
+    return Case(*whens, default=Value(None, MONEY_FIELD), output_field=MONEY_FIELD)
+
+
+def reporting_amount(*, amount, currency, kind, closed_date, rates: dict[str, Decimal]):
+    """A deal's amount in the reporting currency, in SQL: open deals (``kind`` open) at
+    ``rates`` (the as-of date's), closed deals at the rate of ``closed_date``."""
+    reporting = reporting_currency()
+    return Case(
+        When(Exact(currency, Value(reporting)), then=amount),
+        When(Exact(kind, Value(Stage.Kind.OPEN)), then=open_amount(amount, currency, rates)),
+        default=_rounded(amount, RateOn(currency, closed_date)),
+        output_field=MONEY_FIELD,
+    )
+
+
+def closed_date(prefix: str = ""):
+    """The date a closed deal converts at: its closed date (its expected close date for a
+    deal closed before closed dates were kept)."""
+    return Coalesce(F(f"{prefix}closed_on"), F(f"{prefix}expected_close_date"))
+
+
+def deal_amount(rates: dict[str, Decimal], prefix: str = ""):
+    """:func:`reporting_amount` of the deals of an ``Opportunity`` queryset (``prefix`` for a
+    related model, e.g. ``"opportunity__"``) as of the date of ``rates``."""
+    return reporting_amount(
+        amount=F(f"{prefix}amount"),
+        currency=F(f"{prefix}currency"),
+        kind=F(f"{prefix}stage__kind"),
+        closed_date=closed_date(prefix),
+        rates=rates,
+    )
+
+
+def closed_amount(prefix: str = ""):
+    """A closed deal's amount in the reporting currency (the rate of its closed date), for
+    sums over won or lost deals only: needs no as-of rates."""
+    return Case(
+        When(Exact(F(f"{prefix}currency"), Value(reporting_currency())), then=F(f"{prefix}amount")),
+        default=_rounded(F(f"{prefix}amount"), RateOn(F(f"{prefix}currency"), closed_date(prefix))),
+        output_field=MONEY_FIELD,
+    )
+
+
+# --- Missing rates ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MissingRate:
+    """Deals of one currency left out of totals for want of a rate."""
+
+    currency: str
+    deals: int
+    since: dt.date | None
+
+    @property
+    def message(self) -> str:
+        n = f"{self.deals} deal{'s' if self.deals != 1 else ''}"
+        when = f" on or before {self.since:%Y-%m-%d}" if self.since else ""
+        return (
+            f"{n} in {self.currency} left out of the totals in {reporting_currency()}: no "
+            f"{self.currency} exchange rate{when}. Add the rate in Admin → Exchange rates "
+            f"or load a file with manage.py load_exchange_rates."
+        )
+
+
+def missing_rates(queryset, *, on: dt.date) -> list[MissingRate]:
+    """The currencies of the deals of ``queryset`` (an ``Opportunity`` queryset) that have no
+    rate for their date as of ``on``: one grouped query."""
+    reporting = reporting_currency()
+    has_rate = ExchangeRate.objects.filter(currency=OuterRef("currency"))
+    open_q = Q(stage__kind=Stage.Kind.OPEN)
+    rows = (
+        queryset.exclude(currency=reporting)
+        .annotate(fx_day=Case(When(open_q, then=Value(on)), default=closed_date()))
+        .filter(~Exists(has_rate.filter(on_date__lte=OuterRef("fx_day"))))
+        .order_by()
+        .values("currency")
+        .annotate(n=Count("pk"), since=Min("fx_day"))
+        .order_by("currency")
+    )
+    return [MissingRate(r["currency"], r["n"], r["since"]) for r in rows]
+
+
+def missing_from_groups(groups: dict[str, int], *, rates: dict[str, Decimal], on: dt.date):
+    """:class:`MissingRate` entries from deal counts per currency of open deals (the board's
+    totals query counts them) and the rates of ``on``."""
+    reporting = reporting_currency()
+    return [
+        MissingRate(code, n, on)
+        for code, n in sorted(groups.items())
+        if code != reporting and code not in rates and n
+    ]
