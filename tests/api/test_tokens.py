@@ -194,3 +194,46 @@ def test_token_read_costs_no_query_of_its_own(rep, opportunity, django_assert_nu
     client.get(url)
     with django_assert_num_queries(2):  # the deal, its line items; nothing for the token
         assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("change", ["deactivate", "revoke", "expire", "demote"])
+def test_token_cached_after_use_stops_at_once_after_a_bulk_update(
+    rep, manager, opportunity, change
+):
+    """``update()`` sends no post_save: the querysets announce what they changed, so the
+    cached token and user are dropped at once, not up to a minute later."""
+    from accounts.models import User
+
+    client = token_client(manager, scope="read")
+    url = f"/api/v1/opportunities/{opportunity.pk}/"
+    assert client.get(url).status_code == 200  # the token and the manager are now cached
+    mine = ApiToken.objects.filter(user=manager)
+    if change == "deactivate":
+        User.objects.filter(team=manager.team, role="manager").update(is_active=False)
+    elif change == "revoke":
+        mine.update(revoked_at=timezone.now())
+    elif change == "expire":
+        mine.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    else:  # a rep from now on: the team's deals are no longer theirs to see
+        User.objects.filter(pk=manager.pk).update(role="rep")
+    assert client.get(url).status_code == (404 if change == "demote" else 401)
+
+
+def test_token_cached_user_follows_a_bulk_change_of_the_teams_they_manage(
+    rep, rep2, manager, opportunity
+):
+    from accounts.models import Team
+
+    client = token_client(manager, scope="read")
+    url = f"/api/v1/opportunities/{opportunity.pk}/"
+    assert client.get(url).status_code == 200
+    Team.objects.filter(pk=manager.team_id).update(manager=rep2)  # someone else leads it
+    assert client.get(url).status_code == 404
+
+
+def test_token_last_use_update_keeps_the_cached_entry(rep, django_assert_num_queries):
+    _, raw = tokens.create_token(user=rep, by=rep, name="t", scope="read")
+    tokens.authenticate(raw)
+    ApiToken.objects.filter(user=rep).update(last_used_at=timezone.now())
+    with django_assert_num_queries(0):
+        assert tokens.authenticate(raw) is not None
