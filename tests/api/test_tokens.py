@@ -2,6 +2,7 @@
 owner or an admin), last-used time kept; throttled per token with 429 and Retry-After."""
 
 import datetime as dt
+import time
 
 import pytest
 import time_machine
@@ -152,15 +153,19 @@ def test_session_user_throttle(client, rep, settings):
     client.force_login(rep)
     before = UserRateThrottle.THROTTLE_RATES
     UserRateThrottle.THROTTLE_RATES = {**api_settings.DEFAULT_THROTTLE_RATES, "user": "1/hour"}
-    try:
-        from django.core.cache import cache
+    from django.core.cache import cache
 
-        cache.delete(f"throttle_user_{rep.pk}")
+    hour = int(time.time() // 3600)
+    keys = [f"throttle_user_{rep.pk}:{w}" for w in (hour - 1, hour, hour + 1)]  # its windows
+    try:
+        cache.delete_many(keys)  # an earlier run's user of the same id
         assert client.get("/api/v1/users/").status_code == 200
-        assert client.get("/api/v1/users/").status_code == 429
+        response = client.get("/api/v1/users/")
+        assert response.status_code == 429
+        assert 0 < int(response["Retry-After"]) <= 3600
     finally:
         UserRateThrottle.THROTTLE_RATES = before
-        cache.delete(f"throttle_user_{rep.pk}")
+        cache.delete_many(keys)
 
 
 @pytest.mark.parametrize("change", ["revoke", "deactivate", "delete"])
@@ -237,3 +242,34 @@ def test_token_last_use_update_keeps_the_cached_entry(rep, django_assert_num_que
     ApiToken.objects.filter(user=rep).update(last_used_at=timezone.now())
     with django_assert_num_queries(0):
         assert tokens.authenticate(raw) is not None
+
+
+def test_token_throttle_counts_per_window_and_a_new_window_starts_afresh(rep):
+    client = token_client(rep, scope="read")
+    ApiToken.objects.filter(user=rep).update(throttle_rate="2/min")
+    start = dt.datetime(2026, 12, 1, 9, 0, 10, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False):
+        assert [client.get("/api/v1/users/").status_code for _ in range(3)] == [200, 200, 429]
+    with time_machine.travel(start + dt.timedelta(seconds=35), tick=False):
+        refused = client.get("/api/v1/users/")
+        assert refused.status_code == 429 and refused["Retry-After"] == "15"  # the minute's rest
+    with time_machine.travel(start + dt.timedelta(seconds=51), tick=False):
+        assert client.get("/api/v1/users/").status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["redis", "locmem"])
+def test_throttle_counter_is_one_step_on_either_cache(backend, settings):
+    import uuid
+
+    from django.core.cache import caches
+
+    from api.throttling import count
+
+    if backend == "locmem":
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    elif "Redis" not in settings.CACHES["default"]["BACKEND"]:
+        pytest.skip("needs REDIS_URL")
+    key = f"throttle-test-{uuid.uuid4().hex}"
+    assert [count(key, 60) for _ in range(3)] == [1, 2, 3]
+    assert caches["default"].get(key) == 3
+    caches["default"].delete(key)
