@@ -84,7 +84,6 @@ class StrictInput(serializers.Serializer):
 # or the context, which the shared fields never see. (A comment, not a docstring: the schema
 # would show a docstring as every representation's description.)
 class SharedFields:
-
     @property
     def fields(self):
         cls = type(self)
