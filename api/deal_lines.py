@@ -87,7 +87,7 @@ def _lines(deal: Opportunity, text: str | None) -> list[LineItem]:
 class _DealsWithLines(ModelIterable):
     def __iter__(self):
         for deal in super().__iter__():
-            cached = deal.line_items.all()  # a queryset that is never run: its rows are here
+            cached = QuerySet(model=LineItem)  # never run: its rows are already here
             cached._result_cache = _lines(deal, deal.__dict__.pop(ANNOTATION, None))
             cached._prefetch_done = True
             deal._prefetched_objects_cache = {"line_items": cached}
