@@ -1,6 +1,39 @@
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.urls import reverse
+
+
+class TeamQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        """A bulk change announces the teams' managers, before and after (``post_save`` is not
+        sent for it): what they see depends on the teams they manage."""
+        from accounts import events
+
+        before = set(self.exclude(manager=None).values_list("manager_id", flat=True))
+        count = super().update(**kwargs)
+        after = kwargs.get("manager", kwargs.get("manager_id"))
+        ids = (before | {getattr(after, "pk", after)}) - {None}
+        if ids:
+            events.users_changed.send(sender=Team, user_ids=sorted(ids))
+        return count
+
+
+class UserQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        """A bulk change (deactivation, a new role or team …) announces the users it changed,
+        as ``post_save`` would for one saved user."""
+        from accounts import events
+
+        ids = list(self.values_list("pk", flat=True))
+        count = super().update(**kwargs)
+        if ids:
+            events.users_changed.send(sender=User, user_ids=ids)
+        return count
+
+
+class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):
+    pass
 
 
 class Team(models.Model):
@@ -15,6 +48,8 @@ class Team(models.Model):
         related_name="managed_teams",
         help_text="The manager sees and edits every record owned by the team's members.",
     )
+
+    objects = TeamQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -44,6 +79,8 @@ class User(AbstractUser):
         blank=True,
         related_name="members",
     )
+
+    objects = UserManager()
 
     class Meta:
         ordering = ["first_name", "last_name", "username"]

@@ -26,10 +26,13 @@ class ApiConfig(AppConfig):
 
 
 def _forget_cached_tokens():
-    """A saved user or team (role, team, active flag, manager …) and a deleted token drop the
-    cached token entries they could make stale (see ``api.tokens``)."""
+    """A saved user or team (role, team, active flag, manager …), users or teams changed in
+    bulk (``accounts.events.users_changed``) and a deleted token drop the cached token entries
+    they could make stale (see ``api.tokens``); tokens changed in bulk drop their own
+    (``ApiTokenQuerySet.update``)."""
     from django.db.models.signals import post_delete, post_save, pre_save
 
+    from accounts import events
     from accounts.models import Team, User
     from api import tokens
     from api.models import ApiToken
@@ -49,6 +52,9 @@ def _forget_cached_tokens():
     def token_gone(sender, instance, **kwargs):
         tokens.forget(instance.digest)
 
+    def users_changed(sender, user_ids, **kwargs):
+        tokens.forget_users(user_ids)
+
     post_save.connect(user_saved, sender=User, weak=False, dispatch_uid="api.user_saved")
     post_delete.connect(user_saved, sender=User, weak=False, dispatch_uid="api.user_deleted")
     pre_save.connect(team_changing, sender=Team, weak=False, dispatch_uid="api.team_changing")
@@ -56,6 +62,7 @@ def _forget_cached_tokens():
     post_delete.connect(team_saved, sender=Team, weak=False, dispatch_uid="api.team_deleted")
     post_save.connect(token_gone, sender=ApiToken, weak=False, dispatch_uid="api.token_saved")
     post_delete.connect(token_gone, sender=ApiToken, weak=False, dispatch_uid="api.token_gone")
+    events.users_changed.connect(users_changed, weak=False, dispatch_uid="api.users_changed")
 
 
 def _receiver(hook):

@@ -16,6 +16,19 @@ from django.utils import timezone
 
 
 class ApiTokenQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        """A bulk change (a revocation, a new expiry or scope …) drops the cached entries of
+        the tokens it changed at once, as saving one token does; recording the last use does
+        not need to."""
+        if set(kwargs) <= {"last_used_at"}:
+            return super().update(**kwargs)
+        from api import tokens
+
+        digests = list(self.values_list("digest", flat=True))
+        count = super().update(**kwargs)
+        tokens.forget(*digests)
+        return count
+
     def usable(self, now=None):
         now = now or timezone.now()
         return self.filter(

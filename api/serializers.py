@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from rest_framework import serializers
+from rest_framework.utils.serializer_helpers import BindingDict
 
 from accounts import visibility
 from accounts.models import Team, User
@@ -76,6 +77,26 @@ class StrictInput(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+# For representations (the read serializers): DRF builds every field of a serializer anew for
+# each serializer, which for a model serializer means reading the model's fields again on every
+# request. These are built once per class and shared by every instance, bound to a prototype.
+# So only fields whose output depends on the record alone belong here: nothing from the request
+# or the context, which the shared fields never see. (A comment, not a docstring: the schema
+# would show a docstring as every representation's description.)
+class SharedFields:
+    @property
+    def fields(self):
+        cls = type(self)
+        shared = cls.__dict__.get("_shared_fields")
+        if shared is None:
+            prototype = cls()
+            shared = BindingDict(prototype)
+            for name, field in prototype.get_fields().items():
+                shared[name] = field
+            cls._shared_fields = shared
+        return shared
+
+
 class VersionInput(StrictInput):
     version = serializers.IntegerField(
         required=False,
@@ -87,7 +108,7 @@ class VersionInput(StrictInput):
 # --- read ------------------------------------------------------------------------------------
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(SharedFields, serializers.ModelSerializer):
     name = serializers.SerializerMethodField()
 
     class Meta:
@@ -98,13 +119,13 @@ class UserSerializer(serializers.ModelSerializer):
         return str(obj)
 
 
-class TeamSerializer(serializers.ModelSerializer):
+class TeamSerializer(SharedFields, serializers.ModelSerializer):
     class Meta:
         model = Team
         fields = ["id", "name", "manager"]
 
 
-class StageSerializer(serializers.ModelSerializer):
+class StageSerializer(SharedFields, serializers.ModelSerializer):
     class Meta:
         model = Stage
         fields = [
@@ -120,7 +141,7 @@ class StageSerializer(serializers.ModelSerializer):
         ]
 
 
-class PipelineSerializer(serializers.ModelSerializer):
+class PipelineSerializer(SharedFields, serializers.ModelSerializer):
     stages = StageSerializer(many=True, read_only=True)
 
     class Meta:
@@ -128,13 +149,13 @@ class PipelineSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "position", "is_active", "use_empirical_probabilities", "stages"]
 
 
-class LostReasonSerializer(serializers.ModelSerializer):
+class LostReasonSerializer(SharedFields, serializers.ModelSerializer):
     class Meta:
         model = LostReason
         fields = ["id", "name", "is_active", "position"]
 
 
-class CompanySerializer(serializers.ModelSerializer):
+class CompanySerializer(SharedFields, serializers.ModelSerializer):
     class Meta:
         model = Company
         fields = [
@@ -153,7 +174,7 @@ class CompanySerializer(serializers.ModelSerializer):
         ]
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(SharedFields, serializers.ModelSerializer):
     class Meta:
         model = Contact
         fields = [
@@ -172,7 +193,7 @@ class ContactSerializer(serializers.ModelSerializer):
         ]
 
 
-class LeadSerializer(serializers.ModelSerializer):
+class LeadSerializer(SharedFields, serializers.ModelSerializer):
     class Meta:
         model = Lead
         fields = [
@@ -203,13 +224,13 @@ class LeadSerializer(serializers.ModelSerializer):
         ]
 
 
-class ProductPriceSerializer(serializers.ModelSerializer):
+class ProductPriceSerializer(SharedFields, serializers.ModelSerializer):
     class Meta:
         model = ProductPrice
         fields = ["currency", "unit_price"]
 
 
-class ProductSerializer(serializers.ModelSerializer):
+class ProductSerializer(SharedFields, serializers.ModelSerializer):
     prices = ProductPriceSerializer(many=True, read_only=True)
 
     class Meta:
@@ -217,7 +238,7 @@ class ProductSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "code", "category", "description", "is_active", "prices"]
 
 
-class LineItemSerializer(serializers.ModelSerializer):
+class LineItemSerializer(SharedFields, serializers.ModelSerializer):
     product_name = serializers.CharField(source="product.name", read_only=True)
     product_code = serializers.CharField(source="product.code", read_only=True)
 
@@ -237,7 +258,7 @@ class LineItemSerializer(serializers.ModelSerializer):
         ]
 
 
-class OpportunitySerializer(serializers.ModelSerializer):
+class OpportunitySerializer(SharedFields, serializers.ModelSerializer):
     company_name = serializers.CharField(source="company.name", read_only=True)
     stage_name = serializers.CharField(source="stage.name", read_only=True)
     stage_kind = serializers.CharField(source="stage.kind", read_only=True)
@@ -285,7 +306,7 @@ class OpportunitySerializer(serializers.ModelSerializer):
         ]
 
 
-class ActivitySerializer(serializers.ModelSerializer):
+class ActivitySerializer(SharedFields, serializers.ModelSerializer):
     class Meta:
         model = Activity
         fields = [
@@ -306,7 +327,7 @@ class ActivitySerializer(serializers.ModelSerializer):
         ]
 
 
-class ForecastSnapshotSerializer(serializers.ModelSerializer):
+class ForecastSnapshotSerializer(SharedFields, serializers.ModelSerializer):
     class Meta:
         model = ForecastSnapshot
         fields = [

@@ -3,14 +3,69 @@
 A request with a token is counted against the token (its own ``throttle_rate`` when an admin
 set one, else ``OPPORTUNE_API_TOKEN_RATE``); a browser session against the user
 (``OPPORTUNE_API_USER_RATE``). A throttled request is a 429 with ``Retry-After``.
+
+Each count is one atomic step: a counter per window of the rate's duration (a minute for
+``1200/min``), created with that lifetime and incremented in a single round trip to Redis
+(``SET … NX EX`` and ``INCR`` in one pipeline), instead of reading and rewriting the list of
+recent request times. ``Retry-After`` is the rest of the window.
 """
 
+from __future__ import annotations
+
+import functools
+
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import SimpleRateThrottle
 
 from api.models import ApiToken
 
 
-class TokenRateThrottle(SimpleRateThrottle):
+@functools.cache
+def _redis():
+    """One Redis client per process on the cache's own connection pool (with its timeouts);
+    Django's cache builds a new client for every operation."""
+    return caches["default"]._cache.get_client(write=True)
+
+
+def count(key: str, ttl: int) -> int:
+    """Add one to the counter ``key`` (made with lifetime ``ttl`` seconds) and return it."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        name = backend.make_and_validate_key(key)
+        pipe = _redis().pipeline(transaction=False)
+        pipe.set(name, 0, ex=ttl, nx=True)
+        pipe.incr(name)
+        return pipe.execute()[1]
+    backend.add(key, 0, ttl)
+    try:
+        return backend.incr(key)
+    except ValueError:  # expired between the two calls
+        backend.add(key, 1, ttl)
+        return 1
+
+
+class WindowThrottle(SimpleRateThrottle):
+    """At most ``num_requests`` per window of ``duration`` seconds, counted atomically."""
+
+    def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        now = self.timer()
+        window = int(now // self.duration)
+        if count(f"{key}:{window}", self.duration) <= self.num_requests:
+            return True
+        self.wait_seconds = (window + 1) * self.duration - now
+        return False
+
+    def wait(self):
+        return max(getattr(self, "wait_seconds", 1), 1)
+
+
+class TokenRateThrottle(WindowThrottle):
     scope = "token"
 
     def allow_request(self, request, view):
@@ -26,7 +81,7 @@ class TokenRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": request.auth.digest[:24]}
 
 
-class UserRateThrottle(SimpleRateThrottle):
+class UserRateThrottle(WindowThrottle):
     scope = "user"
 
     def get_cache_key(self, request, view):

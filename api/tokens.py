@@ -3,10 +3,11 @@
 Reading with a token costs no query of its own: what a request needs of the token and its
 user (scope, expiry, throttle rate; the user's role, team, active flag and the teams they
 manage) is kept in the shared cache for ``CACHE_SECONDS`` under the token's digest. Revoking
-or deleting a token, and saving its user or any team, drops the entry at once, so a revoked
-token or a deactivated user is refused on the next request; a change that bypasses the model
-(a bulk ``update()``) is picked up within ``CACHE_SECONDS``. Writes always read the token and
-the user from the database.
+or deleting a token, saving or deleting its user or any team, and a bulk ``update()`` of
+tokens, users or teams (their querysets announce the rows they change) drop the entry at once,
+so a revoked token or a deactivated user is refused on the next request. Only a change made
+outside Django (SQL typed into the database) waits for the entry to expire, at most
+``CACHE_SECONDS``. Writes always read the token and the user from the database.
 """
 
 from __future__ import annotations

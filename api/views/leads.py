@@ -10,8 +10,8 @@ from rest_framework.response import Response
 from api import concurrency
 from api import filters as api_filters
 from api import serializers as s
+from api.deal_lines import with_lines
 from api.views.base import IF_MATCH, WRITE_ERRORS, Records, record_schema, scoped
-from api.views.opportunities import with_lines
 from pipeline import services
 from pipeline.models import Lead, Opportunity
 

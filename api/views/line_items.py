@@ -22,8 +22,8 @@ from rest_framework.response import Response
 
 from api import concurrency
 from api import serializers as s
+from api.deal_lines import with_lines
 from api.views.base import ERROR, ID_REGEX, IF_MATCH, WRITE_ERRORS
-from api.views.opportunities import with_lines
 from pipeline import services
 from pipeline.models import LineItem, Opportunity
 

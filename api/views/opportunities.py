@@ -3,26 +3,16 @@ actions (only the pipeline's services assign a stage)."""
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 
 from api import filters as api_filters
 from api import serializers as s
+from api.deal_lines import with_lines
 from api.views.base import IF_MATCH, WRITE_ERRORS, Records, record_schema
 from pipeline import services
-from pipeline.models import LineItem, Opportunity
-
-
-def with_lines(deals: QuerySet[Opportunity]) -> QuerySet[Opportunity]:
-    """Deals as the API shows them: stage and company joined, all their line items (with the
-    product) in one more query, whatever the number of deals or lines."""
-    lines = LineItem.objects.select_related("product").order_by("id")
-    return deals.select_related("stage", "company").prefetch_related(
-        Prefetch("line_items", queryset=lines)
-    )
-
+from pipeline.models import Opportunity
 
 DEAL_EXAMPLE = {
     "name": "Acme — 40 seats",

@@ -92,7 +92,7 @@ def test_products_list_query_count_does_not_grow(
 # --- line items: reads -----------------------------------------------------------------------
 
 
-def test_deal_shows_its_line_items_and_lists_take_two_queries(
+def test_deal_shows_its_line_items_in_the_one_query_of_a_list_or_read(
     api_as, rep, pipeline, products, django_assert_num_queries
 ):
     client = api_as(rep)
@@ -104,10 +104,10 @@ def test_deal_shows_its_line_items_and_lists_take_two_queries(
         _add(client, other, products["CRM-PRO"], 1)
     reader = api_as(rep, scope="read")
     reader.get("/api/v1/opportunities/")  # the token is cached from here on
-    with django_assert_num_queries(2):  # the deals; their lines with products
+    with django_assert_num_queries(1):  # the deals with their lines and products
         listed = reader.get("/api/v1/opportunities/?page_size=10").json()["results"]
     assert len(listed) == 6 and all(d["line_items"] for d in listed)
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         body = reader.get(f"/api/v1/opportunities/{deal.pk}/").json()
     lines = body["line_items"]
     assert [(x["product_code"], x["quantity"], x["unit_price"], x["total"]) for x in lines] == [

@@ -2,6 +2,7 @@
 owner or an admin), last-used time kept; throttled per token with 429 and Retry-After."""
 
 import datetime as dt
+import time
 
 import pytest
 import time_machine
@@ -152,15 +153,19 @@ def test_session_user_throttle(client, rep, settings):
     client.force_login(rep)
     before = UserRateThrottle.THROTTLE_RATES
     UserRateThrottle.THROTTLE_RATES = {**api_settings.DEFAULT_THROTTLE_RATES, "user": "1/hour"}
-    try:
-        from django.core.cache import cache
+    from django.core.cache import cache
 
-        cache.delete(f"throttle_user_{rep.pk}")
+    hour = int(time.time() // 3600)
+    keys = [f"throttle_user_{rep.pk}:{w}" for w in (hour - 1, hour, hour + 1)]  # its windows
+    try:
+        cache.delete_many(keys)  # an earlier run's user of the same id
         assert client.get("/api/v1/users/").status_code == 200
-        assert client.get("/api/v1/users/").status_code == 429
+        response = client.get("/api/v1/users/")
+        assert response.status_code == 429
+        assert 0 < int(response["Retry-After"]) <= 3600
     finally:
         UserRateThrottle.THROTTLE_RATES = before
-        cache.delete(f"throttle_user_{rep.pk}")
+        cache.delete_many(keys)
 
 
 @pytest.mark.parametrize("change", ["revoke", "deactivate", "delete"])
@@ -192,5 +197,79 @@ def test_token_read_costs_no_query_of_its_own(rep, opportunity, django_assert_nu
     client = token_client(rep, scope="read")
     url = f"/api/v1/opportunities/{opportunity.pk}/"
     client.get(url)
-    with django_assert_num_queries(2):  # the deal, its line items; nothing for the token
+    with django_assert_num_queries(1):  # the deal with its line items; nothing for the token
         assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("change", ["deactivate", "revoke", "expire", "demote"])
+def test_token_cached_after_use_stops_at_once_after_a_bulk_update(
+    rep, manager, opportunity, change
+):
+    """``update()`` sends no post_save: the querysets announce what they changed, so the
+    cached token and user are dropped at once, not up to a minute later."""
+    from accounts.models import User
+
+    client = token_client(manager, scope="read")
+    url = f"/api/v1/opportunities/{opportunity.pk}/"
+    assert client.get(url).status_code == 200  # the token and the manager are now cached
+    mine = ApiToken.objects.filter(user=manager)
+    if change == "deactivate":
+        User.objects.filter(team=manager.team, role="manager").update(is_active=False)
+    elif change == "revoke":
+        mine.update(revoked_at=timezone.now())
+    elif change == "expire":
+        mine.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    else:  # a rep from now on: the team's deals are no longer theirs to see
+        User.objects.filter(pk=manager.pk).update(role="rep")
+    assert client.get(url).status_code == (404 if change == "demote" else 401)
+
+
+def test_token_cached_user_follows_a_bulk_change_of_the_teams_they_manage(
+    rep, rep2, manager, opportunity
+):
+    from accounts.models import Team
+
+    client = token_client(manager, scope="read")
+    url = f"/api/v1/opportunities/{opportunity.pk}/"
+    assert client.get(url).status_code == 200
+    Team.objects.filter(pk=manager.team_id).update(manager=rep2)  # someone else leads it
+    assert client.get(url).status_code == 404
+
+
+def test_token_last_use_update_keeps_the_cached_entry(rep, django_assert_num_queries):
+    _, raw = tokens.create_token(user=rep, by=rep, name="t", scope="read")
+    tokens.authenticate(raw)
+    ApiToken.objects.filter(user=rep).update(last_used_at=timezone.now())
+    with django_assert_num_queries(0):
+        assert tokens.authenticate(raw) is not None
+
+
+def test_token_throttle_counts_per_window_and_a_new_window_starts_afresh(rep):
+    client = token_client(rep, scope="read")
+    ApiToken.objects.filter(user=rep).update(throttle_rate="2/min")
+    start = dt.datetime(2026, 12, 1, 9, 0, 10, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False):
+        assert [client.get("/api/v1/users/").status_code for _ in range(3)] == [200, 200, 429]
+    with time_machine.travel(start + dt.timedelta(seconds=35), tick=False):
+        refused = client.get("/api/v1/users/")
+        assert refused.status_code == 429 and refused["Retry-After"] == "15"  # the minute's rest
+    with time_machine.travel(start + dt.timedelta(seconds=51), tick=False):
+        assert client.get("/api/v1/users/").status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["redis", "locmem"])
+def test_throttle_counter_is_one_step_on_either_cache(backend, settings):
+    import uuid
+
+    from django.core.cache import caches
+
+    from api.throttling import count
+
+    if backend == "locmem":
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    elif "Redis" not in settings.CACHES["default"]["BACKEND"]:
+        pytest.skip("needs REDIS_URL")
+    key = f"throttle-test-{uuid.uuid4().hex}"
+    assert [count(key, 60) for _ in range(3)] == [1, 2, 3]
+    assert caches["default"].get(key) == 3
+    caches["default"].delete(key)
