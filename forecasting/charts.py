@@ -92,7 +92,7 @@ def forecast_trend(trend: list[dict], quota) -> dict:
         datasets.append(
             series("Quota", [number(quota)] * len(trend), color=GREY, dashed=True, pointRadius=0)
         )
-    return money_chart("line", [f"{t['taken_on']:%d %b %Y}" for t in trend], datasets)
+    return money_chart("line", [f"{t['taken_on']:%b} {t['taken_on'].day}" for t in trend], datasets)
 
 
 WATERFALL_COLORS = {

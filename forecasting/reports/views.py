@@ -184,8 +184,12 @@ def _period_value(start, end) -> str:
     return ""
 
 
+def _day(day) -> str:
+    return f"{day:%b} {day.day}, {day.year}"  # the app's one date style
+
+
 def _shown(scope, *, moved: bool, default: bool) -> str:
-    span = f"{scope.start:%-d %b %Y} – {scope.end:%-d %b %Y}"
+    span = f"{_day(scope.start)} – {_day(scope.end)}"
     if moved:
         return (
             "No deal in view was created or closed in the last 12 months, so this shows the "
