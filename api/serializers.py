@@ -119,10 +119,14 @@ class StageSerializer(serializers.ModelSerializer):
 
 class PipelineSerializer(serializers.ModelSerializer):
     stages = StageSerializer(many=True, read_only=True)
+    use_empirical_probabilities = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = Pipeline
-        fields = ["id", "name", "position", "is_active", "use_empirical_probabilities", "stages"]
+        fields = [
+            "id", "name", "position", "is_active", "probability_source",
+            "use_empirical_probabilities", "stages",
+        ]  # fmt: skip
 
 
 class LostReasonSerializer(serializers.ModelSerializer):

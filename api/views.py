@@ -394,7 +394,7 @@ class OpportunityViewSet(Records):
     update_class = s.OpportunityUpdateInput
     filterset_class = api_filters.OpportunityFilter
     ordering_fields = ["id", "amount", "expected_close_date", "created_at", "updated_at"]
-    queryset_for = _scoped(Opportunity, select=("stage", "company"))
+    queryset_for = _scoped(Opportunity, select=("stage", "company", "pipeline", "win_score"))
 
     def create(self, request):
         data = self.parsed(s.OpportunityInput)

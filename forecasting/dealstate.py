@@ -23,9 +23,14 @@ The pipeline as it stood at the end of ``D`` in ``settings.TIME_ZONE``
   probabilities and default categories are the stages' current configuration; team
   membership is the reps' current team.
 
-Probabilities follow DESIGN.md §3 (``pipeline.expressions``); in pipelines with
-``use_empirical_probabilities`` an open deal without an override is weighted by its stage's
-empirical win rate (:func:`forecasting.winrates.empirical_stage_rates`) instead.
+Probabilities follow DESIGN.md §3 (``pipeline.expressions``): in pipelines whose probability
+source is empirical an open deal without an override is weighted by its stage's empirical win
+rate (:func:`forecasting.winrates.empirical_stage_rates`); in pipelines whose source is the
+model (while its back-test beats the configured percentages) by its model score, which exists
+for the live state only (a past date's scores are not recorded, so reconstructed states weigh
+by the stage's). ``s_stage_prob`` (configured percentages) and ``s_model_prob`` (the model's
+score where a deal has one, else the configured percentage; live only) give the other
+sources' figures beside it, for the snapshots.
 """
 
 from __future__ import annotations
@@ -84,11 +89,33 @@ def _empirical_probability(
     return Case(*whens, default=default, output_field=IntegerField())
 
 
+def _stage_probability():
+    """The configured percentages alone: won 100, lost 0, the override, else the stage's."""
+    return Case(
+        When(stage__kind=WON, then=Value(100)),
+        When(stage__kind=LOST, then=Value(0)),
+        default=Coalesce(F("probability"), F("stage__probability")),
+        output_field=IntegerField(),
+    )
+
+
+def _model_probability():
+    """The model's view: the override, else the deal's model score, else the stage's."""
+    return Case(
+        When(Q(stage__kind=OPEN, probability__isnull=True, win_score__isnull=False),
+             then=F("win_score__probability")),
+        default=_stage_probability(),
+        output_field=IntegerField(),
+    )  # fmt: skip
+
+
 def _live_state(rates, prefix: str = "s_"):
     prob = expressions.effective_probability()
     if rates:
         prob = _empirical_probability(rates, stage_field="stage_id", default=prob)
     state = {
+        "stage_prob": _stage_probability(),
+        "model_prob": _model_probability(),
         "kind": F("stage__kind"),
         "stage": F("stage_id"),
         "owner": F("owner_id"),
@@ -276,6 +303,9 @@ def _reconstructed_state(qs, on: dt.date, rates, prefix: str = "s_", *, required
     )
     close = Coalesce(h["h_close"], F("expected_close_date"))
     state = {
+        "stage_prob": base_prob,
+        # A past date's model scores are not recorded: its deals count as unscored.
+        "model_prob": base_prob,
         "kind": kind,
         "stage": t["t_stage"],
         "owner": Coalesce(h["h_owner"], F("owner_id"), output_field=BigIntegerField()),

@@ -29,6 +29,7 @@ from pipeline.models.stages import (
     ForecastCategory,
     LostReason,
     Pipeline,
+    ProbabilitySource,
     Stage,
 )
 
@@ -50,6 +51,7 @@ __all__ = [
     "Opportunity",
     "OpportunityQuerySet",
     "Pipeline",
+    "ProbabilitySource",
     "Product",
     "ProductPrice",
     "Stage",

@@ -28,7 +28,7 @@ from django.utils import timezone
 from accounts.models import User
 from pipeline import expressions
 from pipeline.filters.opportunities import BoardFilter
-from pipeline.models import Company, Opportunity, Pipeline, Stage
+from pipeline.models import Company, DealScore, Opportunity, Pipeline, Stage
 
 
 def card_limit() -> int:
@@ -50,6 +50,7 @@ CARD_FIELDS = (
     "stage_entered_at",
     "company_name",
     "owner_username",
+    "model_probability",
 )
 CARD_ORDER = ("expected_close_date", "id")
 
@@ -117,9 +118,10 @@ def board_filter(*, user, params, request=None) -> BoardFilter:
 def column_totals(qs: QuerySet, stages: list[Stage]) -> dict[int, dict]:
     """count, total and weighted total per stage of the whole filtered column: one query.
 
-    The query groups by stage and needs no join: the weighted total comes from two plain
-    sums through ``expressions.stage_weighted_total`` (the same number as summing
-    ``weighted_amount`` per deal, without a join and a CASE for every deal)."""
+    The query groups by stage: the weighted total comes from plain sums through
+    ``expressions.stage_weighted_total`` (the same number as summing ``weighted_amount`` per
+    deal, without a CASE for every deal), the deals weighted by their model score
+    (``expressions.uses_model``) summed apart."""
     by_id = {s.pk: s for s in stages}
     rows = (
         qs.filter(stage_id__in=list(by_id))
@@ -130,6 +132,11 @@ def column_totals(qs: QuerySet, stages: list[Stage]) -> dict[int, dict]:
             total=Sum("amount"),
             overridden=Sum(F("amount") * F("probability")),
             by_stage=Sum("amount", filter=Q(probability__isnull=True)),
+            # Deals weighted by their model score (expressions.uses_model).
+            modelled=Sum(
+                F("amount") * F("win_score__probability"), filter=expressions.uses_model()
+            ),
+            modelled_amount=Sum("amount", filter=expressions.uses_model()),
         )
     )
     out = {}
@@ -144,8 +151,8 @@ def column_totals(qs: QuerySet, stages: list[Stage]) -> dict[int, dict]:
                 expressions.stage_weighted_total(
                     stage,
                     total=r["total"],
-                    amount_times_override=r["overridden"],
-                    amount_without_override=r["by_stage"],
+                    amount_times_override=(r["overridden"] or 0) + (r["modelled"] or 0),
+                    amount_without_override=(r["by_stage"] or 0) - (r["modelled_amount"] or 0),
                 )
             ),
         }
@@ -160,6 +167,10 @@ def _names():
         ),
         "owner_username": Subquery(
             User.objects.filter(pk=OuterRef("owner_id")).order_by().values("username")[:1]
+        ),
+        # The win model's probability beside the stage's (pipeline/models/scores.py).
+        "model_probability": Subquery(
+            DealScore.objects.filter(pk=OuterRef("pk")).values("probability")[:1]
         ),
     }
 
@@ -201,6 +212,7 @@ def decorate_cards(rows: list[dict], stages: dict[int, Stage], *, now=None) -> l
         row["days_in_stage"] = days
         row["rotting"] = stage.rot_after_days is not None and days > stage.rot_after_days
         row["overdue"] = row["expected_close_date"] < today
+        row["stage_probability"] = stage.probability
         row["url"] = detail.format(row["id"])
         row["move_url"] = move.format(row["id"])
     return rows

@@ -38,7 +38,11 @@ from pipeline.services.opportunities import (
     move_opportunity,
     update_opportunity,
 )
-from pipeline.services.scores import replace_scores
+from pipeline.services.scores import (
+    replace_scores,
+    set_model_eligibility,
+    set_probability_source,
+)
 from pipeline.services.validation import parse_date, parse_money, parse_probability
 
 __all__ = [
@@ -66,6 +70,8 @@ __all__ = [
     "remove_line_item",
     "reopen_task",
     "replace_scores",
+    "set_model_eligibility",
+    "set_probability_source",
     "start_working_lead",
     "update_activity",
     "update_company",
