@@ -95,11 +95,12 @@ class _DealsWithLines(ModelIterable):
 
 
 def with_lines(deals: QuerySet[Opportunity]) -> QuerySet[Opportunity]:
-    """Deals as the API shows them: stage and company joined, and all their line items (with
-    the product's name and code), in the one query, whatever the number of deals or lines."""
+    """Deals as the API shows them: stage, company, pipeline and model score joined, and all
+    their line items (with the product's name and code), in the one query, whatever the
+    number of deals or lines."""
     vendor = connections[router.db_for_read(Opportunity)].vendor
     sql = _sql(vendor)
-    deals = deals.select_related("stage", "company").annotate(
+    deals = deals.select_related("stage", "company", "pipeline", "win_score").annotate(
         **{ANNOTATION: RawSQL(sql, (), output_field=TextField())}
     )
     deals._iterable_class = _DealsWithLines

@@ -143,10 +143,14 @@ class StageSerializer(SharedFields, serializers.ModelSerializer):
 
 class PipelineSerializer(SharedFields, serializers.ModelSerializer):
     stages = StageSerializer(many=True, read_only=True)
+    use_empirical_probabilities = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = Pipeline
-        fields = ["id", "name", "position", "is_active", "use_empirical_probabilities", "stages"]
+        fields = [
+            "id", "name", "position", "is_active", "probability_source",
+            "use_empirical_probabilities", "stages",
+        ]  # fmt: skip
 
 
 class LostReasonSerializer(SharedFields, serializers.ModelSerializer):

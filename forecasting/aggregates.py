@@ -12,6 +12,7 @@ from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from forecasting.dealstate import LOST, MONEY_FIELD, OPEN, WON, ZERO, weighted_expression
+from pipeline.expressions import Percent
 from pipeline.models import ForecastCategory
 
 
@@ -26,6 +27,9 @@ def snapshot_aggregates():
         "open_count": Count("pk", filter=is_open),
         "open_amount": money(F("s_amount"), is_open),
         "weighted_amount": money(weighted_expression(), is_open),
+        "stage_weighted_amount": money(Percent(F("s_amount") * F("s_stage_prob")), is_open),
+        # A past date's model scores are not recorded: unscored, its deals count by stage.
+        "model_weighted_amount": money(Percent(F("s_amount") * F("s_model_prob")), is_open),
         "commit_amount": money(F("s_amount"), is_open & Q(s_category=ForecastCategory.COMMIT)),
         "best_case_amount": money(
             F("s_amount"), is_open & Q(s_category=ForecastCategory.BEST_CASE)
@@ -41,6 +45,8 @@ SNAPSHOT_COLUMNS = (
     "open_count",
     "open_amount",
     "weighted_amount",
+    "stage_weighted_amount",
+    "model_weighted_amount",
     "commit_amount",
     "best_case_amount",
     "won_amount",

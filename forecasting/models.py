@@ -113,8 +113,11 @@ class ForecastSnapshot(models.Model):
     so taking a date twice gives the same rows) and, in a chunked run, by
     ``services.take_pipeline_snapshot`` (one pipeline's rows of a date in one transaction).
     Open-deal columns: ``open_count``, ``open_amount``, ``weighted_amount`` (Σ amount ×
-    effective probability / 100), ``commit_amount`` and ``best_case_amount`` (Σ amount of open
-    deals in that forecast category). Closed columns: ``won_amount``, ``won_count``,
+    effective probability / 100), beside it ``stage_weighted_amount`` (by the configured
+    percentages) and ``model_weighted_amount`` (by the win model's scores, the configured
+    percentage for an unscored deal and for every deal of a past date, whose scores are not
+    recorded), ``commit_amount`` and ``best_case_amount`` (Σ amount
+    of open deals in that forecast category). Closed columns: ``won_amount``, ``won_count``,
     ``lost_count``, ``lost_amount``.
     """
 
@@ -129,6 +132,15 @@ class ForecastSnapshot(models.Model):
     open_count = models.PositiveIntegerField(default=0)
     open_amount = models.DecimalField(**MONEY, default=Decimal("0"))
     weighted_amount = models.DecimalField(**MONEY, default=Decimal("0"))
+    stage_weighted_amount = models.DecimalField(
+        **MONEY, default=Decimal("0"), help_text="Σ weighted by the configured percentages."
+    )
+    model_weighted_amount = models.DecimalField(
+        **MONEY,
+        default=Decimal("0"),
+        help_text="Σ weighted by the win model's scores (configured percentages for unscored "
+        "deals, and for a past date, whose scores were not recorded).",
+    )
     commit_amount = models.DecimalField(**MONEY, default=Decimal("0"))
     best_case_amount = models.DecimalField(**MONEY, default=Decimal("0"))
     won_amount = models.DecimalField(**MONEY, default=Decimal("0"))

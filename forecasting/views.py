@@ -33,7 +33,8 @@ from forecasting.forms import (
 from forecasting.learning import selectors as learning_selectors
 from forecasting.models import ForecastAdjustment
 from forecasting.periods import Period
-from pipeline.models import Pipeline
+from pipeline import services as pipeline_services
+from pipeline.models import Pipeline, ProbabilitySource
 from pipeline.services.validation import parse_money
 
 
@@ -64,8 +65,14 @@ def dashboard_view(request):
             "trend_chart": trend_chart,
             "can_manage": visibility.can_adjust_forecast(request.user),
             "asked_period": asked,
+            "weighting": _weighting(scope),
         },
     )
+
+
+def _weighting(scope):
+    """The pipelines behind a page's weighted figures, each with the source it weighs by."""
+    return [scope.pipeline] if scope.pipeline else list(Pipeline.objects.filter(is_active=True))
 
 
 @login_required
@@ -164,8 +171,7 @@ def accuracy_view(request):
             result = accuracy.accuracy(scope, months)
     total = result["total"]
     chart = charts.accuracy(months, total.cells)
-    pipelines = [scope.pipeline] if scope.pipeline else Pipeline.objects.filter(is_active=True)
-    models = learning_selectors.backtests(pipelines)
+    models = learning_selectors.backtests(_weighting(scope))
     for item in models:
         item.chart = charts.backtest_brier(item.months)
         item.chart_id = f"backtest-chart-{item.pipeline.pk}"
@@ -198,9 +204,31 @@ def calibration_view(request):
         {
             "pipelines": selectors.stage_calibration(),
             "window": winrates.EMPIRICAL_WINDOW_DAYS,
+            "sources": ProbabilitySource.choices,
             "min_closed": winrates.EMPIRICAL_MIN_CLOSED,
         },
     )
+
+
+@login_required
+@require_http_methods(["POST"])
+def probability_source_view(request, pk: int):
+    if not visibility.can_calibrate_stages(request.user):
+        raise PermissionDenied("Only admins choose a pipeline's probability source.")
+    pipeline = get_object_or_404(Pipeline, pk=pk)
+    try:
+        pipeline = pipeline_services.set_probability_source(
+            pipeline=pipeline, source=request.POST.get("probability_source", ""), by=request.user
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            f"{pipeline.name} now weighs open deals by "
+            f"{pipeline.get_probability_source_display().lower()}.",
+        )
+    return redirect(f"{reverse('forecasting:calibration')}#p{pipeline.pk}")
 
 
 def _parse_amount(text: str):

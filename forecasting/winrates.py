@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from forecasting.periods import end_of_day, today
-from pipeline.models import Stage, StageTransition
+from pipeline.models import ProbabilitySource, Stage, StageTransition
 
 EMPIRICAL_WINDOW_DAYS = 365
 EMPIRICAL_MIN_CLOSED = 5
@@ -71,12 +71,12 @@ def stage_win_counts(*, on: dt.date, pipeline_ids=None) -> dict[int, StageRate]:
 
 def empirical_stage_rates(*, on: dt.date) -> dict[int, int]:
     """Whole-percent empirical win rates of the open stages of pipelines that forecast with
-    them (``Pipeline.use_empirical_probabilities``); stages with fewer than
+    them (``Pipeline.probability_source`` empirical); stages with fewer than
     ``EMPIRICAL_MIN_CLOSED`` closed deals keep their configured probability."""
     stages = dict(
-        Stage.objects.filter(kind=OPEN, pipeline__use_empirical_probabilities=True).values_list(
-            "pk", "pipeline_id"
-        )
+        Stage.objects.filter(
+            kind=OPEN, pipeline__probability_source=ProbabilitySource.EMPIRICAL
+        ).values_list("pk", "pipeline_id")
     )
     if not stages:
         return {}

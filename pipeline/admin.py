@@ -126,7 +126,10 @@ class StageInline(admin.TabularInline):
 
 @admin.register(Pipeline)
 class PipelineAdmin(BoardCacheAdmin):
-    list_display = ("name", "position", "is_active", "use_empirical_probabilities", "stage_list")
+    list_display = (
+        "name", "position", "is_active", "probability_source", "model_eligible", "stage_list"
+    )  # fmt: skip
+    readonly_fields = ("model_eligible",)
     list_editable = ("position", "is_active")
     inlines = [StageInline]
 

@@ -14,24 +14,58 @@ from django.db.models import (
     F,
     Func,
     IntegerField,
+    Q,
     Value,
     When,
 )
 from django.db.models.functions import Coalesce, NullIf, TruncMonth
 
-from pipeline.models import ForecastCategory, Stage
+from pipeline.models import ForecastCategory, ProbabilitySource, Stage
 
 MONEY_FIELD = DecimalField(max_digits=20, decimal_places=2)
 CENT = Decimal("0.01")
 
 
+def uses_model(prefix: str = "") -> Q:
+    """The deal takes its model score: no override, a score, and a pipeline whose source is
+    the model while the model beats the configured percentages (DESIGN §3)."""
+    return Q(
+        **{
+            f"{prefix}probability__isnull": True,
+            f"{prefix}win_score__isnull": False,
+            f"{prefix}pipeline__probability_source": ProbabilitySource.MODEL,
+            f"{prefix}pipeline__model_eligible": True,
+        }
+    )
+
+
 def effective_probability(prefix: str = ""):
-    """:meth:`pipeline.models.Stage.probability_for` in SQL: won = 100, lost = 0, else the
-    deal's override, else its stage's probability (a test holds the two equal)."""
+    """:attr:`pipeline.models.Opportunity.effective_probability` in SQL: won = 100,
+    lost = 0, else the deal's override, else the model's score where the pipeline's source
+    is the model (:func:`uses_model`), else its stage's probability (a test holds the two
+    equal). Empirical stage rates are a date's figures, applied by the forecasting app's deal
+    state over this expression."""
     return Case(
         When(**{f"{prefix}stage__kind": Stage.Kind.WON}, then=Value(100)),
         When(**{f"{prefix}stage__kind": Stage.Kind.LOST}, then=Value(0)),
+        When(uses_model(prefix), then=F(f"{prefix}win_score__probability")),
         default=Coalesce(F(f"{prefix}probability"), F(f"{prefix}stage__probability")),
+        output_field=IntegerField(),
+    )
+
+
+def model_probability(prefix: str = ""):
+    """The win model's view of a deal whatever its pipeline's source: won = 100, lost = 0,
+    else the override, else its model score, else its stage's probability (rep priorities
+    can rank by it)."""
+    return Case(
+        When(**{f"{prefix}stage__kind": Stage.Kind.WON}, then=Value(100)),
+        When(**{f"{prefix}stage__kind": Stage.Kind.LOST}, then=Value(0)),
+        default=Coalesce(
+            F(f"{prefix}probability"),
+            F(f"{prefix}win_score__probability"),
+            F(f"{prefix}stage__probability"),
+        ),
         output_field=IntegerField(),
     )
 
@@ -50,13 +84,11 @@ class Percent(Func):
         )
 
 
-def weighted_amount(prefix: str = ""):
-    """amount × effective probability / 100 (exact decimal arithmetic on PostgreSQL)."""
-    return Percent(
-        ExpressionWrapper(
-            F(f"{prefix}amount") * effective_probability(prefix), output_field=MONEY_FIELD
-        )
-    )
+def weighted_amount(prefix: str = "", *, by_model: bool = False):
+    """amount × effective probability / 100 (exact decimal arithmetic on PostgreSQL); with
+    ``by_model``, amount × :func:`model_probability` / 100."""
+    probability = model_probability(prefix) if by_model else effective_probability(prefix)
+    return Percent(ExpressionWrapper(F(f"{prefix}amount") * probability, output_field=MONEY_FIELD))
 
 
 def stage_weighted_total(stage: Stage, *, total, amount_times_override, amount_without_override):

@@ -22,11 +22,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection
 from django.db.models import (
     Count,
     DateTimeField,
     F,
+    FloatField,
     IntegerField,
     OuterRef,
     Q,
@@ -131,29 +133,28 @@ def _deal_rows(on: dt.date, pipeline_id: int, deal_ids=None) -> list[tuple]:
             f_entered=Subquery(entered, output_field=DateTimeField()),
             f_override=F("s_override"),
         )
-    window = (
+    # One scan of the deal's field history and one of its activities, each an array.
+    history_sql = (
+        f"SELECT ARRAY[(count(*) FILTER (WHERE x.slipped))::int, "
+        f"(count(*) FILTER (WHERE x.changed))::int] "
         f"FROM (SELECT h.expected_close_date > lag(h.expected_close_date) OVER w AS slipped, "
         f"h.amount <> lag(h.amount) OVER w AS changed FROM {hist_t} h "
         f"WHERE h.id = {deal_t}.id AND h.history_date < %s "
         f"WINDOW w AS (ORDER BY h.history_date, h.history_id)) x"
     )
-    acts = (
+    activity_sql = (
+        f"SELECT ARRAY[extract(epoch FROM max(a.occurred_at))::float8, "
+        f"(count(*) FILTER (WHERE a.occurred_at >= %s))::float8, "
+        f"(count(*) FILTER (WHERE a.occurred_at >= %s))::float8] "
         f"FROM {act_t} a WHERE a.opportunity_id = {deal_t}.id AND a.kind <> 'task' "
         f"AND a.occurred_at < %s AND a.created_at < %s"
     )
     qs = qs.annotate(
-        f_slips=_raw(f"SELECT count(*) {window} WHERE x.slipped", [at], IntegerField()),
-        f_changes=_raw(f"SELECT count(*) {window} WHERE x.changed", [at], IntegerField()),
-        f_last_act=_raw(f"SELECT max(a.occurred_at) {acts}", [at, at], DateTimeField()),
-        f_acts14=_raw(
-            f"SELECT count(*) {acts} AND a.occurred_at >= %s",
-            [at, at, at - dt.timedelta(days=14)],
-            IntegerField(),
-        ),
-        f_acts30=_raw(
-            f"SELECT count(*) {acts} AND a.occurred_at >= %s",
-            [at, at, at - dt.timedelta(days=30)],
-            IntegerField(),
+        f_history=_raw(history_sql, [at], ArrayField(IntegerField())),
+        f_activity=_raw(
+            activity_sql,
+            [at - dt.timedelta(days=14), at - dt.timedelta(days=30), at, at],
+            ArrayField(FloatField()),
         ),
         f_items=_raw(
             f"SELECT count(*) FROM {item_t} li WHERE li.opportunity_id = {deal_t}.id "
@@ -172,11 +173,8 @@ def _deal_rows(on: dt.date, pipeline_id: int, deal_ids=None) -> list[tuple]:
             "f_entered",
             "created_at",
             "s_close",
-            "f_slips",
-            "f_changes",
-            "f_last_act",
-            "f_acts14",
-            "f_acts30",
+            "f_history",
+            "f_activity",
             "f_items",
             "s_owner",
             "company_id",
@@ -242,8 +240,9 @@ def _days(later: dt.datetime, earlier) -> float:
     return max(0.0, (later - earlier).total_seconds() / 86400.0)
 
 
-def frame(*, pipeline_id: int, dates: list[dt.date], deal_ids=None) -> Frame:
-    """The features of every deal of the pipeline open at the end of each of ``dates``."""
+def frame(*, pipeline_id: int, dates: list[dt.date], deal_ids=None, closings: bool = True) -> Frame:
+    """The features of every deal of the pipeline open at the end of each of ``dates`` (and,
+    with ``closings``, every deal's first closing, which scoring today does not need)."""
     sources = dict(
         Lead.objects.filter(opportunity__pipeline_id=pipeline_id).values_list(
             "opportunity_id", "source"
@@ -259,8 +258,8 @@ def frame(*, pipeline_id: int, dates: list[dt.date], deal_ids=None) -> Frame:
         owners = _owner_rates(on, pipeline_id)
         companies = _company_wins(on)
         local = timezone.localtime(at)
-        for (pk, stage, amount, prob, override, entered, created, close, slips, changes,
-             last_act, acts14, acts30, items, owner, company, category) in rows:  # fmt: skip
+        for (pk, stage, amount, prob, override, entered, created, close, (slips, changes),
+             (last_act, acts14, acts30), items, owner, company, category) in rows:  # fmt: skip
             age = _days(at, created)
             won, closed = owners.get(owner, (0, 0))
             cols["deal"].append(pk)
@@ -274,7 +273,8 @@ def frame(*, pipeline_id: int, dates: list[dt.date], deal_ids=None) -> Frame:
             cols["days_to_close"].append(float((close - local.date()).days) if close else 0.0)
             cols["slips"].append(slips or 0)
             cols["amount_changes"].append(changes or 0)
-            cols["idle_days"].append(_days(at, last_act) if last_act else age)
+            idle = (at.timestamp() - last_act) / 86400.0 if last_act is not None else age
+            cols["idle_days"].append(max(0.0, idle))
             cols["acts14"].append(acts14 or 0)
             cols["acts30"].append(acts30 or 0)
             cols["items"].append(items or 0)
@@ -287,5 +287,5 @@ def frame(*, pipeline_id: int, dates: list[dt.date], deal_ids=None) -> Frame:
     return Frame(
         {k: np.asarray(v, dtype=float) for k, v in cols.items()},
         {k: np.asarray(v, dtype=object) for k, v in cats.items()},
-        first_closings(pipeline_id),
+        first_closings(pipeline_id) if closings else {},
     )

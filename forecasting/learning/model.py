@@ -272,22 +272,28 @@ def explain(params: dict, frame: Frame, stage_names: dict[int, str], top: int = 
     slope = np.where(near, p0 * (1 - p0), (p - p0) / np.where(near, 1.0, total))
     points = by_group * slope.reshape(-1, 1) * 100.0
     rate = owner_rate(frame, params["prior"])
+    # The ``top`` largest factors of every row at once; labels only for those.
+    order = np.argsort(-np.abs(points), axis=1)
+    top_idx = order[:, :top]
+    top_points = np.take_along_axis(points, top_idx, axis=1)
+    rest = points.sum(axis=1) - top_points.sum(axis=1)
+    columns = frame.columns
     out = []
     for i in range(len(frame)):
-        raw = {k: float(v[i]) for k, v in frame.columns.items()}
-        raw["owner_rate"] = float(rate[i])
-        order = np.argsort(-np.abs(points[i]))
         factors = []
-        for j in order[:top]:
+        for j, value in zip(top_idx[i], top_points[i], strict=True):
             g = names[j]
             if g in NUMERIC:
+                raw = {"owner_rate": float(rate[i])} if g == "owner_rate" else {}
+                raw.setdefault(g, float(columns[g][i]) if g in columns else 0.0)
                 label = NUMERIC[g][1](raw)
             else:
-                value = raw["stage"] if g == "stage" else frame.categories[g][i]
-                label = CATEGORY_LABELS[g](value, stage_names)
-            factors.append({"factor": g, "label": label, "points": round(float(points[i][j]), 4)})
-        rest = float(points[i][order[top:]].sum()) if len(order) > top else 0.0
-        factors.append({"label": "All other factors", "points": round(rest, 4), "rest": True})
+                v = columns["stage"][i] if g == "stage" else frame.categories[g][i]
+                label = CATEGORY_LABELS[g](v, stage_names)
+            factors.append({"factor": g, "label": label, "points": round(float(value), 4)})
+        factors.append(
+            {"label": "All other factors", "points": round(float(rest[i]), 4), "rest": True}
+        )
         out.append((float(p[i]), float(p0), factors))
     return out
 

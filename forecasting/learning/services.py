@@ -47,7 +47,7 @@ def score_open(*, pipeline_id: int, params: dict | None, trained_at, now) -> int
     model, which clears the pipeline's scores)."""
     rows = []
     if params is not None:
-        live = features.frame(pipeline_id=pipeline_id, dates=[today()])
+        live = features.frame(pipeline_id=pipeline_id, dates=[today()], closings=False)
         names = stage_names(pipeline_id)
         for deal, (p, base, factors) in zip(
             live.columns["deal"], learn.explain(params, live, names), strict=True
@@ -89,6 +89,8 @@ def train_pipeline(*, pipeline: Pipeline, with_backtest: bool = True) -> WinMode
             validation=fitted["validation"] if fitted else {"won": counts["won"]},
             backtest=result,
         )
+        beats = bool((result.get("summary") or {}).get("model_beats_configured"))
+        pipeline_services.set_model_eligibility(pipeline_id=pipeline.pk, eligible=beats)
         score_open(
             pipeline_id=pipeline.pk,
             params=fitted["params"] if fitted else None,

@@ -29,20 +29,24 @@ PRIORITY_NOTE = (
     "+ 25 × closeness of the close date (1 when due or past, falling to 0 at 90 days out), "
     "+ 20 × staleness (days since the last activity ÷ the idle setting, capped at 1), "
     "+ 15 when the next step is overdue (its date has passed or an open task on the deal is "
-    "overdue). Open tasks due within 7 days score 40 × their deal's weighted amount factor, "
+    "overdue; the weighted amount uses the pipeline's probability source, or the win model "
+    "when ranked by it). Open tasks due within 7 days score 40 × their deal's weighted "
+    "amount factor, "
     "+ 25 × how close the due date is (1 today or overdue, 0 at 7 days), + 35 when overdue."
 )
 
 
-def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
-    """Open deals and open tasks of ``owner`` ranked by the documented score (PRIORITY_NOTE).
+def priorities(scope: ReportScope, *, owner, limit: int = 25, by_model: bool = False) -> list[dict]:
+    """Open deals and open tasks of ``owner`` ranked by the documented score (PRIORITY_NOTE);
+    with ``by_model`` the weighted amounts use the win model's probability
+    (``expressions.model_probability``) instead of the effective one.
 
     Two queries for the list plus one for the largest weighted amount (the scale); the
     score itself is computed in SQL, Python only merges the two ranked, bounded lists.
     """
     today, now = scope.today, scope.now
     deals = scope.deals().filter(owner=owner, stage__kind=OPEN)
-    biggest = deals.aggregate(m=Max(expressions.weighted_amount()))["m"] or ZERO
+    biggest = deals.aggregate(m=Max(expressions.weighted_amount(by_model=by_model)))["m"] or ZERO
     scale = Value(float(biggest) if biggest else 1.0, output_field=FloatField())
     overdue_task = Activity.objects.filter(
         opportunity=OuterRef("pk"), kind=Activity.Kind.TASK, done_at__isnull=True, due_on__lt=today
@@ -51,7 +55,7 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
     w = PRIORITY_WEIGHTS
     ranked_deals = (
         deals.annotate(
-            weighted=expressions.weighted_amount(),
+            weighted=expressions.weighted_amount(by_model=by_model),
             days_to_close=DateDiff(F("expected_close_date"), Value(today)),
             idle_days=idle,
             task_overdue=Exists(overdue_task),
@@ -100,7 +104,7 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25) -> list[dict]:
         .filter(Q(opportunity__isnull=True) | Q(opportunity__stage__kind=OPEN))
         .annotate(
             days_to_due=DateDiff(F("due_on"), Value(today)),
-            deal_weighted=expressions.weighted_amount("opportunity__"),
+            deal_weighted=expressions.weighted_amount("opportunity__", by_model=by_model),
         )
         .annotate(
             # PostgreSQL's GREATEST/LEAST skip NULLs, SQLite's return NULL: no NULL goes in.

@@ -422,10 +422,11 @@ def scorecard(request, user_id: int):
 @reads_from_replica
 def priorities(request):
     form, scope = _form(request, fields=("pipeline", "owner", "idle"))
+    by_model = request.GET.get("rank") == "model"
     items, owner = [], None
     if scope:
         owner = scope.owner or request.user
-        items = priorities_report.priorities(scope, owner=owner)
+        items = priorities_report.priorities(scope, owner=owner, by_model=by_model)
     report = None
     if scope:
         table = priorities_report.priorities_table(items)
@@ -442,7 +443,18 @@ def priorities(request):
         items=items,
         subject=owner,
         note=priorities_report.PRIORITY_NOTE,
+        by_model=by_model,
+        rank_query=_query_with_rank(request),
     )
+
+
+def _query_with_rank(request) -> dict[str, str]:
+    """The page's query string ranked each way (``rank=model`` or the effective probability)."""
+    params = request.GET.copy()
+    params.pop("rank", None)
+    plain = params.urlencode()
+    params["rank"] = "model"
+    return {"effective": plain, "model": params.urlencode()}
 
 
 @login_required

@@ -30,6 +30,7 @@ from pipeline.models.stages import (
     ForecastCategory,
     LostReason,
     Pipeline,
+    ProbabilitySource,
     Stage,
 )
 
@@ -52,6 +53,7 @@ __all__ = [
     "Opportunity",
     "OpportunityQuerySet",
     "Pipeline",
+    "ProbabilitySource",
     "Product",
     "ProductPrice",
     "Stage",

@@ -166,8 +166,33 @@ class Opportunity(models.Model):
 
     @property
     def effective_probability(self) -> int:
-        """DESIGN §3, see :meth:`Stage.probability_for`."""
+        """DESIGN §3: :meth:`Stage.probability_for`, except that an open deal without an
+        override in a pipeline that uses its model (:attr:`Pipeline.uses_model`) takes the
+        model's score when it has one (SQL twin: ``expressions.effective_probability``)."""
+        if self.probability is None and self.stage.is_open and self.pipeline.uses_model:
+            score = self.model_score
+            if score is not None:
+                return score.probability
         return self.stage.probability_for(self.probability)
+
+    @property
+    def model_score(self):
+        """The deal's :class:`~pipeline.models.DealScore`, or None."""
+        try:
+            return self.win_score
+        except models.ObjectDoesNotExist:
+            return None
+
+    @property
+    def probability_source_label(self) -> str:
+        """Which source the effective probability came from, for the pages."""
+        if self.stage.kind != Stage.Kind.OPEN:
+            return "closed"
+        if self.probability is not None:
+            return "override"
+        if self.pipeline.uses_model and self.model_score is not None:
+            return "win model"
+        return "stage"
 
     @property
     def weighted_amount(self) -> Decimal:

@@ -17,17 +17,38 @@ class ForecastCategory(models.TextChoices):
     OMITTED = "omitted", "Omitted"
 
 
+class ProbabilitySource(models.TextChoices):
+    """Where an open deal's probability comes from when it has no override (DESIGN.md §3)."""
+
+    CONFIGURED = "configured", "Configured stage percentages"
+    EMPIRICAL = "empirical", "Empirical stage win rates"
+    MODEL = "model", "Win-probability model"
+
+
 class Pipeline(models.Model):
     """A sales process: an ordered list of stages with exactly one won and at least one lost."""
 
     name = models.CharField(max_length=100, unique=True)
     position = models.PositiveIntegerField(default=0)
     is_active = models.BooleanField(default=True)
-    use_empirical_probabilities = models.BooleanField(
-        default=False,
+    probability_source = models.CharField(
+        max_length=20,
+        choices=ProbabilitySource.choices,
+        default=ProbabilitySource.CONFIGURED,
         help_text=(
-            "Forecasts weight open deals by each stage's empirical win rate (trailing 12 "
-            "months of transitions) instead of its configured probability."
+            "Where open deals without an override take their probability: the stages' "
+            "configured percentages, each stage's empirical win rate (trailing 12 months), or "
+            "the win-probability model (only while its back-test beats the configured "
+            "percentages)."
+        ),
+    )
+    model_eligible = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text=(
+            "Set by the nightly training: the model's latest back-test beat the configured "
+            "percentages on both the mean Brier score and the mean absolute error of the "
+            "month forecasts."
         ),
     )
 
@@ -36,6 +57,35 @@ class Pipeline(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        if self.probability_source == ProbabilitySource.MODEL and not self.model_eligible:
+            raise ValidationError(
+                {
+                    "probability_source": (
+                        "The win-probability model can be the source only while its back-test "
+                        "beats the configured percentages on both the mean Brier score and the "
+                        "mean absolute error of the month forecasts; the accuracy page shows "
+                        "its latest back-test."
+                    )
+                }
+            )
+
+    @property
+    def use_empirical_probabilities(self) -> bool:
+        return self.probability_source == ProbabilitySource.EMPIRICAL
+
+    @property
+    def weighting_label(self) -> str:
+        """The source its weighted figures use, as the pages say it."""
+        if self.probability_source == ProbabilitySource.MODEL and not self.model_eligible:
+            return "configured stage percentages (the win model's back-test does not beat them)"
+        return self.get_probability_source_display().lower()
+
+    @property
+    def uses_model(self) -> bool:
+        """Open deals without an override take the model's probability (DESIGN §3)."""
+        return self.probability_source == ProbabilitySource.MODEL and self.model_eligible
 
     def first_open_stage(self):
         return self.stages.filter(kind=Stage.Kind.OPEN).order_by("position", "id").first()

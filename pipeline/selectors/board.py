@@ -31,7 +31,7 @@ from accounts.models import User
 from pipeline import conversion, expressions
 from pipeline.currency import reporting_currency
 from pipeline.filters.opportunities import BoardFilter
-from pipeline.models import Company, Opportunity, Pipeline, Stage
+from pipeline.models import Company, DealScore, Opportunity, Pipeline, Stage
 
 
 def card_limit() -> int:
@@ -54,6 +54,7 @@ CARD_FIELDS = (
     "stage_entered_at",
     "company_name",
     "owner_username",
+    "model_probability",
 )
 CARD_ORDER = ("expected_close_date", "id")
 
@@ -124,11 +125,11 @@ def column_totals(
     """count, total and weighted total per stage of the whole filtered column, in the
     reporting currency at today's rates ``fx`` (``pipeline.conversion``): one query.
 
-    The query groups by stage and currency and needs no join (the owner, stage, currency,
-    amount, probability index answers it): the weighted total comes from two plain sums
+    The query groups by stage and currency: the weighted total comes from plain sums
     through ``expressions.stage_weighted_total`` (the same number as summing
-    ``weighted_amount`` per deal, without a join and a CASE for every deal). Deals of a
-    currency without a rate are counted but not summed; ``missing`` (a list) receives their
+    ``weighted_amount`` per deal, without a CASE for every deal), the deals weighted by their
+    model score (``expressions.uses_model``) summed apart. Deals of a currency without a rate
+    are counted but not summed; ``missing`` (a list) receives their
     :class:`~pipeline.conversion.MissingRate`."""
     by_id = {s.pk: s for s in stages}
     if fx is None:
@@ -143,12 +144,18 @@ def column_totals(
             total=Sum(amount),
             overridden=Sum(amount * F("probability")),
             by_stage=Sum(amount, filter=Q(probability__isnull=True)),
+            # Deals weighted by their model score (expressions.uses_model).
+            modelled=Sum(amount * F("win_score__probability"), filter=expressions.uses_model()),
+            modelled_amount=Sum(amount, filter=expressions.uses_model()),
         )
     )
     sums: dict[int, dict] = {}
     unconverted: dict[str, int] = {}
     for r in rows:
-        acc = sums.setdefault(r["stage_id"], {"n": 0, "total": 0, "over": 0, "rest": 0})
+        acc = sums.setdefault(
+            r["stage_id"],
+            {"n": 0, "total": 0, "over": 0, "rest": 0, "modelled": 0, "modelled_amount": 0},
+        )
         acc["n"] += r["n"]
         if r["total"] is None and r["currency"] != reporting_currency():
             unconverted[r["currency"]] = unconverted.get(r["currency"], 0) + r["n"]
@@ -157,6 +164,8 @@ def column_totals(
         acc["total"] += Decimal(str(r["total"] or 0))
         acc["over"] += Decimal(str(r["overridden"] or 0))
         acc["rest"] += Decimal(str(r["by_stage"] or 0))
+        acc["modelled"] += Decimal(str(r["modelled"] or 0))
+        acc["modelled_amount"] += Decimal(str(r["modelled_amount"] or 0))
     if missing is not None:
         missing.extend(
             conversion.missing_from_groups(unconverted, rates=fx, on=timezone.localdate())
@@ -172,8 +181,8 @@ def column_totals(
                 expressions.stage_weighted_total(
                     stage,
                     total=acc["total"],
-                    amount_times_override=acc["over"],
-                    amount_without_override=acc["rest"],
+                    amount_times_override=acc["over"] + acc["modelled"],
+                    amount_without_override=acc["rest"] - acc["modelled_amount"],
                 )
             ),
         }
@@ -188,6 +197,10 @@ def _names():
         ),
         "owner_username": Subquery(
             User.objects.filter(pk=OuterRef("owner_id")).order_by().values("username")[:1]
+        ),
+        # The win model's probability beside the stage's (pipeline/models/scores.py).
+        "model_probability": Subquery(
+            DealScore.objects.filter(pk=OuterRef("pk")).values("probability")[:1]
         ),
     }
 
@@ -236,6 +249,7 @@ def decorate_cards(
         row["days_in_stage"] = days
         row["rotting"] = stage.rot_after_days is not None and days > stage.rot_after_days
         row["overdue"] = row["expected_close_date"] < today
+        row["stage_probability"] = stage.probability
         row["url"] = detail.format(row["id"])
         row["move_url"] = move.format(row["id"])
         if row["currency"] != reporting:

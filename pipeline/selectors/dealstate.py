@@ -34,10 +34,15 @@ date), a closed deal at the rate of its closed date; a deal without a rate has a
 which sums leave out and :func:`pipeline.conversion.missing_rates` reports. The currency of a
 past state is that of the deal's last field-history row, as its amount is.
 
-Probabilities follow DESIGN.md §3 (``pipeline.expressions``); in pipelines with
-``use_empirical_probabilities`` an open deal without an override is weighted by its stage's
-empirical win rate instead when the caller passes those ``rates`` (``{stage id: percent}``,
-:func:`forecasting.winrates.empirical_stage_rates`); without them the stage rule applies.
+Probabilities follow DESIGN.md §3 (``pipeline.expressions``): in pipelines whose probability
+source is empirical an open deal without an override is weighted by its stage's empirical win
+rate when the caller passes those ``rates`` (``{stage id: percent}``,
+:func:`forecasting.winrates.empirical_stage_rates`; without them the stage rule applies); in
+pipelines whose source is the model (while its back-test beats the configured percentages) by
+its model score, which exists for the live state only (a past date's scores are not recorded,
+so reconstructed states weigh by the stage's). ``s_stage_prob`` (configured percentages) and
+``s_model_prob`` (the model's score where a deal has one, else the configured percentage;
+live only) give the other sources' figures beside it, for the snapshots.
 """
 
 from __future__ import annotations
@@ -109,11 +114,33 @@ def _empirical_probability(
     return Case(*whens, default=default, output_field=IntegerField())
 
 
+def _stage_probability():
+    """The configured percentages alone: won 100, lost 0, the override, else the stage's."""
+    return Case(
+        When(stage__kind=WON, then=Value(100)),
+        When(stage__kind=LOST, then=Value(0)),
+        default=Coalesce(F("probability"), F("stage__probability")),
+        output_field=IntegerField(),
+    )
+
+
+def _model_probability():
+    """The model's view: the override, else the deal's model score, else the stage's."""
+    return Case(
+        When(Q(stage__kind=OPEN, probability__isnull=True, win_score__isnull=False),
+             then=F("win_score__probability")),
+        default=_stage_probability(),
+        output_field=IntegerField(),
+    )  # fmt: skip
+
+
 def _live_state(rates, prefix: str = "s_", fx=None):
     prob = expressions.effective_probability()
     if rates:
         prob = _empirical_probability(rates, stage_field="stage_id", default=prob)
     state = {
+        "stage_prob": _stage_probability(),
+        "model_prob": _model_probability(),
         "kind": F("stage__kind"),
         "stage": F("stage_id"),
         "entered": F("stage_entered_at"),
@@ -370,6 +397,9 @@ def _reconstructed_state(
     )
     close = Coalesce(h["h_close"], F("expected_close_date"))
     state = {
+        "stage_prob": base_prob,
+        # A past date's model scores are not recorded: its deals count as unscored.
+        "model_prob": base_prob,
         "kind": kind,
         "stage": stage_id,
         "entered": entered,

@@ -38,7 +38,11 @@ from pipeline.services.opportunities import (
     move_opportunity,
     update_opportunity,
 )
-from pipeline.services.scores import replace_scores
+from pipeline.services.scores import (
+    replace_scores,
+    set_model_eligibility,
+    set_probability_source,
+)
 from pipeline.services.validation import (
     parse_currency,
     parse_date,
@@ -72,6 +76,8 @@ __all__ = [
     "remove_line_item",
     "reopen_task",
     "replace_scores",
+    "set_model_eligibility",
+    "set_probability_source",
     "start_working_lead",
     "update_activity",
     "update_company",

@@ -64,6 +64,9 @@ BOOK = {
         "open_count": 3,
         "open_amount": Decimal("35000"),
         "weighted_amount": Decimal("18500"),
+        # No model scores: by the configured percentages and by the model alike.
+        "stage_weighted_amount": Decimal("18500"),
+        "model_weighted_amount": Decimal("18500"),
         "commit_amount": Decimal("20000"),
         "best_case_amount": Decimal("5000"),
         "won_amount": Decimal("8000"),
@@ -75,6 +78,8 @@ BOOK = {
         "open_count": 1,
         "open_amount": Decimal("40000"),
         "weighted_amount": Decimal("12000"),
+        "stage_weighted_amount": Decimal("12000"),
+        "model_weighted_amount": Decimal("12000"),
         "commit_amount": Decimal("0"),
         "best_case_amount": Decimal("0"),
         "won_amount": Decimal("0"),

@@ -16,9 +16,9 @@ from pipeline.models import Activity, Opportunity, Stage, StageTransition
 def build(*, pipeline, owners, n: int, seed: int, win_chance, days_back: int = 900):
     """``n`` closed deals plus some open ones in ``pipeline``. Half the deals are "active"
     (an activity every 5 days of their life), half "idle" (one at creation). A closed deal
-    is won with ``win_chance(active)``; every amount is 10,000. Each lives 20–90 days: its first open stage, then the
-    second half-way, then won or lost; its expected close date is its closing date. Returns
-    the created opportunities' ids."""
+    is won with ``win_chance(active)``; every amount is 10,000. Each lives 20–90 days: its
+    first open stage, then the second half-way, then won or lost; its expected close date is
+    its closing date. Returns the created opportunities' ids."""
     rng = random.Random(seed)
     stages = list(pipeline.stages.order_by("position"))
     open_stages = [s for s in stages if s.kind == Stage.Kind.OPEN]

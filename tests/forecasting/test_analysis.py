@@ -157,7 +157,7 @@ def test_empirical_stage_rates_drive_the_forecast_when_enabled(rep, pipeline, lo
         assert winrates.empirical_stage_rates(on=dt.date(2026, 3, 2)) == {}  # setting off
         services.take_snapshot(taken_on=dt.date(2026, 3, 2))
         assert ForecastSnapshot.objects.get().weighted_amount == Decimal("1000")
-        pipeline.use_empirical_probabilities = True
+        pipeline.probability_source = "empirical"
         pipeline.save()
         assert winrates.empirical_stage_rates(on=dt.date(2026, 3, 2)) == {qualification.pk: 80}
         services.take_snapshot(taken_on=dt.date(2026, 3, 2))

@@ -159,6 +159,7 @@ def test_snapshot_task_chunked_past_date_matches_one_task(renewals, rep, chunk_e
     assert chunked == single
     assert single[0] == [
         (dt.date(2026, 3, 1), rep.pk, renewals.pk, 1, Decimal("9000"), Decimal("900"),
+         Decimal("900"), Decimal("900"),  # by the configured percentages, by the model
          Decimal("0"), Decimal("0"), Decimal("0"), 0, 0, Decimal("0"))
     ]  # fmt: skip
 

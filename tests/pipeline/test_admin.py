@@ -116,6 +116,7 @@ def _pipeline_post(pipeline, stages, **overrides):
         "name": pipeline.name if pipeline else "Partners",
         "position": "0",
         "is_active": "on",
+        "probability_source": "configured",
         "stages-TOTAL_FORMS": str(len(stages)),
         "stages-INITIAL_FORMS": str(sum(1 for s in stages if s.get("id"))),
         "stages-MIN_NUM_FORMS": "0",
