@@ -19,9 +19,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import brier_score_loss, log_loss
-from sklearn.preprocessing import StandardScaler
 
 from forecasting.learning.features import Frame
 
@@ -168,6 +165,12 @@ def fit(frame: Frame, labels: np.ndarray) -> dict:
     """Train on ``frame`` (rows of closed deals at sampled dates) with ``labels`` (1 = won):
     logistic regression on three folds in five, Platt calibration on one, scores on the
     last. Each deal weighs the same however many samples it has."""
+    # scikit-learn is imported here, where a model is trained, so the pages that only read
+    # stored coefficients (and every web worker's start) never load it.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import brier_score_loss, log_loss
+    from sklearn.preprocessing import StandardScaler
+
     prior = float(labels.mean()) if len(labels) else 0.0
     params = {
         "numeric": list(NUMERIC),
