@@ -81,7 +81,7 @@ smoke: install assets
 # the dependency audit (fails on a known vulnerability; says so when it cannot look) and
 # Django's deployment checks with production settings (no warning allowed).
 security: install-dev
-	$(BIN)/bandit -q -c pyproject.toml -r accounts pipeline forecasting notifications api config scripts bench --severity-level medium
+	$(BIN)/bandit -q -c pyproject.toml -r accounts pipeline forecasting notifications imports api workspace config scripts bench --severity-level medium
 	$(PY) scripts/audit_dependencies.py
 	env -u OPPORTUNE_DEV -u DEBUG ALLOWED_HOSTS=crm.example.com \
 	  SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \

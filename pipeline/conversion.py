@@ -142,7 +142,7 @@ class RateOn(Func):
         qn = connection.ops.quote_name
         table = qn(ExchangeRate._meta.db_table)
         return (
-            f"(SELECT fx.{qn('rate')} FROM {table} fx WHERE fx.{qn('currency')} = {cur_sql} "
+            f"(SELECT fx.{qn('rate')} FROM {table} fx WHERE fx.{qn('currency')} = {cur_sql} "  # nosec B608: quoted names from model metadata and compiled expressions; values are params
             f"AND fx.{qn('on_date')} <= {day_sql} ORDER BY fx.{qn('on_date')} DESC LIMIT 1)",
             (*cur_params, *day_params),
         )

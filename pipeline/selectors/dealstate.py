@@ -119,7 +119,7 @@ def _stage_probability():
     return Case(
         When(stage__kind=WON, then=Value(100)),
         When(stage__kind=LOST, then=Value(0)),
-        default=Coalesce(F("probability"), F("stage__probability")),
+        default=Coalesce(F("probability"), F("stage__probability"), output_field=IntegerField()),
         output_field=IntegerField(),
     )
 
@@ -248,7 +248,7 @@ class _TouchedSince(Expression):
         qn = connection.ops.quote_name
         history = qn(Opportunity.history.model._meta.db_table)
         return (
-            f"({self.parent_sql}.{qn('stage_entered_at')} >= %s OR {self.parent_sql}.{qn('id')} "
+            f"({self.parent_sql}.{qn('stage_entered_at')} >= %s OR {self.parent_sql}.{qn('id')} "  # nosec B608: quoted table and column names; the cutoff is a parameter
             f"IN (SELECT touched.{qn('id')} FROM {history} touched "
             f"WHERE touched.{qn('history_date')} >= %s))"
         ), [self.cutoff, self.cutoff]
@@ -370,13 +370,14 @@ def _reconstructed_state(
         When(has_history, then=h["h_prob"]),
         When(untouched, then=F("probability")),
         default=Value(None),
+        output_field=IntegerField(),
     )
     kind = Case(When(created_at__lt=cutoff, then=stage_kind), default=Value(None))
     base_prob = Case(
         When(Q(**{f"{prefix}tkind": WON}), then=Value(100)),
         When(Q(**{f"{prefix}tkind": LOST}), then=Value(0)),
-        When(has_history, then=Coalesce(h["h_prob"], stage_prob)),
-        When(untouched, then=Coalesce(F("probability"), stage_prob)),
+        When(has_history, then=Coalesce(h["h_prob"], stage_prob, output_field=IntegerField())),
+        When(untouched, then=Coalesce(F("probability"), stage_prob, output_field=IntegerField())),
         default=t["t_prob"],
         output_field=IntegerField(),
     )
