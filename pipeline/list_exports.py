@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import HttpResponse
+from django.utils import timezone
 
 from pipeline.exports import export_response
 from pipeline.models import LineItem, StageTransition
@@ -220,12 +221,45 @@ def activity_rows(qs):
         ]
 
 
+ACTIVITY_HEADERS = [
+    "Kind",
+    "Subject",
+    "Occurred at",
+    "Due on",
+    "Done at",
+    "Owner",
+    "About",
+    "Notes",
+]
+
+
+def activity_list_rows(qs):
+    """The activity list's rows: every kind, with when it happened and its notes; the record
+    it is on is named only when the viewer may open it."""
+    yield ACTIVITY_HEADERS
+    for a in qs.select_related("owner", "opportunity", "lead", "contact", "company").iterator(
+        chunk_size=2000
+    ):
+        target = a.visible_target if hasattr(a, "opportunity_visible") else None
+        yield [
+            a.get_kind_display(),
+            a.subject,
+            timezone.localtime(a.occurred_at).isoformat(timespec="minutes"),
+            a.due_on.isoformat() if a.due_on else "",
+            timezone.localtime(a.done_at).isoformat(timespec="minutes") if a.done_at else "",
+            _owner(a.owner),
+            str(target) if target else "",
+            a.body,
+        ]
+
+
 ROWS = {
     "companies": company_rows,
     "contacts": contact_rows,
     "leads": lead_rows,
     "deals": deal_rows,
     "tasks": activity_rows,
+    "activities": activity_list_rows,
 }
 
 

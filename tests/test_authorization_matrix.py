@@ -114,6 +114,7 @@ ROUTES: dict[str, R] = {
     "pipeline:activity_create": R(
         obj="deal", query="opportunity={id}", data={"opportunity": "{id}"}, post=200
     ),
+    "pipeline:activity_list": R(post=200),
     "pipeline:tasks": R(post=200),
     "pipeline:task_complete": R(obj="task", get=405, post=302, changes=True),
     "pipeline:task_reopen": R(obj="task", get=405, post=302, changes=True),

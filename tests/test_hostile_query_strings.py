@@ -65,6 +65,11 @@ PAGES: dict[str, tuple[tuple, list[str], list[dict]]] = {
         ["opportunity", "lead", "contact", "company", "kind", "next"],
         [{}, {"opportunity": "DEAL"}],
     ),
+    "pipeline:activity_list": (
+        (),
+        ["q", "kind", "task_status", "occurred_from", "occurred_until", "owner", "sort", "page"],
+        [{}, {"export": "csv"}],
+    ),
     "pipeline:tasks": ((), [], [{}]),
     "pipeline:search": ((), ["q"], [{}]),
     "forecasting:dashboard": ((), SCOPE, [{}]),

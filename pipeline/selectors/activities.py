@@ -1,4 +1,5 @@
-"""Reads for activities: the target record an activity is logged on, and My tasks."""
+"""Reads for activities: the target record an activity is logged on, the activity list, and My
+tasks."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.db.models import Count, Q
 from django.http import Http404
 from django.utils import timezone
 
+from pipeline.filters.activities import ActivityFilter
 from pipeline.models import Activity, Company, Contact, Lead, Opportunity
 
 TARGET_MODELS = {
@@ -103,3 +105,16 @@ def task_for(*, user, pk: int) -> Activity:
     if task is None:
         raise Http404("No such task.")
     return task
+
+
+def activity_list(*, user, params) -> ActivityFilter:
+    """The activity list's FilterSet over the calls, emails, meetings, notes and tasks ``user``
+    may see, newest first; ``.qs`` holds the rows, each naming its record only when ``user``
+    may open it (``visible_target``)."""
+    queryset = (
+        Activity.objects.visible_to(user)
+        .with_visible_targets(user)
+        .select_related("owner", "lead", "opportunity", "contact", "company")
+        .order_by("-occurred_at", "-id")
+    )
+    return ActivityFilter(params.copy(), queryset=queryset, user=user)

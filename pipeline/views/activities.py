@@ -1,5 +1,5 @@
 """Activities and follow-ups: log a call, email, meeting or note (or create a task) on any
-record, My tasks, and one-click complete / reopen.
+record, the list of every activity the user may see, My tasks, and one-click complete / reopen.
 
 Every action works as a plain form POST with a redirect; when htmx sends it (``HX-Request``)
 the response is the fragment to swap instead.
@@ -19,7 +19,8 @@ from pipeline import list_exports as exports
 from pipeline import services
 from pipeline.forms import add_service_errors, choice_query
 from pipeline.forms.activities import ActivityForm
-from pipeline.selectors.activities import activity_target, my_tasks, open_tasks, task_for
+from pipeline.selectors import activities as selectors
+from pipeline.views import list_page
 
 
 def _is_htmx(request) -> bool:
@@ -30,7 +31,7 @@ def _is_htmx(request) -> bool:
 @require_http_methods(["GET", "POST"])
 def activity_create(request):
     params = request.POST if request.method == "POST" else request.GET
-    target_field, target = activity_target(user=request.user, params=params)
+    target_field, target = selectors.activity_target(user=request.user, params=params)
     back = safe_next(request, target.get_absolute_url())
     if request.method == "POST":
         form = ActivityForm(request.POST)
@@ -90,14 +91,22 @@ def activity_create(request):
 
 
 @login_required
+def activity_list(request):
+    filterset = selectors.activity_list(user=request.user, params=request.GET)
+    if fmt := exports.wanted(request):
+        return exports.response(fmt, "activities", filterset.qs)
+    return list_page(request, filterset, "pipeline/activity_list.html", today=timezone.localdate())
+
+
+@login_required
 def tasks(request):
     if fmt := exports.wanted(request):
-        return exports.response(fmt, "tasks", open_tasks(user=request.user))
-    return render(request, "pipeline/tasks.html", my_tasks(user=request.user))
+        return exports.response(fmt, "tasks", selectors.open_tasks(user=request.user))
+    return render(request, "pipeline/tasks.html", selectors.my_tasks(user=request.user))
 
 
 def _task_action(request, pk: int, action, done_message: str):
-    task = task_for(user=request.user, pk=pk)
+    task = selectors.task_for(user=request.user, pk=pk)
     try:
         task = action(activity=task, by=request.user)
     except (ValidationError, PermissionDenied) as e:
@@ -111,7 +120,7 @@ def _task_action(request, pk: int, action, done_message: str):
             )
         messages.error(request, message)
         return HttpResponseRedirect(safe_next(request, reverse("pipeline:tasks")))
-    task = task_for(user=request.user, pk=task.pk)
+    task = selectors.task_for(user=request.user, pk=task.pk)
     if _is_htmx(request):
         return render(
             request,
@@ -135,6 +144,7 @@ def task_reopen(request, pk: int):
 
 
 urlpatterns = [
+    path("activities/", activity_list, name="activity_list"),
     path("activities/new/", activity_create, name="activity_create"),
     path("tasks/", tasks, name="tasks"),
     path("tasks/<int:pk>/complete/", task_complete, name="task_complete"),
