@@ -17,9 +17,9 @@ from django.core.exceptions import ValidationError
 
 from imports import parsing
 from imports.services.rows import Row
+from pipeline.currency import reporting_currency
 from pipeline.models import Product, ProductPrice
 from pipeline.services.line_items import (
-    deal_currency,
     line_total,
     parse_discount,
     parse_quantity,
@@ -40,8 +40,9 @@ class ProductPlanning:
         self.list_prices: dict[int, Decimal] = {}
         if not self.sells_products:
             return
-        # The deal's currency: today always the installation's (see line_items.deal_currency).
-        self.currency = deal_currency(None)
+        # A file has no currency column: imported deals are in the installation's reporting
+        # currency (the deal model's default), so their list prices are that currency's.
+        self.currency = reporting_currency()
         for product in Product.objects.all():
             self.product_by_code.setdefault(product.code.strip().casefold(), product)
             self.product_by_name.setdefault(product.name.strip().casefold(), product)
