@@ -125,6 +125,9 @@ ROUTES: dict[str, R] = {
     "forecasting:changes": R(post=200),
     "forecasting:accuracy": R(post=200),
     "forecasting:calibration": R(get={"admin": 200, "*": 403}, post={"admin": 200, "*": 403}),
+    "forecasting:probability_source": R(
+        args={"pk": 2**31 - 1}, get=405, post={"admin": 404, "*": 403}
+    ),
     "forecasting:quotas": R(post={"rep": 403, "*": 302}),
     "forecasting:adjust": R(
         obj="user", query="rep={id}", get=REPS_REFUSED, post={"rep": 403, "*": 302}

@@ -7,7 +7,6 @@ import json
 from decimal import Decimal
 
 import pytest
-from django.test import override_settings
 
 from api import webhooks
 from pipeline.models import LineItem, Opportunity, Product, ProductPrice
@@ -248,16 +247,17 @@ def test_bad_line_input_is_400_naming_the_field(api_as, rep, pipeline, products,
 
 def test_service_rules_hold_through_the_api(api_as, rep, pipeline, products):
     client = api_as(rep)
-    deal = OpportunityFactory(owner=rep, pipeline=pipeline)
+    # A deal in euros takes the products' euro list prices (its own currency, not the
+    # installation's).
+    deal = OpportunityFactory(owner=rep, pipeline=pipeline, currency="EUR")
     inactive = _add(client, deal, products["OLD"], 1, unit_price="10.00")
     assert inactive.status_code == 400
     assert "no longer offered" in inactive.json()["error"]["fields"]["product"][0]
-    with override_settings(OPPORTUNE_CURRENCY="EUR"):
-        no_price = _add(client, deal, products["SVC-ONB"], 1)
-        assert no_price.status_code == 400
-        assert "no list price in EUR" in no_price.json()["error"]["fields"]["unit_price"][0]
-        euros = _add(client, deal, products["CRM-PRO"], 1)
-        assert euros.status_code == 201 and euros.json()["line_item"]["unit_price"] == "1100.00"
+    no_price = _add(client, deal, products["SVC-ONB"], 1)
+    assert no_price.status_code == 400
+    assert "no list price in EUR" in no_price.json()["error"]["fields"]["unit_price"][0]
+    euros = _add(client, deal, products["CRM-PRO"], 1)
+    assert euros.status_code == 201 and euros.json()["line_item"]["unit_price"] == "1100.00"
     won = client.post(f"/api/v1/opportunities/{deal.pk}/close-won/", {}, HTTP_IF_MATCH='"2"')
     assert won.status_code == 200, won.json()
     closed = _add(client, deal, products["CRM-PRO"], 3)
