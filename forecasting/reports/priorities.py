@@ -6,18 +6,30 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Case, Exists, F, FloatField, Max, OuterRef, Q, Value, When
+from django.db.models import (
+    Case,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Max,
+    OuterRef,
+    Q,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Greatest, Least
 
 from forecasting.reports.links import opportunity_url, task_target_url
 from forecasting.reports.scope import ReportScope
 from forecasting.reports.sql import DateDiff, DaysBetween
 from forecasting.reports.tables import Column, Table
-from pipeline import expressions
+from pipeline import conversion, expressions
 from pipeline.models import ACTIVITY_TARGETS, Activity, Stage, activity_target_flags
 
 OPEN = Stage.Kind.OPEN
 ZERO = Decimal("0")
+MONEY_FIELD = expressions.MONEY_FIELD
 
 
 PRIORITY_HORIZON_DAYS = 90
@@ -29,8 +41,8 @@ PRIORITY_NOTE = (
     "+ 25 × closeness of the close date (1 when due or past, falling to 0 at 90 days out), "
     "+ 20 × staleness (days since the last activity ÷ the idle setting, capped at 1), "
     "+ 15 when the next step is overdue (its date has passed or an open task on the deal is "
-    "overdue; the weighted amount uses the pipeline's probability source, or the win model "
-    "when ranked by it). Open tasks due within 7 days score 40 × their deal's weighted "
+    "overdue; the weighted amount is in the reporting currency at today's rate and uses the "
+    "pipeline's probability source, or the win model when ranked by it). Open tasks due within 7 days score 40 × their deal's weighted "
     "amount factor, "
     "+ 25 × how close the due date is (1 today or overdue, 0 at 7 days), + 35 when overdue."
 )
@@ -45,8 +57,23 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25, by_model: bool = F
     score itself is computed in SQL, Python only merges the two ranked, bounded lists.
     """
     today, now = scope.today, scope.now
+    fx = conversion.rates_on(today)
+
+    def in_reporting(prefix: str = ""):
+        # An open deal's amount at today's rate (pipeline.conversion); NULL without a rate.
+        return conversion.open_amount(F(f"{prefix}amount"), F(f"{prefix}currency"), fx)
+
+    def weighted(prefix: str = ""):
+        if by_model:
+            probability = expressions.model_probability(prefix)
+        else:
+            probability = expressions.effective_probability(prefix)
+        return expressions.Percent(
+            ExpressionWrapper(in_reporting(prefix) * probability, output_field=MONEY_FIELD)
+        )
+
     deals = scope.deals().filter(owner=owner, stage__kind=OPEN)
-    biggest = deals.aggregate(m=Max(expressions.weighted_amount(by_model=by_model)))["m"] or ZERO
+    biggest = deals.aggregate(m=Max(weighted()))["m"] or ZERO
     scale = Value(float(biggest) if biggest else 1.0, output_field=FloatField())
     overdue_task = Activity.objects.filter(
         opportunity=OuterRef("pk"), kind=Activity.Kind.TASK, done_at__isnull=True, due_on__lt=today
@@ -55,7 +82,8 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25, by_model: bool = F
     w = PRIORITY_WEIGHTS
     ranked_deals = (
         deals.annotate(
-            weighted=expressions.weighted_amount(by_model=by_model),
+            weighted=Coalesce(weighted(), Value(ZERO), output_field=MONEY_FIELD),
+            amount_reporting=in_reporting(),
             days_to_close=DateDiff(F("expected_close_date"), Value(today)),
             idle_days=idle,
             task_overdue=Exists(overdue_task),
@@ -78,7 +106,7 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25, by_model: bool = F
         .values(
             "pk",
             "name",
-            "amount",
+            "amount_reporting",
             "weighted",
             "expected_close_date",
             "days_to_close",
@@ -104,7 +132,8 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25, by_model: bool = F
         .filter(Q(opportunity__isnull=True) | Q(opportunity__stage__kind=OPEN))
         .annotate(
             days_to_due=DateDiff(F("due_on"), Value(today)),
-            deal_weighted=expressions.weighted_amount("opportunity__", by_model=by_model),
+            deal_weighted=weighted("opportunity__"),
+            deal_amount=in_reporting("opportunity__"),
         )
         .annotate(
             # PostgreSQL's GREATEST/LEAST skip NULLs, SQLite's return NULL: no NULL goes in.
@@ -134,7 +163,7 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25, by_model: bool = F
             "score",
             "opportunity_id",
             "opportunity__name",
-            "opportunity__amount",
+            "deal_amount",
             "lead__first_name",
             "lead__last_name",
             "contact__first_name",
@@ -163,7 +192,7 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25, by_model: bool = F
                 "title": d["name"],
                 "subtitle": f"{d['company__name'] or 'No company'} · {d['stage__name']}",
                 "url": opportunity_url(d["pk"]),
-                "amount": d["amount"],
+                "amount": d["amount_reporting"],
                 "weighted": d["weighted"],
                 "date": d["expected_close_date"],
                 "date_label": "Close",
@@ -200,7 +229,7 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25, by_model: bool = F
                 "title": t["subject"],
                 "subtitle": about,
                 "url": task_target_url(t),
-                "amount": t["opportunity__amount"],
+                "amount": t["deal_amount"],
                 "weighted": None,
                 "date": t["due_on"],
                 "date_label": "Due",
@@ -216,7 +245,7 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25, by_model: bool = F
 
 
 TASK_TARGET_FIELDS = {
-    "opportunity": ("opportunity_id", "opportunity__name", "opportunity__amount"),
+    "opportunity": ("opportunity_id", "opportunity__name", "deal_amount"),
     "lead": ("lead_id", "lead__first_name", "lead__last_name"),
     "contact": ("contact_id", "contact__first_name", "contact__last_name"),
     "company": ("company_id", "company__name"),
