@@ -90,6 +90,7 @@ PAGES: dict[str, tuple[tuple, list[str], list[dict]]] = {
         CSV,
     ),
     "forecasting:report_scorecards": ((), [*RANGE, "table"], CSV),
+    "forecasting:report_products": ((), [*RANGE, "product", "category", "table"], CSV),
     "forecasting:report_scorecard": (
         ("user",),
         ["start", "end", "period", "pipeline", "table"],
@@ -110,6 +111,7 @@ PAGES: dict[str, tuple[tuple, list[str], list[dict]]] = {
 }
 # Pages that only answer POST (a GET is a 405 whatever the query string).
 POST_ONLY = {
+    "forecasting:probability_source",
     "pipeline:opportunity_next_step",
     "pipeline:opportunity_lines",
     "pipeline:lead_start",

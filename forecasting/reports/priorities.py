@@ -42,8 +42,8 @@ PRIORITY_NOTE = (
     "+ 20 × staleness (days since the last activity ÷ the idle setting, capped at 1), "
     "+ 15 when the next step is overdue (its date has passed or an open task on the deal is "
     "overdue; the weighted amount is in the reporting currency at today's rate and uses the "
-    "pipeline's probability source, or the win model when ranked by it). Open tasks due within 7 days score 40 × their deal's weighted "
-    "amount factor, "
+    "pipeline's probability source, or the win model when ranked by it). Open tasks due "
+    "within 7 days score 40 × their deal's weighted amount factor, "
     "+ 25 × how close the due date is (1 today or overdue, 0 at 7 days), + 35 when overdue."
 )
 

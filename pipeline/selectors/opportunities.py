@@ -35,7 +35,7 @@ def opportunity_list(*, user, params, request=None) -> tuple[OpportunityFilter, 
     """The filtered, sorted list (default: open deals by close date) and its FilterSet."""
     base = (
         visible_opportunities(user=user)
-        .select_related("company", "owner", "stage", "pipeline")
+        .select_related("company", "owner", "stage", "pipeline", "win_score")
         .only(
             "name",
             "amount",
@@ -59,6 +59,10 @@ def opportunity_list(*, user, params, request=None) -> tuple[OpportunityFilter, 
             "stage__forecast_category",
             "stage__rot_after_days",
             "pipeline__name",
+            # The effective probability asks the pipeline's source and the deal's model score.
+            "pipeline__probability_source",
+            "pipeline__model_eligible",
+            "win_score__probability",
         )
         .annotate(
             weighted=expressions.weighted_amount(),

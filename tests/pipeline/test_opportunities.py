@@ -199,15 +199,20 @@ def test_opportunity_list_query_count_does_not_grow(
     client.force_login(manager)
     for i in range(5):
         OpportunityFactory(owner=rep if i % 2 else rep2, pipeline=pipeline)
-    # Today's exchange rates and the product filter's choices are one query each.
-    with django_assert_max_num_queries(12):
-        client.get(LIST)
+    # Today's exchange rates and the product filter's choices are one query each; the
+    # pipelines' probability sources and the as-of form add a few more, none per row.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        client.get(LIST, {"o": "-amount", "status": "open"})
     for i in range(120):
         OpportunityFactory(
             owner=rep if i % 2 else rep2, pipeline=pipeline, currency="EUR" if i % 3 else "USD"
         )
-    with django_assert_max_num_queries(12):
+    with CaptureQueriesContext(connection) as many:
         response = client.get(LIST, {"o": "-amount", "status": "open"})
+    assert len(many) == len(few) <= 17
     assert len(response.context["page"].object_list) == 50
 
 
