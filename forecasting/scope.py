@@ -104,10 +104,12 @@ class ForecastScope(ViewerScope):
         return visibility.sees_every_record(self.user) and not (self.team or self.rep)
 
 
-def scoped_deals(scope: ForecastScope, *, rates: dict[int, int] | None = None):
+def scoped_deals(scope: ForecastScope, *, rates: dict[int, int] | None = None, fx=None):
+    """The scope's deals as they stand today; ``fx`` (today's exchange rates) may be passed by
+    a page that runs several such queries, so the rates are read once."""
     if rates is None:
         rates = empirical_stage_rates(on=timezone.localdate())
-    return live_deals(rates=rates, queryset=scope.opportunities())
+    return live_deals(rates=rates, queryset=scope.opportunities(), fx=fx)
 
 
 def months_filter(months: list[dt.date]) -> Q:

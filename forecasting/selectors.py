@@ -38,10 +38,10 @@ OPEN, WON, LOST = Stage.Kind.OPEN, Stage.Kind.WON, Stage.Kind.LOST
 # --- figures ---------------------------------------------------------------------------------
 
 
-def figures_by_owner(scope: ForecastScope, *, rates=None) -> dict[int, Figures]:
+def figures_by_owner(scope: ForecastScope, *, rates=None, fx=None) -> dict[int, Figures]:
     """Live figures of the period per owner: one grouped query."""
     rows = (
-        scoped_deals(scope, rates=rates)
+        scoped_deals(scope, rates=rates, fx=fx)
         .filter(months_filter(scope.period.months))
         .values("s_owner")
         .annotate(**snapshot_aggregates())
@@ -51,10 +51,10 @@ def figures_by_owner(scope: ForecastScope, *, rates=None) -> dict[int, Figures]:
 
 
 def figures_by_month(
-    scope: ForecastScope, months: list[dt.date], *, rates=None
+    scope: ForecastScope, months: list[dt.date], *, rates=None, fx=None
 ) -> dict[dt.date, Figures]:
     rows = (
-        scoped_deals(scope, rates=rates)
+        scoped_deals(scope, rates=rates, fx=fx)
         .filter(months_filter(months))
         .values("s_period")
         .annotate(**snapshot_aggregates())
@@ -134,7 +134,8 @@ def dashboard(scope: ForecastScope) -> Dashboard:
     months = scope.period.months
     year_months = [dt.date(scope.period.start.year, m, 1) for m in range(1, 13)]
     book = quota_book(sorted(set(year_months) | set(months)))
-    by_owner = figures_by_owner(scope, rates=rates)
+    fx = conversion.rates_on(today)
+    by_owner = figures_by_owner(scope, rates=rates, fx=fx)
     reps = scope.reps()
     rep_ids = {r.pk for r in reps}
     missing = set(by_owner) - rep_ids
@@ -170,7 +171,7 @@ def dashboard(scope: ForecastScope) -> Dashboard:
         if visibility.can_see_team_forecast(scope.user)
     ]
 
-    by_month = figures_by_month(scope, year_months, rates=rates)
+    by_month = figures_by_month(scope, year_months, rates=rates, fx=fx)
     month_rows = []
     for m in year_months:
         fig = by_month.get(m, Figures())
