@@ -6,6 +6,7 @@ nothing silently goes untested there.
 """
 
 import os
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -96,6 +97,29 @@ def pytest_configure(config):
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    _own_redis_database_per_worker(settings)
+
+
+def _own_redis_database_per_worker(settings):
+    """Parallel workers (pytest-xdist, ``make test``) each get a Redis database of their own,
+    as pytest-django gives each a PostgreSQL database of its own: cache keys, throttles and
+    queues name row ids, which would otherwise cross between workers. Worker ``gwN`` takes the
+    configured database + 1 + N; subprocesses a test starts (a Celery worker) inherit it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not settings.REDIS_URL or not worker.startswith("gw"):
+        return
+    parts = urlsplit(settings.REDIS_URL)
+    base = int(parts.path.strip("/") or 0)
+    url = urlunsplit(parts._replace(path=f"/{base + 1 + int(worker[2:])}"))
+    os.environ["REDIS_URL"] = settings.REDIS_URL = url
+    settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = url
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {**settings.CACHES["default"], "LOCATION": url},
+    }
+    from config.celery import app
+
+    app.conf.broker_url = app.conf.result_backend = url
 
 
 SERVICE_WORDS = ("postgresql", "redis", "database_url", "redis_url")
