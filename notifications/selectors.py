@@ -18,6 +18,7 @@ from accounts.models import User
 from forecasting.models import ForecastSnapshot
 from forecasting.periods import month_start, quarter_start
 from notifications.models import Notification
+from pipeline import conversion
 from pipeline.models import Activity, Company, Contact, Lead, Opportunity, Stage
 
 # How many lines of one kind a digest lists before it says "and N more".
@@ -306,19 +307,21 @@ def personal_sections(user: User, *, day: dt.date, ctx: DigestContext) -> list[S
 
 def team_sections(manager: User, *, day: dt.date, ctx: DigestContext) -> list[Section]:
     """A manager's team view: at-risk deals by rep, the forecast's change between the two
-    latest snapshots, overdue tasks by rep. Three queries."""
+    latest snapshots, overdue tasks by rep; money in the reporting currency. Three queries,
+    besides the day's exchange rates."""
     team_ids = visibility.managed_team_ids(manager)
     if not team_ids:
         return []
     members = Q(owner__team_id__in=team_ids) & ~Q(owner=manager)
     sections: list[Section | None] = []
-
+    # Totals across deals are in the reporting currency (the day's rates).
+    at_risk_amount = conversion.open_amount(F("amount"), F("currency"), conversion.rates_on(day))
     risky = list(
         Opportunity.objects.visible_to(manager)
         .filter(members, stage__kind=Stage.Kind.OPEN)
         .filter(ctx.rotting_q() | Q(expected_close_date__lt=day))
         .values("owner_id", "owner__username", "owner__first_name", "owner__last_name")
-        .annotate(n=Count("pk"), total=Coalesce(Sum("amount"), ZERO))
+        .annotate(n=Count("pk"), total=Coalesce(Sum(at_risk_amount), ZERO))
         .order_by("-total", "owner__username")
     )
     lines = [

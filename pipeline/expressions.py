@@ -84,11 +84,15 @@ class Percent(Func):
         )
 
 
-def weighted_amount(prefix: str = "", *, by_model: bool = False):
+def weighted_amount(prefix: str = "", *, by_model: bool = False, amount=None):
     """amount × effective probability / 100 (exact decimal arithmetic on PostgreSQL); with
-    ``by_model``, amount × :func:`model_probability` / 100."""
+    ``by_model``, amount × :func:`model_probability` / 100. ``amount`` is the expression
+    weighed: the deal's own amount by default; a figure summed over deals passes the amount
+    in the reporting currency (``pipeline.conversion``)."""
     probability = model_probability(prefix) if by_model else effective_probability(prefix)
-    return Percent(ExpressionWrapper(F(f"{prefix}amount") * probability, output_field=MONEY_FIELD))
+    if amount is None:
+        amount = F(f"{prefix}amount")
+    return Percent(ExpressionWrapper(amount * probability, output_field=MONEY_FIELD))
 
 
 def stage_weighted_total(stage: Stage, *, total, amount_times_override, amount_without_override):

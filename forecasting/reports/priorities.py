@@ -9,7 +9,6 @@ from decimal import Decimal
 from django.db.models import (
     Case,
     Exists,
-    ExpressionWrapper,
     F,
     FloatField,
     Max,
@@ -64,13 +63,7 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25, by_model: bool = F
         return conversion.open_amount(F(f"{prefix}amount"), F(f"{prefix}currency"), fx)
 
     def weighted(prefix: str = ""):
-        if by_model:
-            probability = expressions.model_probability(prefix)
-        else:
-            probability = expressions.effective_probability(prefix)
-        return expressions.Percent(
-            ExpressionWrapper(in_reporting(prefix) * probability, output_field=MONEY_FIELD)
-        )
+        return expressions.weighted_amount(prefix, by_model=by_model, amount=in_reporting(prefix))
 
     deals = scope.deals().filter(owner=owner, stage__kind=OPEN)
     biggest = deals.aggregate(m=Max(weighted()))["m"] or ZERO

@@ -18,16 +18,18 @@ WON, LOST, OPEN = Stage.Kind.WON, Stage.Kind.LOST, Stage.Kind.OPEN
 
 def home_summary(scope: ReportScope) -> dict:
     """A manager's (or admin's) week at a glance: open pipeline, won this month, win rate of
-    the last 90 days and how many open deals need attention. Three queries."""
+    the last 90 days and how many open deals need attention, money in the reporting currency.
+    Three queries, besides the day's exchange rates (read once per scope)."""
     today = scope.today
     month_start = today.replace(day=1)
     deals = scope.deals()
     since = today - dt.timedelta(days=90)
+    amount = scope.amount()  # in the reporting currency
     agg = deals.aggregate(
         open_count=Count("pk", filter=Q(stage__kind=OPEN)),
-        open_amount=Sum("amount", filter=Q(stage__kind=OPEN)),
-        weighted=Sum(expressions.weighted_amount(), filter=Q(stage__kind=OPEN)),
-        won_month=Sum("amount", filter=Q(stage__kind=WON, closed_on__gte=month_start)),
+        open_amount=Sum(amount, filter=Q(stage__kind=OPEN)),
+        weighted=Sum(expressions.weighted_amount(amount=amount), filter=Q(stage__kind=OPEN)),
+        won_month=Sum(amount, filter=Q(stage__kind=WON, closed_on__gte=month_start)),
         won_month_count=Count("pk", filter=Q(stage__kind=WON, closed_on__gte=month_start)),
         won_90=Count("pk", filter=Q(stage__kind=WON, closed_on__gte=since)),
         lost_90=Count("pk", filter=Q(stage__kind=LOST, closed_on__gte=since)),

@@ -47,8 +47,9 @@ def _forecast_scope(scope: ReportScope, period: Period) -> ForecastScope:
 
 def quarter_attainment(scope: ReportScope) -> dict:
     """Won this quarter (to today) against the quarter's quota, for the scope and per rep,
-    with what is still weighted in open deals expected to close this quarter. Two queries
-    besides the quota book's."""
+    with what is still weighted in open deals expected to close this quarter, in the
+    reporting currency. Two queries, besides the day's exchange rates (read once per scope)
+    and the quota book's."""
     period = Period.current_quarter(scope.today)
     reps = list(scorecard_reps(scope))
     won_q = Q(stage__kind=Stage.Kind.WON, closed_on__gte=period.start, closed_on__lt=period.end)
@@ -57,13 +58,14 @@ def quarter_attainment(scope: ReportScope) -> dict:
         expected_close_date__gte=period.start,
         expected_close_date__lt=period.end,
     )
+    amount = scope.amount()  # in the reporting currency
     per_owner = {
         row["owner"]: row
         for row in scope.deals()
         .values("owner")
         .annotate(
-            won=Sum("amount", filter=won_q),
-            weighted=Sum(expressions.weighted_amount(), filter=open_q),
+            won=Sum(amount, filter=won_q),
+            weighted=Sum(expressions.weighted_amount(amount=amount), filter=open_q),
         )
         .order_by()
     }
