@@ -462,7 +462,7 @@ def products(rows: list[dict], *, group: str = "product") -> dict:
         [r["group"] for r in rows],
         [
             series("Won revenue", [number(r["won_amount"]) for r in rows], color=GREEN),
-            series("Pipeline", [number(r["open_amount"]) for r in rows]),
+            series("Pipeline", [number(r["open_amount"]) for r in rows], color=BLUE),
         ],
         title=f"Won revenue and open pipeline by {group}",
         caption=(

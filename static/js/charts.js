@@ -52,7 +52,9 @@
         var s;
         if (a >= 1e9) s = (a / 1e9).toFixed(2) + "B";
         else if (a >= 1e6) s = (a / 1e6).toFixed(2) + "M";
-        else if (a >= 1e3) s = Math.round(a / 1e3) + "k";
+        else if (a >= 1e4) s = Math.round(a / 1e3) + "k";
+        // Below 10k keep one decimal, or ticks 3,500 and 4,000 would both read "4k".
+        else if (a >= 1e3) s = String(Math.round(a / 100) / 10) + "k";
         else s = String(Math.round(a));
         return (n < 0 ? "-" : "") + symbol + s;
       };

@@ -101,7 +101,7 @@ def test_dashboard_charts_carry_titles_captions_and_their_options(client, book, 
     # Today is Mar 10: January and February are finished, March is not.
     assert months["datasets"][1]["data"][:3] == [None, None, 38500.0]
     assert 'id="months-h">Forecast vs quota by month, 2026</h2>' in page
-    assert "Finished months show closed won only." in page
+    assert "Finished months show closed won only." in page and "(marked *)" not in page
     assert "an open deal whose close date has passed still counts" in page
     trend = found["trend-chart"]
     assert trend["options"]["scales"]["x"]["ticks"]["maxRotation"] == 0
@@ -119,6 +119,7 @@ def test_a_finished_month_marks_a_weighted_figure_above_won(client, frozen, mana
     )  # fmt: skip  (open, its close date passed: it still counts in February)
     page = get(client, manager, "dashboard", period="2026-Q1")
     assert page.count('<span class="overdue-mark" aria-hidden="true">*</span>') == 1
+    assert "can be higher (marked *)" in page
     assert "(includes open deals past their close date)" in page
 
 
