@@ -22,7 +22,7 @@ they are bars, or lines drawn as steps or straight segments (never smoothed curv
 
 from __future__ import annotations
 
-from django.conf import settings
+from pipeline.currency import reporting_currency
 
 GREEN, BLUE, AMBER, PURPLE, GREY, RED = (
     "#1f8a4c",
@@ -50,7 +50,7 @@ def currency() -> str:
 
 
 def amount_axis() -> str:
-    return f"Amount ({settings.OPPORTUNE_CURRENCY})"
+    return f"Amount ({reporting_currency()})"
 
 
 def series(label: str, data, **extra) -> dict:

@@ -64,10 +64,7 @@ def dashboard_view(request):
             "scope": scope,
             "month_chart": month_chart,
             "trend_chart": trend_chart,
-            "overdue_marked": any(
-                m["past"] and m["figures"].weighted_forecast > m["figures"].won
-                for m in board.months
-            ),
+            "overdue_marked": any(m["past_with_overdue"] for m in board.months),
             "can_manage": visibility.can_adjust_forecast(request.user),
             "asked_period": asked,
             "weighting": _weighting(scope),
