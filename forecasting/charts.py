@@ -325,6 +325,7 @@ def funnel(
         "bars is where leads fall out."
     ),
     unit: str = "leads",
+    category: str = "Step",
 ) -> dict:
     return chart(
         "bar",
@@ -332,7 +333,7 @@ def funnel(
         [series(label, values)],
         title=title,
         caption=caption,
-        axes={"category": "Step", "value": unit.capitalize()},
+        axes={"category": category, "value": unit.capitalize()},
         unit=unit,
         horizontal=True,
         links=links,

@@ -179,5 +179,6 @@ def deal_funnel(scope: ReportScope) -> tuple[Table, dict | None]:
             "won; the drop between two bars is where deals fall out."
         ),
         unit="deals",
+        category="Stage",
     )
     return table, chart

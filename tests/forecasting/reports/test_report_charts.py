@@ -50,6 +50,14 @@ def test_month_charts_label_the_axis_with_short_months_and_full_tooltips(client,
     assert cycle["unit"] == "days" and cycle["axes"]["value"] == "Days"
 
 
+def test_the_funnels_name_their_steps_and_stages(client, world, now):
+    client.force_login(world.manager)
+    page = client.get(reverse("forecasting:report_funnel"), RANGE).content.decode()
+    leads, deals = charts_of(page)["chart-main"], charts_of(page)["chart-second"]
+    assert leads["axes"] == {"category": "Step", "value": "Leads"} and leads["unit"] == "leads"
+    assert deals["axes"] == {"category": "Stage", "value": "Deals"} and deals["unit"] == "deals"
+
+
 def test_money_report_charts_are_in_the_reporting_currency(client, world, now, settings):
     settings.OPPORTUNE_CURRENCY = "EUR"
     from pipeline.templatetags.opportune import currency_symbol
