@@ -172,6 +172,7 @@ def dashboard(scope: ForecastScope) -> Dashboard:
     ]
 
     by_month = figures_by_month(scope, year_months, rates=rates, fx=fx)
+    this_month = today.replace(day=1)
     month_rows = []
     for m in year_months:
         fig = by_month.get(m, Figures())
@@ -182,6 +183,11 @@ def dashboard(scope: ForecastScope) -> Dashboard:
                 "figures": fig,
                 "param": f"{m:%Y-%m}",
                 "in_period": m in months,
+                # A finished month: its weighted figure is won plus the open deals still
+                # dated in it (overdue), so the page shows its closed won only, and marks a
+                # weighted figure that such deals lift above it.
+                "past": m < this_month,
+                "past_with_overdue": m < this_month and fig.weighted_forecast > fig.won,
                 "won_url": deals_url(scope, "won", period=f"{m:%Y-%m}"),
                 "weighted_url": deals_url(scope, "weighted", period=f"{m:%Y-%m}"),
             }

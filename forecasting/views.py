@@ -36,6 +36,7 @@ from forecasting.periods import Period
 from pipeline import services as pipeline_services
 from pipeline.models import Pipeline, ProbabilitySource
 from pipeline.services.validation import parse_money
+from pipeline.templatetags.opportune import money_short
 
 
 @login_required
@@ -52,8 +53,8 @@ def dashboard_view(request):
         if moved:
             asked, scope = scope.period, replace(scope, period=period)
     board = selectors.dashboard(scope)
-    month_chart = charts.forecast_months(board.months)
-    trend_chart = charts.forecast_trend(board.trend, board.total.quota)
+    month_chart = charts.forecast_months(board.months, scope.period.start.year)
+    trend_chart = charts.forecast_trend(board.trend, board.total.quota, scope.period.label)
     return render(
         request,
         "forecasting/dashboard.html",
@@ -63,6 +64,7 @@ def dashboard_view(request):
             "scope": scope,
             "month_chart": month_chart,
             "trend_chart": trend_chart,
+            "overdue_marked": any(m["past_with_overdue"] for m in board.months),
             "can_manage": visibility.can_adjust_forecast(request.user),
             "asked_period": asked,
             "weighting": _weighting(scope),
@@ -120,7 +122,10 @@ def changes_view(request):
 
     for bar in [*bars, *details]:
         bar["url"] = link(bar["key"]) + "#deals"
-    chart = charts.waterfall(bars)
+    title = f"Open pipeline of {scope.period.label}"
+    if bars:
+        title += f": {money_short(bars[0]['amount'])} → {money_short(bars[-1]['amount'])}"
+    chart = charts.waterfall(bars, title=title, start=start, end=end)
     bar = data.get("bar") or ""
     page = None
     bar_label = ""
@@ -171,10 +176,12 @@ def accuracy_view(request):
             result = accuracy.accuracy(scope, months)
     total = result["total"]
     chart = charts.accuracy(months, total.cells)
+    calibration_chart = charts.calibration(result["buckets"]) if result["buckets"] else None
     models = learning_selectors.backtests(_weighting(scope))
     for item in models:
-        item.chart = charts.backtest_brier(item.months)
+        item.chart = charts.backtest_brier(item.months, item.pipeline.name)
         item.chart_id = f"backtest-chart-{item.pipeline.pk}"
+        item.heading_id = f"backtest-chart-h-{item.pipeline.pk}"
     return render(
         request,
         "forecasting/accuracy.html",
@@ -183,6 +190,7 @@ def accuracy_view(request):
             "scope": scope,
             "result": result,
             "chart": chart,
+            "calibration_chart": calibration_chart,
             "months": months,
             "models": models,
             "thresholds": learning_selectors.THRESHOLDS,

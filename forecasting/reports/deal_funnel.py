@@ -173,5 +173,12 @@ def deal_funnel(scope: ReportScope) -> tuple[Table, dict | None]:
         [*(r["entered"] for r in rows), won],
         [*(r["_links"]["entered"] for r in rows), rows[-1]["_links"]["next"]],
         label="Deals created in the range",
+        title=f"Deals reaching each stage — {pipeline}",
+        caption=(
+            "How many of the deals created in the range entered each stage, and how many were "
+            "won; the drop between two bars is where deals fall out."
+        ),
+        unit="deals",
+        category="Stage",
     )
     return table, chart

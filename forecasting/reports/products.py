@@ -216,7 +216,7 @@ def products(scope: ReportScope, *, group: str = "product") -> Report:
     if len(rated) > 1:
         best = max(rated, key=lambda r: r["win_rate"])
         findings.append(f"{best['group']} has the highest win rate: {best['win_rate']:.1f} %.")
-    chart = charts.products(rows)
+    chart = charts.products(rows, group=GROUPS[group].lower())
     return Report(tables=[table], chart=chart, findings=findings)
 
 

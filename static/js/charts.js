@@ -9,21 +9,30 @@
  *   <script src="{% static 'vendor/chart.umd.js' %}" defer></script>
  *   <script src="{% static 'js/charts.js' %}" defer></script>
  *
- * The data island is a Chart.js config without functions:
+ * The data island is a Chart.js config without functions (built in forecasting/charts.py):
  *
  *   {"type": "bar" | "line" | ...,
- *    "labels": ["Jan 2026", ...],
+ *    "labels": ["Jan 2026", ...],   // full labels: tooltips and the text alternative
  *    "datasets": [{"label": "Closed won", "data": [1200.5, ...], "type"?: "line",
- *                  "color"?: "#1f8a4c", "dashed"?: true, "stack"?: "s", ...}],
- *    "money"?: true,            // format the value axis and tooltips as currency
- *    "currency"?: "$",          // symbol used when money is true (default "$")
- *    "percent"?: true,          // format the value axis and tooltips as percentages
+ *                  "color"?: "#1f8a4c", "dashed"?: true, "stack"?: "s", "stepped"?: true, ...}],
+ *    "title": "...", "caption": "...", "summary": "...",  // rendered by the template
+ *    "axes"?: {"category": "Month", "value": "Amount (USD)"},  // axis titles
+ *    "ticks"?: ["Jan", ...],    // shorter category-axis labels (one per label)
+ *    "money"?: true,            // value axis compact ($1.2M), tooltips whole ($1,234,567)
+ *    "currency"?: "$",          // symbol of the reporting currency (default "$")
+ *    "percent"?: true,          // value axis and tooltips as percentages
+ *    "decimals"?: 1,            // tooltip decimals of percentages and plain numbers
+ *    "unit"?: "days",           // appended to plain numbers in tooltips
  *    "stacked"?: true,          // stack bars
  *    "horizontal"?: true,       // horizontal bars
  *    "links"?: ["/url", ...],   // clicking bar i opens links[i] (also reachable from the
  *                               // table beside the chart, which is the keyboard path)
  *    "floating"?: true,         // data items are [from, to] pairs (waterfalls)
  *    "options"?: {...}}         // merged into the Chart.js options
+ *
+ * Lines are straight segments (tension 0) or steps, never smoothed curves: the figures are
+ * discrete (a month, a snapshot). Category labels are never tilted; Chart.js skips some when
+ * they do not fit.
  *
  * Every chart must have its table beside or under it (UI.md): the canvas is a picture of
  * the table, not the only place the figures live.
@@ -32,8 +41,9 @@
   "use strict";
 
   var PALETTE = ["#3457d5", "#1f8a4c", "#d68a00", "#8a4fd1", "#c0392b", "#6b7280", "#0e8fa3"];
+  var LOCALE = document.documentElement.lang || "en";
 
-  function formatter(cfg) {
+  function compact(cfg) {
     var symbol = cfg.currency || "$";
     if (cfg.money) {
       return function (v) {
@@ -42,7 +52,9 @@
         var s;
         if (a >= 1e9) s = (a / 1e9).toFixed(2) + "B";
         else if (a >= 1e6) s = (a / 1e6).toFixed(2) + "M";
-        else if (a >= 1e3) s = Math.round(a / 1e3) + "k";
+        else if (a >= 1e4) s = Math.round(a / 1e3) + "k";
+        // Below 10k keep one decimal, or ticks 3,500 and 4,000 would both read "4k".
+        else if (a >= 1e3) s = String(Math.round(a / 100) / 10) + "k";
         else s = String(Math.round(a));
         return (n < 0 ? "-" : "") + symbol + s;
       };
@@ -50,7 +62,49 @@
     if (cfg.percent) {
       return function (v) { return Number(v).toFixed(0) + " %"; };
     }
-    return function (v) { return String(v); };
+    return function (v) { return Number(v).toLocaleString(LOCALE); };
+  }
+
+  // Tooltips give the figure in full, formatted as the tables beside the chart format it.
+  function exact(cfg) {
+    var symbol = cfg.currency || "$";
+    var places = cfg.decimals === undefined ? (cfg.percent ? 1 : 0) : cfg.decimals;
+    var unit = cfg.unit ? " " + cfg.unit : "";
+    function digits(n, p) {
+      return n.toLocaleString(LOCALE, { minimumFractionDigits: p, maximumFractionDigits: p });
+    }
+    if (cfg.money) {
+      return function (v) {
+        var n = Math.round(Number(v));
+        return (n < 0 ? "-" : "") + symbol + digits(Math.abs(n), 0);
+      };
+    }
+    if (cfg.percent) {
+      return function (v) { return digits(Number(v), places) + " %"; };
+    }
+    return function (v) { return digits(Number(v), places) + unit; };
+  }
+
+  // A long category label ("Open at start") on a horizontal axis wraps onto lines of about
+  // `width` characters instead of tilting or being skipped.
+  function wrap(label, width) {
+    if (typeof label !== "string" || label.length <= width) return label;
+    var lines = [];
+    var line = "";
+    label.split(" ").forEach(function (word) {
+      if (line && (line + " " + word).length > width) {
+        lines.push(line);
+        line = word;
+      } else {
+        line = line ? line + " " + word : word;
+      }
+    });
+    if (line) lines.push(line);
+    return lines;
+  }
+
+  function axisTitle(text) {
+    return text ? { display: true, text: text, color: "#4b5563", font: { size: 12 } } : { display: false };
   }
 
   function merge(target, source) {
@@ -66,7 +120,9 @@
   }
 
   function build(cfg) {
-    var fmt = formatter(cfg);
+    var fmt = compact(cfg);
+    var full = exact(cfg);
+    var axes = cfg.axes || {};
     var datasets = (cfg.datasets || []).map(function (ds, i) {
       var color = ds.color || PALETTE[i % PALETTE.length];
       var out = merge({}, ds);
@@ -76,16 +132,37 @@
       out.backgroundColor = out.backgroundColor || color + ((ds.type || cfg.type) === "line" ? "22" : "cc");
       if (ds.dashed) out.borderDash = [6, 4];
       if ((ds.type || cfg.type) === "line") {
-        out.tension = out.tension === undefined ? 0.2 : out.tension;
+        out.tension = 0;
         out.pointRadius = out.pointRadius === undefined ? 2 : out.pointRadius;
         out.fill = out.fill === undefined ? false : out.fill;
       }
       return out;
     });
     var valueAxis = cfg.horizontal ? "x" : "y";
+    var categoryAxis = cfg.horizontal ? "y" : "x";
     var scales = {};
-    scales[valueAxis] = { beginAtZero: true, stacked: !!cfg.stacked, ticks: { callback: fmt } };
-    scales[cfg.horizontal ? "y" : "x"] = { stacked: !!cfg.stacked, grid: { display: false } };
+    scales[valueAxis] = {
+      beginAtZero: true,
+      stacked: !!cfg.stacked,
+      ticks: { callback: fmt },
+      title: axisTitle(axes.value),
+    };
+    // A dozen categories or fewer all get their label; more (weekly snapshots) skip some.
+    var categoryTicks = {
+      autoSkip: (cfg.labels || []).length > 12,
+      maxRotation: 0,
+      minRotation: 0,
+      callback: function (value, index) {
+        var label = cfg.ticks && cfg.ticks[index] !== undefined ? cfg.ticks[index] : this.getLabelForValue(value);
+        return cfg.horizontal ? label : wrap(label, 12);
+      },
+    };
+    scales[categoryAxis] = {
+      stacked: !!cfg.stacked,
+      grid: { display: false },
+      ticks: categoryTicks,
+      title: axisTitle(axes.category),
+    };
     var options = {
       responsive: true,
       maintainAspectRatio: false,
@@ -96,11 +173,16 @@
       plugins: {
         legend: { position: "bottom", labels: { boxWidth: 12 } },
         tooltip: {
+          // A gap (a finished month's forecast, a month without deals) has no tooltip line.
+          filter: function (item) {
+            var raw = item.raw;
+            return raw !== null && raw !== undefined && !(Array.isArray(raw) && raw.indexOf(null) !== -1);
+          },
           callbacks: {
             label: function (ctx) {
               var raw = ctx.raw;
               var v = Array.isArray(raw) ? raw[1] - raw[0] : ctx.parsed[valueAxis];
-              return (ctx.dataset.label ? ctx.dataset.label + ": " : "") + fmt(v);
+              return (ctx.dataset.label ? ctx.dataset.label + ": " : "") + full(v);
             },
           },
         },

@@ -18,6 +18,7 @@ from pipeline import services as deals
 from pipeline.models import DealScore, Opportunity
 from tests.factories import OpportunityFactory, PipelineFactory, current_version, stage
 from tests.forecasting import learning_history
+from tests.forecasting.chart_helpers import assert_readable, charts_of
 
 pytestmark = pytest.mark.django_db
 EVEN = [
@@ -231,9 +232,14 @@ def test_the_accuracy_page_shows_the_backtest_and_amounts_only_to_admins(
     assert "back-test of the three probability sources" in page
     assert "The model beat the configured percentages in this back-test." in page
     assert 'id="backtest-chart-' in page and "Mean absolute error" in page
+    backtest_charts = [c for k, c in charts_of(page).items() if k.startswith("backtest-chart-")]
+    assert len(backtest_charts) == 1
+    assert_readable(page, backtest_charts[0])
+    assert "<dt>Log loss</dt>" in page and "<dt>Mean absolute error</dt>" in page
     client.force_login(rep)
     page = client.get(reverse("forecasting:accuracy")).content.decode()
     assert "Mean Brier" in page and "Mean absolute error" not in page
+    assert "<dt>Brier score</dt>" in page and "<dt>Log loss</dt>" in page
 
 
 def test_the_nightly_training_is_scheduled():
