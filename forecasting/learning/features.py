@@ -243,11 +243,12 @@ def _days(later: dt.datetime, earlier) -> float:
 def frame(*, pipeline_id: int, dates: list[dt.date], deal_ids=None, closings: bool = True) -> Frame:
     """The features of every deal of the pipeline open at the end of each of ``dates`` (and,
     with ``closings``, every deal's first closing, which scoring today does not need)."""
-    sources = dict(
-        Lead.objects.filter(opportunity__pipeline_id=pipeline_id).values_list(
-            "opportunity_id", "source"
-        )
-    )
+    leads = Lead.objects.filter(opportunity__pipeline_id=pipeline_id)
+    if deal_ids is not None:
+        leads = leads.filter(opportunity_id__in=list(deal_ids))
+    if all(on >= today() for on in dates):
+        leads = leads.filter(opportunity__stage__kind=OPEN)  # only open deals are read today
+    sources = dict(leads.values_list("opportunity_id", "source").order_by())  # one per deal
     cols: dict[str, list] = {c: [] for c in COLUMNS}
     cats: dict[str, list] = {c: [] for c in CATEGORY_COLUMNS}
     for on in dates:
