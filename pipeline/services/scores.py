@@ -43,7 +43,9 @@ def replace_scores(
         if r["opportunity_id"] in open_ids
     ]
     with transaction.atomic():
-        DealScore.objects.filter(opportunity__pipeline_id=pipeline_id).delete()
+        # Through the deals' ids, not a join: a delete with a join reads the scores twice.
+        deals = Opportunity.objects.filter(pipeline_id=pipeline_id).values("pk")
+        DealScore.objects.filter(opportunity_id__in=deals).delete()
         _insert(values, trained_at=trained_at, scored_at=scored_at)
         board_cache.changed()
     return len(values)
