@@ -9,7 +9,8 @@ For every active pipeline it measures, one pass each:
 * scoring: the features of every open deal as of now, their probabilities and explanations,
   stored through the pipeline layer (``score_s``);
 * the back-test over the past 12 month-starts (36 months of features, 12 trainings;
-  ``backtest_s``).
+  ``backtest_s``), unless ``--no-backtest`` (to time training and scoring alone; the
+  back-test's figures are then null).
 
 The last line is one JSON object: ``train_s``, ``score_s``, ``backtest_s``, ``peak_rss_mb``,
 and the back-test's figures over all pipelines: ``brier_model`` / ``brier_stage`` /
@@ -31,6 +32,9 @@ from _common import demo_database, setup_django
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=100_000)
+    parser.add_argument(
+        "--no-backtest", action="store_true", help="measure training and scoring only"
+    )
     args = parser.parse_args()
     url = demo_database("opportune_bench_backtest", args.deals, reuse=True)
     setup_django(url)
@@ -64,7 +68,7 @@ def main() -> None:
         score_s += time.perf_counter() - started
         info = {"rows": len(frame), **counts, "scored": stored}
         print(f"{pipeline.name}: {info}", flush=True)
-        if fitted is None:
+        if fitted is None or args.no_backtest:
             per_pipeline[pipeline.name] = info
             continue
         info["validation"] = {k: v for k, v in fitted["validation"].items() if k != "calibration"}

@@ -27,12 +27,16 @@ from django.db import connection
 from django.db.models import (
     Count,
     DateTimeField,
+    DurationField,
+    ExpressionWrapper,
     F,
     FloatField,
+    Func,
     IntegerField,
     OuterRef,
     Q,
     Subquery,
+    Value,
 )
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -105,6 +109,18 @@ def _raw(sql: str, params, output_field):
     return RawSQL(sql, params, output_field=output_field)  # nosec B611: callers pass SQL built from model metadata; values go in params
 
 
+def _seconds_before(at: dt.datetime, field: str):
+    """Seconds from the time in ``field`` to ``at``, computed by PostgreSQL: the interval's
+    exact microseconds, rounded once to a float as ``timedelta.total_seconds()`` rounds them,
+    so the rows carry numbers instead of timestamps to parse."""
+    span = ExpressionWrapper(
+        Value(at, output_field=DateTimeField()) - F(field), output_field=DurationField()
+    )
+    return Func(
+        span, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", output_field=FloatField()
+    )
+
+
 def _deal_rows(on: dt.date, pipeline_id: int, deal_ids=None) -> list[tuple]:
     """One query: every deal of the pipeline open at the end of ``on`` with its raw features
     (those that need other deals' outcomes are added by :func:`frame`)."""
@@ -133,6 +149,10 @@ def _deal_rows(on: dt.date, pipeline_id: int, deal_ids=None) -> list[tuple]:
             f_entered=Subquery(entered, output_field=DateTimeField()),
             f_override=F("s_override"),
         )
+    qs = qs.annotate(
+        f_stage_seconds=_seconds_before(at, "f_entered"),
+        f_age_seconds=_seconds_before(at, "created_at"),
+    )
     # One scan of the deal's field history and one of its activities, each an array.
     history_sql = (
         f"SELECT ARRAY[(count(*) FILTER (WHERE x.slipped))::int, "  # nosec B608: only table and column names from the models' metadata; every value is a parameter
@@ -170,8 +190,8 @@ def _deal_rows(on: dt.date, pipeline_id: int, deal_ids=None) -> list[tuple]:
             "s_amount",
             "s_prob",
             "f_override",
-            "f_entered",
-            "created_at",
+            "f_stage_seconds",
+            "f_age_seconds",
             "s_close",
             "f_history",
             "f_activity",
@@ -232,22 +252,22 @@ def first_closings(pipeline_id: int) -> dict[int, tuple[float, bool]]:
     return {pk: (at.timestamp(), kind == WON) for pk, at, kind in qs}
 
 
-def _days(later: dt.datetime, earlier) -> float:
-    if earlier is None:
+def _days(seconds: float | None) -> float:
+    """Whole and part days of a span of ``seconds`` (none, or a negative span, is 0)."""
+    if seconds is None:
         return 0.0
-    if isinstance(earlier, dt.date) and not isinstance(earlier, dt.datetime):
-        return float((earlier - later.date()).days)
-    return max(0.0, (later - earlier).total_seconds() / 86400.0)
+    return max(0.0, seconds / 86400.0)
 
 
 def frame(*, pipeline_id: int, dates: list[dt.date], deal_ids=None, closings: bool = True) -> Frame:
     """The features of every deal of the pipeline open at the end of each of ``dates`` (and,
     with ``closings``, every deal's first closing, which scoring today does not need)."""
-    sources = dict(
-        Lead.objects.filter(opportunity__pipeline_id=pipeline_id).values_list(
-            "opportunity_id", "source"
-        )
-    )
+    leads = Lead.objects.filter(opportunity__pipeline_id=pipeline_id)
+    if deal_ids is not None:
+        leads = leads.filter(opportunity_id__in=list(deal_ids))
+    if all(on >= today() for on in dates):
+        leads = leads.filter(opportunity__stage__kind=OPEN)  # only open deals are read today
+    sources = dict(leads.values_list("opportunity_id", "source").order_by())  # one per deal
     cols: dict[str, list] = {c: [] for c in COLUMNS}
     cats: dict[str, list] = {c: [] for c in CATEGORY_COLUMNS}
     for on in dates:
@@ -258,9 +278,9 @@ def frame(*, pipeline_id: int, dates: list[dt.date], deal_ids=None, closings: bo
         owners = _owner_rates(on, pipeline_id)
         companies = _company_wins(on)
         local = timezone.localtime(at)
-        for (pk, stage, amount, prob, override, entered, created, close, (slips, changes),
+        for (pk, stage, amount, prob, override, in_stage, lived, close, (slips, changes),
              (last_act, acts14, acts30), items, owner, company, category) in rows:  # fmt: skip
-            age = _days(at, created)
+            age = _days(lived)
             won, closed = owners.get(owner, (0, 0))
             cols["deal"].append(pk)
             cols["on"].append(on.toordinal())
@@ -268,7 +288,7 @@ def frame(*, pipeline_id: int, dates: list[dt.date], deal_ids=None, closings: bo
             cols["amount"].append(float(amount or 0))
             cols["prob"].append(float(prob))
             cols["override"].append(-1.0 if override is None else float(override))
-            cols["days_in_stage"].append(_days(at, entered))
+            cols["days_in_stage"].append(_days(in_stage))
             cols["age_days"].append(age)
             cols["days_to_close"].append(float((close - local.date()).days) if close else 0.0)
             cols["slips"].append(slips or 0)

@@ -9,9 +9,13 @@ from decimal import Decimal
 import numpy as np
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from forecasting import periods
 from forecasting.learning import backtest, features, services
 from forecasting.models import WinModel
 from pipeline import services as deals
@@ -195,6 +199,35 @@ def test_explanations_add_up_to_the_difference_from_the_base_rate(signal_pipelin
         assert sizes == sorted(sizes, reverse=True)
     idle = [s for s in scores if any("no activity" in f["label"] for f in s.top_factors)]
     assert idle, "inactivity is the signal: it shows among the top factors"
+
+
+def test_scoring_costs_the_same_queries_for_any_number_of_open_deals(rep, rep2, pipeline):
+    learning_history.build(
+        pipeline=pipeline, owners=[rep, rep2], n=150, seed=5,
+        win_chance=lambda active: 0.8 if active else 0.2,
+    )  # fmt: skip
+    on, now = periods.today(), timezone.now()
+    frame = features.frame(pipeline_id=pipeline.pk, dates=services.history_dates(on, 24))
+    fitted, _ = services.fit_current(frame, now=now)
+    assert fitted is not None
+
+    def score():
+        with CaptureQueriesContext(connection) as queries:
+            stored = services.score_open(
+                pipeline_id=pipeline.pk, params=fitted["params"], trained_at=now, now=now
+            )
+        return stored, len(queries)
+
+    few, few_queries = score()
+    # Sixty more open deals (created in the last ten days, none closed yet).
+    learning_history.build(
+        pipeline=pipeline, owners=[rep, rep2], n=60, seed=6, days_back=10,
+        win_chance=lambda active: 0.5,
+    )  # fmt: skip
+    many, many_queries = score()
+    assert many == few + 60 == DealScore.objects.filter(opportunity__pipeline=pipeline).count()
+    assert few > 0
+    assert many_queries == few_queries <= 10, (few_queries, many_queries)
 
 
 def test_short_history_gives_no_model_and_the_pages_say_so(client, rep, admin_user, pipeline):
