@@ -57,7 +57,7 @@ run: seed
 # test database and Redis database (conftest.py). PYTEST_WORKERS=0 runs it in one process.
 PYTEST_WORKERS ?= auto
 test: install-dev
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist load $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .
