@@ -4,8 +4,8 @@ Builds 3 teams with a manager each, 12 reps, an admin; two pipelines (New busine
 Renewals); companies, contacts, leads in every status; opportunities whose stage histories
 span the past 24 months (won and lost included) and whose open close dates span the next six
 months; field history (slipped close dates, changed amounts); activities and open tasks; a
-product catalogue priced in three currencies with a year of daily exchange rates, line items
-on most deals and a minority of recent deals in the two other currencies
+product catalogue priced in three currencies with daily exchange rates over the history, line
+items on most deals and a minority of recent deals in the two other currencies
 (``pipeline.demo_catalogue``).
 
 Large tables are written in bulk with explicit ids (``COPY`` on PostgreSQL, ``executemany``
@@ -249,7 +249,7 @@ class DemoBuilder:
         ]
 
     def build_catalogue(self):
-        """The catalogue in three currencies and a year of daily rates, written first: the
+        """The catalogue in three currencies and daily rates over the history, written first: the
         deals' line items name its products."""
         reporting = settings.OPPORTUNE_CURRENCY
         others = demo_currencies(reporting)

@@ -1,7 +1,7 @@
 """The demo's product catalogue and currencies: a few subscriptions, services and support
-plans priced in the installation's currency and in two other currencies, a year of daily
-exchange rates for those, and the line items the seeded deals sell, so the demo shows
-products, price lists and conversion from the first run.
+plans priced in the installation's currency and in two other currencies, daily exchange
+rates for those over the whole seeded history, and the line items the seeded deals sell, so
+the demo shows products, price lists and conversion from the first run.
 
 Everything here is deterministic for a seed; it draws from its own random generator so the
 rest of the demo (stages, dates, activities) is the same with or without it.
@@ -31,8 +31,10 @@ DEMO_CATALOGUE = [
 # Rough worth of one unit in US dollars: where the demo's rates start (demo data only; the
 # application reads rates from ExchangeRate).
 DEMO_WORTH = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27}
-RATE_DAYS = 366
-FOREIGN_SHARE = 0.15  # of the deals created within the year of rates
+# Daily rates over the whole seeded history (pipeline.demo.HISTORY_DAYS, 745) and a month more,
+# so a snapshot or report of any seeded date finds every currency's rate.
+RATE_DAYS = 780
+FOREIGN_SHARE = 0.15  # of the deals created within the span of rates
 LINE_SHARE = 0.75  # of all deals
 DISCOUNTS = ("0", "0", "0", "5", "10", "15")
 
@@ -70,7 +72,7 @@ def write_catalogue(currency: str, others: list[str] | tuple = ()) -> int:
 
 
 def write_rates(*, reporting: str, currencies: list[str], today: dt.date, seed: int) -> int:
-    """A year of daily rates (ending ``today``) for each of ``currencies``: a gentle random
+    """``RATE_DAYS`` of daily rates (ending ``today``) for each of ``currencies``: a gentle random
     walk around the demo's worth. Returns the number of rates written."""
     rng = random.Random(seed * 7919 + 13)
     rows = []
@@ -106,7 +108,7 @@ class DemoSales:
             rows.sort()
 
     def currency(self, created: dt.datetime) -> str:
-        """A minority of the deals created within the year of rates are in another currency
+        """A minority of the deals created within the span of rates are in another currency
         (so every past state of a deal has a rate)."""
         if (
             self.currencies

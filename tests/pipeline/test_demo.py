@@ -186,9 +186,11 @@ def test_seed_demo_sells_from_the_catalogue_in_three_currencies(settings):
     """Most seeded deals have line items whose sum is the amount; a minority of recent deals
     are in the two other currencies, and every one of them has a rate for every day it
     existed, so nothing in the demo warns of a missing rate."""
-    from django.db.models import Count, Sum
+    from django.db.models import Count, Min, Sum
+    from django.utils import timezone
 
     from pipeline import conversion
+    from pipeline.demo_catalogue import RATE_DAYS
     from pipeline.models import ExchangeRate, LineItem
 
     demo.seed(opportunities=400, seed=3, today=TODAY)
@@ -201,7 +203,11 @@ def test_seed_demo_sells_from_the_catalogue_in_three_currencies(settings):
     )
     assert set(by_currency) == {"USD", "EUR", "GBP"}
     assert 0 < by_currency["EUR"] + by_currency["GBP"] < 0.2 * 400
-    assert ExchangeRate.objects.filter(currency="EUR").count() == 366
+    assert ExchangeRate.objects.filter(currency="EUR").count() == RATE_DAYS
+    # Rates cover the whole history: a snapshot or report of any seeded date converts.
+    first_rate = ExchangeRate.objects.aggregate(d=Min("on_date"))["d"]
+    first_deal = Opportunity.objects.aggregate(d=Min("created_at"))["d"]
+    assert first_rate <= timezone.localdate(first_deal)
     assert conversion.missing_rates(Opportunity.objects.all(), on=TODAY) == []
     line = LineItem.objects.filter(opportunity__currency="EUR").select_related("product").first()
     assert line.unit_price == line.product.prices.get(currency="EUR").unit_price
