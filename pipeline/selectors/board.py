@@ -127,6 +127,7 @@ def column_totals(
     fx: dict[str, Decimal] | None = None,
     missing=None,
     every_pipeline: dict | None = None,
+    every_open_stage_ids: list[int] | None = None,
 ) -> dict[int, dict]:
     """count, total and weighted total per stage of the whole filtered column, in the
     reporting currency at today's rates ``fx`` (``pipeline.conversion``): one query.
@@ -140,7 +141,8 @@ def column_totals(
 
     With ``every_pipeline`` (a dict), the same query also counts and sums the open deals of
     every pipeline (what the home page's "open pipeline" counts) into it: ``n`` and
-    ``total``."""
+    ``total``; ``every_open_stage_ids`` are the ids of every open stage (a list of values, so
+    that the stage index narrows the rows as it does for one pipeline)."""
     by_id = {s.pk: s for s in stages}
     if fx is None:
         fx = conversion.rates_on(timezone.localdate())
@@ -148,7 +150,7 @@ def column_totals(
     if every_pipeline is None:
         scoped = qs.filter(stage_id__in=list(by_id))
     else:
-        scoped = qs.filter(stage__kind=Stage.Kind.OPEN)
+        scoped = qs.filter(stage_id__in=sorted(set(by_id) | set(every_open_stage_ids or ())))
         every_pipeline.update(n=0, total=ZERO)
     rows = (
         scoped.order_by()
@@ -325,15 +327,32 @@ def board_for(*, user, params, request=None, now: dt.datetime | None = None) -> 
     pipeline = choose_pipeline(pipelines, params.get("pipeline"))
     if pipeline is None:
         return Board(None, pipelines, [], [], None)
-    stages = pipeline_stages(pipeline)
+    # This pipeline's stages and every pipeline's open ones (for the every-pipeline line), in
+    # one query.
+    every_stage = list(
+        Stage.objects.filter(Q(pipeline=pipeline) | Q(kind=Stage.Kind.OPEN)).order_by(
+            "position", "id"
+        )
+    )
+    stages = [s for s in every_stage if s.pipeline_id == pipeline.pk]
+    for s in stages:
+        s.pipeline = pipeline  # as pipeline.stages would: no query when a stage reads it
     open_stages = [s for s in stages if s.kind == Stage.Kind.OPEN]
+    every_open = [s.pk for s in every_stage if s.kind == Stage.Kind.OPEN]
     filterset = board_filter(user=user, params=params, request=request)
     qs = filterset.qs
     ids = [s.pk for s in open_stages]
     fx = conversion.rates_on(timezone.localdate(now))
     missing: list[conversion.MissingRate] = []
     every: dict = {}
-    totals = column_totals(qs, open_stages, fx=fx, missing=missing, every_pipeline=every)
+    totals = column_totals(
+        qs,
+        open_stages,
+        fx=fx,
+        missing=missing,
+        every_pipeline=every,
+        every_open_stage_ids=every_open,
+    )
     rows = card_rows(qs.filter(pipeline=pipeline), ids)
     rows = decorate_cards(rows, {s.pk: s for s in stages}, now=now, fx=fx)
     columns = {s.pk: Column(stage=s) for s in open_stages}
