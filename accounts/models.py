@@ -80,6 +80,24 @@ class User(AbstractUser):
         related_name="members",
     )
 
+    class BoardDensity(models.TextChoices):
+        COMFORTABLE = "comfortable", "Comfortable"
+        COMPACT = "compact", "Compact"
+
+    # How this person's board looks (pipeline/views/board_prefs.py); saved alone, with
+    # ``update_fields``, so a change of view is not a change of what anyone sees.
+    board_density = models.CharField(
+        max_length=12,
+        choices=BoardDensity.choices,
+        default=BoardDensity.COMFORTABLE,
+        help_text="Comfortable cards show the next step; compact cards fit more deals on screen.",
+    )
+    board_collapsed_stages = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Ids of the board columns (stages) this person has collapsed.",
+    )
+
     objects = UserManager()
 
     class Meta:

@@ -5,16 +5,18 @@ ask again for what the previous one built. The content (filters, column headers,
 the lost-reason dialog: everything but the layout around it, which holds the user's menu,
 messages and CSRF token) is kept in Django's cache (Redis when ``REDIS_URL`` is set) under
 
-    opportune:board:<generation>:<scope>:<day>:<hash of the board's query>
+    opportune:board:<format>:<generation>:<scope>:<day>:<hash of the board's query>
 
+- **format**: the shape of the cached page; a release that changes it reads new keys.
 - **generation**: one token in the cache that every write able to change a board replaces
   (:func:`changed`): deal services (create, edit, move, close, reopen, reassign), company
   renames, admin saves of pipelines, stages and lost reasons, and saves of users and teams
-  (a rename, a team change or a new manager changes who sees what). Old entries are never
-  deleted, only no longer read, and expire after ``OPPORTUNE_BOARD_CACHE_SECONDS``. A write
-  inside a transaction replaces it at once and again when the transaction commits: a request
-  that read the old rows between the two has cached them under the intermediate token,
-  which nobody reads after the commit.
+  (a rename, a team change or a new manager changes who sees what; not a person's own board
+  view, density and collapsed columns, which is applied outside the cached content). Old
+  entries are never deleted, only no longer read, and expire after
+  ``OPPORTUNE_BOARD_CACHE_SECONDS``. A write inside a transaction replaces it at once and
+  again when the transaction commits: a request that read the old rows between the two has
+  cached them under the intermediate token, which nobody reads after the commit.
 - **scope**: whose deals the board may show (accounts/visibility.py): every admin sees the
   same board; a manager's or a rep's scope is their own (role, user id and team).
 - **day**: overdue badges and the "this month" filters change at midnight. The "N days in
@@ -41,12 +43,17 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import visibility
+from accounts import board_prefs, visibility
 from pipeline.filters.opportunities import BoardFilter
 
 log = logging.getLogger(__name__)
 
 GENERATION_KEY = "opportune:board:generation"
+# The shape of a cached page (see pipeline/views/board.py); a new shape gets new keys.
+FORMAT = "v2"
+# User fields whose saves change no board's content: logging in and the person's own view
+# of the board (accounts/board_prefs.py), which is applied outside the cached content.
+BOARD_NEUTRAL_USER_FIELDS = {"last_login", *board_prefs.PREFERENCE_FIELDS}
 BOARD_PARAMS = ("pipeline", *BoardFilter.base_filters)
 
 
@@ -77,7 +84,7 @@ def _generation() -> str:
 def _key(user, query: str, generation: str) -> str:
     digest = hashlib.sha256(query.encode()).hexdigest()[:32]
     day = timezone.localdate().isoformat()
-    return f"opportune:board:{generation}:{scope(user)}:{day}:{digest}"
+    return f"opportune:board:{FORMAT}:{generation}:{scope(user)}:{day}:{digest}"
 
 
 def get(user, query: str) -> tuple[str | None, dict | None]:
@@ -118,8 +125,8 @@ def changed() -> None:
 
 
 def _user_saved(sender, instance, update_fields=None, **kwargs) -> None:
-    if update_fields is not None and set(update_fields) <= {"last_login"}:
-        return  # logging in changes no board
+    if update_fields is not None and set(update_fields) <= BOARD_NEUTRAL_USER_FIELDS:
+        return  # logging in or changing one's own board view changes no board's content
     changed()
 
 

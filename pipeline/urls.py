@@ -3,6 +3,7 @@
 from pipeline.views import (
     activities,
     board,
+    board_prefs,
     companies,
     contacts,
     leads,
@@ -15,6 +16,7 @@ from pipeline.views import (
 app_name = "pipeline"
 urlpatterns = [
     *board.urlpatterns,
+    *board_prefs.urlpatterns,
     *opportunities.urlpatterns,
     *line_items.urlpatterns,
     *leads.urlpatterns,

@@ -81,6 +81,8 @@ ROUTES: dict[str, R] = {
     # pipeline: board
     "pipeline:board": R(),
     "pipeline:board_column": R(obj="stage"),
+    # the person's own board view (density, collapsed columns): an empty POST is refused
+    "pipeline:board_prefs": R(get=405, post=400),
     # pipeline: deals
     "pipeline:opportunity_list": R(),
     "pipeline:opportunity_create": R(post=200),

@@ -111,6 +111,7 @@ PAGES: dict[str, tuple[tuple, list[str], list[dict]]] = {
 }
 # Pages that only answer POST (a GET is a 405 whatever the query string).
 POST_ONLY = {
+    "pipeline:board_prefs",
     "forecasting:probability_source",
     "pipeline:opportunity_next_step",
     "pipeline:opportunity_lines",

@@ -295,15 +295,21 @@ def _card_rows(user, filterset, pipeline, stage_ids, day) -> list[dict]:
         .order_by()
         .values_list("pk", "name")
     )
-    users = dict(
+    users: dict[int, str] = {}
+    names: dict[int, str] = {}
+    for pk, username, first, last in (
         User.objects.filter(pk__in={r[k] for r in rows for k in ("s_owner", "owner_id")})
         .order_by()
-        .values_list("pk", "username")
-    )
+        .values_list("pk", "username", "first_name", "last_name")
+    ):
+        users[pk] = username
+        names[pk] = f"{first} {last}".strip() or username
     for r in rows:
         r["company_name"] = companies.get(r["company_id"])
         r["owner_username"] = users.get(r["s_owner"], "")
+        r["owner_name"] = names.get(r["s_owner"], "")
         r["now_owner_username"] = users.get(r["owner_id"], "")
+        r["now_owner_name"] = names.get(r["owner_id"], "")
     return rows
 
 
@@ -326,7 +332,7 @@ def decorate(rows: list[dict], stages: dict, day: dt.date) -> list[dict]:
         if row["expected_close_date"] != row["s_close"]:
             changes.append(("close", row["expected_close_date"]))
         if row["owner_id"] != row["s_owner"]:
-            changes.append(("owner", f"Now @{row['now_owner_username']}"))
+            changes.append(("owner", f"Now {row['now_owner_name']}"))
         row["changes"] = changes
     return rows
 

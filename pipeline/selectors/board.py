@@ -23,7 +23,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.urls import reverse
 from django.utils import timezone
 
@@ -53,7 +54,7 @@ CARD_FIELDS = (
     "stage_id",
     "stage_entered_at",
     "company_name",
-    "owner_username",
+    "owner_name",
     "model_probability",
 )
 CARD_ORDER = ("expected_close_date", "id")
@@ -120,7 +121,13 @@ def board_filter(*, user, params, request=None) -> BoardFilter:
 
 
 def column_totals(
-    qs: QuerySet, stages: list[Stage], *, fx: dict[str, Decimal] | None = None, missing=None
+    qs: QuerySet,
+    stages: list[Stage],
+    *,
+    fx: dict[str, Decimal] | None = None,
+    missing=None,
+    every_pipeline: dict | None = None,
+    every_open_stage_ids: list[int] | None = None,
 ) -> dict[int, dict]:
     """count, total and weighted total per stage of the whole filtered column, in the
     reporting currency at today's rates ``fx`` (``pipeline.conversion``): one query.
@@ -130,14 +137,23 @@ def column_totals(
     ``weighted_amount`` per deal, without a CASE for every deal), the deals weighted by their
     model score (``expressions.uses_model``) summed apart. Deals of a currency without a rate
     are counted but not summed; ``missing`` (a list) receives their
-    :class:`~pipeline.conversion.MissingRate`."""
+    :class:`~pipeline.conversion.MissingRate`.
+
+    With ``every_pipeline`` (a dict), the same query also counts and sums the open deals of
+    every pipeline (what the home page's "open pipeline" counts) into it: ``n`` and
+    ``total``; ``every_open_stage_ids`` are the ids of every open stage (a list of values, so
+    that the stage index narrows the rows as it does for one pipeline)."""
     by_id = {s.pk: s for s in stages}
     if fx is None:
         fx = conversion.rates_on(timezone.localdate())
     amount = conversion.open_amount(F("amount"), F("currency"), fx)
+    if every_pipeline is None:
+        scoped = qs.filter(stage_id__in=list(by_id))
+    else:
+        scoped = qs.filter(stage_id__in=sorted(set(by_id) | set(every_open_stage_ids or ())))
+        every_pipeline.update(n=0, total=ZERO)
     rows = (
-        qs.filter(stage_id__in=list(by_id))
-        .order_by()
+        scoped.order_by()
         .values("stage_id", "currency")
         .annotate(
             n=Count("*"),
@@ -152,6 +168,12 @@ def column_totals(
     sums: dict[int, dict] = {}
     unconverted: dict[str, int] = {}
     for r in rows:
+        if every_pipeline is not None:
+            every_pipeline["n"] += r["n"]
+            if r["total"] is not None:
+                every_pipeline["total"] += Decimal(str(r["total"]))
+            if r["stage_id"] not in by_id:
+                continue
         acc = sums.setdefault(
             r["stage_id"],
             {"n": 0, "total": 0, "over": 0, "rest": 0, "modelled": 0, "modelled_amount": 0},
@@ -166,6 +188,8 @@ def column_totals(
         acc["rest"] += Decimal(str(r["by_stage"] or 0))
         acc["modelled"] += Decimal(str(r["modelled"] or 0))
         acc["modelled_amount"] += Decimal(str(r["modelled_amount"] or 0))
+    if every_pipeline is not None:
+        every_pipeline["total"] = expressions.to_cents(every_pipeline["total"])
     if missing is not None:
         missing.extend(
             conversion.missing_from_groups(unconverted, rates=fx, on=timezone.localdate())
@@ -195,8 +219,16 @@ def _names():
         "company_name": Subquery(
             Company.objects.filter(pk=OuterRef("company_id")).order_by().values("name")[:1]
         ),
-        "owner_username": Subquery(
-            User.objects.filter(pk=OuterRef("owner_id")).order_by().values("username")[:1]
+        # The owner's full name, else their username: one subquery for both.
+        "owner_name": Subquery(
+            User.objects.filter(pk=OuterRef("owner_id"))
+            .order_by()
+            .values(
+                name=Coalesce(
+                    NullIf(Trim(Concat("first_name", Value(" "), "last_name")), Value("")),
+                    "username",
+                )
+            )[:1]
         ),
         # The win model's probability beside the stage's (pipeline/models/scores.py).
         "model_probability": Subquery(
@@ -268,6 +300,8 @@ class Board:
     lost_stages: list[Stage] = field(default_factory=list)
     missing_rates: list[conversion.MissingRate] = field(default_factory=list)
     currency: str = field(default_factory=reporting_currency)
+    # The open deals of every pipeline under the same filters: ``n`` and ``total``.
+    every_pipeline: dict = field(default_factory=dict)
 
     @property
     def open_stages(self) -> list[Stage]:
@@ -293,14 +327,32 @@ def board_for(*, user, params, request=None, now: dt.datetime | None = None) -> 
     pipeline = choose_pipeline(pipelines, params.get("pipeline"))
     if pipeline is None:
         return Board(None, pipelines, [], [], None)
-    stages = pipeline_stages(pipeline)
+    # This pipeline's stages and every pipeline's open ones (for the every-pipeline line), in
+    # one query.
+    every_stage = list(
+        Stage.objects.filter(Q(pipeline=pipeline) | Q(kind=Stage.Kind.OPEN)).order_by(
+            "position", "id"
+        )
+    )
+    stages = [s for s in every_stage if s.pipeline_id == pipeline.pk]
+    for s in stages:
+        s.pipeline = pipeline  # as pipeline.stages would: no query when a stage reads it
     open_stages = [s for s in stages if s.kind == Stage.Kind.OPEN]
+    every_open = [s.pk for s in every_stage if s.kind == Stage.Kind.OPEN]
     filterset = board_filter(user=user, params=params, request=request)
     qs = filterset.qs
     ids = [s.pk for s in open_stages]
     fx = conversion.rates_on(timezone.localdate(now))
     missing: list[conversion.MissingRate] = []
-    totals = column_totals(qs, open_stages, fx=fx, missing=missing)
+    every: dict = {}
+    totals = column_totals(
+        qs,
+        open_stages,
+        fx=fx,
+        missing=missing,
+        every_pipeline=every,
+        every_open_stage_ids=every_open,
+    )
     rows = card_rows(qs.filter(pipeline=pipeline), ids)
     rows = decorate_cards(rows, {s.pk: s for s in stages}, now=now, fx=fx)
     columns = {s.pk: Column(stage=s) for s in open_stages}
@@ -318,6 +370,7 @@ def board_for(*, user, params, request=None, now: dt.datetime | None = None) -> 
         won_stage=next((s for s in stages if s.kind == Stage.Kind.WON), None),
         lost_stages=[s for s in stages if s.kind == Stage.Kind.LOST],
         missing_rates=missing,
+        every_pipeline=every,
     )
 
 

@@ -17,6 +17,7 @@ from django.template import engines
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 
+from pipeline.avatars import owner_label
 from pipeline.filters.opportunities import OpportunityFilter
 from pipeline.selectors import as_of as selectors
 from pipeline.selectors import board as board_selectors
@@ -87,6 +88,7 @@ def render_cards(cards: list[dict], *, compare: bool) -> str:
 
     detail = reverse("pipeline:opportunity_detail", args=[0]).replace("/0/", "/{}/")
     for c in cards:
+        c["owner_initials"], c["owner_full"], c["owner_tone"] = owner_label(c["owner_name"] or "")
         c["url"] = detail.format(c["id"])
         c["amount_label"] = money(c["s_amount"])
         c["close_iso"] = c["s_close"].isoformat()

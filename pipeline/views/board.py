@@ -21,7 +21,9 @@ from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
+from accounts import board_prefs
 from pipeline import board_cache
+from pipeline.avatars import owner_label
 from pipeline.currency import reporting_currency
 from pipeline.models import Stage
 from pipeline.selectors import board as selectors
@@ -47,7 +49,12 @@ def render_cards(cards: list[dict], *, next_url: str) -> str:
     money = whole_money_formatter()
     reporting = reporting_currency()
     foreign: dict[str, object] = {}
+    owners: dict[str, tuple[str, str, str]] = {}
     for c in cards:
+        owner = c["owner_name"] or ""
+        c["owner_initials"], c["owner_full"], c["owner_tone"] = owners.get(
+            owner
+        ) or owners.setdefault(owner, owner_label(owner))
         close = c["expected_close_date"]
         step = c["next_step"]
         c["warn"] = c["rotting"] or c["overdue"]
@@ -76,34 +83,87 @@ def _query_without(request, *keys: str) -> str:
 
 
 def _board_content(request, query: str) -> dict:
-    """The board's title and content (``pipeline/_board.html``), built from the database.
+    """The board's content from the database, in pieces (``pipeline/_board_*.html``) that
+    ``pipeline/board.html`` lays out with what belongs to the person alone (collapsed columns,
+    density, the forms' CSRF token).
 
     Everything in it depends only on what ``board_cache`` keys it by (the user's scope, the
     board's query and the day), so links carry the board's own query, not the URL's."""
     params = QueryDict(query)
     data = selectors.board_for(user=request.user, params=params, request=request)
     next_url = reverse("pipeline:board") + (f"?{query}" if query else "")
-    columns = [(col, render_cards(col.cards, next_url=next_url)) for col in data.columns]
-    content = render_to_string(
-        "pipeline/_board.html",
-        {
-            "board": data,
-            "columns": columns,
-            "filter": data.filterset,
-            "lost_reasons": list(lost_reason_choices()) if data.lost_stages else [],
-            "query": query,
-            "as_of_keep": as_of_views.keep_fields(params),
-        },
+    filters = params.copy()
+    filters.pop("pipeline", None)
+    context = {
+        "board": data,
+        "filter": data.filterset,
+        "query": query,
+        "filters_query": filters.urlencode(),
+        "as_of_keep": as_of_views.keep_fields(params),
+    }
+    page = {
+        "title": data.pipeline.name if data.pipeline else "",
+        "top": render_to_string("pipeline/_board_top.html", context, request=request),
+        "columns": None,
+        "as_of_keep": context["as_of_keep"],
+    }
+    if data.pipeline is None:
+        return page
+    page["summary"] = render_to_string("pipeline/_board_summary.html", context, request=request)
+    page["closing"] = render_to_string(
+        "pipeline/_board_closing.html",
+        {**context, "lost_reasons": list(lost_reason_choices()) if data.lost_stages else []},
         request=request,
     )
-    return {"title": data.pipeline.name if data.pipeline else "", "content": content}
+    page["attrs"] = {
+        "query": query,
+        "won": data.won_stage.pk if data.won_stage else "",
+        "lost": data.lost_stages[0].pk if data.lost_stages else "",
+        "pipeline": data.pipeline.pk,
+        "pipeline_name": data.pipeline.name,
+    }
+    page["columns"] = [
+        {
+            "stage": col.stage.pk,
+            "name": col.stage.name,
+            "count": col.count,
+            "totals": render_to_string("pipeline/_stage_totals.html", {"t": col}),
+            "body": render_to_string(
+                "pipeline/_board_column_body.html",
+                {**context, "col": col, "cards_html": render_cards(col.cards, next_url=next_url)},
+                request=request,
+            ),
+        }
+        for col in data.columns
+    ]
+    return page
+
+
+def _marked_safe(page: dict) -> dict:
+    """The cached page's HTML pieces as safe strings: HTML our own templates rendered
+    (escaping as they do), cached as text."""
+    safe = dict(page)
+    for key in ("top", "summary", "closing"):
+        if key in safe:
+            safe[key] = mark_safe(safe[key])  # nosec B308 B703: our templates' output
+    if page.get("columns") is not None:
+        safe["columns"] = [
+            {
+                **col,
+                "totals": mark_safe(col["totals"]),  # nosec B308 B703: our templates' output
+                "body": mark_safe(col["body"]),  # nosec B308 B703: our templates' output
+            }
+            for col in page["columns"]
+        ]
+    return safe
 
 
 @login_required
 @require_GET
 def board(request):
     """The board; its content comes from ``board_cache`` when nothing changed since. With
-    ``?as_of=`` a past day, the board as it stood then (``pipeline.views.as_of``)."""
+    ``?as_of=`` a past day, the board as it stood then (``pipeline.views.as_of``). The
+    person's own view (density, collapsed columns) is applied here, outside the cache."""
     as_of = parse_as_of(request.GET)
     if as_of.day is not None:
         return as_of_views.board(request, as_of)
@@ -116,8 +176,14 @@ def board(request):
     return render(
         request,
         "pipeline/board.html",
-        # The content is HTML our own template rendered (escaping as it does), cached as text.
-        {"title": page["title"], "content": mark_safe(page["content"])},  # nosec B308 B703
+        {
+            "title": page["title"],
+            "page": _marked_safe(page),
+            "collapsed": board_prefs.collapsed_stages(request.user),
+            "density": request.user.board_density,
+            # Back to this board after a view form: its own query, as the cached links carry.
+            "here": reverse("pipeline:board") + (f"?{query}" if query else ""),
+        },
         status=status,
     )
 

@@ -87,7 +87,7 @@ def test_rep_journey_lead_to_lost_deal_on_the_board(
     login(boss, "manager")
     boss.goto("/pipeline/board/")
     assert _column(boss, "Proposal").locator(f"#card-{deal.pk}").is_visible()
-    assert "@rep" in boss.locator(f"#card-{deal.pk}").inner_text()
+    assert deal.owner.get_full_name() in boss.locator(f"#card-{deal.pk}").inner_text()
 
     # Dropping on Lost asks for a reason; cancelling puts the card back.
     _drag(page, page.locator(f"#card-{deal.pk}"), page.locator(".drop-lost"))

@@ -205,7 +205,7 @@ def test_compare_with_today_shows_each_change(client, admin_user, history, pipel
     assert "Won since" in cards[str(ids["A"])]
     assert "Amount now $9,000" in cards[str(ids["E"])]
     assert "Closes now Apr 15, 2026" in cards[str(ids["E"])]
-    assert "Now @rep" in cards[str(ids["F"])]
+    assert f"Now {history['F'].owner.get_full_name()}" in cards[str(ids["F"])]
     assert "card-changes" not in cards[str(ids["D"])]  # unchanged
     board = board_as_of(user=admin_user, params={}, day=DAY, compare=True)
     by_stage = {c.stage.name: c for c in board.columns}

@@ -370,8 +370,10 @@ def test_board_card_shows_company_amount_owner_next_step(client, rep, pipeline):
     )
     client.force_login(rep)
     body = client.get(BOARD).content.decode()
-    for text in ("Acme — 40 seats", ">Acme<", "$48,000", "Dec 12", "@rep", "next: demo"):
+    owner = f'<span class="owner-name">{rep.get_full_name()}</span>'
+    for text in ("Acme — 40 seats", ">Acme<", "$48,000", "Dec 12", owner, "next: demo"):
         assert text in body
+    assert "@rep" not in body
 
 
 def test_board_every_card_links_to_its_move_form(client, rep, pipeline):
@@ -381,8 +383,12 @@ def test_board_every_card_links_to_its_move_form(client, rep, pipeline):
     move = reverse("pipeline:opportunity_move", args=[deal.pk])
     assert f'<a class="card-move" href="{move}?next=%2Fpipeline%2Fboard%2F%3Fq%3DDeal">' in body
     assert f'data-move-url="{move}"' in body
-    # The move form opens from the card: the board itself carries no form per card.
-    assert "csrfmiddlewaretoken" not in body.split('id="board"')[1].split("</div>")[0]
+    # The move form opens from the card: the board itself carries no form per card (the
+    # column headers' collapse forms are the only forms on it).
+    board = body.split('id="board"')[1]
+    assert board.count("csrfmiddlewaretoken") == board.count('class="collapse-form')
+    for cards in board.split('<ol class="cards"')[1:]:
+        assert "csrfmiddlewaretoken" not in cards.split("</ol>")[0]
 
 
 def _make_deals(owners, pipeline, n):
