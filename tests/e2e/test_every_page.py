@@ -1,0 +1,127 @@
+"""Every main page as a rep, a manager and an admin, on a laptop (1440 px) and a phone
+(390 px), over the demo data. A screenshot of each is kept in ``artifacts/pages/`` (CI keeps
+``artifacts/``). The test fails when a page:
+
+- scrolls sideways (its body is wider than the window),
+- shows a raw value in its visible text, where the formatting layer should have spoken: an
+  ISO date ("2026-12-20"), an amount without its thousands separator ("64700.00"), or a
+  decimal with four or more places ("37.5000"). Scores shown to three places on purpose
+  (a Brier score of 0.153) are not raw.
+- logs an error to the console, or breaks the Content-Security-Policy (tests/e2e/conftest.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import User
+from pipeline.models import Company, Contact, Lead, Opportunity
+from tests.e2e.conftest import login
+
+DEMO_PASSWORD = "demo-pass-2026"
+WIDTHS = {"laptop": 1440, "phone": 390}
+USERS = {"rep": "rep1", "manager": "manager1", "admin": "admin"}
+
+LISTS = [
+    "/",
+    "/pipeline/board/",
+    "/pipeline/opportunities/",
+    "/pipeline/opportunities/new/",
+    "/pipeline/leads/",
+    "/pipeline/leads/new/",
+    "/pipeline/companies/",
+    "/pipeline/contacts/",
+    "/pipeline/products/",
+    "/pipeline/activities/",
+    "/pipeline/tasks/",
+    "/pipeline/search/?q=a",
+    "/notifications/",
+]
+FORECASTS = [
+    "/forecasting/",
+    "/forecasting/changes/",
+    "/forecasting/accuracy/",
+    "/forecasting/quotas/",
+    "/forecasting/reports/",
+    "/forecasting/reports/funnel/",
+    "/forecasting/reports/stages/",
+    "/forecasting/reports/win-rate/",
+    "/forecasting/reports/pipeline/",
+    "/forecasting/reports/rotting/",
+    "/forecasting/reports/products/",
+    "/forecasting/reports/scorecards/",
+    "/forecasting/reports/priorities/",
+]
+ADMIN_ONLY = ["/forecasting/calibration/", "/imports/"]
+
+ISO_DATE = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])")
+RAW_AMOUNT = re.compile(r"(?<![\d,.])\d{4,}\.\d{2}(?![\d])")
+LONG_DECIMAL = re.compile(r"(?<![\d.])\d+\.\d{4,}(?![\d.])")
+
+
+@pytest.fixture
+def demo(transactional_db):
+    call_command("seed_demo", opportunities=150, seed=5, verbosity=0)
+
+
+def _records_of(username: str) -> list[str]:
+    """The detail pages of one record of each kind the user may open."""
+    user = User.objects.get(username=username)
+    deal = Opportunity.objects.visible_to(user).filter(stage__kind="open").order_by("pk").first()
+    paths = [deal.get_absolute_url(), f"{deal.get_absolute_url()}move/"]
+    for model in (Lead, Company, Contact):
+        record = model.objects.visible_to(user).order_by("pk").first()
+        if record is not None:
+            paths.append(record.get_absolute_url())
+    return paths
+
+
+def _problems(page) -> list[str]:
+    found = []
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    if overflow > 0:
+        found.append(f"scrolls sideways by {overflow} px")
+    text = page.evaluate("document.body.innerText")
+    raw = ((ISO_DATE, "ISO date"), (RAW_AMOUNT, "raw amount"), (LONG_DECIMAL, "raw decimal"))
+    for pattern, what in raw:
+        shown = sorted(set(pattern.findall(text)))
+        if shown:
+            found.append(f"{what} in the text: {shown[:5]}")
+    return found
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+@pytest.mark.parametrize("role", sorted(USERS))
+def test_every_main_page_fits_and_speaks_plainly(demo, new_page, artifacts_dir, role, width):
+    username = USERS[role]
+    paths = LISTS + _records_of(username)
+    if role != "rep":
+        paths += FORECASTS
+    if role == "admin":
+        paths += ADMIN_ONLY
+    shots = artifacts_dir / "pages"
+    shots.mkdir(exist_ok=True)
+    page = new_page(viewport={"width": WIDTHS[width], "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else 0)
+    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+    login(page, username, DEMO_PASSWORD)
+    found = {}
+    for path in paths:
+        response = page.goto(path)
+        page.wait_for_load_state("networkidle")
+        problems = _problems(page)
+        if response is None or response.status != 200:
+            problems.append(f"answered {response.status if response else 'nothing'}")
+        if problems:
+            found[path] = problems
+        name = re.sub(r"[^a-z0-9]+", "-", path.strip("/").lower()) or "home"
+        page.screenshot(path=str(shots / f"{role}-{width}-{name}.png"), full_page=True)
+    assert not errors, "console errors:\n  " + "\n  ".join(errors)
+    assert not found, "\n".join(f"{p}: " + "; ".join(v) for p, v in found.items())
