@@ -14,7 +14,17 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Sum, Value
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Count,
+    ExpressionWrapper,
+    F,
+    Q,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +36,7 @@ from forecasting.dealstate import MONEY_FIELD, state_at, weighted_expression
 from forecasting.models import ForecastAdjustment, ForecastRange, ForecastSnapshot, Quota
 from forecasting.periods import add_months, end_of_day
 from forecasting.quotas import quota_book
+from forecasting.rowsums import totals_over
 from forecasting.scope import ForecastScope, months_filter, scoped_deals
 from forecasting.winrates import EMPIRICAL_MIN_CLOSED, empirical_stage_rates, stage_win_counts
 from pipeline import conversion
@@ -300,6 +311,18 @@ STATE_COLUMNS = [f"{d}_{f}" for d in "ab" for f in ("kind", "amount", "owner")]
 # closed in the period at the end but not at the start (``f_closed``). SQL booleans, NULL
 # where a comparison is (a deal that did not exist yet), as the conditions they name.
 FLAG_COLUMNS = ["f_in1", "f_in2", "f_closed"]
+STATE_FIELDS = {
+    **{
+        f"{d}_{f}": field
+        for d in "ab"
+        for f, field in (
+            ("kind", CharField()),
+            ("amount", MONEY_FIELD),
+            ("owner", BigIntegerField()),
+        )
+    },
+    **{name: BooleanField() for name in FLAG_COLUMNS},
+}
 
 
 def _standing(months: list[dt.date]) -> tuple[Q, Q, Q]:
@@ -442,16 +465,13 @@ def changes(scope: ForecastScope, start: dt.date, end: dt.date) -> tuple[list[di
         aggregates[f"{key}_amount"] = Coalesce(
             Sum(values[key], filter=condition, output_field=money), Value(ZERO), output_field=money
         )
-        aggregates[f"{key}_count"] = Count("pk", filter=condition)
-    # Each row's two states and where they stand are computed once in a subquery (the
-    # DISTINCT, a no-op over rows that carry their pk, makes Django aggregate over it) instead
-    # of once per aggregate.
-    states = (
-        _with_flags(_changes_queryset(scope, start, end), months)
-        .values("pk", *STATE_COLUMNS, *FLAG_COLUMNS)
-        .distinct()
+        aggregates[f"{key}_count"] = Count(Value(1), filter=condition)
+    # Each row's two states and where they stand are computed once in a subquery, which the
+    # aggregates read by column (:func:`forecasting.rowsums.totals_over`).
+    states = _with_flags(_changes_queryset(scope, start, end), months).values(
+        *STATE_COLUMNS, *FLAG_COLUMNS
     )
-    totals = states.aggregate(**aggregates)
+    totals = totals_over(states, STATE_FIELDS, aggregates)
     sign = {"pushed_out": -1, "won": -1, "lost": -1}
     bars = []
     running = ZERO
