@@ -16,7 +16,8 @@ from django.db.models.expressions import RawSQL
 
 def totals_over(rows, fields: dict[str, Field], aggregates: dict, *, using: str | None = None):
     """``{name: value}`` of ``aggregates`` (Django aggregate expressions that refer only to
-    ``fields``, the columns of ``rows``' values() with their types, and count rows with
+    ``fields``, the columns of ``rows``' values() with their types, named unlike the model's
+    fields, and count rows with
     ``Count(Value(1), …)``) over the rows of the values() queryset ``rows``; one query."""
     alias = using or rows.db
     connection = connections[alias]
