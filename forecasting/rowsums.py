@@ -3,7 +3,7 @@
 ``QuerySet.aggregate`` over a queryset whose annotations are large expressions (two dates'
 deal states) spends longer rebuilding those expressions for its subquery than PostgreSQL
 spends running it. :func:`totals_over` compiles the queryset once as it is and wraps it in
-one ``SELECT <aggregates> FROM (<rows>) s``, the aggregates compiled from ordinary Django
+one ``SELECT <aggregates> FROM (<rows> OFFSET 0) s``, the aggregates compiled from ordinary Django
 expressions over the named columns of its rows (``F("a_amount")``, ``Q(f_in1=True)``), so
 the conditions stay the ORM's own (no SQL is written here by hand but the wrapper)."""
 
@@ -37,7 +37,11 @@ def totals_over(rows, fields: dict[str, Field], aggregates: dict, *, using: str 
         selects.append(sql)
         params.extend(expr_params)
         resolved.append(expression)
-    sql = f"SELECT {', '.join(selects)} FROM ({inner_sql}) s"  # nosec B608: compiled expressions and a compiled subquery; every value is a parameter
+    if rows.query.is_sliced:
+        raise ValueError("totals_over sums every row: slice after, not before.")
+    # OFFSET 0 keeps the rows a subquery of their own: flattened into the outer query, each
+    # aggregate would compute the rows' expressions again.
+    sql = f"SELECT {', '.join(selects)} FROM ({inner_sql} OFFSET 0) s"  # nosec B608: compiled expressions and a compiled subquery; every value is a parameter
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *inner_params])
         row = cursor.fetchone()

@@ -468,8 +468,10 @@ def changes(scope: ForecastScope, start: dt.date, end: dt.date) -> tuple[list[di
         aggregates[f"{key}_count"] = Count(Value(1), filter=condition)
     # Each row's two states and where they stand are computed once in a subquery, which the
     # aggregates read by column (:func:`forecasting.rowsums.totals_over`).
-    states = _with_flags(_changes_queryset(scope, start, end), months).values(
-        *STATE_COLUMNS, *FLAG_COLUMNS
+    states = (
+        _with_flags(_changes_queryset(scope, start, end), months)
+        .values(*STATE_COLUMNS, *FLAG_COLUMNS)
+        .order_by()  # sums need no order (the deals' default one costs a sort)
     )
     totals = totals_over(states, STATE_FIELDS, aggregates)
     sign = {"pushed_out": -1, "won": -1, "lost": -1}
