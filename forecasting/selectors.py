@@ -14,7 +14,17 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, Sum, Value
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Count,
+    ExpressionWrapper,
+    F,
+    Q,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +36,7 @@ from forecasting.dealstate import MONEY_FIELD, state_at, weighted_expression
 from forecasting.models import ForecastAdjustment, ForecastRange, ForecastSnapshot, Quota
 from forecasting.periods import add_months, end_of_day
 from forecasting.quotas import quota_book
+from forecasting.rowsums import totals_over
 from forecasting.scope import ForecastScope, months_filter, scoped_deals
 from forecasting.winrates import EMPIRICAL_MIN_CLOSED, empirical_stage_rates, stage_win_counts
 from pipeline import conversion
@@ -33,6 +44,7 @@ from pipeline.models import Opportunity, Stage, StageTransition
 
 ZERO = Decimal("0")
 OPEN, WON, LOST = Stage.Kind.OPEN, Stage.Kind.WON, Stage.Kind.LOST
+_DAY = dt.timedelta(days=1)
 
 
 # --- figures ---------------------------------------------------------------------------------
@@ -300,16 +312,43 @@ DETAILS = [
 ]
 
 
-STATE_COLUMNS = [f"{d}_{f}" for d in "ab" for f in ("kind", "amount", "period", "owner")]
+STATE_COLUMNS = [f"{d}_{f}" for d in "ab" for f in ("kind", "amount", "owner")]
+# Where each deal stands: open in the period at the start (``f_in1``), at the end (``f_in2``),
+# closed in the period at the end but not at the start (``f_closed``). SQL booleans, NULL
+# where a comparison is (a deal that did not exist yet), as the conditions they name.
+FLAG_COLUMNS = ["f_in1", "f_in2", "f_closed"]
+STATE_FIELDS = {
+    **{
+        f"{d}_{f}": field
+        for d in "ab"
+        for f, field in (
+            ("kind", CharField()),
+            ("amount", MONEY_FIELD),
+            ("owner", BigIntegerField()),
+        )
+    },
+    **{name: BooleanField() for name in FLAG_COLUMNS},
+}
 
 
-def change_conditions(months: list[dt.date]) -> dict[str, Q]:
+def _standing(months: list[dt.date]) -> tuple[Q, Q, Q]:
     first, last = months[0], months[-1]
     in1 = Q(a_kind=OPEN, a_period__gte=first, a_period__lte=last)
     in2 = Q(b_kind=OPEN, b_period__gte=first, b_period__lte=last)
     closed_now = Q(b_kind__in=[WON, LOST], b_period__gte=first, b_period__lte=last) & ~Q(
         a_kind__in=[WON, LOST]
     )
+    return in1, in2, closed_now
+
+
+def change_conditions(months: list[dt.date], *, flagged: bool = False) -> dict[str, Q]:
+    """Each bar's condition over two dates' states; with ``flagged``, over the
+    :data:`FLAG_COLUMNS` a row carries (:func:`_with_flags`) instead of its periods, the same
+    conditions computed once per row."""
+    if flagged:
+        in1, in2, closed_now = (Q(**{name: True}) for name in FLAG_COLUMNS)
+    else:
+        in1, in2, closed_now = _standing(months)
     return {
         "start": in1,
         "new": Q(a_kind__isnull=True) & (in2 | closed_now),
@@ -326,31 +365,72 @@ def change_conditions(months: list[dt.date]) -> dict[str, Q]:
 
 
 def _changes_candidates(qs, months: list[dt.date], start: dt.date, end: dt.date):
-    """The deals that can fall in a bar: those touched (a stage transition or a field-history
-    row) after the end of ``start``, and those in the period now. A deal untouched since then
-    stood at both dates as it stands now (:mod:`forecasting.dealstate` agrees with the live
-    state), so it can only be open or closed in the period at both dates if it is now. Found
-    through the ``changed_at`` / ``history_date`` indexes and the live close-date columns,
-    so the lateral joins run only for these deals.
+    """The deals that can fall in a bar, found through indexes before any state is computed.
 
-    Two kinds of deal fall in no bar and are left out first: those created after ``end``
-    (they existed at neither date), and those in a closed stage today that they entered
-    before the end of ``start`` (closed at both dates, the same way: no bar counts a deal
-    closed before the range began)."""
-    since = end_of_day(start)
-    qs = qs.filter(created_at__lt=end_of_day(end)).exclude(
+    Every bar holds deals open in the period at the start or at the end (their close date
+    then in the period) or closed in the period at the end (the day they closed in it), so a
+    deal is kept only if one of these could hold:
+
+    * its close date now, or that of one of its field-history rows written before the end of
+      ``end``, is in the period (a state's close date is its last history row's, or the
+      deal's current one);
+    * it closed in the period: its ``closed_on`` is, or it has a stage transition into a
+      closed stage during the period (the closing transition's day is a past state's closed
+      date), or it is closed without ``closed_on`` and entered its stage during the period.
+
+    and, besides, it was touched (it entered its current stage, or has a field-history row,
+    after the end of ``start``) or is in the period now: a deal untouched since then stood
+    at both dates as it stands now (:mod:`forecasting.dealstate` agrees with the live state),
+    so it can only be open or closed in the period at both dates if it is now. Deals created
+    after ``end`` (they existed at neither date) and those in a closed stage today that they
+    entered before the end of ``start`` (closed at both dates, the same way: no bar counts a
+    deal closed before the range began) are left out. The history, transition and deal
+    indexes on close dates and dates (pipeline migration 0015) give each set, so the lateral
+    joins run only for these deals."""
+    since, until = end_of_day(start), end_of_day(end)
+    first, after = months[0], add_months(months[-1], 1)
+    span_start, span_end = end_of_day(first - dt.timedelta(days=1)), end_of_day(after - _DAY)
+    qs = qs.filter(created_at__lt=until).exclude(
         ~Q(stage__kind=OPEN) & Q(stage_entered_at__lt=since)
     )
-    first, after = months[0], add_months(months[-1], 1)
-    touched = Q(
-        pk__in=StageTransition.objects.filter(changed_at__gte=since).values("opportunity_id")
-    ) | Q(pk__in=Opportunity.history.model.objects.filter(history_date__gte=since).values("id"))
-    open_now = Q(stage__kind=OPEN, expected_close_date__gte=first, expected_close_date__lt=after)
+    history = Opportunity.history.model.objects
+    # A deal's last transition is its current stay, so a transition since ``since`` means
+    # it entered its current stage since.
+    touched = Q(stage_entered_at__gte=since) | Q(
+        pk__in=history.filter(history_date__gte=since).values("id")
+    )
+    close_now = Q(expected_close_date__gte=first, expected_close_date__lt=after)
+    open_now = Q(stage__kind=OPEN) & close_now
     closed_now = ~Q(stage__kind=OPEN) & (
         Q(closed_on__gte=first, closed_on__lt=after)
         | Q(closed_on__isnull=True, expected_close_date__gte=first, expected_close_date__lt=after)
     )
-    return qs.filter(touched | open_now | closed_now)
+    close_then = Q(
+        pk__in=history.filter(
+            history_date__lt=until, expected_close_date__gte=first, expected_close_date__lt=after
+        ).values("id")
+    )
+    closed_then = Q(
+        pk__in=StageTransition.objects.filter(changed_at__gte=span_start, changed_at__lt=span_end)
+        .exclude(to_stage__kind=OPEN)
+        .values("opportunity_id")
+    ) | (
+        ~Q(stage__kind=OPEN)
+        & Q(closed_on__isnull=True, stage_entered_at__gte=span_start, stage_entered_at__lt=span_end)
+    )
+    in_period_then = (
+        close_now | Q(closed_on__gte=first, closed_on__lt=after) | close_then | closed_then
+    )
+    return qs.filter(touched | open_now | closed_now).filter(in_period_then)
+
+
+def _with_flags(qs, months: list[dt.date]):
+    return qs.annotate(
+        **{
+            name: ExpressionWrapper(condition, output_field=BooleanField())
+            for name, condition in zip(FLAG_COLUMNS, _standing(months), strict=True)
+        }
+    )
 
 
 def _changes_queryset(scope: ForecastScope, start: dt.date, end: dt.date):
@@ -370,7 +450,8 @@ def changes(scope: ForecastScope, start: dt.date, end: dt.date) -> tuple[list[di
     pulled in − pushed out ± amount changes − won − lost = end) and the :data:`DETAILS`
     counts: one aggregate over both dates' deal states (:func:`forecasting.dealstate.state_at`,
     lateral joins for a past date), plus the empirical rates' query, whatever the range."""
-    conditions = change_conditions(scope.period.months)
+    months = scope.period.months
+    conditions = change_conditions(months, flagged=True)
     money = MONEY_FIELD
     values = {
         "start": F("a_amount"),
@@ -390,11 +471,15 @@ def changes(scope: ForecastScope, start: dt.date, end: dt.date) -> tuple[list[di
         aggregates[f"{key}_amount"] = Coalesce(
             Sum(values[key], filter=condition, output_field=money), Value(ZERO), output_field=money
         )
-        aggregates[f"{key}_count"] = Count("pk", filter=condition)
-    # Each row's two states are computed once in a subquery (the DISTINCT, a no-op over rows
-    # that carry their pk, makes Django aggregate over it) instead of once per aggregate.
-    states = _changes_queryset(scope, start, end).values("pk", *STATE_COLUMNS).distinct()
-    totals = states.aggregate(**aggregates)
+        aggregates[f"{key}_count"] = Count(Value(1), filter=condition)
+    # Each row's two states and where they stand are computed once in a subquery, which the
+    # aggregates read by column (:func:`forecasting.rowsums.totals_over`).
+    states = (
+        _with_flags(_changes_queryset(scope, start, end), months)
+        .values(*STATE_COLUMNS, *FLAG_COLUMNS)
+        .order_by()  # sums need no order (the deals' default one costs a sort)
+    )
+    totals = totals_over(states, STATE_FIELDS, aggregates)
     sign = {"pushed_out": -1, "won": -1, "lost": -1}
     bars = []
     running = ZERO

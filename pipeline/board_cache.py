@@ -1,4 +1,5 @@
-"""The board page's cache: its rendered content per visibility scope, filter, pipeline and day.
+"""The board page's cache: its rendered content per visibility scope, filter, pipeline and day
+(and, for the board as of a past day, that day).
 
 A board costs a few grouped queries and 200 cards to render; on a busy team most requests
 ask again for what the previous one built. The content (filters, column headers, cards,
@@ -23,7 +24,11 @@ messages and CSRF token) is kept in Django's cache (Redis when ``REDIS_URL`` is 
   stage" badges change at the time of day a deal entered its stage: they may lag by up to
   the time-to-live.
 - **query**: the pipeline and the filters, as the board's own parameters in a fixed order
-  (anything else in the URL is ignored, so it cannot multiply entries).
+  (anything else in the URL is ignored, so it cannot multiply entries); the board as of a
+  past day (``pipeline.views.as_of``) adds that day and the comparison. A past day's board
+  changes only by the writes that replace the generation (history is written by the deal
+  services, imports and their undoing; stages, rates, users and teams by theirs), so it is
+  cached the same way.
 
 The cache is an optimisation only: when it cannot be reached the board is built as if
 nothing were cached, and a write whose invalidation fails is logged (entries then live at

@@ -269,6 +269,11 @@ class StageTransition(models.Model):
             models.Index(fields=["changed_at"]),
             # The stays a closing move ended, by when (forecast accuracy's Brier score).
             models.Index(fields=["next_stage", "left_at"], name="pipeline_st_closing_stay_idx"),
+            # Whose moves fell in a span, to which stage, read from the index alone ("what
+            # changed" finds the deals that closed in a period through it).
+            models.Index(
+                fields=["changed_at", "to_stage", "opportunity"], name="pipeline_st_span_moves_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

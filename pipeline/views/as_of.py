@@ -9,14 +9,17 @@ shows today's pipeline with a note (see :func:`pipeline.selectors.as_of.parse_as
 from __future__ import annotations
 
 import functools
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import QueryDict
 from django.shortcuts import render
 from django.template import engines
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 
+from pipeline import board_cache
 from pipeline.avatars import owner_label
 from pipeline.filters.opportunities import OpportunityFilter
 from pipeline.selectors import as_of as selectors
@@ -39,8 +42,8 @@ def announce(request, as_of: selectors.AsOf) -> int:
     return 200
 
 
-def _query(request, *drop: str, **changes) -> str:
-    params = request.GET.copy()
+def _query_of(request, *drop: str, params=None, **changes) -> str:
+    params = (request.GET if params is None else params).copy()
     for key in drop:
         params.pop(key, None)
     for key, value in changes.items():
@@ -56,9 +59,14 @@ def keep_fields(params) -> list[tuple[str, str]]:
     ]
 
 
-def _banner(request, as_of: selectors.AsOf, today_url: str) -> dict:
+def _banner(request, as_of: selectors.AsOf, today_url: str, params=None) -> dict:
     """The banner's links: back to today (the same filters), compare on or off, and the
-    hidden fields that keep the filters when another day is chosen."""
+    hidden fields that keep the filters when another day is chosen; from ``params`` when
+    given (the board's own query), else the request's."""
+
+    def _query(request, *drop, **changes):
+        return _query_of(request, *drop, params=params, **changes)
+
     keep = QueryDict(_query(request, "as_of", "compare", "page"))
     return {
         "as_of": as_of,
@@ -107,10 +115,21 @@ def render_cards(cards: list[dict], *, compare: bool) -> str:
     return mark_safe(html)  # nosec B308 B703: autoescaped template output
 
 
-def board(request, as_of: selectors.AsOf):
+def board_query(params, as_of: selectors.AsOf) -> str:
+    """The as-of board's own parameters: the board's (``board_cache.board_query``), the day
+    and the comparison."""
+    extra = {"as_of": as_of.day.isoformat(), **({"compare": "1"} if as_of.compare else {})}
+    return "&".join(q for q in (board_cache.board_query(params), urlencode(extra)) if q)
+
+
+def _board_content(request, as_of: selectors.AsOf, query: str) -> dict:
+    """The as-of board's title and content (``pipeline/_board_as_of.html``), built from the
+    database; everything in it depends only on what ``board_cache`` keys it by (the viewer's
+    scope, ``query`` and today's date), so its links carry ``query``, not the URL."""
+    params = QueryDict(query)
     data = selectors.board_as_of(
         user=request.user,
-        params=request.GET,
+        params=params,
         day=as_of.day,
         compare=as_of.compare,
         request=request,
@@ -121,26 +140,44 @@ def board(request, as_of: selectors.AsOf):
         more = ""
         if col.more:
             # The column's other deals of that day, in the deal list as of the same day.
-            params = request.GET.copy()
+            more_params = params.copy()
             for key in ("compare", "page"):
-                params.pop(key, None)
-            params["pipeline"], params["stage"], params["status"] = (
+                more_params.pop(key, None)
+            more_params["pipeline"], more_params["stage"], more_params["status"] = (
                 data.pipeline.pk,
                 col.stage.pk,
                 "open",
             )
-            more = f"{list_url}?{params.urlencode()}"
+            more = f"{list_url}?{more_params.urlencode()}"
         columns.append((col, render_cards(col.cards, compare=as_of.compare), more))
-    return render(
-        request,
-        "pipeline/board_as_of.html",
+    content = render_to_string(
+        "pipeline/_board_as_of.html",
         {
             "board": data,
             "columns": columns,
             "filter": data.filterset,
             "pipelines": data.pipelines,
-            **_banner(request, as_of, reverse("pipeline:board")),
+            **_banner(request, as_of, reverse("pipeline:board"), params=params),
         },
+        request=request,
+    )
+    return {"title": data.pipeline.name if data.pipeline else "", "content": content}
+
+
+def board(request, as_of: selectors.AsOf):
+    """The board as of a past day; its content comes from ``board_cache`` as the live
+    board's does (a past day's board changes only by the writes that renew the cache's
+    generation), keyed by the day and the comparison besides the board's query."""
+    query = board_query(request.GET, as_of)
+    key, page = board_cache.get(request.user, query)
+    if page is None:
+        page = _board_content(request, as_of, query)
+        board_cache.put(key, page)
+    return render(
+        request,
+        "pipeline/board_as_of.html",
+        # The content is HTML our own template rendered (escaping as it does), cached as text.
+        {"as_of": as_of, "title": page["title"], "content": mark_safe(page["content"])},  # nosec B308 B703
     )
 
 
@@ -161,7 +198,7 @@ def deal_list(request, as_of: selectors.AsOf, *, columns):
         {
             "filter": filterset,
             "page": page,
-            "query": _query(request, "page"),
+            "query": _query_of(request, "page"),
             "sort": params.get("o", ""),
             "columns": columns,
             **_banner(request, as_of, reverse("pipeline:opportunity_list")),

@@ -227,3 +227,65 @@ def test_what_changed_counts_deals_untouched_in_the_range(moves, rep, pipeline, 
             }
         end = selectors.changed_deals(scope, dt.date(2026, 3, 1), dt.date(2026, 3, 8), "end")
     assert sorted(d.name for d in end) == ["N", "P", "U", "X"]
+
+
+def test_what_changed_computes_states_only_for_deals_in_the_period_at_some_date(
+    moves, rep, pipeline, manager
+):
+    """W (May) changes amount on 5 Mar and is in March at no date: it falls in no bar, so
+    its states are not computed; Y (March at the start, April now) is found through its
+    history row, P (April at the start, March now) through its close date, Z and L through
+    their closing moves; the bars are as before."""
+    with at(1):
+        w = OpportunityFactory(owner=rep, pipeline=pipeline, name="W", amount=Decimal("900"),
+                               expected_close_date=dt.date(2026, 5, 12))  # fmt: skip
+    with at(5):
+        deals.update_opportunity(opportunity=w, by=rep, version=w.version, amount=Decimal("950"))
+    with at(20):
+        scope = ForecastScope(user=manager, period=Period.parse("2026-03"))
+        for end_day in (8, 20):
+            end = dt.date(2026, 3, end_day)
+            found = selectors._changes_candidates(
+                scope.opportunities(), scope.period.months, dt.date(2026, 3, 1), end
+            )
+            assert sorted(d.name for d in found) == ["L", "N", "P", "X", "Y", "Z"]
+            got = {b["key"]: (b["count"], b["amount"]) for b in selectors.what_changed(
+                scope, dt.date(2026, 3, 1), end)}  # fmt: skip
+            assert got == EXPECTED
+
+
+def test_totals_over_equals_the_orm_aggregate(moves):
+    """forecasting.rowsums: the same aggregates over the same rows as QuerySet.aggregate."""
+    from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Sum, Value
+    from django.db.models.functions import Coalesce
+
+    from forecasting.rowsums import totals_over
+    from pipeline.models import Opportunity
+
+    big = Q(big=True)
+    aggregates = lambda count: {  # noqa: E731
+        "n": count,
+        "big_amount": Coalesce(Sum("s_amount", filter=big), Value(Decimal("0"))),
+        "small_amount": Sum(F("s_amount") * 2, filter=~big),
+        "none": Sum("s_amount", filter=Q(s_amount__lt=0)),
+    }
+    rows = Opportunity.objects.annotate(
+        s_amount=F("amount"),
+        big=ExpressionWrapper(Q(amount__gte=7000), output_field=BooleanField()),
+    )
+    expected = rows.aggregate(**aggregates(Count("pk", filter=big)))
+    got = totals_over(
+        rows.values("s_amount", "big"),
+        {"s_amount": Opportunity._meta.get_field("amount"), "big": BooleanField()},
+        aggregates(Count(Value(1), filter=big)),
+    )
+    assert (
+        got
+        == expected
+        == {
+            "n": 3,
+            "big_amount": Decimal("27000"),
+            "small_amount": Decimal("24000"),
+            "none": None,
+        }
+    )

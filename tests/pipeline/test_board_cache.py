@@ -342,3 +342,34 @@ def test_board_cache_off_builds_every_request(client, rep, deal, settings):
     client.force_login(rep)
     _board(client)
     assert not _cached(client)
+
+
+# --- the board as of a past day ------------------------------------------------------------
+
+
+def test_board_as_of_is_cached_per_day_and_renewed_by_a_write(client, rep, pipeline, time_machine):
+    time_machine.move_to(dt.datetime(2026, 3, 2, 12, tzinfo=dt.UTC), tick=False)
+    company = CompanyFactory(name="Old name", owner=rep)
+    OpportunityFactory(owner=rep, pipeline=pipeline, name="March deal", company=company)
+    time_machine.move_to(dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC), tick=False)
+    client.force_login(rep)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def as_of(day, **params):
+        with CaptureQueriesContext(connection) as ctx:
+            body = _board(client, as_of=day, **params)
+        return body, len(ctx.captured_queries)
+
+    first, built = as_of("2026-03-05")
+    assert "March deal" in first and 'data-as-of="2026-03-05"' in first
+    again, queries = as_of("2026-03-05")
+    assert again == first and queries == CACHED_QUERIES < built  # served from the cache
+    other, queries = as_of("2026-03-01")  # another day: its own entry (the deal was not yet)
+    assert queries > CACHED_QUERIES and "March deal" not in other
+    compared, queries = as_of("2026-03-05", compare="1")  # the comparison: its own entry
+    assert queries > CACHED_QUERIES and "Hide the changes since" in compared
+    assert "Old name" in first
+    services.update_company(company=company, by=rep, version=company.version, name="New name")
+    after, queries = as_of("2026-03-05")
+    assert queries > CACHED_QUERIES and "New name" in after  # a write renews the generation
