@@ -2,9 +2,11 @@
 
 from pipeline.views import (
     activities,
+    autocomplete,
     board,
     companies,
     contacts,
+    inline_edit,
     leads,
     line_items,
     opportunities,
@@ -17,10 +19,12 @@ urlpatterns = [
     *board.urlpatterns,
     *opportunities.urlpatterns,
     *line_items.urlpatterns,
+    *inline_edit.urlpatterns,
     *leads.urlpatterns,
     *companies.urlpatterns,
     *contacts.urlpatterns,
     *activities.urlpatterns,
     *search.urlpatterns,
+    *autocomplete.urlpatterns,
     *products.urlpatterns,
 ]
