@@ -62,9 +62,14 @@ FIELDS = {
 }
 
 
+def _plain(amount: Decimal) -> Decimal:
+    """``48000.00`` as ``48000`` in the input (cents only when there are some)."""
+    return amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount
+
+
 def initial_for(field: str, opportunity: Opportunity) -> dict:
     values = {
-        "amount": {"amount": opportunity.amount},
+        "amount": {"amount": _plain(opportunity.amount)},
         "close": {"expected_close_date": opportunity.expected_close_date},
         "stage": {"stage": opportunity.stage_id},
         "next_step": {

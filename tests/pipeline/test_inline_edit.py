@@ -76,7 +76,7 @@ def test_inline_amount_saves_through_the_service_and_swaps_the_page(client, rep,
     assert _fresh(deal).amount == Decimal("64700")
     assert _fresh(deal).version == deal.version + 1
     html = response.content.decode()
-    assert 'id="deal-page"' in html and "Amount saved." in html and "$64,700" in html
+    assert 'id="deal-page"' in html and "✓ Amount saved." in html and "$64,700" in html
     assert "data-focus-after-swap" in html
 
 
