@@ -43,6 +43,8 @@
     input.setAttribute("aria-expanded", "false");
     input.setAttribute("aria-controls", listId);
     input.setAttribute("hx-sync", "this:replace");
+    // The options are the whole answer, whatever the surrounding form selects from its own.
+    input.setAttribute("hx-select", "unset");
     input.placeholder = select.dataset.autocompletePlaceholder || "Type to search";
     if (select.required) input.setAttribute("aria-required", "true");
     if (select.disabled) input.disabled = true;
@@ -75,6 +77,9 @@
 
     let active = -1;
     let timer = null;
+    let requested = null; // the text of the last search sent
+    let shownFor = null; // the text the listed options match
+    let enterPending = false; // Enter came before the matches of the text typed
     const options = () => Array.from(list.querySelectorAll('[role="option"]:not([aria-disabled="true"])'));
 
     function open(isOpen) {
@@ -119,6 +124,7 @@
 
     function search() {
       const values = { q: input.value.trim() };
+      requested = values.q;
       const other = select.dataset.autocompleteWith && document.getElementById(select.dataset.autocompleteWith);
       if (other && other.value) values[other.name] = other.value;
       const fixed = select.dataset.autocompleteParam;
@@ -126,10 +132,15 @@
         const [key, value] = fixed.split("=");
         values[key] = value;
       }
-      htmx.ajax("GET", select.dataset.autocomplete, { source: input, target: list, swap: "innerHTML", values });
+      htmx.ajax("GET", select.dataset.autocomplete, { source: input, target: list, swap: "innerHTML", select: "li", values });
     }
 
-    list.addEventListener("htmx:afterSwap", () => {
+    list.addEventListener("htmx:afterSwap", (event) => {
+      // What these options match: the q of the request they answer (a late answer to older
+      // text must not pass for the matches of the text typed now).
+      const info = event.detail.pathInfo || {};
+      const path = info.finalRequestPath || info.requestPath;
+      shownFor = path ? new URL(path, window.location.href).searchParams.get("q") : requested;
       options().forEach((option, i) => { option.id = `${listId}-${i}`; });
       list.querySelectorAll('[aria-disabled="true"]').forEach((note, i) => { note.id = `${listId}-note-${i}`; });
       const count = options().length;
@@ -137,6 +148,10 @@
       if (document.activeElement === input) {
         open(true);
         setActive(count ? 0 : -1);
+        if (enterPending && shownFor === input.value.trim()) {
+          enterPending = false;
+          if (count) choose(options()[0]);
+        }
       }
     });
 
@@ -151,9 +166,17 @@
         if (list.hidden) { search(); return; }
         setActive(active + (event.key === "ArrowDown" ? 1 : -1));
       } else if (event.key === "Enter") {
-        if (!list.hidden && active >= 0) {
+        const typed = input.value.trim();
+        if (!list.hidden && active >= 0 && shownFor === typed) {
           event.preventDefault();
           choose(options()[active]);
+        } else if (typed && typed !== selectedLabel(select)) {
+          // The matches shown are for older text: choose the first match of what was typed
+          // once it arrives (and never submit the form with a half-typed name).
+          event.preventDefault();
+          enterPending = true;
+          clearTimeout(timer);
+          search();
         }
       } else if (event.key === "Escape") {
         if (!list.hidden) {
@@ -172,6 +195,7 @@
     });
     input.addEventListener("blur", () => {
       clearTimeout(timer);
+      enterPending = false;
       open(false);
       // Text that names no chosen record is not kept: empty clears an optional field, anything
       // else returns to the chosen record's name.

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from pipeline import services
-from pipeline.models import Opportunity
+from pipeline.models import LineItem, Opportunity, Product, ProductPrice
 from tests.e2e.conftest import login
 from tests.e2e.test_accessibility import _require_axe, _violations
 from tests.factories import CompanyFactory, ContactFactory, OpportunityFactory
@@ -126,3 +126,27 @@ def test_a_rep_edits_a_deals_amount_in_place(new_page, rep, pipeline, artifacts_
     page.locator("#inline-amount").get_by_role("button", name="Save").click()
     page.get_by_role("status").get_by_text("Amount saved.").wait_for()
     assert Opportunity.objects.get(pk=deal.pk).amount == Decimal("70000")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rep_adds_a_product_by_typing_its_name(new_page, rep, pipeline):
+    """The line-item form swaps the deal page (hx-select): the product matches still show."""
+    deal = OpportunityFactory(owner=rep, pipeline=pipeline, name="Products deal")
+    for code, name in (("SUP-GOLD", "Gold support"), ("SUP-PLAT", "Platinum support")):
+        product = Product.objects.create(name=name, code=code)
+        ProductPrice.objects.create(product=product, currency="USD", unit_price=Decimal("900"))
+    page = new_page()
+    login(page, "rep")
+    page.goto(deal.get_absolute_url())
+    box = page.get_by_role("combobox", name="Product")
+    box.click()
+    page.get_by_role("option", name="Gold support (SUP-GOLD) $900.00").wait_for()
+    box.press_sequentially("plat", delay=30)
+    # Enter at once, maybe before the matches of "plat" arrive: the first match of what was
+    # typed is chosen, never the first of an older list.
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('#line-product').value !== ''")
+    assert box.input_value() == "Platinum support (SUP-PLAT)"
+    page.get_by_role("button", name="Add product").click()
+    page.locator(".line-product", has_text="Platinum support").wait_for()
+    assert LineItem.objects.get(opportunity_id=deal.pk).product.code == "SUP-PLAT"
