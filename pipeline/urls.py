@@ -2,10 +2,12 @@
 
 from pipeline.views import (
     activities,
+    autocomplete,
     board,
     board_prefs,
     companies,
     contacts,
+    inline_edit,
     leads,
     line_items,
     opportunities,
@@ -19,10 +21,12 @@ urlpatterns = [
     *board_prefs.urlpatterns,
     *opportunities.urlpatterns,
     *line_items.urlpatterns,
+    *inline_edit.urlpatterns,
     *leads.urlpatterns,
     *companies.urlpatterns,
     *contacts.urlpatterns,
     *activities.urlpatterns,
     *search.urlpatterns,
+    *autocomplete.urlpatterns,
     *products.urlpatterns,
 ]

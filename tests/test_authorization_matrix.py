@@ -93,6 +93,8 @@ ROUTES: dict[str, R] = {
     "pipeline:opportunity_close_won": R(obj="deal", post=400),
     "pipeline:opportunity_close_lost": R(obj="deal", post=400),
     "pipeline:opportunity_lines": R(obj="deal", get=405, post=400),
+    # Without htmx the small form's GET sends to the edit page; an empty POST has no version.
+    "pipeline:opportunity_inline": R(obj="deal", query="field=amount", get=302, post=400),
     "pipeline:product_list": R(),
     # pipeline: leads
     "pipeline:lead_list": R(post=200),
@@ -121,6 +123,11 @@ ROUTES: dict[str, R] = {
     "pipeline:task_complete": R(obj="task", get=405, post=302, changes=True),
     "pipeline:task_reopen": R(obj="task", get=405, post=302, changes=True),
     "pipeline:search": R(),
+    # autocomplete of the forms' record fields
+    "pipeline:autocomplete_companies": R(),
+    "pipeline:autocomplete_contacts": R(),
+    "pipeline:autocomplete_owners": R(),
+    "pipeline:autocomplete_products": R(),
     # forecasting
     "forecasting:dashboard": R(post=200),
     "forecasting:deals": R(query="figure=open", post=200),

@@ -4,20 +4,33 @@ import contextlib
 
 from django import forms
 from django.core.exceptions import BadRequest, ValidationError
+from django.urls import reverse
 
 from accounts.visibility import visible_users
 
 CHOICE_LIMIT = 50
 
 
+def autocomplete(field: forms.Field, route: str, **data: str) -> forms.Field:
+    """Mark ``field``'s select for the autocomplete script (``static/js/autocomplete.js``):
+    it asks ``route`` for matches as the user types. ``data`` adds ``data-autocomplete-*``
+    attributes (``with="id_company"`` sends that select's value too). Without JavaScript the
+    select is used as it is."""
+    field.widget.attrs["data-autocomplete"] = reverse(route)
+    for key, value in data.items():
+        field.widget.attrs[f"data-autocomplete-{key}"] = value
+    return field
+
+
 def owner_field(user, *, label="Owner", help_text=""):
     """The owner dropdown of a create or edit form: the users ``user`` may assign to."""
-    return forms.ModelChoiceField(
+    field = forms.ModelChoiceField(
         queryset=visible_users(user).order_by("first_name", "last_name", "username"),
         label=label,
         empty_label=None,
         help_text=help_text,
     )
+    return autocomplete(field, "pipeline:autocomplete_owners", placeholder="Type a name")
 
 
 RECORD_VERSION_MISSING = "The record's version is missing; reload the page."

@@ -7,7 +7,7 @@ from django import forms
 from django.db.models import Q
 
 from pipeline.filters import SEARCH_MAX_LENGTH, search_words
-from pipeline.forms import ServiceModelForm, add_owner_field, limit_choices
+from pipeline.forms import ServiceModelForm, add_owner_field, autocomplete, limit_choices
 from pipeline.models import Company, Contact
 from pipeline.services import CONTACT_FIELDS
 
@@ -34,6 +34,7 @@ class ContactForm(ServiceModelForm):
                 Q(pk__in=companies.values("pk")) | Q(pk=self.instance.company_id)
             )
         self.fields["company"].queryset = companies
+        autocomplete(self.fields["company"], "pipeline:autocomplete_companies")
         # The dropdown lists the editor's own companies (or a search's matches, ?company_q=);
         # any company the editor may see is accepted.
         self.company_q = company_q.strip()[:SEARCH_MAX_LENGTH]

@@ -13,6 +13,7 @@ from pipeline.forms import (
     PlainLabelsMixin,
     RecordVersionMixin,
     ServiceModelForm,
+    autocomplete,
     limit_choices,
     owner_field,
 )
@@ -150,6 +151,8 @@ class ConvertLeadForm(PlainLabelsMixin, RecordVersionMixin, forms.Form):
         # the likely ones (or a search's matches), so the page stays small with 100k records.
         self.fields["company"].queryset = companies
         self.fields["contact"].queryset = contacts
+        autocomplete(self.fields["company"], "pipeline:autocomplete_companies")
+        autocomplete(self.fields["contact"], "pipeline:autocomplete_contacts")
         self.company_q = company_q.strip()[:SEARCH_MAX_LENGTH]
         self.contact_q = contact_q.strip()[:SEARCH_MAX_LENGTH]
         if self.company_q:

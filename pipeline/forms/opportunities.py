@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.visibility import visible_users
 from pipeline.conversion import deal_currencies
+from pipeline.forms import autocomplete
 from pipeline.models import ForecastCategory, Opportunity, Stage
 from pipeline.selectors.opportunities import (
     company_choices,
@@ -128,6 +129,11 @@ class OpportunityForm(forms.Form):
         self.fields["company"].queryset = company_choices(user=user)
         self.fields["contact"].queryset = contact_choices(user=user)
         self.fields["owner"].queryset = visible_users(user).order_by("username")
+        autocomplete(self.fields["company"], "pipeline:autocomplete_companies")
+        # The contact field offers the chosen company's contacts.
+        contact_options = {"with": "id_company"}
+        autocomplete(self.fields["contact"], "pipeline:autocomplete_contacts", **contact_options)
+        autocomplete(self.fields["owner"], "pipeline:autocomplete_owners")
         if "pipeline" in self.fields:
             self.fields["pipeline"].queryset = pipeline_choices()
         codes = deal_currencies()

@@ -21,10 +21,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts import visibility
 from accounts.redirects import safe_next
 from pipeline import list_exports as exports
 from pipeline import services
 from pipeline.forms import add_service_errors, choice_query
+from pipeline.forms.inline_edit import FIELDS as INLINE_FIELDS
+from pipeline.forms.inline_edit import refusal as inline_refusal
 from pipeline.forms.opportunities import (
     CloseLostForm,
     CloseWonForm,
@@ -165,19 +168,20 @@ def opportunity_create(request):
 def detail_page_context(request, opportunity, **lines) -> dict:
     """Everything the deal page shows; ``lines`` passes a failed line form on to
     :func:`~pipeline.selectors.line_items.lines_context`."""
+    lines_part = lines_context(user=request.user, opportunity=opportunity, **lines)
+    may_edit = visibility.can_edit(request.user, opportunity)
+    has_lines = bool(lines_part["line_rows"])
     return {
         "opportunity": opportunity,
+        # The key fields a click edits in place (each also links to its edit page).
+        "inline": {
+            name: may_edit and not inline_refusal(name, opportunity, has_lines=has_lines)
+            for name in INLINE_FIELDS
+        },
         "timeline": timeline_for(user=request.user, opportunity=opportunity),
-        "next_step_form": NextStepForm(
-            initial={
-                "next_step": opportunity.next_step,
-                "next_step_due": opportunity.next_step_due,
-                "version": opportunity.version,
-            }
-        ),
         "lost_reasons": lost_reason_choices(),
         **detail_context(user=request.user, opportunity=opportunity),
-        **lines_context(user=request.user, opportunity=opportunity, **lines),
+        **lines_part,
     }
 
 

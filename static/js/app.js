@@ -23,3 +23,19 @@ for (const group of document.querySelectorAll("fieldset.lost-only[data-lost-stag
   select.addEventListener("change", sync);
   sync();
 }
+
+// After an inline edit saves (htmx swaps the fresh deal page in), focus returns to the value
+// that was edited, so the keyboard user carries on where they were.
+document.addEventListener("htmx:afterSettle", () => {
+  const saved = document.querySelector("[data-focus-after-swap]");
+  if (!saved) return;
+  saved.removeAttribute("data-focus-after-swap");
+  saved.focus();
+});
+// Escape closes an open inline edit form without saving.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  const form = event.target.closest && event.target.closest(".inline-form");
+  const cancel = form && form.querySelector("a.btn[hx-get]");
+  if (cancel) cancel.click();
+});

@@ -18,7 +18,10 @@ def test_notifications_bell_page_and_settings_as_a_rep(
     boss = new_page()
     login(boss, "manager")
     boss.goto(f"/pipeline/opportunities/{deal.pk}/edit/")
-    boss.get_by_label("Owner").select_option(value=str(rep.pk))
+    # The owner field autocompletes: type the rep's name, pick them from the matches.
+    boss.get_by_role("combobox", name="Owner").fill(rep.last_name)
+    boss.locator(f'[role="option"][data-value="{rep.pk}"]').click()
+    assert boss.locator("#id_owner").input_value() == str(rep.pk)
     boss.get_by_role("button", name="Save changes").click()
     boss.wait_for_url(f"**/pipeline/opportunities/{deal.pk}/")
     assert Notification.objects.filter(recipient=rep, event="deal_assigned").count() == 1
