@@ -1,0 +1,124 @@
+"""The opportunity list and read build their answer from rows (``api.deal_rows``), not model
+instances: the representation must be exactly the instance's, field by field and in order,
+for every kind of deal (no company, overrides, a model score, closed won and lost, another
+currency, line items with discounts), in any time zone; and a read costs one query."""
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from django.db.models.signals import post_init
+from django.utils import timezone
+
+from api.deal_lines import with_lines
+from api.deal_rows import DealRow, as_rows
+from api.serializers import OpportunitySerializer
+from pipeline import services
+from pipeline.models import DealScore, LineItem, Opportunity, Pipeline, Product, ProductPrice
+from tests.factories import (
+    ContactFactory,
+    LostReasonFactory,
+    OpportunityFactory,
+    PipelineFactory,
+    current_version,
+    stage,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def deals(rep, pipeline):
+    product = Product.objects.create(name="CRM Pro", code="CRM-PRO")
+    ProductPrice.objects.create(product=product, currency="USD", unit_price=Decimal("1200.00"))
+    ProductPrice.objects.create(product=product, currency="EUR", unit_price=Decimal("1100.00"))
+    modelled = PipelineFactory(name="Modelled")
+    Pipeline.objects.filter(pk=modelled.pk).update(probability_source="model", model_eligible=True)
+    out = [
+        OpportunityFactory(owner=rep, pipeline=pipeline, company=None, amount=Decimal("0")),
+        OpportunityFactory(
+            owner=rep,
+            pipeline=pipeline,
+            probability=33,
+            forecast_category="commit",
+            amount=Decimal("1234.56"),
+            contact=ContactFactory(owner=rep),
+            next_step="Call",
+            next_step_due=timezone.localdate() + dt.timedelta(days=3),
+        ),
+        OpportunityFactory(owner=rep, pipeline=modelled, currency="EUR", amount=Decimal("7.77")),
+        OpportunityFactory(owner=rep, pipeline=pipeline),
+        OpportunityFactory(owner=rep, pipeline=pipeline),
+    ]
+    now = timezone.now()
+    DealScore.objects.create(
+        opportunity=out[2], probability=61, probability_exact=61.4, base_probability=40,
+        factors=[], model_trained_at=now, scored_at=now,
+    )  # fmt: skip
+    for deal, discount in ((out[1], Decimal("12.50")), (out[2], None), (out[2], Decimal("5"))):
+        services.add_line_item(
+            opportunity=deal, by=rep, version=current_version(deal), product=product,
+            quantity=Decimal("3"), discount_percent=discount,
+        )  # fmt: skip
+    services.close_won(opportunity=out[3], by=rep, version=current_version(out[3]))
+    services.close_lost(
+        opportunity=out[4], by=rep, version=current_version(out[4]),
+        lost_reason=LostReasonFactory(), lost_note="Price", stage=stage(pipeline, "Lost"),
+    )  # fmt: skip
+    Opportunity.objects.filter(pk=out[0].pk).update(last_activity_at=now)
+    return out
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata"])
+def test_a_row_shows_exactly_as_the_instance(deals, zone):
+    ids = [d.pk for d in deals]
+    with timezone.override(zone):
+        instances = {
+            d.pk: OpportunitySerializer(d).data
+            for d in with_lines(Opportunity.objects.filter(pk__in=ids))
+        }
+        rows = list(as_rows(Opportunity.objects.filter(pk__in=ids)))
+        assert all(isinstance(r, DealRow) for r in rows)
+        shown = {r.pk: OpportunitySerializer(r).data for r in rows}
+    assert set(shown) == set(ids)
+    for pk in ids:
+        # The same keys in the same order, the same values and types.
+        assert json.dumps(shown[pk]) == json.dumps(instances[pk])
+    assert "company_name" not in shown[deals[0].pk]  # as DRF leaves it out of a company-less deal
+    assert len(shown[deals[2].pk]["line_items"]) == 2
+    assert shown[deals[2].pk]["effective_probability"] == 61
+
+
+def test_list_and_read_answer_from_rows_in_one_query(api_as, rep, deals, django_assert_num_queries):
+    client = api_as(rep, scope="read")
+    client.get("/api/v1/opportunities/")  # the token is cached
+    built = []
+
+    def count(sender, **kwargs):
+        built.append(sender)
+
+    for model in (Opportunity, LineItem, Product):
+        post_init.connect(count, sender=model, weak=False)
+    try:
+        with django_assert_num_queries(1):
+            listed = client.get("/api/v1/opportunities/", {"page_size": 5})
+        assert listed.status_code == 200
+        assert len(listed.json()["results"]) == 5
+        with django_assert_num_queries(1):
+            read = client.get(f"/api/v1/opportunities/{deals[1].pk}/")
+        assert read.status_code == 200
+    finally:
+        for model in (Opportunity, LineItem, Product):
+            post_init.disconnect(count, sender=model)
+    assert built == []  # no deal, line or product instance was made for either answer
+    assert read["ETag"] == f'"{current_version(deals[1])}"'
+    expected = OpportunitySerializer(with_lines(Opportunity.objects.all()).get(pk=deals[1].pk))
+    assert read.json() == json.loads(json.dumps(expected.data))
+    # The cursor walks every deal once, newest first, whatever the ordering's ties.
+    seen, url = [], "/api/v1/opportunities/?page_size=2&ordering=amount"
+    while url:
+        page = client.get(url).json()
+        seen += [d["id"] for d in page["results"]]
+        url = page["next"]
+    assert sorted(seen) == sorted(d.pk for d in deals)
