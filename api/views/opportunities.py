@@ -3,10 +3,12 @@ actions (only the pipeline's services assign a stage)."""
 
 from __future__ import annotations
 
+from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 
+from api import deal_rows
 from api import filters as api_filters
 from api import serializers as s
 from api.deal_lines import with_lines
@@ -52,6 +54,14 @@ class OpportunityViewSet(Records):
         if self.action in ("list", "retrieve"):
             return as_rows(Opportunity.objects.visible_to(self.request.user))
         return super().get_queryset()
+
+    def get_object(self):
+        if self.action != "retrieve":
+            return super().get_object()
+        deal = deal_rows.read_one(self.request.user, int(self.kwargs[self.lookup_field]))
+        if deal is None:
+            raise Http404
+        return deal
 
     def create(self, request):
         data = self.parsed(s.OpportunityInput)

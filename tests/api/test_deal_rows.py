@@ -122,3 +122,36 @@ def test_list_and_read_answer_from_rows_in_one_query(api_as, rep, deals, django_
         seen += [d["id"] for d in page["results"]]
         url = page["next"]
     assert sorted(seen) == sorted(d.pk for d in deals)
+
+
+def test_one_deal_statement_is_compiled_once_per_viewer_and_follows_visibility(
+    deals, rep, rep2, manager, outsider, admin_user
+):
+    from api import deal_rows
+
+    deal = deals[1]
+    for user, sees in ((rep, True), (rep2, False), (manager, True), (outsider, False),
+                       (admin_user, True)):  # fmt: skip
+        deal_rows._STATEMENTS.clear()
+        stored = deal_rows.statement(user, "default")
+        assert deal_rows.statement(user, "default") is stored  # compiled once
+        # The same SQL, parameters and id position as a fresh compile.
+        assert stored[:3] == deal_rows._compile(user, "default")[:3]
+        row = deal_rows.read_one(user, deal.pk)
+        assert (row is not None) == sees
+        fresh = as_rows(Opportunity.objects.visible_to(user)).filter(pk=deal.pk).first()
+        assert (fresh is not None) == sees
+        if sees:
+            assert OpportunitySerializer(row).data == OpportunitySerializer(fresh).data
+    # Another viewer, or a change of what the rule reads of one, is another statement.
+    manager.role = "rep"
+    assert deal_rows._viewer(manager) != deal_rows._viewer(rep)
+    assert deal_rows.read_one(manager, deals[1].pk) is None  # a rep who is not its owner
+
+
+def test_read_of_an_invisible_or_missing_deal_is_404(api_as, rep2, deals):
+    client = api_as(rep2, scope="read")
+    assert client.get(f"/api/v1/opportunities/{deals[1].pk}/").status_code == 404
+    missing = client.get("/api/v1/opportunities/999999999999999999/")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
