@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 
 from django.db import connections, router
 from django.db.models import QuerySet, TextField
@@ -23,6 +24,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.query import ValuesListIterable
 from django.utils import timezone
 from rest_framework import relations, serializers
+from rest_framework.settings import api_settings
 
 from api.deal_lines import lines_sql, parse_moment
 from pipeline import expressions
@@ -114,7 +116,9 @@ def _plan(serializer: serializers.Serializer) -> list[tuple[str, str, object]]:
             plan.append(("lines", name, _plan(field.child)))
         elif isinstance(field, serializers.DateTimeField):
             plan.append(("time", name, None))
-        elif isinstance(field, serializers.DecimalField | serializers.DateField):
+        elif isinstance(field, serializers.DecimalField):
+            plan.append(("field", name, _decimal(field)))
+        elif isinstance(field, serializers.DateField):
             plan.append(("field", name, field.to_representation))
         elif isinstance(
             field,
@@ -128,6 +132,32 @@ def _plan(serializer: serializers.Serializer) -> list[tuple[str, str, object]]:
         else:
             raise TypeError(f"{type(serializer).__name__}.{name}: no row form for {field!r}")
     return plan
+
+
+def _decimal(field: serializers.DecimalField):
+    """``field.to_representation``, without its rounding when the value already has the
+    field's places and fits its digits (a money column read from the database): rounding
+    such a value changes nothing, and DRF's builds a decimal context for every value."""
+    places, digits = field.decimal_places, field.max_digits
+    plain = (
+        places is not None
+        and digits is not None
+        and not field.localize
+        and not field.normalize_output
+        and getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING)
+    )
+    if not plain:
+        return field.to_representation
+
+    def convert(value) -> str:
+        if not isinstance(value, Decimal):
+            value = Decimal(str(value).strip())
+        sign, shown, exponent = value.as_tuple()
+        if exponent == -places and len(shown) <= digits:
+            return f"{value:f}"
+        return field.to_representation(value)
+
+    return convert
 
 
 def _show(plan, values: dict, moment) -> dict:

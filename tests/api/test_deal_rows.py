@@ -155,3 +155,30 @@ def test_read_of_an_invisible_or_missing_deal_is_404(api_as, rep2, deals):
     missing = client.get("/api/v1/opportunities/999999999999999999/")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [Decimal("12.34"), Decimal("0.00"), Decimal("7"), Decimal("2.345"), Decimal("2.355"),
+     Decimal("1.5E+3"), "19.90", 3, Decimal("-0.01")],
+)  # fmt: skip
+def test_a_row_decimal_shows_as_drf_shows_it(value):
+    from rest_framework import serializers
+
+    from api.deal_rows import _decimal
+
+    field = serializers.DecimalField(max_digits=14, decimal_places=2)
+    assert _decimal(field)(value) == field.to_representation(value)
+
+
+def test_a_row_decimal_too_long_for_its_digits_fails_as_drf_does():
+    import decimal
+
+    from rest_framework import serializers
+
+    from api.deal_rows import _decimal
+
+    field = serializers.DecimalField(max_digits=4, decimal_places=2)
+    for convert in (field.to_representation, _decimal(field)):
+        with pytest.raises(decimal.InvalidOperation):
+            convert(Decimal("12345.00"))
