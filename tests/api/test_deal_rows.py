@@ -182,3 +182,22 @@ def test_a_row_decimal_too_long_for_its_digits_fails_as_drf_does():
     for convert in (field.to_representation, _decimal(field)):
         with pytest.raises(decimal.InvalidOperation):
             convert(Decimal("12345.00"))
+
+
+@pytest.mark.parametrize("ordering", ["id", "amount", "expected_close_date", "created_at",
+                                      "updated_at"])  # fmt: skip
+@pytest.mark.parametrize("descending", [False, True])
+def test_every_cursor_ordering_is_read_from_an_index(deals, ordering, descending):
+    from django.db import connection
+
+    from api.views.opportunities import OpportunityViewSet
+
+    if connection.vendor != "postgresql":
+        pytest.skip("plans are PostgreSQL's")
+    assert ordering in OpportunityViewSet.ordering_fields
+    key = f"-{ordering}" if descending else ordering
+    deals_in_order = Opportunity.objects.order_by(key)[:101]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")  # a sort only when nothing else can
+        plan = deals_in_order.explain()
+    assert "Index" in plan and "Sort" not in plan, plan
