@@ -23,9 +23,10 @@ from django.db.models import QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.query import ValuesListIterable
 from django.utils import timezone
-from rest_framework import relations, serializers
+from rest_framework import ISO_8601, relations, serializers
 from rest_framework.settings import api_settings
 
+from accounts import visibility
 from api.deal_lines import lines_sql, parse_moment
 from pipeline import expressions
 from pipeline.models import Opportunity
@@ -115,7 +116,11 @@ def _plan(serializer: serializers.Serializer) -> list[tuple[str, str, object]]:
         if isinstance(field, serializers.ListSerializer):
             plan.append(("lines", name, _plan(field.child)))
         elif isinstance(field, serializers.DateTimeField):
-            plan.append(("time", name, None))
+            iso = getattr(field, "format", api_settings.DATETIME_FORMAT) == ISO_8601
+            if iso and not hasattr(field, "timezone"):  # in the current zone, as ISO 8601
+                plan.append(("time", name, None))
+            else:
+                plan.append(("field", name, field.to_representation))
         elif isinstance(field, serializers.DecimalField):
             plan.append(("field", name, _decimal(field)))
         elif isinstance(field, serializers.DateField):
@@ -162,7 +167,7 @@ def _decimal(field: serializers.DecimalField):
 
 def _show(plan, values: dict, moment) -> dict:
     out = {}
-    for how, name, extra in plan:
+    for how, name, detail in plan:
         value = values[name]
         if value is None:
             if name in _THROUGH and values.get(_THROUGH[name]) is None:
@@ -171,12 +176,12 @@ def _show(plan, values: dict, moment) -> dict:
         elif how == "same":
             out[name] = value
         elif how == "field":
-            out[name] = extra(value)
+            out[name] = detail(value)
         elif how == "time":
             out[name] = moment(value)
         else:
             out[name] = [
-                _show(extra, _line(line, values["id"]), moment)
+                _show(detail, _line(line, values["id"]), moment)
                 for line in sorted(json.loads(value), key=lambda line: line["id"])
             ]
     return out
@@ -203,27 +208,13 @@ def represent(serializer: serializers.Serializer, row: DealRow) -> dict:
 # joins, the two SQL twins, the lines' subquery), more of a read's time than running it. The
 # statement depends only on who reads, so it is compiled once per process for each viewer and
 # run with the deal's id as its one changing parameter. "Who reads" is every attribute the
-# visibility rule takes from the user (``accounts.visibility``: active, role, superuser, id,
-# team and the teams they manage); everything else the rule asks (a team's members) is a
-# subquery the database answers at each run. A test holds the stored statement equal to a
-# freshly compiled one for every role.
+# visibility rule takes from the user (``accounts.visibility.rule_inputs``: active, admin or
+# manager, id, team and the teams they manage); everything else the rule asks (a team's
+# members) is a subquery the database answers at each run. A test holds the stored statement
+# equal to a freshly compiled one for every role.
 _ANY_DEAL = -4_611_686_018_427_387_903  # a placeholder id no deal has
 _STATEMENTS: dict = {}
 _STATEMENTS_MAX = 1000
-
-
-def _viewer(user) -> tuple:
-    from accounts import visibility
-
-    return (
-        user.pk,
-        bool(getattr(user, "is_authenticated", False)),
-        user.is_active,
-        user.is_superuser,
-        user.role,
-        user.team_id,
-        tuple(visibility.managed_team_ids(user)),
-    )
 
 
 def _compile(user, alias: str) -> tuple:
@@ -240,7 +231,7 @@ def _compile(user, alias: str) -> tuple:
 
 def statement(user, alias: str) -> tuple:
     """The compiled statement that reads one deal ``user`` may see (see above)."""
-    key = (alias, _viewer(user))
+    key = (alias, visibility.rule_inputs(user))
     found = _STATEMENTS.get(key)
     if found is None:
         if len(_STATEMENTS) >= _STATEMENTS_MAX:

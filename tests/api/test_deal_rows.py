@@ -144,8 +144,16 @@ def test_one_deal_statement_is_compiled_once_per_viewer_and_follows_visibility(
         if sees:
             assert OpportunitySerializer(row).data == OpportunitySerializer(fresh).data
     # Another viewer, or a change of what the rule reads of one, is another statement.
+    from accounts import visibility
+
+    before = visibility.rule_inputs(manager)
     manager.role = "rep"
-    assert deal_rows._viewer(manager) != deal_rows._viewer(rep)
+    assert visibility.rule_inputs(manager) != before
+    manager.role = "manager"
+    assert visibility.rule_inputs(manager) == before
+    manager._managed_team_ids = [*manager._managed_team_ids, 10**9]  # one more team to lead
+    assert visibility.rule_inputs(manager) != before
+    manager.role = "rep"
     assert deal_rows.read_one(manager, deals[1].pk) is None  # a rep who is not its owner
 
 
