@@ -58,7 +58,10 @@ def lines_sql(vendor: str) -> str:
 
 
 def parse_moment(value: str) -> dt.datetime:
-    moment = parse_datetime(value.replace(" ", "T", 1))
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        moment = parse_datetime(value.replace(" ", "T", 1))
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 

@@ -209,3 +209,26 @@ def test_every_cursor_ordering_is_read_from_an_index(deals, ordering, descending
         cursor.execute("SET LOCAL enable_sort = off")  # a sort only when nothing else can
         plan = deals_in_order.explain()
     assert "Index" in plan and "Sort" not in plan, plan
+
+
+def test_a_list_naming_no_filter_builds_no_filterset(api_as, rep, deals, monkeypatch):
+    from api import filters as api_filters
+
+    built = []
+    original = api_filters.OpportunityFilter.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(api_filters.OpportunityFilter, "__init__", counting)
+    client = api_as(rep, scope="read")
+    everything = client.get("/api/v1/opportunities/", {"page_size": 50, "ordering": "amount"})
+    assert everything.status_code == 200
+    assert len(everything.json()["results"]) == len(deals)
+    assert built == []  # ordering and page size are no filters
+    won = client.get("/api/v1/opportunities/", {"status": "won"})
+    assert [d["id"] for d in won.json()["results"]] == [deals[3].pk]
+    assert len(built) == 1
+    refused = client.get("/api/v1/opportunities/", {"status": "nonsense"})
+    assert refused.status_code == 400
