@@ -66,6 +66,22 @@ def owner_q(user, owner_field: str = "owner") -> Q | None:
     return Q(**{owner_field: user})
 
 
+def rule_inputs(user) -> tuple:
+    """Everything :func:`owner_q` reads of ``user`` (active, admin or manager, id, team, the
+    teams they manage): users with equal inputs get the same filter, so a query compiled for
+    one may serve the other (``api.deal_rows`` keeps compiled reads by it). A rule that reads
+    more of the user must add it here. (:func:`scope_key` is coarser: whose records, for
+    caches that are cleared when the records change.)"""
+    return (
+        user.pk,
+        _is_active(user),
+        is_admin(user),
+        is_manager(user),
+        getattr(user, "team_id", None),
+        tuple(managed_team_ids(user)),
+    )
+
+
 def visible_users(user):
     """Users whose records ``user`` may see: the choices of every owner dropdown and filter."""
     from accounts.models import User

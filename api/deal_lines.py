@@ -38,7 +38,7 @@ _COLUMNS = (
 )
 
 
-def _sql(vendor: str) -> str:
+def lines_sql(vendor: str) -> str:
     if vendor == "postgresql":
         array, pair, empty = "json_agg", "json_build_object", "'[]'::json"
     else:
@@ -57,8 +57,11 @@ def _sql(vendor: str) -> str:
     )
 
 
-def _moment(value: str) -> dt.datetime:
-    moment = parse_datetime(value.replace(" ", "T", 1))
+def parse_moment(value: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        moment = parse_datetime(value.replace(" ", "T", 1))
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
@@ -73,7 +76,7 @@ def _lines(deal: Opportunity, text: str | None) -> list[LineItem]:
             unit_price=Decimal(row["unit_price"]),
             discount_percent=Decimal(row["discount_percent"]),
             total=Decimal(row["total"]),
-            created_at=_moment(row["created_at"]),
+            created_at=parse_moment(row["created_at"]),
         )
         product = Product(id=row["product"], name=row["product_name"], code=row["product_code"])
         product._state.adding = False
@@ -99,9 +102,9 @@ def with_lines(deals: QuerySet[Opportunity]) -> QuerySet[Opportunity]:
     their line items (with the product's name and code), in the one query, whatever the
     number of deals or lines."""
     vendor = connections[router.db_for_read(Opportunity)].vendor
-    sql = _sql(vendor)
+    sql = lines_sql(vendor)
     deals = deals.select_related("stage", "company", "pipeline", "win_score").annotate(
-        **{ANNOTATION: RawSQL(sql, (), output_field=TextField())}  # nosec B611: the SQL is built by _sql from model metadata, with no parameters
+        **{ANNOTATION: RawSQL(sql, (), output_field=TextField())}  # nosec B611: the SQL is built by lines_sql from model metadata, with no parameters
     )
     deals._iterable_class = _DealsWithLines
     return deals

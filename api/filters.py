@@ -33,6 +33,20 @@ from pipeline.models import (
 from pipeline.validators import BusinessDateFilter
 
 
+class FilterBackend(filters.DjangoFilterBackend):
+    """django-filter's backend, except that a request naming none of the view's filters skips
+    the FilterSet: it would build a form and every filter's field for the request only to
+    return the queryset unchanged (no filter here is required or has a default)."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None and request.query_params.keys().isdisjoint(
+            filterset_class.base_filters
+        ):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
+
 def _users(request):
     return visibility.visible_users(getattr(request, "user", None))
 

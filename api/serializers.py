@@ -16,6 +16,7 @@ from rest_framework.utils.serializer_helpers import BindingDict
 
 from accounts import visibility
 from accounts.models import Team, User
+from api import deal_rows
 from forecasting.models import ForecastSnapshot
 from pipeline.models import (
     Activity,
@@ -308,6 +309,11 @@ class OpportunitySerializer(SharedFields, serializers.ModelSerializer):
             "last_activity_at",
             "line_items",
         ]
+
+    def to_representation(self, instance):
+        if isinstance(instance, deal_rows.DealRow):
+            return deal_rows.represent(self, instance)
+        return super().to_representation(instance)
 
 
 class ActivitySerializer(SharedFields, serializers.ModelSerializer):

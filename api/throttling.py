@@ -12,20 +12,12 @@ recent request times. ``Retry-After`` is the rest of the window.
 
 from __future__ import annotations
 
-import functools
-
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import SimpleRateThrottle
 
+from api import redis_client
 from api.models import ApiToken
-
-
-@functools.cache
-def _redis():
-    """One Redis client per process on the cache's own connection pool (with its timeouts);
-    Django's cache builds a new client for every operation."""
-    return caches["default"]._cache.get_client(write=True)
 
 
 def count(key: str, ttl: int) -> int:
@@ -33,7 +25,7 @@ def count(key: str, ttl: int) -> int:
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         name = backend.make_and_validate_key(key)
-        pipe = _redis().pipeline(transaction=False)
+        pipe = redis_client.client(backend).pipeline(transaction=False)
         pipe.set(name, 0, ex=ttl, nx=True)
         pipe.incr(name)
         return pipe.execute()[1]

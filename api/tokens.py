@@ -121,9 +121,9 @@ def _from_database(key: str, now) -> ApiToken | None:
 
 
 def _cached(key: str) -> ApiToken | None:
-    from django.core.cache import cache
+    from api import redis_client
 
-    entry = cache.get(CACHE_PREFIX + key)
+    entry = redis_client.get(CACHE_PREFIX + key)
     if entry is None:
         return None
     from accounts.models import User

@@ -85,7 +85,7 @@ class Records(_Lookup, mixins.ListModelMixin, viewsets.GenericViewSet):
     version it was made against (If-Match, or "version" in the body)."""
 
     lookup_value_regex = ID_REGEX
-    filter_backends = [api_filters.filters.DjangoFilterBackend, OrderingFilter]
+    filter_backends = [api_filters.FilterBackend, OrderingFilter]
     ordering_fields = ["id", "created_at", "updated_at"]
     input_class: type[serializers.Serializer]
     update_class: type[serializers.Serializer] | None = None

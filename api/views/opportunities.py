@@ -3,13 +3,16 @@ actions (only the pipeline's services assign a stage)."""
 
 from __future__ import annotations
 
+from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 
+from api import deal_rows
 from api import filters as api_filters
 from api import serializers as s
 from api.deal_lines import with_lines
+from api.deal_rows import as_rows
 from api.views.base import IF_MATCH, WRITE_ERRORS, Records, record_schema
 from pipeline import services
 from pipeline.models import Opportunity
@@ -44,6 +47,21 @@ class OpportunityViewSet(Records):
     def queryset_for(self, user):
         deals = Opportunity.objects.all() if user is None else Opportunity.objects.visible_to(user)
         return with_lines(deals)
+
+    def get_queryset(self):
+        """Reads (the list, one deal) are rows, not instances (``api.deal_rows``): the
+        same representation for a fraction of the work; the writes' actions need the deal."""
+        if self.action in ("list", "retrieve"):
+            return as_rows(Opportunity.objects.visible_to(self.request.user))
+        return super().get_queryset()
+
+    def get_object(self):
+        if self.action != "retrieve":
+            return super().get_object()
+        deal = deal_rows.read_one(self.request.user, int(self.kwargs[self.lookup_field]))
+        if deal is None:
+            raise Http404
+        return deal
 
     def create(self, request):
         data = self.parsed(s.OpportunityInput)

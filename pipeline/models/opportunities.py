@@ -148,6 +148,10 @@ class Opportunity(models.Model):
             models.Index(fields=["closed_on"]),
             models.Index(fields=["created_at"]),
             models.Index(fields=["company", "-created_at"]),
+            # The API's cursor orderings (sync walks by updated_at): read from an index, not
+            # a sort of every visible deal.
+            models.Index(fields=["updated_at"]),
+            models.Index(fields=["amount"]),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="opportunity_amount_gte_0"),
