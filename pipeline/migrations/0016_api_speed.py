@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pipeline", "0014_probability_source"),
+        ("pipeline", "0015_history_speed"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
