@@ -14,6 +14,7 @@ from forecasting.models import PeriodKind
 from forecasting.periods import Period, finished_months, month_start, period_choices
 from forecasting.scope import ForecastScope
 from pipeline.forms import QueryForm
+from pipeline.forms.money import MoneyField
 from pipeline.models import Pipeline
 from pipeline.validators import BusinessDateField
 
@@ -147,7 +148,7 @@ def year_months(year: int, today: dt.date) -> list[dt.date]:
 
 
 class AdjustmentForm(forms.Form):
-    amount = forms.DecimalField(
+    amount = MoneyField(
         max_digits=16,
         decimal_places=2,
         min_value=0,

@@ -34,6 +34,7 @@ from forecasting.learning import selectors as learning_selectors
 from forecasting.models import ForecastAdjustment
 from forecasting.periods import Period
 from pipeline import services as pipeline_services
+from pipeline.forms.money import input_amount, read_amount
 from pipeline.models import Pipeline, ProbabilitySource
 from pipeline.services.validation import parse_money
 from pipeline.templatetags.opportune import money_short
@@ -241,7 +242,7 @@ def probability_source_view(request, pk: int):
 
 def _parse_amount(text: str):
     """A quota cell: empty (no quota) or an amount, thousands separators allowed."""
-    text = (text or "").strip().replace(",", "")
+    text = read_amount((text or "").strip())
     return "" if text == "" else parse_money(text)
 
 
@@ -311,7 +312,7 @@ def quotas_view(request):
                 {
                     "name": name,
                     "month": month,
-                    "value": posted.get(name, "" if value is None else f"{value:.0f}"),
+                    "value": posted.get(name, input_amount(value)),
                     "stored": value,
                     "error": errors.get(name),
                 }

@@ -8,18 +8,19 @@ from decimal import Decimal
 
 from django import forms
 
+from pipeline.forms.money import MoneyField, MoneyInput
 from pipeline.forms.opportunities import MoveForm, NextStepForm, VersionedForm
 from pipeline.models import Opportunity, Stage
 from pipeline.validators import BusinessDateField
 
 
 class InlineAmountForm(VersionedForm):
-    amount = forms.DecimalField(
+    amount = MoneyField(
         min_value=Decimal("0"),
         max_digits=14,
         decimal_places=2,
         label="Amount",
-        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal", "autofocus": True}),
+        widget=MoneyInput(attrs={"autofocus": True}),
         error_messages={"required": "Enter the amount."},
     )
 
@@ -62,14 +63,9 @@ FIELDS = {
 }
 
 
-def _plain(amount: Decimal) -> Decimal:
-    """``48000.00`` as ``48000`` in the input (cents only when there are some)."""
-    return amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount
-
-
 def initial_for(field: str, opportunity: Opportunity) -> dict:
     values = {
-        "amount": {"amount": _plain(opportunity.amount)},
+        "amount": {"amount": opportunity.amount},
         "close": {"expected_close_date": opportunity.expected_close_date},
         "stage": {"stage": opportunity.stage_id},
         "next_step": {

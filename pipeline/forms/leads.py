@@ -17,6 +17,7 @@ from pipeline.forms import (
     limit_choices,
     owner_field,
 )
+from pipeline.forms.money import MoneyField, MoneyInput
 from pipeline.models import Company, Contact, Lead, Pipeline
 from pipeline.services import LEAD_FIELDS
 from pipeline.validators import BusinessDateField
@@ -34,16 +35,13 @@ class LeadForm(ServiceModelForm):
         fields = [*LEAD_FIELDS]
         widgets = {
             "need": forms.Textarea(attrs={"rows": 3}),
-            "budget": forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
+            "budget": MoneyInput(),
         }
 
     def __init__(self, *args, user, assign: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["budget"] = forms.DecimalField(
-            **MONEY_KW,
-            required=False,
-            help_text="What the lead can spend, if known.",
-            widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
+        self.fields["budget"] = MoneyField(
+            **MONEY_KW, required=False, help_text="What the lead can spend, if known."
         )
         self.fields["owner"] = owner_field(user)
         if not self.instance.pk:
@@ -82,11 +80,7 @@ class ConvertLeadForm(PlainLabelsMixin, RecordVersionMixin, forms.Form):
     need = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), help_text="The problem the customer wants solved."
     )
-    budget = forms.DecimalField(
-        **MONEY_KW,
-        help_text="What the customer can spend.",
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
-    )
+    budget = MoneyField(**MONEY_KW, help_text="What the customer can spend.")
     authority = forms.CharField(
         max_length=200, required=False, help_text="Who decides and signs on the buyer's side."
     )
@@ -99,11 +93,7 @@ class ConvertLeadForm(PlainLabelsMixin, RecordVersionMixin, forms.Form):
         required=False,
         help_text="Leave empty for “Company — need”.",
     )
-    amount = forms.DecimalField(
-        **MONEY_KW,
-        label="Deal amount",
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
-    )
+    amount = MoneyField(**MONEY_KW, label="Deal amount")
     expected_close_date = BusinessDateField(widget=forms.DateInput(attrs={"type": "date"}))
     pipeline = forms.ModelChoiceField(queryset=Pipeline.objects.none(), empty_label=None)
     company = forms.ModelChoiceField(

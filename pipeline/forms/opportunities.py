@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from accounts.visibility import visible_users
 from pipeline.conversion import deal_currencies
 from pipeline.forms import autocomplete
+from pipeline.forms.money import MoneyField
 from pipeline.models import ForecastCategory, Opportunity, Stage
 from pipeline.selectors.opportunities import (
     company_choices,
@@ -98,12 +99,11 @@ class OpportunityForm(forms.Form):
     )
     owner = UserChoiceField(queryset=None, empty_label=None)
     pipeline = forms.ModelChoiceField(queryset=None, empty_label=None)
-    amount = forms.DecimalField(
+    amount = MoneyField(
         min_value=Decimal("0"),
         max_digits=14,
         decimal_places=2,
-        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
-        help_text="In full, e.g. 48000.",
+        help_text="In full, e.g. 48,000.",
     )
     currency = forms.ChoiceField(
         choices=(),
