@@ -147,9 +147,10 @@
       ticks: { callback: fmt },
       title: axisTitle(axes.value),
     };
-    // A dozen categories or fewer all get their label; more (weekly snapshots) skip some.
+    // A dozen categories or fewer all get their label on a laptop; more (weekly snapshots),
+    // or a phone's narrow chart, skip some rather than run them together.
     var categoryTicks = {
-      autoSkip: (cfg.labels || []).length > 12,
+      autoSkip: (cfg.labels || []).length > 12 || window.innerWidth < 600,
       maxRotation: 0,
       minRotation: 0,
       callback: function (value, index) {
