@@ -117,11 +117,20 @@ def deals_at_risk(scope: ReportScope, *, limit: int = AT_RISK) -> list[dict]:
 
 def recent_activity(scope: ReportScope, *, limit: int = RECENT) -> list[Activity]:
     """The team's latest logged calls, emails, meetings, notes and finished tasks; the record
-    each is about is linked only when the viewer may open it (``visible_target``)."""
-    return list(
+    each is about is linked only when the viewer may open it (``visible_target``).
+
+    Two queries: the newest ids, walking the (occurred_at, id) index backwards, then those
+    rows with their records and visibility flags; in one query the flags' subqueries were
+    computed over every contact and company before the limit applied."""
+    latest = list(
         scope.activities()
         .exclude(kind=Activity.Kind.TASK, done_at__isnull=True)
+        .order_by("-occurred_at", "-pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return list(
+        Activity.objects.filter(pk__in=latest)
         .with_visible_targets(scope.user)
         .select_related("owner", "opportunity", "lead", "contact", "company")
-        .order_by("-occurred_at", "-pk")[:limit]
+        .order_by("-occurred_at", "-pk")
     )

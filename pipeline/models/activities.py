@@ -115,6 +115,8 @@ class Activity(models.Model):
             models.Index(fields=["lead", "-occurred_at"]),
             models.Index(fields=["contact", "-occurred_at"]),
             models.Index(fields=["company", "-occurred_at"]),
+            # The latest activity of a team or of everyone (the manager's home), newest first.
+            models.Index(fields=["-occurred_at", "-id"], name="activity_latest_idx"),
         ]
         constraints = [
             models.CheckConstraint(
