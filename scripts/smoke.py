@@ -42,40 +42,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from scripts.main_pages import ADMIN_ONLY_PAGES, FORECAST_PAGES, WORK_PAGES  # noqa: E402
+
 ENTRYPOINT = str(ROOT / "scripts" / "entrypoint.sh")
 PASSWORD = "demo-pass-2026"
 USERS = {"admin": "admin", "manager": "manager1", "rep": "rep1"}
-PAGES = [
-    "/",
-    "/pipeline/board/",
-    "/pipeline/opportunities/",
-    "/pipeline/leads/",
-    "/pipeline/companies/",
-    "/pipeline/contacts/",
-    "/pipeline/tasks/",
-    "/pipeline/search/?q=a",
-    "/forecasting/",
-    "/forecasting/changes/",
-    "/forecasting/accuracy/",
-    "/forecasting/quotas/",
-    "/forecasting/reports/",
-    "/forecasting/reports/funnel/",
-    "/forecasting/reports/stages/",
-    "/forecasting/reports/win-rate/",
-    "/forecasting/reports/pipeline/",
-    "/forecasting/reports/rotting/",
-    "/forecasting/reports/products/",
-    "/forecasting/reports/scorecards/",
-    "/forecasting/reports/priorities/",
-    "/pipeline/opportunities/new/",
-    "/pipeline/leads/new/",
-]
-ADMIN_PAGES = [
-    "/forecasting/calibration/",
-    "/admin/",
-    "/admin/pipeline/pipeline/",
-    "/admin/accounts/user/",
-]
+PAGES = WORK_PAGES + FORECAST_PAGES
+ADMIN_PAGES = [*ADMIN_ONLY_PAGES, "/admin/", "/admin/pipeline/pipeline/", "/admin/accounts/user/"]
 PRODUCTION_UNSET = {"DEBUG", "OPPORTUNE_DEV", "STATICFILES_BACKEND", "WHITENOISE_USE_FINDERS"}
 CONTENT_TYPES = {
     ".js": ("text/javascript", "application/javascript"),

@@ -15,6 +15,7 @@ from django.templatetags.static import static
 
 from accounts.models import User
 from pipeline.models import Company, Contact, Lead, Opportunity
+from scripts.main_pages import FORECAST_PAGES
 from tests.e2e.conftest import login
 
 AXE = Path(__file__).resolve().parents[2] / "static" / "vendor" / "axe.min.js"
@@ -104,22 +105,7 @@ def test_rep_pages_have_no_accessibility_violations(demo, new_page):
 
 @pytest.mark.django_db(transaction=True)
 def test_manager_pages_have_no_accessibility_violations(demo, new_page):
-    paths = [
-        "/forecasting/",
-        "/forecasting/changes/",
-        "/forecasting/accuracy/",
-        "/forecasting/quotas/",
-        "/forecasting/reports/",
-        "/forecasting/reports/funnel/",
-        "/forecasting/reports/stages/",
-        "/forecasting/reports/win-rate/",
-        "/forecasting/reports/pipeline/",
-        "/forecasting/reports/rotting/",
-        "/forecasting/reports/products/",
-        "/forecasting/reports/scorecards/",
-        "/forecasting/reports/priorities/",
-        "/pipeline/board/",
-    ]
+    paths = [*FORECAST_PAGES, "/pipeline/board/"]
     page = new_page()
     login(page, "manager1", DEMO_PASSWORD)
     found = _check(page, paths)

@@ -19,43 +19,12 @@ from django.core.management import call_command
 
 from accounts.models import User
 from pipeline.models import Company, Contact, Lead, Opportunity
+from scripts.main_pages import ADMIN_ONLY_PAGES, FORECAST_PAGES, WORK_PAGES
 from tests.e2e.conftest import login
 
 DEMO_PASSWORD = "demo-pass-2026"
 WIDTHS = {"laptop": 1440, "phone": 390}
 USERS = {"rep": "rep1", "manager": "manager1", "admin": "admin"}
-
-LISTS = [
-    "/",
-    "/pipeline/board/",
-    "/pipeline/opportunities/",
-    "/pipeline/opportunities/new/",
-    "/pipeline/leads/",
-    "/pipeline/leads/new/",
-    "/pipeline/companies/",
-    "/pipeline/contacts/",
-    "/pipeline/products/",
-    "/pipeline/activities/",
-    "/pipeline/tasks/",
-    "/pipeline/search/?q=a",
-    "/notifications/",
-]
-FORECASTS = [
-    "/forecasting/",
-    "/forecasting/changes/",
-    "/forecasting/accuracy/",
-    "/forecasting/quotas/",
-    "/forecasting/reports/",
-    "/forecasting/reports/funnel/",
-    "/forecasting/reports/stages/",
-    "/forecasting/reports/win-rate/",
-    "/forecasting/reports/pipeline/",
-    "/forecasting/reports/rotting/",
-    "/forecasting/reports/products/",
-    "/forecasting/reports/scorecards/",
-    "/forecasting/reports/priorities/",
-]
-ADMIN_ONLY = ["/forecasting/calibration/", "/imports/"]
 
 ISO_DATE = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])")
 RAW_AMOUNT = re.compile(r"(?<![\d,.])\d{4,}\.\d{2}(?![\d])")
@@ -100,11 +69,11 @@ def _problems(page) -> list[str]:
 @pytest.mark.parametrize("role", sorted(USERS))
 def test_every_main_page_fits_and_speaks_plainly(demo, new_page, artifacts_dir, role, width):
     username = USERS[role]
-    paths = LISTS + _records_of(username)
+    paths = WORK_PAGES + _records_of(username)
     if role != "rep":
-        paths += FORECASTS
+        paths += FORECAST_PAGES
     if role == "admin":
-        paths += ADMIN_ONLY
+        paths += ADMIN_ONLY_PAGES
     shots = artifacts_dir / "pages"
     shots.mkdir(exist_ok=True)
     page = new_page(viewport={"width": WIDTHS[width], "height": 900})
