@@ -175,7 +175,15 @@ class BoardFilter(django_filters.FilterSet):
         )
 
 
-STATUS_CHOICES = (("open", "Open"), ("won", "Won"), ("lost", "Lost"), ("closed", "Closed"))
+STATUS_CHOICES = (
+    ("open", "Open"),
+    ("all", "Any status"),
+    ("won", "Won"),
+    ("lost", "Lost"),
+    ("closed", "Closed"),
+)
+#: What the deal list shows when the URL names no status (``pipeline.selectors``).
+DEFAULT_STATUS = "open"
 
 
 class OpportunityFilter(BoardFilter):
@@ -192,7 +200,7 @@ class OpportunityFilter(BoardFilter):
         empty_label="All stages",
     )
     status = django_filters.ChoiceFilter(
-        choices=STATUS_CHOICES, method="by_status", label="Status", empty_label="Any status"
+        choices=STATUS_CHOICES, method="by_status", label="Status", empty_label=None
     )
     o = django_filters.OrderingFilter(
         fields=(
@@ -217,6 +225,20 @@ class OpportunityFilter(BoardFilter):
         },
         label="Sort",
     )
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter narrows the deals beyond the list's default (open deals)."""
+        if not self.is_bound:
+            return False
+        self.form.is_valid()
+        return any(
+            v not in (None, "")
+            for k, v in getattr(self.form, "cleaned_data", {}).items()
+            if k in self.filters
+            and k not in ("o", "pipeline")
+            and not (k == "status" and v == DEFAULT_STATUS)
+        )
 
     def by_status(self, queryset, name, value):
         if value == "open":

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.visibility import can_reopen
 from pipeline import conversion, expressions
-from pipeline.filters.opportunities import OpportunityFilter
+from pipeline.filters.opportunities import DEFAULT_STATUS, OpportunityFilter
 from pipeline.models import (
     Company,
     Contact,
@@ -32,7 +32,8 @@ def visible_opportunities(*, user) -> QuerySet[Opportunity]:
 
 
 def opportunity_list(*, user, params, request=None) -> tuple[OpportunityFilter, QuerySet]:
-    """The filtered, sorted list (default: open deals by close date) and its FilterSet."""
+    """The filtered, sorted list (default: open deals by close date; a search without a
+    status looks at every deal) and its FilterSet."""
     base = (
         visible_opportunities(user=user)
         .select_related("company", "owner", "stage", "pipeline", "win_score")
@@ -69,7 +70,12 @@ def opportunity_list(*, user, params, request=None) -> tuple[OpportunityFilter, 
             amount_reporting=conversion.deal_amount(conversion.rates_on(timezone.localdate())),
         )
     )
-    filterset = OpportunityFilter(params, queryset=base, request=request)
+    data = params.copy()
+    if not data.get("status") and not data.get("q", "").strip():
+        # Open deals unless a status is chosen ("all" shows closed ones too); a search
+        # finds a deal whatever its status.
+        data["status"] = DEFAULT_STATUS
+    filterset = OpportunityFilter(data, queryset=base, request=request)
     qs = filterset.qs
     if not qs.query.order_by:
         # Open deals first, then closed ones; each by close date, soonest first.

@@ -293,7 +293,7 @@ def test_export_then_import_into_an_empty_database_is_the_identity(
         )
     }
     deals_csv = client.get(
-        reverse("pipeline:opportunity_list"), {"export": "csv", "stage": ""}
+        reverse("pipeline:opportunity_list"), {"export": "csv", "stage": "", "status": "all"}
     ).content
     StageTransition.objects.all().delete()
     Opportunity.objects.all().delete()

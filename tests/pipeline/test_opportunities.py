@@ -136,12 +136,15 @@ def test_opportunity_list_filters_status_stage_and_search(client, rep, pipeline,
     def names(params):
         return {o.name for o in client.get(LIST, params).context["page"].object_list}
 
+    assert names({}) == {"Open one"}  # the list opens on open deals
+    assert names({"status": "all"}) == {"Open one", "Lost one"}
     assert names({"status": "open"}) == {"Open one"}
     assert names({"status": "lost"}) == {"Lost one"}
     assert names({"status": "closed"}) == {"Lost one"}
     assert names({"stage": stage(pipeline, "Qualification").pk}) == {"Open one"}
     assert names({"q": "lost"}) == {"Lost one"}
-    assert names({"pipeline": pipeline.pk}) == {"Open one", "Lost one"}
+    assert names({"pipeline": pipeline.pk}) == {"Open one"}
+    assert names({"pipeline": pipeline.pk, "status": "all"}) == {"Open one", "Lost one"}
     assert open_deal.pk
 
 
