@@ -422,6 +422,11 @@ def scorecard(request, user_id: int):
 @reads_from_replica
 def priorities(request):
     form, scope = _form(request, fields=("pipeline", "owner", "idle"))
+    if "owner" in form.fields:
+        # Priorities are one person's: no rep chosen means the viewer's own, not "all reps".
+        me = request.user.get_full_name() or request.user.get_username()
+        form.fields["owner"].empty_label = f"Me ({me})"
+        form.fields["owner"].widget.choices = form.fields["owner"].choices
     by_model = request.GET.get("rank") == "model"
     items, owner = [], None
     if scope:
