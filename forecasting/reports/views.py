@@ -267,17 +267,24 @@ def index(request):
 @reads_from_replica
 def funnel(request):
     form, scope = _form(request)
-    group = _options(request)["group"] or "source"
-    if group not in funnel_report.FUNNEL_GROUPS:
-        group = "source"
+    group, tabs = _group_tabs(request, funnel_report.FUNNEL_GROUPS, default="source")
     report = funnel_report.funnel(scope, group=group) if scope else None
-    groups = []
-    for key, label in funnel_report.FUNNEL_GROUPS.items():
+    return _respond(request, "report_funnel", form, report, tabs=tabs, tab=group)
+
+
+def _group_tabs(request, groups: dict[str, str], *, default: str):
+    """The report's grouping (``?group=``, ``default`` when missing or unknown) and one tab
+    per grouping, each a link to this page with the same filters."""
+    group = _options(request)["group"] or default
+    if group not in groups:
+        group = default
+    tabs = []
+    for key, label in groups.items():
         params = request.GET.copy()
         params["group"] = key
         params.pop("export", None)
-        groups.append((key, f"By {label.lower()}", f"?{params.urlencode()}"))
-    return _respond(request, "report_funnel", form, report, tabs=groups, tab=group)
+        tabs.append((key, f"By {label.lower()}", f"?{params.urlencode()}"))
+    return group, tabs
 
 
 @login_required
@@ -358,16 +365,8 @@ def rotting(request):
 @reads_from_replica
 def products(request):
     form, scope = _form(request)
-    group = _options(request)["group"] or "product"
-    if group not in products_report.GROUPS:
-        group = "product"
+    group, tabs = _group_tabs(request, products_report.GROUPS, default="product")
     report = products_report.products(scope, group=group) if scope else None
-    tabs = []
-    for key, label in products_report.GROUPS.items():
-        params = request.GET.copy()
-        params["group"] = key
-        params.pop("export", None)
-        tabs.append((key, f"By {label.lower()}", f"?{params.urlencode()}"))
     return _respond(request, "report_products", form, report, tabs=tabs, tab=group)
 
 
