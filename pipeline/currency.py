@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 
 from babel.numbers import get_currency_precision, list_currencies
@@ -38,3 +39,27 @@ def decimals(code: str) -> int:
 def round_money(amount: Decimal, code: str) -> Decimal:
     """``amount`` rounded half-up to the decimals of ``code``."""
     return amount.quantize(Decimal(1).scaleb(-decimals(code)), rounding=ROUND_HALF_UP)
+
+
+# --- amounts as typed into forms ----------------------------------------------------------
+_NOISE = re.compile(r"[,\s\u00a0\u202f]")
+_SIGNS = "$€£¥"
+
+
+def input_amount(value) -> str:
+    """``Decimal("64700.00")`` as ``"64,700"``, ``Decimal("64700.5")`` as ``"64,700.50"``;
+    empty for no value, and anything that is not a number as it was typed."""
+    if value is None or value == "":
+        return ""
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    if not amount.is_finite():
+        return str(value)
+    return f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+
+
+def read_amount(text: str) -> str:
+    """What a user typed, without the grouping and sign the input shows."""
+    return _NOISE.sub("", text).lstrip(_SIGNS)

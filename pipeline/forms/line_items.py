@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 
+from pipeline.currency import read_amount
 from pipeline.forms.opportunities import VersionedForm
 from pipeline.models import Product
 
@@ -22,6 +23,10 @@ class LineForm(VersionedForm):
     quantity = forms.CharField(required=False, max_length=30)
     unit_price = forms.CharField(required=False, max_length=30)
     discount_percent = forms.CharField(required=False, max_length=30)
+
+    def clean_unit_price(self):
+        # Shown as the pages write amounts ("1,200"): read without the grouping.
+        return read_amount(self.cleaned_data.get("unit_price") or "")
 
     def clean(self):
         data = super().clean()

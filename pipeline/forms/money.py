@@ -5,32 +5,11 @@ ignored ("$64,700" is 64700)."""
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal, InvalidOperation
-
 from django import forms
 
-_NOISE = re.compile(r"[,\s\u00a0\u202f]")
-_SIGNS = "$€£¥"
+from pipeline.currency import input_amount, read_amount
 
-
-def input_amount(value) -> str:
-    """``Decimal("64700.00")`` as ``"64,700"``, ``Decimal("64700.5")`` as ``"64,700.50"``;
-    empty for no value, and anything that is not a number as it was typed."""
-    if value is None or value == "":
-        return ""
-    try:
-        amount = value if isinstance(value, Decimal) else Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return str(value)
-    if not amount.is_finite():
-        return str(value)
-    return f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
-
-
-def read_amount(text: str) -> str:
-    """What a user typed, without the grouping and sign the input shows."""
-    return _NOISE.sub("", text).lstrip(_SIGNS)
+__all__ = ["MoneyField", "MoneyInput", "input_amount", "read_amount"]
 
 
 class MoneyInput(forms.TextInput):

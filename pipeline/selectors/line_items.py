@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from accounts import visibility
+from pipeline.currency import input_amount
 from pipeline.models import LineItem, Opportunity, Product, ProductPrice
 from pipeline.services.line_items import deal_currency
 
@@ -33,7 +34,7 @@ def lines_context(*, user, opportunity: Opportunity, form=None, error_line=None)
         row = {
             "line": line,
             "quantity": line.quantity.normalize() if line.quantity else line.quantity,
-            "unit_price": line.unit_price,
+            "unit_price": input_amount(line.unit_price),
             "discount_percent": line.discount_percent.normalize(),
             "errors": [],
         }

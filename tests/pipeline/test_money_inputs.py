@@ -79,3 +79,29 @@ def _posted(body: str) -> dict:
     ):
         data[name] = unescape(text.strip())
     return data
+
+
+def test_a_line_items_unit_price_is_shown_grouped_and_read_back(client, rep, pipeline):
+    from pipeline import services
+    from pipeline.models import LineItem, Product, ProductPrice
+    from tests.factories import current_version
+
+    product = Product.objects.create(name="CRM Pro", code="CRM-PRO")
+    ProductPrice.objects.create(product=product, currency="USD", unit_price=Decimal("1200.00"))
+    deal = OpportunityFactory(owner=rep, pipeline=pipeline)
+    line = services.add_line_item(
+        opportunity=deal, by=rep, version=current_version(deal), product=product
+    )
+    client.force_login(rep)
+    body = client.get(deal.get_absolute_url()).content.decode()
+    (price,) = re.findall(rf'<input id="p-{line.pk}"[^>]*>', body)
+    assert 'value="1,200"' in price
+    response = client.post(
+        reverse("pipeline:opportunity_lines", args=[deal.pk]),
+        {
+            "action": "save", "line": line.pk, "version": current_version(deal),
+            "quantity": "1", "unit_price": "$1,350", "discount_percent": "0",
+        },
+    )  # fmt: skip
+    assert response.status_code in (200, 302), response.content.decode()[:500]
+    assert LineItem.objects.get(pk=line.pk).unit_price == Decimal("1350")
