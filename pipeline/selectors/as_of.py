@@ -37,7 +37,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import RowNumber
+from django.db.models.functions import Concat, RowNumber, Trim
 from django.utils import formats
 
 from accounts.models import User
@@ -150,6 +150,16 @@ def _close(qs, value, day):
     if first is not None:
         qs = qs.filter(s_close__gte=first)
     return qs.filter(s_close__lt=after)
+
+
+def _owner_name(owner="s_owner"):
+    """The owner's full name ("" without one: the list then shows the username)."""
+    return Subquery(
+        User.objects.filter(pk=OuterRef(owner))
+        .order_by()
+        .annotate(full=Trim(Concat("first_name", Value(" "), "last_name")))
+        .values("full")[:1]
+    )
 
 
 def _names(owner="s_owner"):
@@ -358,6 +368,7 @@ def deal_list(*, user, filterset, day: dt.date):
     qs = narrow(deals_as_of(user=user, day=day), filterset, day)
     qs = qs.annotate(
         **_names(),
+        owner_name=_owner_name(),
         s_weighted=weighted_expression(),
         s_stage_name=Subquery(Stage.objects.filter(pk=OuterRef("s_stage")).values("name")[:1]),
         s_stage_position=Subquery(
@@ -384,6 +395,7 @@ def deal_list(*, user, filterset, day: dt.date):
         "name",
         "company_name",
         "owner_username",
+        "owner_name",
         "s_kind",
         "s_stage",
         "s_stage_name",
