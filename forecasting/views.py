@@ -34,7 +34,7 @@ from forecasting.learning import selectors as learning_selectors
 from forecasting.models import ForecastAdjustment
 from forecasting.periods import Period
 from pipeline import services as pipeline_services
-from pipeline.forms.money import input_amount, read_amount
+from pipeline.currency import input_amount, read_amount
 from pipeline.models import Pipeline, ProbabilitySource
 from pipeline.services.validation import parse_money
 from pipeline.templatetags.opportune import money_short

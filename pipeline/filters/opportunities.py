@@ -162,16 +162,20 @@ class BoardFilter(django_filters.FilterSet):
             | Q(next_step__icontains=value)
         )
 
+    #: Values that mean "no narrowing" (the list's defaults), e.g. the deal list's open status.
+    defaults: dict[str, str] = {}
+
     @property
     def active(self) -> bool:
-        """Whether any filter narrows the deals (for "clear filters" links)."""
+        """Whether any filter narrows the deals beyond the page's defaults (for "clear
+        filters" links)."""
         if not self.is_bound:
             return False
         self.form.is_valid()
         return any(
             v not in (None, "")
             for k, v in getattr(self.form, "cleaned_data", {}).items()
-            if k in self.filters and k not in ("o", "pipeline")
+            if k in self.filters and k not in ("o", "pipeline") and self.defaults.get(k) != v
         )
 
 
@@ -226,19 +230,7 @@ class OpportunityFilter(BoardFilter):
         label="Sort",
     )
 
-    @property
-    def active(self) -> bool:
-        """Whether any filter narrows the deals beyond the list's default (open deals)."""
-        if not self.is_bound:
-            return False
-        self.form.is_valid()
-        return any(
-            v not in (None, "")
-            for k, v in getattr(self.form, "cleaned_data", {}).items()
-            if k in self.filters
-            and k not in ("o", "pipeline")
-            and not (k == "status" and v == DEFAULT_STATUS)
-        )
+    defaults = {"status": DEFAULT_STATUS}
 
     def by_status(self, queryset, name, value):
         if value == "open":

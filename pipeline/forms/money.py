@@ -9,8 +9,6 @@ from django import forms
 
 from pipeline.currency import input_amount, read_amount
 
-__all__ = ["MoneyField", "MoneyInput", "input_amount", "read_amount"]
-
 
 class MoneyInput(forms.TextInput):
     """A text input (a number input cannot show grouping) with a decimal keypad on phones."""

@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from pipeline.forms.money import MoneyField, input_amount, read_amount
+from pipeline.currency import input_amount, read_amount
+from pipeline.forms.money import MoneyField
 from tests.factories import OpportunityFactory
 
 

@@ -137,6 +137,9 @@ def test_opportunity_list_filters_status_stage_and_search(client, rep, pipeline,
         return {o.name for o in client.get(LIST, params).context["page"].object_list}
 
     assert names({}) == {"Open one"}  # the list opens on open deals
+    # Open is the default, not a filter the user set; any other status is.
+    assert "match the filters" not in client.get(LIST).content.decode()
+    assert "match the filters" in client.get(LIST, {"status": "lost"}).content.decode()
     assert names({"status": "all"}) == {"Open one", "Lost one"}
     assert names({"status": "open"}) == {"Open one"}
     assert names({"status": "lost"}) == {"Lost one"}
