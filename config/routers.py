@@ -47,6 +47,11 @@ def replica_configured() -> bool:
     return REPLICA in settings.DATABASES
 
 
+def reading_replica() -> bool:
+    """Whether this request's reads go to the replica (inside :func:`replica_reads`)."""
+    return _replica_reads.get()
+
+
 @contextmanager
 def replica_reads():
     """Within this block, reads outside a transaction go to the replica (when configured)."""

@@ -270,6 +270,12 @@ OPPORTUNE_SNAPSHOT_CHUNK_DEALS = env.int("OPPORTUNE_SNAPSHOT_CHUNK_DEALS", defau
 OPPORTUNE_BOARD_CACHE_SECONDS = env.int(
     "OPPORTUNE_BOARD_CACHE_SECONDS", default=120 if REDIS_URL else 0
 )
+# Seconds computed figures (reports, the forecast dashboard, a deal's timeline) stay cached
+# (pipeline/read_cache.py): every write invalidates them at once; figures measured up to the
+# moment (ages, days idle) may lag this long. 0 turns the cache off, the default without Redis.
+OPPORTUNE_READ_CACHE_SECONDS = env.int(
+    "OPPORTUNE_READ_CACHE_SECONDS", default=120 if REDIS_URL else 0
+)
 
 # --- Notifications and email -----------------------------------------------------------------
 # EMAIL_URL as django-environ reads it: smtp://user:pass@host:25, smtp+tls://… (STARTTLS),

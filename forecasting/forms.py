@@ -13,6 +13,7 @@ from forecasting import spans
 from forecasting.models import PeriodKind
 from forecasting.periods import Period, finished_months, month_start, period_choices
 from forecasting.scope import ForecastScope
+from pipeline import read_cache
 from pipeline.forms import QueryForm
 from pipeline.forms.money import MoneyField
 from pipeline.models import Pipeline
@@ -42,8 +43,9 @@ class ScopeForm(forms.Form):
 
     @cached_property
     def first_day(self) -> dt.date | None:
-        """The earliest day of the deals the user sees (one query, when a page asks)."""
-        return spans.first_day(self.user)
+        """The earliest day of the deals the user sees (one query, when a page asks, or the
+        cache of computed figures)."""
+        return read_cache.cached("first_day", self.user, "", lambda: spans.first_day(self.user))
 
     @cached_property
     def period_options(self):

@@ -77,7 +77,7 @@ from forecasting.models import (
 from forecasting.periods import add_months, month_start, quarter_start, today
 from forecasting.quotas import quota_lookup
 from forecasting.winrates import empirical_stage_rates
-from pipeline import conversion
+from pipeline import conversion, read_cache
 from pipeline.models import Opportunity, Pipeline, Stage
 from pipeline.services.validation import parse_money
 from pipeline.validators import validate_business_date
@@ -173,11 +173,13 @@ def _rebuild_snapshot_rows(
     if pipeline_id is not None:
         existing = existing.filter(pipeline_id=pipeline_id)
     existing.delete()
+    read_cache.changed()  # the rows are written in bulk, with no model signal
     return _insert_snapshot_rows(taken_on, rates, pipeline_id=pipeline_id)
 
 
 def _rebuild_ranges(taken_on: dt.date, rates: dict[int, int]) -> int:
     ForecastRange.objects.filter(taken_on=taken_on).delete()
+    read_cache.changed()  # ranges are written in bulk, with no model signal
     return simulate_ranges(taken_on=taken_on, rates=rates)
 
 
@@ -498,6 +500,7 @@ def simulate_ranges(*, taken_on: dt.date, rates: dict[int, int] | None = None) -
     for quarter in quarters:
         emit(PeriodKind.QUARTER, quarter, [add_months(quarter, i) for i in range(3)])
     ForecastRange.objects.bulk_create(out, batch_size=500)
+    read_cache.changed()  # bulk_create sends no model signal
     return len(out)
 
 

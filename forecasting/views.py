@@ -33,11 +33,18 @@ from forecasting.forms import (
 from forecasting.learning import selectors as learning_selectors
 from forecasting.models import ForecastAdjustment
 from forecasting.periods import Period
+from pipeline import read_cache
 from pipeline import services as pipeline_services
 from pipeline.currency import input_amount, read_amount
 from pipeline.models import Pipeline, ProbabilitySource
 from pipeline.services.validation import parse_money
 from pipeline.templatetags.opportune import money_short
+
+
+def _cached(request, name: str, scope, build, **options):
+    """``build()``, from the cache of computed figures (``pipeline.read_cache``) while no
+    write changed them: keyed by the viewer's visibility, the scope's filters and ``options``."""
+    return read_cache.cached(name, request.user, read_cache.key_of(scope, **options), build)
 
 
 @login_required
@@ -50,10 +57,10 @@ def dashboard_view(request):
     if not form.period_given:
         # The current quarter is empty (a history imported from earlier years): start from
         # the latest quarter with deals, and say so.
-        period, moved = spans.period_with_data(scope)
+        period, moved = _cached(request, "period", scope, lambda: spans.period_with_data(scope))
         if moved:
             asked, scope = scope.period, replace(scope, period=period)
-    board = selectors.dashboard(scope)
+    board = _cached(request, "dashboard", scope, lambda: selectors.dashboard(scope))
     month_chart = charts.forecast_months(board.months, scope.period.start.year)
     trend_chart = charts.forecast_trend(board.trend, board.total.quota, scope.period.label)
     return render(
@@ -115,7 +122,14 @@ def changes_view(request):
     today = timezone.localdate()
     end = data.get("end") or today
     start = data.get("start") or end - dt.timedelta(days=7)
-    bars, details = selectors.changes(scope, start, end)
+    bars, details = _cached(
+        request,
+        "changes",
+        scope,
+        lambda: selectors.changes(scope, start, end),
+        start=start,
+        end=end,
+    )
     base = f"{reverse('forecasting:changes')}?"
 
     def link(key):
@@ -165,7 +179,9 @@ def accuracy_view(request):
     form.is_valid()
     scope = form.scope()
     months, shown = form.months_shown()
-    result = accuracy.accuracy(scope, months)
+    result = _cached(
+        request, "accuracy", scope, lambda: accuracy.accuracy(scope, months), months=months
+    )
     empty_note = ""
     if not (request.GET.get("year") or request.GET.get("months")) and result["missing"] == months:
         # No snapshot in the last months (a history imported from earlier years): show the
@@ -174,7 +190,9 @@ def accuracy_view(request):
         if latest is not None:
             empty_note = f"No forecast snapshot in {shown}, so this is the latest year with one."
             months, shown = year_months(latest.year, timezone.localdate()), str(latest.year)
-            result = accuracy.accuracy(scope, months)
+            result = _cached(
+                request, "accuracy", scope, lambda: accuracy.accuracy(scope, months), months=months
+            )
     total = result["total"]
     chart = charts.accuracy(months, total.cells)
     calibration_chart = charts.calibration(result["buckets"]) if result["buckets"] else None

@@ -6,6 +6,7 @@ class PipelineConfig(AppConfig):
     verbose_name = "Sales pipeline"
 
     def ready(self):
-        from pipeline import board_cache
+        from pipeline import board_cache, read_cache
 
         board_cache.connect_signals()
+        read_cache.connect_signals()

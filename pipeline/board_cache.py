@@ -123,8 +123,12 @@ def invalidate() -> None:
 
 
 def changed() -> None:
-    """Called by every write that could change what a board shows (see the module doc)."""
+    """Called by every write that could change what a board shows (see the module doc); it
+    changes computed figures too (``pipeline.read_cache``)."""
+    from pipeline import read_cache
+
     invalidate()
+    read_cache.changed()
     if transaction.get_connection().in_atomic_block:
         transaction.on_commit(invalidate)
 

@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
+from pipeline import board_cache, read_cache
 from pipeline.demo_bulk import bulk_insert
 from pipeline.demo_catalogue import DemoSales, demo_currencies, write_catalogue, write_rates
 from pipeline.models import (
@@ -572,6 +573,9 @@ def seed(
         progress=progress,
         extensions=extensions,
     ).run()
+    # The rows were copied in bulk, with no model signal: cached boards and figures are stale.
+    board_cache.changed()
+    read_cache.changed()
     if connection.vendor == "postgresql":
         # Fresh planner statistics: right after a bulk load they describe empty tables, and
         # the first pages would pick plans made for nothing.

@@ -32,6 +32,7 @@ from forecasting.reports.export import csv_response
 from forecasting.reports.forms import ReportFilterForm, ReportOptionsForm, period_bounds
 from forecasting.reports.scope import DEFAULT_IDLE_DAYS, default_range
 from forecasting.reports.tables import Report
+from pipeline import read_cache
 from pipeline.models import Pipeline
 
 RANGE_FIELDS = ("start", "end", "pipeline", "team", "owner", "source", "product", "category")
@@ -112,6 +113,12 @@ def _options(request) -> dict:
     return request._report_options
 
 
+def _cached(request, name: str, scope, build, **options):
+    """``build()``, from the cache of computed figures (``pipeline.read_cache``) while no
+    write changed them: keyed by the viewer's visibility, the scope's filters and ``options``."""
+    return read_cache.cached(name, request.user, read_cache.key_of(scope, **options), build)
+
+
 def _exporting(request) -> bool:
     return _options(request)["export"] == "csv"
 
@@ -158,7 +165,7 @@ def _form(request, *, fields=RANGE_FIELDS, require_pipeline=False):
     form.periods, form.shown, form.period_value = [], "", ""
     if scope is None or not dated:
         return form, scope
-    first, last = spans.latest_activity(scope.deals())
+    first, last = _cached(request, "latest", scope, lambda: spans.latest_activity(scope.deals()))
     moved = False
     if not given and last is not None and last < start:
         data["start"], data["end"] = (d.isoformat() for d in default_range(last))
@@ -268,7 +275,10 @@ def index(request):
 def funnel(request):
     form, scope = _form(request)
     group, tabs = _group_tabs(request, funnel_report.FUNNEL_GROUPS, default="source")
-    report = funnel_report.funnel(scope, group=group) if scope else None
+    report = None
+    if scope:
+        build = lambda: funnel_report.funnel(scope, group=group)  # noqa: E731
+        report = _cached(request, "funnel", scope, build, group=group)
     return _respond(request, "report_funnel", form, report, tabs=tabs, tab=group)
 
 
@@ -291,7 +301,9 @@ def _group_tabs(request, groups: dict[str, str], *, default: str):
 @reads_from_replica
 def stages(request):
     form, scope = _form(request, require_pipeline=True)
-    report = stages_report.stages(scope) if scope and scope.pipeline else None
+    report = None
+    if scope and scope.pipeline:
+        report = _cached(request, "stages", scope, lambda: stages_report.stages(scope))
     return _respond(request, "report_stages", form, report)
 
 
@@ -299,7 +311,11 @@ def stages(request):
 @reads_from_replica
 def win_rate(request):
     form, scope = _form(request)
-    report = win_rate_report.win_rate(scope) if scope else None
+    report = (
+        _cached(request, "win_rate", scope, lambda: win_rate_report.win_rate(scope))
+        if scope
+        else None
+    )
     return _respond(request, "report_win_rate", form, report)
 
 
@@ -307,7 +323,10 @@ def win_rate(request):
 @reads_from_replica
 def pipeline_by_month(request):
     form, scope = _form(request)
-    report = pipeline_report.pipeline_by_month(scope) if scope else None
+    report = None
+    if scope:
+        build = lambda: pipeline_report.pipeline_by_month(scope)  # noqa: E731
+        report = _cached(request, "pipeline", scope, build)
     return _respond(request, "report_pipeline", form, report)
 
 
@@ -324,8 +343,16 @@ def rotting(request):
     pager = None
     if scope:
         limit = None if exporting else rotting_report.ROT_PAGE
-        report = rotting_report.rotting(
-            scope, flag=flag, sort=sort, page=_page(request), limit=limit
+        page = _page(request)
+        report = _cached(
+            request,
+            "rotting",
+            scope,
+            lambda: rotting_report.rotting(scope, flag=flag, sort=sort, page=page, limit=limit),
+            flag=flag,
+            sort=sort,
+            page=page,
+            limit=limit,
         )
         sorted_by = sort if sort.lstrip("-") in rotting_report.ROT_SORTS else "-amount"
         table = report.get_table("deals")
@@ -366,18 +393,43 @@ def rotting(request):
 def products(request):
     form, scope = _form(request)
     group, tabs = _group_tabs(request, products_report.GROUPS, default="product")
-    report = products_report.products(scope, group=group) if scope else None
+    report = None
+    if scope:
+        build = lambda: products_report.products(scope, group=group)  # noqa: E731
+        report = _cached(request, "products", scope, build, group=group)
     return _respond(request, "report_products", form, report, tabs=tabs, tab=group)
+
+
+def _scorecards(scope):
+    report = scorecards_report.scorecards(scope)
+    report.tables.append(products_report.deal_size_table(scope))
+    return report
 
 
 @login_required
 @reads_from_replica
 def scorecards(request):
     form, scope = _form(request)
-    report = scorecards_report.scorecards(scope) if scope else None
-    if report is not None:
-        report.tables.append(products_report.deal_size_table(scope))
+    report = _cached(request, "scorecards", scope, lambda: _scorecards(scope)) if scope else None
     return _respond(request, "report_scorecards", form, report)
+
+
+def _scorecard(scope, rep):
+    """One rep's scorecard: their figures, win-rate trend, stages and flagged deals."""
+    report = scorecards_report.scorecard(replace(scope, owner=None), rep)
+    own = replace(scope, owner=rep)
+    trend = win_rate_report.win_rate(own)
+    flagged = rotting_report.rotting(own, limit=10)
+    stage_pipeline = scope.pipeline or Pipeline.objects.order_by("position", "id").first()
+    tables = [trend.table]
+    if stage_pipeline is not None:
+        stage_report = stages_report.stages(replace(own, pipeline=stage_pipeline))
+        tables.append(stage_report.table)
+        report.findings.extend(stage_report.findings)
+    tables.append(flagged.get_table("deals"))
+    report.tables.extend(tables)
+    report.chart = trend.chart
+    return report, {"flagged": flagged.extra}
 
 
 @login_required
@@ -390,20 +442,8 @@ def scorecard(request, user_id: int):
     report = None
     extra = {}
     if scope:
-        report = scorecards_report.scorecard(replace(scope, owner=None), rep)
-        own = replace(scope, owner=rep)
-        trend = win_rate_report.win_rate(own)
-        flagged = rotting_report.rotting(own, limit=10)
-        stage_pipeline = scope.pipeline or Pipeline.objects.order_by("position", "id").first()
-        tables = [trend.table]
-        if stage_pipeline is not None:
-            stage_report = stages_report.stages(replace(own, pipeline=stage_pipeline))
-            tables.append(stage_report.table)
-            report.findings.extend(stage_report.findings)
-        tables.append(flagged.get_table("deals"))
-        report.tables.extend(tables)
-        report.chart = trend.chart
-        extra = {"flagged": flagged.extra}
+        build = lambda: _scorecard(scope, rep)  # noqa: E731
+        report, extra = _cached(request, "scorecard", scope, build, rep=rep)
     return _respond(
         request,
         "report_scorecards",
@@ -430,7 +470,8 @@ def priorities(request):
     items, owner = [], None
     if scope:
         owner = scope.owner or request.user
-        items = priorities_report.priorities(scope, owner=owner, by_model=by_model)
+        build = lambda: priorities_report.priorities(scope, owner=owner, by_model=by_model)  # noqa: E731
+        items = _cached(request, "priorities", scope, build, owner=owner, by_model=by_model)
     report = None
     if scope:
         table = priorities_report.priorities_table(items)
@@ -467,10 +508,16 @@ def deals(request):
     form, scope = _form(request, fields=(*RANGE_FIELDS, "idle"))
     report, title, totals, pager = None, "Deals", None, None
     if scope:
-        title, qs = drilldown_report.drilldown(scope, _options(request))
-        exporting = _exporting(request)
-        table, totals = drilldown_report.drilldown_table(
-            scope, qs, page=_page(request), limit=None if exporting else DRILL_PAGE
+        options, page = _options(request), _page(request)
+        limit = None if _exporting(request) else DRILL_PAGE
+
+        def build():
+            title, qs = drilldown_report.drilldown(scope, options)
+            return (title, *drilldown_report.drilldown_table(scope, qs, page=page, limit=limit))
+
+        key = {k: v for k, v in options.items() if k != "page"}
+        title, table, totals = _cached(
+            request, "deals", scope, build, page=page, limit=limit, **key
         )
         table.caption = title
         report = Report(tables=[table])

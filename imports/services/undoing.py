@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts import visibility
 from imports.models import ExternalKey, ImportBatch, ImportedRecord
 from imports.services.bulk import delete_all
-from pipeline import board_cache
+from pipeline import board_cache, read_cache
 from pipeline import services as pipeline_services
 from pipeline.models import (
     Activity,
@@ -180,3 +180,4 @@ def _remove_snapshots(dates: list[str]) -> None:
     ForecastSnapshot.objects.filter(taken_on__in=days).delete()
     ForecastRange.objects.filter(taken_on__in=days).delete()
     SnapshotRun.objects.filter(taken_on__in=days).delete()
+    read_cache.changed()  # bulk deletes of bulk-written tables send no model signal
