@@ -15,16 +15,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect, JsonResponse, QueryDict
-from django.shortcuts import render
+from django.middleware.csrf import get_token
+from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import visibility
 from accounts.redirects import safe_next
 from pipeline import list_exports as exports
-from pipeline import services
+from pipeline import read_cache, services
 from pipeline.forms import add_service_errors, choice_query
 from pipeline.forms.inline_edit import FIELDS as INLINE_FIELDS
 from pipeline.forms.inline_edit import refusal as inline_refusal
@@ -46,6 +48,7 @@ from pipeline.selectors.opportunities import (
     get_opportunity,
     lost_reason_choices,
     opportunity_list,
+    visible_opportunities,
 )
 from pipeline.selectors.paging import paginate
 from pipeline.selectors.timeline import timeline_for
@@ -185,12 +188,35 @@ def detail_page_context(request, opportunity, **lines) -> dict:
     }
 
 
+CSRF_PLACEHOLDER = "opportune-csrf-placeholder"
+
+
 @login_required
 @require_http_methods(["GET"])
 def opportunity_detail(request, pk: int):
-    opportunity = get_opportunity(user=request.user, pk=pk)
-    context = detail_page_context(request, opportunity)
-    return render(request, "pipeline/opportunity_detail.html", context)
+    """The deal page. Its content (``pipeline/_deal_page.html``) comes from the cache of
+    computed figures while nothing changed (``pipeline.read_cache``: per viewer's scope and
+    URL); it is rendered with a placeholder for the CSRF token, which each response fills in
+    with its own."""
+    # The one visibility rule decides first (404 for a deal the viewer may not see), cached
+    # page or not; the full deal is read only to build the page.
+    name = get_object_or_404(
+        visible_opportunities(user=request.user).values_list("name", flat=True), pk=pk
+    )
+
+    def build() -> str:
+        opportunity = get_opportunity(user=request.user, pk=pk)
+        context = {**detail_page_context(request, opportunity), "csrf_token": CSRF_PLACEHOLDER}
+        return render_to_string("pipeline/_deal_page.html", context, request=request)
+
+    html = read_cache.cached("deal_page", request.user, request.get_full_path(), build)
+    html = html.replace(CSRF_PLACEHOLDER, get_token(request))
+    return render(
+        request,
+        "pipeline/opportunity_detail.html",
+        # our own template's output, escaped as it renders
+        {"opportunity": {"name": name}, "deal_html": mark_safe(html)},  # nosec B308 B703
+    )
 
 
 @login_required
