@@ -13,6 +13,7 @@ from forecasting.reports.priorities import PRIORITY_NOTE, priorities
 from forecasting.reports.scope import ReportScope, default_range
 from forecasting.reports.summary import home_summary
 from forecasting.reports.team_home import deals_at_risk, quarter_attainment, recent_activity
+from pipeline import read_cache
 
 HOME_PRIORITIES = 8
 
@@ -40,6 +41,27 @@ def home(request):
     user = request.user
     start, end = default_range(timezone.localdate())
     scope = ReportScope(user=user, start=start, end=end)
+    # From the cache of computed figures while no write changed them (pipeline.read_cache).
+    items, summary, team = read_cache.cached(
+        "home", user, read_cache.key_of(scope, owner=user), lambda: _figures(scope)
+    )
+    return render(
+        request,
+        "home.html",
+        {
+            "items": items,
+            "summary": summary,
+            "team": team,
+            "company_wide": visibility.sees_every_record(user),
+            "note": PRIORITY_NOTE,
+            "reports_url": reverse("forecasting:reports_index"),
+        },
+    )
+
+
+def _figures(scope: ReportScope):
+    """The home page's priorities and, for those who lead others, the team's week."""
+    user, end = scope.user, scope.end
     items = fold_tasks_into_deals(priorities(scope, owner=user, limit=HOME_PRIORITIES * 2))
     items = items[:HOME_PRIORITIES]
     summary = team = None
@@ -60,15 +82,4 @@ def home(request):
             + "?"
             + ReportScope(user=user, start=summary["since"], end=end).querystring()
         )
-    return render(
-        request,
-        "home.html",
-        {
-            "items": items,
-            "summary": summary,
-            "team": team,
-            "company_wide": visibility.sees_every_record(user),
-            "note": PRIORITY_NOTE,
-            "reports_url": reverse("forecasting:reports_index"),
-        },
-    )
+    return items, summary, team

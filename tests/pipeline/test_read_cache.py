@@ -183,6 +183,7 @@ def _queries(client, url) -> int:
 @pytest.mark.parametrize(
     "url",
     [
+        "/",
         "/forecasting/",
         "/forecasting/reports/pipeline/",
         "/forecasting/reports/scorecards/",
