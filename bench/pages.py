@@ -7,8 +7,8 @@ with ``seed_demo --seed 1 --no-snapshots`` unless they already hold that many de
 process per size, through Django's test client (``force_login``) as ``manager1`` (one team)
 and ``admin`` (every deal), each page gets two warm-up requests and ``--requests`` timed ones;
 server time is the time to produce the response (URL resolution, middleware, queries, template
-rendering). The board's cache is off (every request builds the board), so the figures are the
-work a page costs, not a cache hit.
+rendering). The caches are off (the board's and that of computed figures: every request
+builds its page), so the figures are the work a page costs, not a cache hit.
 
 Pages: home, board, deal list, a deal's page, leads, companies, contacts, tasks, the forecast
 dashboard, what changed, accuracy, and each report. "List pages" (whose cost must not grow
@@ -156,6 +156,7 @@ def main() -> None:
             "OPPORTUNE_DEV": "1",
             "DEBUG": "0",
             "OPPORTUNE_BOARD_CACHE_SECONDS": "0",
+            "OPPORTUNE_READ_CACHE_SECONDS": "0",
             "DJANGO_SETTINGS_MODULE": "config.settings",
         }
         child = subprocess.run(
