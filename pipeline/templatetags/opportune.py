@@ -109,7 +109,8 @@ def money_short(value) -> str:
 
 @register.filter
 def pct(value, places: int = 0) -> str:
-    """A ratio or percentage number shown as ``52 %``; ``None`` shows as a dash.
+    """A percentage shown as US English writes it, like the app's ``$`` amounts: ``52%``,
+    ``60.4%`` with ``places``, ``-3%`` (never ``-0%``); ``None`` shows as a dash.
 
     Pass percentages (0–100), not ratios.
     """
@@ -117,9 +118,9 @@ def pct(value, places: int = 0) -> str:
     if d is None:
         return "—"
     text = f"{d:.{int(places)}f}"
-    if text.lstrip("-").strip("0.") == "":  # -0.2 rounds to 0: never show "-0 %"
+    if text.lstrip("-").strip("0.") == "":  # -0.2 rounds to 0: never show "-0%"
         text = text.lstrip("-")
-    return f"{text} %"
+    return f"{text}%"
 
 
 @register.filter

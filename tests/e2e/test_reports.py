@@ -38,7 +38,7 @@ def test_reports_manager_finds_the_leaking_stage_and_its_deals(new_page, world, 
     assert _chart_drawn(page)
     table = page.locator("table[data-table=stages]")
     proposal = table.get_by_role("row").filter(has_text="Proposal")
-    assert "50.0 %" in proposal.inner_text()
+    assert "50.0%" in proposal.inner_text()
     page.screenshot(path=str(artifacts_dir / "reports-stages.png"), full_page=True)
     # The "Lost from here" count links to the deals behind it.
     proposal.locator("a[href*='outcome=lost']").click()

@@ -63,7 +63,7 @@ def test_the_text_alternative_names_each_series_low_and_high():
     )
     assert config["type"] == "bar"  # a month's win rate is one figure, not a curve
     assert config["summary"] == (
-        "Win rate by month closed. Win rate: lowest 40.0 % (Jan 2026), highest 55.5 % "
+        "Win rate by month closed. Win rate: lowest 40.0% (Jan 2026), highest 55.5% "
         "(Mar 2026). The table below has every figure."
     )
     assert config["ticks"] == [["Jan", "2026"], "Feb", "Mar"]

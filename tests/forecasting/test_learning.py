@@ -251,7 +251,7 @@ def test_a_rep_sees_only_their_deals_scores(client, rep, rep2, signal_pipeline):
     theirs = DealScore.objects.filter(opportunity__owner=rep2).select_related("opportunity").first()
     client.force_login(rep)
     page = client.get(mine.opportunity.get_absolute_url()).content.decode()
-    assert f"Why the model says {mine.probability} %" in page
+    assert f"Why the model says {mine.probability}%" in page
     assert mine.top_factors[0]["label"][1:] in page
     assert client.get(theirs.opportunity.get_absolute_url()).status_code == 404
 

@@ -1,5 +1,6 @@
 """The one money and percentage formatting every page uses."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -56,14 +57,34 @@ def test_money_uses_the_configured_currency():
         assert money(Decimal("10")) == "CHF 10"
 
 
-def test_pct():
-    assert pct(Decimal("52.4")) == "52 %" and pct(12.345, 1) == "12.3 %" and pct(None) == "—"
+@pytest.mark.parametrize(
+    ("value", "places", "expected"),
+    [
+        (0, 0, "0%"),
+        (Decimal("-0.2"), 0, "0%"),  # rounds to zero: no sign, never "-0%"
+        (Decimal("-0.04"), 1, "0.0%"),
+        (Decimal("52"), 0, "52%"),
+        (Decimal("52.4"), 0, "52%"),
+        (Decimal("60.44"), 1, "60.4%"),
+        (12.345, 1, "12.3%"),
+        (Decimal("-0.6"), 0, "-1%"),
+        (Decimal("-10"), 0, "-10%"),
+        (Decimal("100"), 0, "100%"),
+        (None, 0, "—"),
+        (None, 1, "—"),
+        ("", 0, "—"),
+        ("abc", 0, "—"),
+    ],
+)
+def test_pct_writes_us_english_percentages(value, places, expected):
+    assert pct(value, places) == expected
 
 
-def test_pct_never_shows_minus_zero():
-    assert pct(Decimal("-0.2")) == "0 %" and pct(Decimal("-0.04"), 1) == "0.0 %"
-    assert pct(Decimal("-0.6")) == "-1 %" and pct(Decimal("-10")) == "-10 %"
-    assert pct(0) == "0 %"
+@given(st.decimals(min_value=-1000, max_value=1000, places=3), st.integers(0, 2))
+def test_pct_is_the_figure_then_the_sign_and_never_minus_zero(value, places):
+    text = pct(value, places)
+    assert re.fullmatch(r"-?\d+(\.\d+)?%", text), text
+    assert not re.fullmatch(r"-0(\.0*)?%", text), text
 
 
 def test_report_cells_use_the_one_date_style_and_whole_days():
