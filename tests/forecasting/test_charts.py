@@ -3,6 +3,7 @@ alternative; discrete figures as bars or steps; a finished month shows closed wo
 forecast trend keeps a few level date labels. And the jargon beside the figures is explained."""
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 from django.urls import reverse
@@ -141,6 +142,7 @@ def test_accuracy_page_explains_its_terms_and_charts_calibration(
     calibration = found["calibration-chart"]
     assert calibration["percent"] is True
     assert calibration["axes"]["category"] == "Probability the deal carried"
+    assert calibration["labels"] and all(re.fullmatch(r"\d+%", x) for x in calibration["labels"])
     for term in ("<dt>Average miss</dt>", "<dt>Bias</dt>", "<dt>Brier score</dt>",
                  "<dt>Error</dt>", "<dt>Calibration</dt>"):  # fmt: skip
         assert term in page
