@@ -143,6 +143,7 @@ def test_accuracy_page_explains_its_terms_and_charts_calibration(
     assert calibration["percent"] is True
     assert calibration["axes"]["category"] == "Probability the deal carried"
     assert calibration["labels"] and all(re.fullmatch(r"\d+%", x) for x in calibration["labels"])
+    assert "+20% means the forecast was 20% too high" in page
     for term in ("<dt>Average miss</dt>", "<dt>Bias</dt>", "<dt>Brier score</dt>",
                  "<dt>Error</dt>", "<dt>Calibration</dt>"):  # fmt: skip
         assert term in page
