@@ -124,6 +124,16 @@ def pct(value, places: int = 0) -> str:
 
 
 @register.filter
+def signed_pct(value, places: int = 0) -> str:
+    """A change or an error as a percentage with its sign: ``+12%``, ``-3.5%``; a figure
+    that rounds to zero has none (``0%``, never ``+0%`` or ``-0%``)."""
+    text = pct(value, places)
+    if value is None or text.startswith(("-", "—")) or text.strip("0.%") == "":
+        return text
+    return f"+{text}"
+
+
+@register.filter
 def points(value) -> str:
     """Percentage points with their sign: ``+9 points``, ``−3 points`` (``None``: a dash)."""
     if value is None:

@@ -8,7 +8,13 @@ from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.templatetags.opportune import money, money_short, pct, whole_money_formatter
+from pipeline.templatetags.opportune import (
+    money,
+    money_short,
+    pct,
+    signed_pct,
+    whole_money_formatter,
+)
 
 
 @pytest.mark.parametrize(
@@ -85,6 +91,22 @@ def test_pct_is_the_figure_then_the_sign_and_never_minus_zero(value, places):
     text = pct(value, places)
     assert re.fullmatch(r"-?\d+(\.\d+)?%", text), text
     assert not re.fullmatch(r"-0(\.0*)?%", text), text
+
+
+@pytest.mark.parametrize(
+    ("value", "places", "expected"),
+    [
+        (Decimal("12.4"), 0, "+12%"),
+        (Decimal("-3.46"), 1, "-3.5%"),
+        (Decimal("0.2"), 0, "0%"),  # rounds to zero: no sign either way
+        (Decimal("-0.2"), 0, "0%"),
+        (Decimal("0.04"), 1, "0.0%"),
+        (0, 0, "0%"),
+        (None, 1, "—"),
+    ],
+)
+def test_signed_pct_gives_the_sign_only_to_a_figure_that_is_not_zero(value, places, expected):
+    assert signed_pct(value, places) == expected
 
 
 def test_report_cells_use_the_one_date_style_and_whole_days():
