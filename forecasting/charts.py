@@ -285,7 +285,7 @@ def calibration(buckets: list[dict]) -> dict:
     """Closed deals grouped by the probability they carried: how many were actually won."""
     return chart(
         "bar",
-        [f"{b['p']:.0f} %" for b in buckets],
+        [f"{b['p']:.0f}%" for b in buckets],
         [
             series("Actual win rate", [number(b["rate"]) for b in buckets], color=GREEN),
             series(

@@ -65,7 +65,7 @@ def _bernoulli(rng: np.random.Generator, probs: np.ndarray, trials: int) -> np.n
 
     Uniform 16-bit draws are cheap; a draw below 65,500 (= 655 × 100) is uniform over 100
     equal slices, so ``draw < 655 × probability`` has probability ``probability / 100``
-    exactly. The 0.05 % of draws at 65,500 or above are drawn again.
+    exactly. The 0.05% of draws at 65,500 or above are drawn again.
     """
     size = trials * len(probs)
     # Raw 64-bit generator output split into four 16-bit draws: half the cost of integers().

@@ -60,7 +60,7 @@ CHANGED = {200: s.LineItemChangeSerializer, **WRITE_ERRORS}
         responses={201: s.LineItemChangeSerializer, **WRITE_ERRORS},
         examples=[
             OpenApiExample(
-                "Three seats at 10 % off",
+                "Three seats at 10% off",
                 value={"product": 1, "quantity": "3", "discount_percent": "10", "version": 1},
             )
         ],

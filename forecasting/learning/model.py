@@ -105,7 +105,7 @@ NUMERIC = {
     ),
     "owner_rate": (
         lambda f, p: owner_rate(f, p),
-        lambda r: f"owner's win rate {r['owner_rate'] * 100:.0f} % (last 12 months)",
+        lambda r: f"owner's win rate {r['owner_rate'] * 100:.0f}% (last 12 months)",
     ),
     "company_wins": (
         lambda f, p: np.log1p(f.columns["company_wins"]),

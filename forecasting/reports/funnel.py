@@ -26,6 +26,7 @@ from forecasting.reports.tables import (
 )
 from pipeline import conversion
 from pipeline.models import Lead, Stage
+from pipeline.templatetags.opportune import pct
 
 WON = Stage.Kind.WON
 ZERO = Decimal("0")
@@ -123,14 +124,14 @@ def funnel(scope: ReportScope, *, group: str = "source") -> Report:
         rates = [(n, r) for n, r in rates if r is not None]
         if rates:
             step, rate = min(rates, key=lambda x: x[1])
-            findings.append(f"The weakest step is {step}: {rate:.1f} % convert.")
+            findings.append(f"The weakest step is {step}: {pct(rate, 1)} convert.")
     deals_table, deals_chart = deal_funnel(scope)
     dropped = [r for r in deals_table.rows if r["dropped"]]
     if dropped:
         worst = max(dropped, key=lambda r: (r["drop_rate"], r["dropped"]))
         findings.append(
             f"Most deals drop out at {worst['stage']}: {worst['dropped']} of {worst['entered']} "
-            f"that entered it reached no later stage ({worst['drop_rate']:.1f} %)."
+            f"that entered it reached no later stage ({pct(worst['drop_rate'], 1)})."
         )
     return Report(
         tables=[table, deals_table], chart=chart, findings=findings, extra={"chart2": deals_chart}

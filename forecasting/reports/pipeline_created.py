@@ -17,6 +17,7 @@ from forecasting.reports.tables import Column, Report, Table, ratio_pct, to_date
 from forecasting.reports.win_rate import closed_in_range
 from pipeline import conversion
 from pipeline.models import Stage
+from pipeline.templatetags.opportune import pct
 
 WON, LOST = Stage.Kind.WON, Stage.Kind.LOST
 ZERO = Decimal("0")
@@ -146,7 +147,7 @@ def pipeline_by_month(scope: ReportScope) -> Report:
         top = reasons[0]
         findings.append(
             f"Most lost deals cite “{top['reason']}”: {top['lost']} of {lost_total} "
-            f"({top['share']:.1f} %)."
+            f"({pct(top['share'], 1)})."
         )
     return Report(
         tables=[table, reasons_table],

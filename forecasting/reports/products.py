@@ -33,6 +33,7 @@ from forecasting.reports.scope import NO_CATEGORY, NO_PRODUCT, ReportScope
 from forecasting.reports.tables import Column, Report, Table, mean, ratio_pct
 from pipeline import conversion
 from pipeline.models import LineItem, Stage
+from pipeline.templatetags.opportune import pct
 
 WON, LOST, OPEN = Stage.Kind.WON, Stage.Kind.LOST, Stage.Kind.OPEN
 ZERO = Decimal("0")
@@ -215,7 +216,7 @@ def products(scope: ReportScope, *, group: str = "product") -> Report:
     rated = [r for r in sold if r["win_rate"] is not None and (r["won"] + r["lost"]) >= 3]
     if len(rated) > 1:
         best = max(rated, key=lambda r: r["win_rate"])
-        findings.append(f"{best['group']} has the highest win rate: {best['win_rate']:.1f} %.")
+        findings.append(f"{best['group']} has the highest win rate: {pct(best['win_rate'], 1)}.")
     chart = charts.products(rows, group=GROUPS[group].lower())
     return Report(tables=[table], chart=chart, findings=findings)
 

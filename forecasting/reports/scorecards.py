@@ -16,6 +16,7 @@ from forecasting.reports.scope import ReportScope
 from forecasting.reports.tables import Column, Report, Table, mean, ratio_pct
 from forecasting.reports.win_rate import closed_aggregates
 from pipeline.models import Activity, Stage
+from pipeline.templatetags.opportune import pct
 
 WON, LOST, OPEN = Stage.Kind.WON, Stage.Kind.LOST, Stage.Kind.OPEN
 ZERO = Decimal("0")
@@ -194,8 +195,8 @@ def scorecards(scope: ReportScope) -> Report:
         if below:
             weakest = min(below, key=lambda r: r["win_rate"])
             findings.append(
-                f"{weakest['rep']} has the lowest win rate: {weakest['win_rate']:.1f} % "
-                f"against {average['win_rate']:.1f} % on average per rep."
+                f"{weakest['rep']} has the lowest win rate: {pct(weakest['win_rate'], 1)} "
+                f"against {pct(average['win_rate'], 1)} on average per rep."
             )
     return Report(tables=[table], chart=chart, findings=findings)
 
@@ -246,7 +247,7 @@ def scorecard(scope: ReportScope, rep) -> Report:
                 better = (diff > 0) == higher_is_better
                 word = "above" if diff > 0 else "below"
                 findings.append(
-                    f"{label.capitalize()} is {abs(diff):.0f} % {word} the team average"
+                    f"{label.capitalize()} is {pct(abs(diff))} {word} the team average"
                     f" — {'a strength' if better else 'worth a coaching conversation'}."
                 )
     return Report(tables=[table], findings=findings)

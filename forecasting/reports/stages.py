@@ -23,6 +23,7 @@ from forecasting.reports.scope import ReportScope
 from forecasting.reports.sql import median_sql, sort_memory
 from forecasting.reports.tables import Column, Report, Table, ratio_pct
 from pipeline.models import Stage
+from pipeline.templatetags.opportune import pct
 
 WON, LOST, OPEN = Stage.Kind.WON, Stage.Kind.LOST, Stage.Kind.OPEN
 
@@ -224,7 +225,7 @@ def stages(scope: ReportScope) -> Report:
         worst = max(with_losses, key=lambda r: (r["lost"], r["loss_rate"] or 0))
         findings.append(
             f"{worst['stage']} loses the most deals: {worst['lost']} of {worst['entered']} "
-            f"that entered it ({worst['loss_rate']:.1f} %)."
+            f"that entered it ({pct(worst['loss_rate'], 1)})."
         )
     slow = [r for r in rows if r["median_days"] is not None]
     if slow:

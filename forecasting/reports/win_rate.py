@@ -21,6 +21,7 @@ from forecasting.reports.sql import DateDiff, Median
 from forecasting.reports.tables import Column, Report, Table, mean, ratio_pct, to_date
 from pipeline import conversion
 from pipeline.models import Stage
+from pipeline.templatetags.opportune import pct
 
 WON, LOST, OPEN = Stage.Kind.WON, Stage.Kind.LOST, Stage.Kind.OPEN
 ZERO = Decimal("0")
@@ -124,7 +125,7 @@ def win_rate(scope: ReportScope) -> Report:
     findings = []
     if total["win_rate"] is not None:
         findings.append(
-            f"Win rate over the range: {total['win_rate']:.1f} % "
+            f"Win rate over the range: {pct(total['win_rate'], 1)} "
             f"({totals['won']} won, {totals['lost']} lost)."
         )
     return Report(tables=[table], chart=chart, findings=findings, extra={"chart2": cycle_chart})

@@ -89,7 +89,7 @@ class ProductPlanning:
             return None
         if unit_price is None and amount is not None:
             if discount == 100:
-                row.error("discount_percent", "A line at 100 % discount has no amount to keep.")
+                row.error("discount_percent", "A line at 100% discount has no amount to keep.")
                 return None
             gross = amount * 100 / (100 - discount)
             unit_price = (gross / quantity).quantize(CENT, rounding=ROUND_HALF_UP)
@@ -111,7 +111,7 @@ class ProductPlanning:
             row.error(
                 "amount",
                 f"The amount is not the product line's total ({quantity} × {unit_price}"
-                + (f" less {discount} %" if discount else "")
+                + (f" less {discount}%" if discount else "")
                 + f" = {total}); a deal with a product is worth its line. Leave the amount "
                 "empty or correct it.",
             )

@@ -240,7 +240,7 @@ def _display(field: str, value) -> str:
     if field in ("expected_close_date", "next_step_due"):
         return value.strftime("%b %-d, %Y")
     if field == "probability":
-        return f"{value} %"
+        return f"{value}%"
     if field == "forecast_category":
         return ForecastCategory(value).label
     return str(value)
@@ -341,7 +341,7 @@ class NextStepForm(VersionedForm):
 class StageChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Stage) -> str:
         if obj.kind == Stage.Kind.OPEN:
-            return f"{obj.name} ({obj.probability} %)"
+            return f"{obj.name} ({obj.probability}%)"
         return f"{obj.name} (closes the deal)"
 
 

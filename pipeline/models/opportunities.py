@@ -73,7 +73,7 @@ class Opportunity(models.Model):
         null=True,
         blank=True,
         validators=PERCENT,
-        help_text="Override of the stage's probability (0–100 %); empty uses the stage's.",
+        help_text="Override of the stage's probability (0–100%); empty uses the stage's.",
     )
     expected_close_date = models.DateField()
     closed_on = models.DateField(null=True, blank=True)

@@ -41,7 +41,7 @@ class DealScore(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.opportunity_id}: {self.probability} %"
+        return f"{self.opportunity_id}: {self.probability}%"
 
     @property
     def top_factors(self) -> list[dict]:

@@ -126,7 +126,7 @@ class Stage(models.Model):
         default=10,
         validators=PERCENT,
         help_text=(
-            "Default win probability (0–100 %) of deals in this stage; weighted forecasts "
+            "Default win probability (0–100%) of deals in this stage; weighted forecasts "
             "multiply amounts by it. Won stages are 100, lost stages 0."
         ),
     )

@@ -113,7 +113,7 @@ def _fmt_field(field: str, value, users: dict[int, str], currency: str = "") -> 
     if field == "owner":
         return users.get(value, "a former user") if value else "nobody"
     if field == "probability":
-        return f"{value} %" if value is not None else "the stage's default"
+        return f"{value}%" if value is not None else "the stage's default"
     if field == "forecast_category":
         return ForecastCategory(value).label if value else "the stage's default"
     return str(value)
@@ -171,7 +171,7 @@ def _transitions(user, where: Q, limit: int, *, link: bool) -> list[TimelineEntr
                 who=_who(t.changed_by),
                 text=text,
                 label="Stage",
-                detail=f"{_fmt_amount(t.amount, opp.currency, 0)} at {t.probability} %",
+                detail=f"{_fmt_amount(t.amount, opp.currency, 0)} at {t.probability}%",
                 link=_url("pipeline:opportunity_detail", t.opportunity_id) if link else "",
                 link_text=opp.name if link else "",
                 tone=tone,

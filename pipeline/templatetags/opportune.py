@@ -109,7 +109,8 @@ def money_short(value) -> str:
 
 @register.filter
 def pct(value, places: int = 0) -> str:
-    """A ratio or percentage number shown as ``52 %``; ``None`` shows as a dash.
+    """A percentage shown as US English writes it, like the app's ``$`` amounts: ``52%``,
+    ``60.4%`` with ``places``, ``-3%`` (never ``-0%``); ``None`` shows as a dash.
 
     Pass percentages (0–100), not ratios.
     """
@@ -117,9 +118,19 @@ def pct(value, places: int = 0) -> str:
     if d is None:
         return "—"
     text = f"{d:.{int(places)}f}"
-    if text.lstrip("-").strip("0.") == "":  # -0.2 rounds to 0: never show "-0 %"
+    if text.lstrip("-").strip("0.") == "":  # -0.2 rounds to 0: never show "-0%"
         text = text.lstrip("-")
-    return f"{text} %"
+    return f"{text}%"
+
+
+@register.filter
+def signed_pct(value, places: int = 0) -> str:
+    """A change or an error as a percentage with its sign: ``+12%``, ``-3.5%``; a figure
+    that rounds to zero has none (``0%``, never ``+0%`` or ``-0%``)."""
+    text = pct(value, places)
+    if value is None or text.startswith(("-", "—")) or text.strip("0.%") == "":
+        return text
+    return f"+{text}"
 
 
 @register.filter

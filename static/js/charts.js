@@ -43,6 +43,16 @@
   var PALETTE = ["#3457d5", "#1f8a4c", "#d68a00", "#8a4fd1", "#c0392b", "#6b7280", "#0e8fa3"];
   var LOCALE = document.documentElement.lang || "en";
 
+  // A percentage as the tables write it (pipeline's `pct` filter): "52%", "60.4%", never
+  // "-0%" for a figure that rounds to zero.
+  function percent(n, places) {
+    var s = n.toLocaleString(LOCALE, {
+      minimumFractionDigits: places, maximumFractionDigits: places,
+    });
+    if (/^-[0.,]*$/.test(s)) s = s.slice(1);
+    return s + "%";
+  }
+
   function compact(cfg) {
     var symbol = cfg.currency || "$";
     if (cfg.money) {
@@ -60,7 +70,7 @@
       };
     }
     if (cfg.percent) {
-      return function (v) { return Number(v).toFixed(0) + " %"; };
+      return function (v) { return percent(Number(v), 0); };
     }
     return function (v) { return Number(v).toLocaleString(LOCALE); };
   }
@@ -80,7 +90,7 @@
       };
     }
     if (cfg.percent) {
-      return function (v) { return digits(Number(v), places) + " %"; };
+      return function (v) { return percent(Number(v), places); };
     }
     return function (v) { return digits(Number(v), places) + unit; };
   }

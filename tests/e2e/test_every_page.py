@@ -7,6 +7,9 @@
   ISO date ("2026-12-20"), an amount without its thousands separator ("64700.00"), or a
   decimal with four or more places ("37.5000"). Scores shown to three places on purpose
   (a Brier score of 0.153) are not raw.
+- writes a percentage other than as US English does, like the "$" amounts beside it: "52%",
+  never "52 %" (with any kind of space), in its text or on a chart's axes; and a sign only
+  on a figure that is not zero (never "+0%" or "-0.0%").
 - logs an error to the console, or breaks the Content-Security-Policy (tests/e2e/conftest.py).
 """
 
@@ -29,6 +32,15 @@ USERS = {"rep": "rep1", "manager": "manager1", "admin": "admin"}
 ISO_DATE = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])")
 RAW_AMOUNT = re.compile(r"(?<![\d,.])\d{4,}\.\d{2}(?![\d])")
 LONG_DECIMAL = re.compile(r"(?<![\d.])\d+\.\d{4,}(?![\d.])")
+SPACED_PERCENT = re.compile(r"\d+(?:\.\d+)?[^\S\n]%")
+SIGNED_ZERO = re.compile(r"(?<![\w.])[+\-−]0(?:\.0+)?%")
+
+# The tick labels of every chart drawn on the page (a label may be several lines).
+CHART_TICKS = """() => [...document.querySelectorAll('canvas[data-chart]')]
+    .filter(c => c._chart)
+    .flatMap(c => Object.values(c._chart.scales))
+    .flatMap(s => s.ticks.map(t => [].concat(t.label).join(' ')))
+    .join('\\n')"""
 
 
 @pytest.fixture
@@ -57,10 +69,14 @@ def _problems(page) -> list[str]:
         found.append(f"scrolls sideways by {overflow} px")
     text = page.evaluate("document.body.innerText")
     raw = ((ISO_DATE, "ISO date"), (RAW_AMOUNT, "raw amount"), (LONG_DECIMAL, "raw decimal"))
+    raw += ((SPACED_PERCENT, "spaced percentage"), (SIGNED_ZERO, "signed zero percentage"))
     for pattern, what in raw:
         shown = sorted(set(pattern.findall(text)))
         if shown:
             found.append(f"{what} in the text: {shown[:5]}")
+    ticks = sorted(set(SPACED_PERCENT.findall(page.evaluate(CHART_TICKS))))
+    if ticks:
+        found.append(f"spaced percentage on a chart axis: {ticks[:5]}")
     return found
 
 

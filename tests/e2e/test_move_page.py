@@ -14,5 +14,5 @@ def test_lost_reason_appears_only_for_a_lost_stage(new_page, rep, opportunity, l
     assert not reason.is_visible()
     page.get_by_label("Move to").select_option(label="Lost (closes the deal)")
     assert reason.is_visible()
-    page.get_by_label("Move to").select_option(label="Proposal (50 %)")
+    page.get_by_label("Move to").select_option(label="Proposal (50%)")
     assert not reason.is_visible()

@@ -164,7 +164,7 @@ def test_rep_journey_board_works_without_javascript(browser, live_server, rep, p
         card = page.locator(f"#card-{deal.pk}")
         card.get_by_role("link", name="Move No-JS deal").click()
         page.get_by_role("heading", name="Move “No-JS deal”").wait_for()
-        page.get_by_label("Move to").select_option(label="Discovery (25 %)")
+        page.get_by_label("Move to").select_option(label="Discovery (25%)")
         page.get_by_role("button", name="Move").click()
         page.get_by_text("moved to Discovery").wait_for()
         assert "/pipeline/board/" in page.url

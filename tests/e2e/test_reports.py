@@ -38,7 +38,7 @@ def test_reports_manager_finds_the_leaking_stage_and_its_deals(new_page, world, 
     assert _chart_drawn(page)
     table = page.locator("table[data-table=stages]")
     proposal = table.get_by_role("row").filter(has_text="Proposal")
-    assert "50.0 %" in proposal.inner_text()
+    assert "50.0%" in proposal.inner_text()
     page.screenshot(path=str(artifacts_dir / "reports-stages.png"), full_page=True)
     # The "Lost from here" count links to the deals behind it.
     proposal.locator("a[href*='outcome=lost']").click()
@@ -108,3 +108,31 @@ def test_home_rep_sees_todays_priorities(new_page, world, artifacts_dir):
     page.screenshot(path=str(artifacts_dir / "home-rep-phone.png"), full_page=True)
     page.get_by_role("link", name="See all and how they are ranked").click()
     assert page.get_by_text("How this is ranked").is_visible()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_percent_charts_write_ticks_and_tooltips_as_the_tables_do(new_page, world):
+    """The win-rate chart's value axis reads 0%, 20%, …, and a tooltip 60.4%: no space
+    before the sign, and never -0% for a figure that rounds to zero."""
+    page = new_page()
+    login(page, "manager")
+    page.goto(f"/forecasting/reports/win-rate/?{RANGE}")
+    assert _chart_drawn(page)
+    ticks = page.evaluate(
+        "() => document.querySelector('canvas[data-chart=chart-main]')._chart.scales.y.ticks"
+        ".map(t => t.label)"
+    )
+    assert ticks[0] == "0%" and "100%" in ticks, ticks
+    shown = page.evaluate(
+        """() => {
+            const cfg = window.OpportuneCharts.build({
+                percent: true, labels: ["Jan"], datasets: [{label: "Win rate", data: [60.44]}],
+            });
+            const tick = cfg.options.scales.y.ticks.callback;
+            const tip = (v) => cfg.options.plugins.tooltip.callbacks.label(
+                {raw: v, parsed: {y: v}, dataset: {label: "Win rate"}});
+            return {ticks: [0, -0.2, 52, -3].map(tick), tips: [60.44, -0.04, 0].map(tip)};
+        }"""
+    )
+    assert shown["ticks"] == ["0%", "0%", "52%", "-3%"]
+    assert shown["tips"] == ["Win rate: 60.4%", "Win rate: 0.0%", "Win rate: 0.0%"]

@@ -204,6 +204,7 @@ def test_accuracy_defaults_to_the_latest_year_with_a_snapshot(client, march_snap
     assert march.error == Decimal("-90")
     assert cells[dt.date(2024, 1, 1)].forecast is None  # no snapshot on 1 Jan 2024
     body = response.content.decode()
+    assert ">-90%</td>" in body and ">-90.0%</td>" in body  # the cell; the year's bias
     assert (
         "Showing 2024: Jan 2024 – Dec 2024. No forecast snapshot in the last 12 months, so this "
         "is the latest year with one."

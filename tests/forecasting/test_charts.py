@@ -3,6 +3,7 @@ alternative; discrete figures as bars or steps; a finished month shows closed wo
 forecast trend keeps a few level date labels. And the jargon beside the figures is explained."""
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 from django.urls import reverse
@@ -63,7 +64,7 @@ def test_the_text_alternative_names_each_series_low_and_high():
     )
     assert config["type"] == "bar"  # a month's win rate is one figure, not a curve
     assert config["summary"] == (
-        "Win rate by month closed. Win rate: lowest 40.0 % (Jan 2026), highest 55.5 % "
+        "Win rate by month closed. Win rate: lowest 40.0% (Jan 2026), highest 55.5% "
         "(Mar 2026). The table below has every figure."
     )
     assert config["ticks"] == [["Jan", "2026"], "Feb", "Mar"]
@@ -141,6 +142,8 @@ def test_accuracy_page_explains_its_terms_and_charts_calibration(
     calibration = found["calibration-chart"]
     assert calibration["percent"] is True
     assert calibration["axes"]["category"] == "Probability the deal carried"
+    assert calibration["labels"] and all(re.fullmatch(r"\d+%", x) for x in calibration["labels"])
+    assert "+20% means the forecast was 20% too high" in page
     for term in ("<dt>Average miss</dt>", "<dt>Bias</dt>", "<dt>Brier score</dt>",
                  "<dt>Error</dt>", "<dt>Calibration</dt>"):  # fmt: skip
         assert term in page

@@ -17,6 +17,7 @@ from django_celery_beat.models import PeriodicTask
 
 from forecasting import periods
 from forecasting.learning import backtest, features, services
+from forecasting.learning.model import NUMERIC
 from forecasting.models import WinModel
 from pipeline import services as deals
 from pipeline.models import DealScore, Opportunity
@@ -251,7 +252,8 @@ def test_a_rep_sees_only_their_deals_scores(client, rep, rep2, signal_pipeline):
     theirs = DealScore.objects.filter(opportunity__owner=rep2).select_related("opportunity").first()
     client.force_login(rep)
     page = client.get(mine.opportunity.get_absolute_url()).content.decode()
-    assert f"Why the model says {mine.probability} %" in page
+    assert f"Why the model says {mine.probability}%" in page
+    assert str(mine) == f"{mine.opportunity_id}: {mine.probability}%"
     assert mine.top_factors[0]["label"][1:] in page
     assert client.get(theirs.opportunity.get_absolute_url()).status_code == 404
 
@@ -278,3 +280,8 @@ def test_the_accuracy_page_shows_the_backtest_and_amounts_only_to_admins(
 def test_the_nightly_training_is_scheduled():
     task = PeriodicTask.objects.get(task="forecasting.tasks.train_win_models")
     assert task.enabled and task.crontab.hour == "3"
+
+
+def test_the_owners_win_rate_reads_as_a_percentage():
+    label = NUMERIC["owner_rate"][1]
+    assert label({"owner_rate": 0.523}) == "owner's win rate 52% (last 12 months)"

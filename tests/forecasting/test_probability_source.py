@@ -124,11 +124,11 @@ def test_pages_say_which_source_weighted_them(client, rep, book, pipeline):
     client.force_login(rep)
     board = client.get(reverse("pipeline:board")).content.decode()
     assert "by win-probability model" in board
-    assert "model 80 % · stage 10 %" in board
+    assert "model 80% · stage 10%" in board
     dashboard = client.get(reverse("forecasting:dashboard")).content.decode()
     assert "New business: win-probability model" in dashboard
     page = client.get(book[0].get_absolute_url()).content.decode()
-    assert "at 80 % (win model)" in page
+    assert "at 80% (win model)" in page
     deals.set_model_eligibility(pipeline_id=pipeline.pk, eligible=False)  # a new back-test
     board = client.get(reverse("pipeline:board")).content.decode()
     assert "configured stage percentages (the win model" in board

@@ -244,6 +244,16 @@ def test_dashboard_shows_the_range_of_this_and_next_quarter(
     assert f"{r.open_count} open deal" in body
 
 
+def test_dashboard_gives_the_chance_to_reach_quota_as_a_percentage(client, book, rep):
+    Quota.objects.create(user=rep, month=MARCH, amount=Decimal("20000"))
+    services.take_snapshot(taken_on=TODAY)
+    response = get(client, rep, "dashboard", period="2026-03")
+    chance = response.context["board"].range.chance_to_reach_quota
+    assert 0 < chance < 1
+    shown = f'chance to reach quota <strong class="num">{round(chance * 100)}%</strong>'
+    assert shown in response.content.decode()
+
+
 def test_dashboard_range_beyond_next_quarter_says_why_it_is_missing(client, book, manager):
     services.take_snapshot(taken_on=TODAY)
     response = get(client, manager, "dashboard", period="2026-Q3")

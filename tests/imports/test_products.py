@@ -89,6 +89,8 @@ def test_a_row_with_a_product_creates_its_line_and_the_amount_is_its_total(
         ("CRM-PRO,1,,150,", "Discount", "Enter a discount from 0 to 100"),
         ("CRM-PRO,1,=A1,,", "Unit price", "A formula is not an amount"),
         ("CRM-PRO,2,100,,500", "Value", "is not the product line's total (2.00 × 100.00"),
+        ("CRM-PRO,2,100,10,500", "Value", "(2.00 × 100.00 less 10.00% = 180.00)"),
+        ("CRM-PRO,1,,100,500", "Discount", "A line at 100% discount has no amount to keep"),
         (",2,,,", "Product", "A quantity, unit price or discount needs a product"),
     ],
 )

@@ -96,6 +96,14 @@ def test_admin_opportunity_is_read_only(client, admin_user, opportunity):
     assert history.status_code == 200
 
 
+def test_admin_help_texts_write_percentages_as_the_pages_do(client, admin_user, opportunity):
+    client.force_login(admin_user)
+    deal = client.get(reverse("admin:pipeline_opportunity_change", args=[opportunity.pk]))
+    assert "Override of the stage's probability (0–100%)" in deal.content.decode()
+    page = client.get(reverse("admin:pipeline_pipeline_change", args=[opportunity.pipeline_id]))
+    assert "Default win probability (0–100%) of deals in this stage" in page.content.decode()
+
+
 def test_admin_stage_transition_is_read_only(client, admin_user, opportunity):
     client.force_login(admin_user)
     transition = opportunity.transitions.get()

@@ -1,5 +1,6 @@
 """The one money and percentage formatting every page uses."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -7,7 +8,13 @@ from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.templatetags.opportune import money, money_short, pct, whole_money_formatter
+from pipeline.templatetags.opportune import (
+    money,
+    money_short,
+    pct,
+    signed_pct,
+    whole_money_formatter,
+)
 
 
 @pytest.mark.parametrize(
@@ -56,14 +63,50 @@ def test_money_uses_the_configured_currency():
         assert money(Decimal("10")) == "CHF 10"
 
 
-def test_pct():
-    assert pct(Decimal("52.4")) == "52 %" and pct(12.345, 1) == "12.3 %" and pct(None) == "—"
+@pytest.mark.parametrize(
+    ("value", "places", "expected"),
+    [
+        (0, 0, "0%"),
+        (Decimal("-0.2"), 0, "0%"),  # rounds to zero: no sign, never "-0%"
+        (Decimal("-0.04"), 1, "0.0%"),
+        (Decimal("52"), 0, "52%"),
+        (Decimal("52.4"), 0, "52%"),
+        (Decimal("60.44"), 1, "60.4%"),
+        (12.345, 1, "12.3%"),
+        (Decimal("-0.6"), 0, "-1%"),
+        (Decimal("-10"), 0, "-10%"),
+        (Decimal("100"), 0, "100%"),
+        (None, 0, "—"),
+        (None, 1, "—"),
+        ("", 0, "—"),
+        ("abc", 0, "—"),
+    ],
+)
+def test_pct_writes_us_english_percentages(value, places, expected):
+    assert pct(value, places) == expected
 
 
-def test_pct_never_shows_minus_zero():
-    assert pct(Decimal("-0.2")) == "0 %" and pct(Decimal("-0.04"), 1) == "0.0 %"
-    assert pct(Decimal("-0.6")) == "-1 %" and pct(Decimal("-10")) == "-10 %"
-    assert pct(0) == "0 %"
+@given(st.decimals(min_value=-1000, max_value=1000, places=3), st.integers(0, 2))
+def test_pct_is_the_figure_then_the_sign_and_never_minus_zero(value, places):
+    text = pct(value, places)
+    assert re.fullmatch(r"-?\d+(\.\d+)?%", text), text
+    assert not re.fullmatch(r"-0(\.0*)?%", text), text
+
+
+@pytest.mark.parametrize(
+    ("value", "places", "expected"),
+    [
+        (Decimal("12.4"), 0, "+12%"),
+        (Decimal("-3.46"), 1, "-3.5%"),
+        (Decimal("0.2"), 0, "0%"),  # rounds to zero: no sign either way
+        (Decimal("-0.2"), 0, "0%"),
+        (Decimal("0.04"), 1, "0.0%"),
+        (0, 0, "0%"),
+        (None, 1, "—"),
+    ],
+)
+def test_signed_pct_gives_the_sign_only_to_a_figure_that_is_not_zero(value, places, expected):
+    assert signed_pct(value, places) == expected
 
 
 def test_report_cells_use_the_one_date_style_and_whole_days():

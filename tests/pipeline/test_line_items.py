@@ -178,6 +178,14 @@ def test_lines_of_a_closed_deal_do_not_change(rep, deal, products):
         services.remove_line_item(line_item=line, by=rep, version=won.version)
 
 
+def test_a_closed_deal_shows_its_line_discounts_as_percentages(client, rep, deal, products):
+    _add(deal, rep, products["SVC-ONB"], unit_price="2000", discount_percent="12.5")
+    services.close_won(opportunity=_fresh(deal), by=rep, version=current_version(deal))
+    client.force_login(rep)
+    page = client.get(deal.get_absolute_url()).content.decode()
+    assert '<span role="cell" class="num">12.5%</span>' in page
+
+
 def test_someone_outside_the_scope_cannot_touch_lines(outsider, deal, products):
     from django.core.exceptions import PermissionDenied
 

@@ -457,6 +457,17 @@ def test_opportunity_edit_form_shows_current_values(client, rep, opportunity):
     assert 'value="Acme — 40 seats"' in body and 'name="initial-amount"' in body
 
 
+def test_a_probability_changed_meanwhile_shows_as_a_percentage(client, rep, manager, opportunity):
+    client.force_login(rep)
+    mine = _edit_data(opportunity, next_step="My plan")
+    services.update_opportunity(
+        opportunity=opportunity, by=manager, version=opportunity.version, probability=40
+    )
+    response = client.post(_url("opportunity_edit", opportunity), mine)
+    conflicts = {c["field"]: c for c in response.context["conflicts"]}
+    assert (conflicts["probability"]["seen"], conflicts["probability"]["now"]) == ("empty", "40%")
+
+
 def test_opportunity_edit_stale_version_shows_what_changed_and_keeps_input(
     client, rep, manager, opportunity
 ):
@@ -675,7 +686,7 @@ def test_opportunity_move_page_offers_every_stage_and_a_lost_reason(
     body = response.content.decode()
     assert "Move “" in body and "now in <strong>Qualification</strong>" in body
     qualification = stage(pipeline, "Qualification")
-    assert f'<option value="{qualification.pk}" selected>Qualification (10 %)</option>' in body
+    assert f'<option value="{qualification.pk}" selected>Qualification (10%)</option>' in body
     assert f'<option value="{stage(pipeline, "Won").pk}">Won (closes the deal)</option>' in body
     assert f'<option value="{lost_reason.pk}">{lost_reason.name}</option>' in body
     assert 'name="version" value="1"' in body

@@ -62,6 +62,8 @@ def test_timeline_for_opportunity_lists_everything_newest_first(history, rep):
         "field_change",
         "transition",
     ]
+    # A move gives the amount and the probability it carried: Discovery is at 25%.
+    assert entries[2].detail == "$251 at 25%"
     assert entries[1].who == str(history.owner.team.manager)
     assert entries[0].who == str(rep)
     assert entries[0].when == T0 + dt.timedelta(days=4)
@@ -87,7 +89,7 @@ def test_timeline_for_opportunity_field_changes_cover_owner_date_probability_cat
         )
     texts = [e.text for e in timeline_for(user=rep.team.manager, opportunity=opp)]
     assert f"Owner changed from {rep} to {rep2}" in texts
-    assert "Probability changed from the stage's default to 40 %" in texts
+    assert "Probability changed from the stage's default to 40%" in texts
     assert "Forecast category changed from the stage's default to Commit" in texts
     assert any(
         t.startswith("Expected close date changed from") and "Dec 12, 2026" in t for t in texts

@@ -47,9 +47,9 @@ def csv_table(content: bytes) -> list[list[str]]:
 
 
 def normalise_html(cell: str) -> str:
-    """``$10,000`` → ``10000``, ``50.0 %`` → ``50.0``, ``—`` → empty, and a deal's "No
+    """``$10,000`` → ``10000``, ``50.0%`` → ``50.0``, ``—`` → empty, and a deal's "No
     company" → empty (what an empty value reads as on the page; the CSV leaves it empty)."""
-    cell = cell.replace("$", "").replace(",", "").replace(" %", "").strip()
+    cell = cell.replace("$", "").replace(",", "").replace("%", "").strip()
     return "" if cell in ("—", "No company") else cell
 
 

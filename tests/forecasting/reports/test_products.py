@@ -185,3 +185,17 @@ def test_products_filter_on_the_deal_list_and_the_board(client, world, manager):
     assert board.count == 1 and board.total == Decimal("40.00")
     assert world["D4"].name in page.content.decode()
     assert world["D5"].name not in page.content.decode()
+
+
+def test_products_report_names_the_best_win_rate_in_the_one_percent_style(world, rep, pipeline):
+    with time_machine.travel(NOW, tick=False):
+        for day in (5, 6):  # Beta: 3 won of 3 closed, against Alpha's 2 of 3
+            d = OpportunityFactory(owner=rep, pipeline=pipeline, currency="USD")
+            services.add_line_item(
+                opportunity=d, by=rep, version=current_version(d), product=world["b"], quantity=1
+            )
+            services.close_won(
+                opportunity=d, by=rep, version=current_version(d), closed_on=D(2026, 3, day)
+            )
+        findings = report.products(_scope(rep)).findings
+    assert "Beta has the highest win rate: 100.0%." in findings
