@@ -7,6 +7,8 @@
   ISO date ("2026-12-20"), an amount without its thousands separator ("64700.00"), or a
   decimal with four or more places ("37.5000"). Scores shown to three places on purpose
   (a Brier score of 0.153) are not raw.
+- has a section heading louder than its title (a browser's own h2 is larger than the site's
+  h1: an unstyled h2 reads as the page's title),
 - logs an error to the console, or breaks the Content-Security-Policy (tests/e2e/conftest.py).
 """
 
@@ -55,6 +57,19 @@ def _problems(page) -> list[str]:
     )
     if overflow > 0:
         found.append(f"scrolls sideways by {overflow} px")
+    louder = page.evaluate(
+        """() => {
+            const title = document.querySelector("main h1");
+            if (!title) return [];
+            const size = parseFloat(getComputedStyle(title).fontSize);
+            return [...document.querySelectorAll("main h2, main h3, main h4")]
+                .filter(h => h.getClientRects().length
+                    && parseFloat(getComputedStyle(h).fontSize) > size + 0.5)
+                .map(h => h.textContent.trim().slice(0, 40));
+        }"""
+    )
+    if louder:
+        found.append(f"headings louder than the title: {louder[:3]}")
     text = page.evaluate("document.body.innerText")
     raw = ((ISO_DATE, "ISO date"), (RAW_AMOUNT, "raw amount"), (LONG_DECIMAL, "raw decimal"))
     for pattern, what in raw:
