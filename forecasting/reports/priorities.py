@@ -188,7 +188,8 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25, by_model: bool = F
                 "amount": d["amount_reporting"],
                 "weighted": d["weighted"],
                 "date": d["expected_close_date"],
-                "date_label": "Close",
+                # Read with the relative date: "Closes in 3 weeks", "Close date 2 days ago".
+                "date_label": "Closes" if d["days_to_close"] >= 0 else "Close date",
                 "next_step": d["next_step"],
                 "score": round(d["score"], 1),
                 "reasons": reasons,

@@ -146,21 +146,21 @@ def points(value) -> str:
 
 @register.filter
 def deal_money(deal, field: str = "amount") -> str:
-    """A deal's amount in its own currency (babel: symbol and decimals), followed by the
-    figure in the reporting currency where the currencies differ (``amount_reporting``,
-    annotated by the selectors per ``pipeline.conversion``): ``€12,000.00 ≈ $13,020.00``.
+    """A deal's amount in whole units of its own currency (its symbol), followed by the figure
+    in the reporting currency where the currencies differ (``amount_reporting``, annotated by
+    the selectors per ``pipeline.conversion``): ``€12,000 ≈ $13,020``, as on the board's cards.
     ``deal_money:"weighted"`` shows the weighted amount the same way. A deal in the reporting
-    currency shows as ``money`` does."""
+    currency shows as ``money`` does. (Cents belong to line items and prices: ``money_in``.)"""
     code = getattr(deal, "currency", None) or settings.OPPORTUNE_CURRENCY
     value = getattr(deal, field if field != "weighted" else "weighted_amount", None)
     if field == "weighted" and hasattr(deal, "weighted"):
         value = deal.weighted
     if code == settings.OPPORTUNE_CURRENCY:
         return money(value)
-    text = money_in(value, code)
+    text = whole_money_formatter(code)(_dec(value))
     converted = getattr(deal, "amount_reporting", None)
     if converted is None:
         return f"{text} (no {code} rate)"
     if field == "weighted" and deal.amount:
         converted = Decimal(converted) * Decimal(value or 0) / deal.amount
-    return f"{text} ≈ {money_in(converted, settings.OPPORTUNE_CURRENCY)}"
+    return f"{text} ≈ {money(converted)}"

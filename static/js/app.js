@@ -14,6 +14,20 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
+// Filter bars (<details class="filters-panel" open>, app.css): on a phone they start folded
+// unless a filter is on, so the records show first; a window that grows past a phone's width
+// opens them again, since the toggle is hidden there.
+{
+  const phone = window.matchMedia("(max-width: 640px)");
+  const panels = () => document.querySelectorAll("details.filters-panel");
+  if (phone.matches) {
+    for (const panel of panels()) if (!panel.hasAttribute("data-active")) panel.open = false;
+  }
+  phone.addEventListener("change", () => {
+    if (!phone.matches) for (const panel of panels()) panel.open = true;
+  });
+}
+
 // The move page asks why a deal was lost only while a lost stage is chosen.
 for (const group of document.querySelectorAll("fieldset.lost-only[data-lost-stages]")) {
   const select = document.getElementById(group.dataset.stageSelect);

@@ -7,12 +7,6 @@
   const board = document.getElementById("board");
   if (!board) return;
 
-  // On a phone the filters start folded (unless some are on), so the columns show first.
-  const panel = document.querySelector("details.filters-panel");
-  if (panel && !panel.hasAttribute("data-active") && window.matchMedia("(max-width: 640px)").matches) {
-    panel.open = false;
-  }
-
   function setCollapsed(form, collapsed) {
     const section = form.closest(".column");
     const body = section && section.querySelector(".column-body");

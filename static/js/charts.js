@@ -210,6 +210,13 @@
       };
     }
     merge(options, cfg.options || {});
+    // A phone's chart has room for about five category labels (a laptop's limit would run
+    // "Sep 15Sep 29" together).
+    if (window.innerWidth < 600 && !cfg.horizontal) {
+      var ticks = options.scales[categoryAxis].ticks;
+      ticks.autoSkip = true;
+      ticks.maxTicksLimit = Math.min(ticks.maxTicksLimit || 5, 5);
+    }
     return { type: cfg.type || "bar", data: { labels: cfg.labels || [], datasets: datasets }, options: options };
   }
 

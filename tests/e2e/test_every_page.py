@@ -9,7 +9,9 @@
   (a Brier score of 0.153) are not raw.
 - writes a percentage other than as US English does, like the "$" amounts beside it: "52%",
   never "52 %" (with any kind of space), in its text or on a chart's axes; and a sign only
-  on a figure that is not zero (never "+0%" or "-0.0%").
+  on a figure that is not zero (never "+0%" or "-0.0%"),
+- has a section heading louder than its title (a browser's own h2 is larger than the site's
+  h1: an unstyled h2 reads as the page's title),
 - logs an error to the console, or breaks the Content-Security-Policy (tests/e2e/conftest.py).
 """
 
@@ -67,6 +69,19 @@ def _problems(page) -> list[str]:
     )
     if overflow > 0:
         found.append(f"scrolls sideways by {overflow} px")
+    louder = page.evaluate(
+        """() => {
+            const title = document.querySelector("main h1");
+            if (!title) return [];
+            const size = parseFloat(getComputedStyle(title).fontSize);
+            return [...document.querySelectorAll("main h2, main h3, main h4")]
+                .filter(h => h.getClientRects().length
+                    && parseFloat(getComputedStyle(h).fontSize) > size + 0.5)
+                .map(h => h.textContent.trim().slice(0, 40));
+        }"""
+    )
+    if louder:
+        found.append(f"headings louder than the title: {louder[:3]}")
     text = page.evaluate("document.body.innerText")
     raw = ((ISO_DATE, "ISO date"), (RAW_AMOUNT, "raw amount"), (LONG_DECIMAL, "raw decimal"))
     raw += ((SPACED_PERCENT, "spaced percentage"), (SIGNED_ZERO, "signed zero percentage"))
