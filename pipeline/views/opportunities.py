@@ -16,7 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect, JsonResponse, QueryDict
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
@@ -48,7 +48,6 @@ from pipeline.selectors.opportunities import (
     get_opportunity,
     lost_reason_choices,
     opportunity_list,
-    visible_opportunities,
 )
 from pipeline.selectors.paging import paginate
 from pipeline.selectors.timeline import timeline_for
@@ -197,25 +196,26 @@ def opportunity_detail(request, pk: int):
     """The deal page. Its content (``pipeline/_deal_page.html``) comes from the cache of
     computed figures while nothing changed (``pipeline.read_cache``: per viewer's scope and
     URL); it is rendered with a placeholder for the CSRF token, which each response fills in
-    with its own."""
-    # The one visibility rule decides first (404 for a deal the viewer may not see), cached
-    # page or not; the full deal is read only to build the page.
-    name = get_object_or_404(
-        visible_opportunities(user=request.user).values_list("name", flat=True), pk=pk
-    )
+    with its own.
 
-    def build() -> str:
+    The one visibility rule decides when the page is built (404 for a deal the viewer may not
+    see, never cached). A cached page is served to the same scope only while no write
+    happened since, and every write that could change who sees the deal (a reassignment, a
+    team or role change, a deletion) is a write: the same guarantee the board's cards have."""
+
+    def build() -> dict:
         opportunity = get_opportunity(user=request.user, pk=pk)
         context = {**detail_page_context(request, opportunity), "csrf_token": CSRF_PLACEHOLDER}
-        return render_to_string("pipeline/_deal_page.html", context, request=request)
+        html = render_to_string("pipeline/_deal_page.html", context, request=request)
+        return {"name": opportunity.name, "html": html}
 
-    html = read_cache.cached("deal_page", request.user, request.get_full_path(), build)
-    html = html.replace(CSRF_PLACEHOLDER, get_token(request))
+    page = read_cache.cached("deal_page", request.user, request.get_full_path(), build)
+    html = page["html"].replace(CSRF_PLACEHOLDER, get_token(request))
     return render(
         request,
         "pipeline/opportunity_detail.html",
         # our own template's output, escaped as it renders
-        {"opportunity": {"name": name}, "deal_html": mark_safe(html)},  # nosec B308 B703
+        {"opportunity": {"name": page["name"]}, "deal_html": mark_safe(html)},  # nosec B308 B703
     )
 
 

@@ -249,15 +249,26 @@ def test_read_cache_deal_page_timeline_shows_a_move_at_once(client, rep, opportu
 # --- the deal page ------------------------------------------------------------------------------
 
 
-def test_read_cache_deal_page_repeat_reads_only_the_visibility_check(
+def test_read_cache_deal_page_repeat_reads_no_deal_query(
     client, rep, opportunity, django_assert_num_queries
 ):
     client.force_login(rep)
     url = opportunity.get_absolute_url()
     first = _main(client, url)
-    # session, user, the bell's unread count, and the deal's name through the visibility rule
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(3):  # session, user, the bell's unread count
         assert _main(client, url) == first
+
+
+def test_read_cache_deal_page_reassigned_away_is_a_404_on_the_next_request(
+    client, rep, rep2, manager, opportunity
+):
+    client.force_login(rep)
+    url = opportunity.get_absolute_url()
+    _main(client, url)
+    services.update_opportunity(
+        opportunity=opportunity, by=manager, version=opportunity.version, owner=rep2
+    )
+    assert client.get(url).status_code == 404
 
 
 def test_read_cache_deal_page_forms_carry_each_visitors_own_csrf_token(rep, manager, opportunity):
