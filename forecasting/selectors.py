@@ -140,6 +140,35 @@ def _range_for(scope: ForecastScope) -> tuple[ForecastRange | None, str]:
     return found, ""
 
 
+def forecast_trend(scope: ForecastScope) -> list[dict]:
+    """The period's won and forecast figures in each stored snapshot from three months
+    before it began (one grouped query over the snapshot rows in scope)."""
+    rows = (
+        scope.snapshots()
+        .filter(period__in=scope.period.months, taken_on__gte=add_months(scope.period.start, -3))
+        .values("taken_on")
+        .annotate(
+            won=Sum("won_amount"),
+            commit=Sum("commit_amount"),
+            best_case=Sum("best_case_amount"),
+            weighted=Sum("weighted_amount"),
+            open=Sum("open_amount"),
+        )
+        .order_by("taken_on")
+    )
+    return [
+        {
+            "taken_on": r["taken_on"],
+            "won": r["won"],
+            "commit_forecast": r["won"] + r["commit"],
+            "best_case_forecast": r["won"] + r["commit"] + r["best_case"],
+            "weighted_forecast": r["won"] + r["weighted"],
+            "open": r["open"],
+        }
+        for r in rows
+    ]
+
+
 def dashboard(scope: ForecastScope) -> Dashboard:
     today = timezone.localdate()
     rates = empirical_stage_rates(on=today)
@@ -205,30 +234,7 @@ def dashboard(scope: ForecastScope) -> Dashboard:
             }
         )
 
-    trend_rows = (
-        scope.snapshots()
-        .filter(period__in=months, taken_on__gte=add_months(scope.period.start, -3))
-        .values("taken_on")
-        .annotate(
-            won=Sum("won_amount"),
-            commit=Sum("commit_amount"),
-            best_case=Sum("best_case_amount"),
-            weighted=Sum("weighted_amount"),
-            open=Sum("open_amount"),
-        )
-        .order_by("taken_on")
-    )
-    trend = [
-        {
-            "taken_on": r["taken_on"],
-            "won": r["won"],
-            "commit_forecast": r["won"] + r["commit"],
-            "best_case_forecast": r["won"] + r["commit"] + r["best_case"],
-            "weighted_forecast": r["won"] + r["weighted"],
-            "open": r["open"],
-        }
-        for r in trend_rows
-    ]
+    trend = forecast_trend(scope)
     found_range, note = _range_for(scope)
     links = {
         metric: deals_url(scope, metric)

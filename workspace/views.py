@@ -8,11 +8,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import visibility
+from forecasting import charts
 from forecasting.reports.links import deals_url
 from forecasting.reports.priorities import PRIORITY_NOTE, priorities
 from forecasting.reports.scope import ReportScope, default_range
 from forecasting.reports.summary import home_summary
 from forecasting.reports.team_home import deals_at_risk, quarter_attainment, recent_activity
+from forecasting.scope import ForecastScope
+from forecasting.selectors import forecast_trend
 from pipeline import read_cache
 
 HOME_PRIORITIES = 8
@@ -59,6 +62,16 @@ def home(request):
     )
 
 
+def _quarter_trend(user, quarter: dict) -> dict | None:
+    """How this quarter's forecast moved, snapshot by snapshot, as the forecast dashboard
+    draws it (``None`` before the quarter's first snapshot)."""
+    period = quarter["period"]
+    trend = forecast_trend(ForecastScope(user=user, period=period))
+    if not trend:
+        return None
+    return charts.forecast_trend(trend, quarter.get("quota"), period.label)
+
+
 def _figures(scope: ReportScope):
     """The home page's priorities and, for those who lead others, the team's week."""
     user, end = scope.user, scope.end
@@ -67,10 +80,12 @@ def _figures(scope: ReportScope):
     summary = team = None
     if visibility.can_see_team_forecast(user):
         summary = home_summary(scope)
+        quarter = quarter_attainment(scope)
         team = {
-            "quarter": quarter_attainment(scope),
+            "quarter": quarter,
             "at_risk": deals_at_risk(scope),
             "recent": recent_activity(scope),
+            "trend_chart": _quarter_trend(user, quarter),
             "today": scope.today,
         }
         summary["open_url"] = deals_url(scope, "open")

@@ -15,8 +15,8 @@ from tests.forecasting.reports.world import NOW, at, build_world, travel
 # Read on the last day of Q1 2026: A (rep, 10,000) is won in the quarter; C's win was
 # reopened; E (outsider, 99,999) is another team's. Quotas: rep 10,000 a month in Q1.
 Q1_END = at(3, 31, 18)
-HOME_BUDGET = 21  # the exchange rates (priorities, deals at risk) and the latest activity
-# read in two steps (the newest ids through their index, then those rows)
+HOME_BUDGET = 22  # the exchange rates (priorities, deals at risk), the latest activity
+# read in two steps (the newest ids through their index, then those rows), the quarter's trend
 
 
 @pytest.fixture
@@ -87,6 +87,20 @@ def test_manager_home_shows_the_panels_and_a_rep_home_does_not(client, world):
     with travel(Q1_END):
         body = client.get(reverse("home")).content.decode()
     assert "Largest deals at risk" not in body and "Quota, " not in body
+
+
+def test_manager_home_draws_the_quarters_forecast_trend_from_its_snapshots(client, world):
+    from forecasting import services as forecasting_services
+
+    client.force_login(world.manager)
+    with travel(Q1_END):
+        body = client.get(reverse("home")).content.decode()
+        assert "No forecast snapshot of this quarter yet" in body
+        assert "vendor/chart.umd" not in body  # no chart, no chart library
+        forecasting_services.take_snapshot(taken_on=dt.date(2026, 3, 31), ranges=False)
+        body = client.get(reverse("home")).content.decode()
+    assert 'id="home-trend-chart"' in body and "How Q1 2026" in body
+    assert "vendor/chart.umd" in body and "Open the forecast dashboard" in body
 
 
 def test_ago_names_the_largest_unit_only():
