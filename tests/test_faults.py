@@ -123,9 +123,15 @@ def private_redis():
 
 
 def _reset_producers(app) -> None:
-    """Drop the app's pooled broker connections so the next publish connects afresh."""
-    if app._pool is not None:
-        app._pool.force_close_all()
+    """Drop the app's pooled broker connections so the next publish connects afresh.
+
+    The app's pool is kombu's shared pool for its broker URL: closing it alone would leave
+    the closed pool in kombu's registry, and every later publish to that broker (in later
+    tests of this process) would fail with "Acquire on closed pool". ``pools.reset()``
+    closes and forgets them all, so the next publish builds a new one."""
+    from kombu import pools
+
+    pools.reset()
     app._pool = None
     if "amqp" in app.__dict__:
         app.amqp._producer_pool = None

@@ -183,7 +183,7 @@ def test_a_closed_deal_shows_its_line_discounts_as_percentages(client, rep, deal
     services.close_won(opportunity=_fresh(deal), by=rep, version=current_version(deal))
     client.force_login(rep)
     page = client.get(deal.get_absolute_url()).content.decode()
-    assert '<span role="cell" class="num">12.5%</span>' in page
+    assert '<span role="cell" class="num" data-label="Discount %">12.5%</span>' in page
 
 
 def test_someone_outside_the_scope_cannot_touch_lines(outsider, deal, products):
