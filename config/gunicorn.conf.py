@@ -16,9 +16,11 @@ worker_class = "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
-# Recycle workers now and then so a slow leak can never grow without bound.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
-max_requests_jitter = 200
+# Recycle workers now and then so a slow leak can never grow without bound; rarely, though:
+# a new worker imports the app and warms its caches while its peer serves alone, which at
+# 2,000 requests meant a restart every half minute of a busy day (and a latency spike each).
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
+max_requests_jitter = max_requests // 10
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 # Gunicorn's default line, plus the request id the app put on the response (X-Request-ID), so
 # an access line leads to the app's log lines of the same request.
