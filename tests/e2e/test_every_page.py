@@ -1,6 +1,6 @@
-"""Every main page as a rep, a manager and an admin, on a laptop (1440 px) and a phone
-(390 px), over the demo data. A screenshot of each is kept in ``artifacts/pages/`` (CI keeps
-``artifacts/``). The test fails when a page:
+"""Every main page as a rep, a manager and an admin, on a laptop (1440 px), a small laptop
+(1280 px) and a phone (390 px), over the demo data. A screenshot of each is kept in
+``artifacts/pages/`` (CI keeps ``artifacts/``). The test fails when a page:
 
 - scrolls sideways (its body is wider than the window),
 - shows a raw value in its visible text, where the formatting layer should have spoken: an
@@ -28,7 +28,7 @@ from scripts.main_pages import ADMIN_ONLY_PAGES, FORECAST_PAGES, WORK_PAGES
 from tests.e2e.conftest import login
 
 DEMO_PASSWORD = "demo-pass-2026"
-WIDTHS = {"laptop": 1440, "phone": 390}
+WIDTHS = {"laptop": 1440, "phone": 390, "small": 1280}
 USERS = {"rep": "rep1", "manager": "manager1", "admin": "admin"}
 
 ISO_DATE = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])")

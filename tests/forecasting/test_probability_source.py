@@ -127,6 +127,8 @@ def test_pages_say_which_source_weighted_them(client, rep, book, pipeline):
     assert "model 80% · stage 10%" in board
     dashboard = client.get(reverse("forecasting:dashboard")).content.decode()
     assert "New business: win-probability model" in dashboard
+    # The tile shows two lines of it at most; the whole text is its title, shown on hover.
+    assert 'class="s weighting" title="weighted by New business: win-probability model' in dashboard
     page = client.get(book[0].get_absolute_url()).content.decode()
     assert "at 80% (win model)" in page
     deals.set_model_eligibility(pipeline_id=pipeline.pk, eligible=False)  # a new back-test
