@@ -45,9 +45,9 @@ def format_value(value, kind: str) -> str:
         return money_short(value)
     if kind == "pct":
         return pct(value, 1)
-    if kind == "days":
-        return f"{Decimal(str(value)).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}"
-    if kind == "whole_days":  # one deal's duration: whole days, as a person counts them
+    if kind in ("days", "whole_days"):
+        # Whole days, as people count them, an average too ("126 days", not "125.7"); the
+        # CSV keeps an average's tenth.
         return f"{Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP):,}"
     if kind == "int":
         return f"{int(value):,}"

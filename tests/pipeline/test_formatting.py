@@ -119,6 +119,8 @@ def test_report_cells_use_the_one_date_style_and_whole_days():
     assert format_value(Decimal("1234.4"), "whole_days") == "1,234"
     assert csv_value(dt.date(2026, 12, 20), "date") == "2026-12-20"  # spreadsheets keep ISO
     assert csv_value(Decimal("37.5"), "whole_days") == "38"
+    assert format_value(Decimal("125.66"), "days") == "126"  # an average: whole days too
+    assert csv_value(Decimal("125.66"), "days") == "125.7"  # the spreadsheet keeps a tenth
 
 
 @given(
