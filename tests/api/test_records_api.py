@@ -131,7 +131,10 @@ def test_updated_since_filters_and_bad_values_are_400(api_as, rep):
 
 def test_dashboard_figures_and_bad_period(api_as, manager, opportunity):
     client = api_as(manager, scope="read")
-    response = client.get("/api/v1/dashboard/")
+    # The quarter the deal is expected to close in (30 days ahead: the next quarter in the
+    # last month of one).
+    day = opportunity.expected_close_date
+    response = client.get("/api/v1/dashboard/", {"period": f"{day.year}-Q{(day.month + 2) // 3}"})
     assert response.status_code == 200
     body = response.json()
     assert body["total"]["open"] == "10000.00" and body["reps"]
