@@ -41,12 +41,6 @@ from pipeline.services.validation import parse_money
 from pipeline.templatetags.opportune import money_short
 
 
-def _cached(request, name: str, scope, build, **options):
-    """``build()``, from the cache of computed figures (``pipeline.read_cache``) while no
-    write changed them: keyed by the viewer's visibility, the scope's filters and ``options``."""
-    return read_cache.cached(name, request.user, read_cache.key_of(scope, **options), build)
-
-
 @login_required
 @reads_from_replica
 def dashboard_view(request):
@@ -57,10 +51,12 @@ def dashboard_view(request):
     if not form.period_given:
         # The current quarter is empty (a history imported from earlier years): start from
         # the latest quarter with deals, and say so.
-        period, moved = _cached(request, "period", scope, lambda: spans.period_with_data(scope))
+        period, moved = read_cache.cached_for(
+            scope, "period", lambda: spans.period_with_data(scope)
+        )
         if moved:
             asked, scope = scope.period, replace(scope, period=period)
-    board = _cached(request, "dashboard", scope, lambda: selectors.dashboard(scope))
+    board = read_cache.cached_for(scope, "dashboard", lambda: selectors.dashboard(scope))
     month_chart = charts.forecast_months(board.months, scope.period.start.year)
     trend_chart = charts.forecast_trend(board.trend, board.total.quota, scope.period.label)
     return render(
@@ -122,10 +118,9 @@ def changes_view(request):
     today = timezone.localdate()
     end = data.get("end") or today
     start = data.get("start") or end - dt.timedelta(days=7)
-    bars, details = _cached(
-        request,
-        "changes",
+    bars, details = read_cache.cached_for(
         scope,
+        "changes",
         lambda: selectors.changes(scope, start, end),
         start=start,
         end=end,
@@ -179,8 +174,8 @@ def accuracy_view(request):
     form.is_valid()
     scope = form.scope()
     months, shown = form.months_shown()
-    result = _cached(
-        request, "accuracy", scope, lambda: accuracy.accuracy(scope, months), months=months
+    result = read_cache.cached_for(
+        scope, "accuracy", lambda: accuracy.accuracy(scope, months), months=months
     )
     empty_note = ""
     if not (request.GET.get("year") or request.GET.get("months")) and result["missing"] == months:
@@ -190,8 +185,8 @@ def accuracy_view(request):
         if latest is not None:
             empty_note = f"No forecast snapshot in {shown}, so this is the latest year with one."
             months, shown = year_months(latest.year, timezone.localdate()), str(latest.year)
-            result = _cached(
-                request, "accuracy", scope, lambda: accuracy.accuracy(scope, months), months=months
+            result = read_cache.cached_for(
+                scope, "accuracy", lambda: accuracy.accuracy(scope, months), months=months
             )
     total = result["total"]
     chart = charts.accuracy(months, total.cells)

@@ -165,6 +165,12 @@ def cached(name: str, user, inputs: str, build: Callable[[], T]) -> T:
     return value
 
 
+def cached_for(scope, name: str, build: Callable[[], T], **options: Any) -> T:
+    """``build()`` for a scope dataclass (its viewer, its filters) and ``options``: what the
+    report and forecast pages ask for."""
+    return cached(name, scope.user, key_of(scope, **options), build)
+
+
 def invalidate() -> None:
     """Make every cached figure stale (a new generation)."""
     try:

@@ -45,9 +45,7 @@ def home(request):
     start, end = default_range(timezone.localdate())
     scope = ReportScope(user=user, start=start, end=end)
     # From the cache of computed figures while no write changed them (pipeline.read_cache).
-    items, summary, team = read_cache.cached(
-        "home", user, read_cache.key_of(scope, owner=user), lambda: _figures(scope)
-    )
+    items, summary, team = read_cache.cached_for(scope, "home", lambda: _figures(scope), owner=user)
     return render(
         request,
         "home.html",

@@ -113,12 +113,6 @@ def _options(request) -> dict:
     return request._report_options
 
 
-def _cached(request, name: str, scope, build, **options):
-    """``build()``, from the cache of computed figures (``pipeline.read_cache``) while no
-    write changed them: keyed by the viewer's visibility, the scope's filters and ``options``."""
-    return read_cache.cached(name, request.user, read_cache.key_of(scope, **options), build)
-
-
 def _exporting(request) -> bool:
     return _options(request)["export"] == "csv"
 
@@ -165,7 +159,9 @@ def _form(request, *, fields=RANGE_FIELDS, require_pipeline=False):
     form.periods, form.shown, form.period_value = [], "", ""
     if scope is None or not dated:
         return form, scope
-    first, last = _cached(request, "latest", scope, lambda: spans.latest_activity(scope.deals()))
+    first, last = read_cache.cached_for(
+        scope, "latest", lambda: spans.latest_activity(scope.deals())
+    )
     moved = False
     if not given and last is not None and last < start:
         data["start"], data["end"] = (d.isoformat() for d in default_range(last))
@@ -278,7 +274,7 @@ def funnel(request):
     report = None
     if scope:
         build = lambda: funnel_report.funnel(scope, group=group)  # noqa: E731
-        report = _cached(request, "funnel", scope, build, group=group)
+        report = read_cache.cached_for(scope, "funnel", build, group=group)
     return _respond(request, "report_funnel", form, report, tabs=tabs, tab=group)
 
 
@@ -303,7 +299,7 @@ def stages(request):
     form, scope = _form(request, require_pipeline=True)
     report = None
     if scope and scope.pipeline:
-        report = _cached(request, "stages", scope, lambda: stages_report.stages(scope))
+        report = read_cache.cached_for(scope, "stages", lambda: stages_report.stages(scope))
     return _respond(request, "report_stages", form, report)
 
 
@@ -312,7 +308,7 @@ def stages(request):
 def win_rate(request):
     form, scope = _form(request)
     report = (
-        _cached(request, "win_rate", scope, lambda: win_rate_report.win_rate(scope))
+        read_cache.cached_for(scope, "win_rate", lambda: win_rate_report.win_rate(scope))
         if scope
         else None
     )
@@ -326,7 +322,7 @@ def pipeline_by_month(request):
     report = None
     if scope:
         build = lambda: pipeline_report.pipeline_by_month(scope)  # noqa: E731
-        report = _cached(request, "pipeline", scope, build)
+        report = read_cache.cached_for(scope, "pipeline", build)
     return _respond(request, "report_pipeline", form, report)
 
 
@@ -344,10 +340,9 @@ def rotting(request):
     if scope:
         limit = None if exporting else rotting_report.ROT_PAGE
         page = _page(request)
-        report = _cached(
-            request,
-            "rotting",
+        report = read_cache.cached_for(
             scope,
+            "rotting",
             lambda: rotting_report.rotting(scope, flag=flag, sort=sort, page=page, limit=limit),
             flag=flag,
             sort=sort,
@@ -396,7 +391,7 @@ def products(request):
     report = None
     if scope:
         build = lambda: products_report.products(scope, group=group)  # noqa: E731
-        report = _cached(request, "products", scope, build, group=group)
+        report = read_cache.cached_for(scope, "products", build, group=group)
     return _respond(request, "report_products", form, report, tabs=tabs, tab=group)
 
 
@@ -410,7 +405,9 @@ def _scorecards(scope):
 @reads_from_replica
 def scorecards(request):
     form, scope = _form(request)
-    report = _cached(request, "scorecards", scope, lambda: _scorecards(scope)) if scope else None
+    report = (
+        read_cache.cached_for(scope, "scorecards", lambda: _scorecards(scope)) if scope else None
+    )
     return _respond(request, "report_scorecards", form, report)
 
 
@@ -443,7 +440,7 @@ def scorecard(request, user_id: int):
     extra = {}
     if scope:
         build = lambda: _scorecard(scope, rep)  # noqa: E731
-        report, extra = _cached(request, "scorecard", scope, build, rep=rep)
+        report, extra = read_cache.cached_for(scope, "scorecard", build, rep=rep)
     return _respond(
         request,
         "report_scorecards",
@@ -471,7 +468,7 @@ def priorities(request):
     if scope:
         owner = scope.owner or request.user
         build = lambda: priorities_report.priorities(scope, owner=owner, by_model=by_model)  # noqa: E731
-        items = _cached(request, "priorities", scope, build, owner=owner, by_model=by_model)
+        items = read_cache.cached_for(scope, "priorities", build, owner=owner, by_model=by_model)
     report = None
     if scope:
         table = priorities_report.priorities_table(items)
@@ -516,8 +513,8 @@ def deals(request):
             return (title, *drilldown_report.drilldown_table(scope, qs, page=page, limit=limit))
 
         key = {k: v for k, v in options.items() if k != "page"}
-        title, table, totals = _cached(
-            request, "deals", scope, build, page=page, limit=limit, **key
+        title, table, totals = read_cache.cached_for(
+            scope, "deals", build, page=page, limit=limit, **key
         )
         table.caption = title
         report = Report(tables=[table])
