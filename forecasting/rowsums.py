@@ -40,8 +40,10 @@ def totals_over(rows, fields: dict[str, Field], aggregates: dict, *, using: str 
     if rows.query.is_sliced:
         raise ValueError("totals_over sums every row: slice after, not before.")
     # OFFSET 0 keeps the rows a subquery of their own: flattened into the outer query, each
-    # aggregate would compute the rows' expressions again.
-    sql = f"SELECT {', '.join(selects)} FROM ({inner_sql} OFFSET 0) s"  # nosec B608: compiled expressions and a compiled subquery; every value is a parameter
+    # aggregate would compute the rows' expressions again (PostgreSQL; SQLite takes no OFFSET
+    # without LIMIT and needs no fence).
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    sql = f"SELECT {', '.join(selects)} FROM ({inner_sql}{fence}) s"  # nosec B608: compiled expressions and a compiled subquery; every value is a parameter
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *inner_params])
         row = cursor.fetchone()

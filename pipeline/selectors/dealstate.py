@@ -16,7 +16,8 @@ The pipeline as it stood at the end of ``D`` in ``settings.TIME_ZONE``
   field-history row before the end of ``D``, each found by one probe of an index
   (``(opportunity_id, changed_at, id)``, ``(id, history_date, history_id)``; pipeline
   migration 0005); a deal untouched since ``D`` (no transition, no history row since) skips
-  both probes and reads its live columns, which then hold the same state. Deals created
+  both probes and reads its live columns, which then hold the same state. (SQLite has no
+  lateral join: there each column is a correlated subquery of the same rows.) Deals created
   after ``D`` are left out. The stage is that of the deal's
   last :class:`~pipeline.models.StageTransition` with
   ``changed_at`` before the end of ``D``. Amount, expected close date, owner, probability
@@ -51,6 +52,7 @@ import copy
 import datetime as dt
 from decimal import Decimal
 
+from django.db import connections
 from django.db.models import (
     BigIntegerField,
     BooleanField,
@@ -59,10 +61,13 @@ from django.db.models import (
     DateField,
     DateTimeField,
     DecimalField,
+    Exists,
     Expression,
     F,
     IntegerField,
+    OuterRef,
     Q,
+    Subquery,
     Value,
     When,
 )
@@ -272,10 +277,40 @@ class _LateralCol(Expression):
         return [self]
 
 
-def _join_lateral(qs, subquery, *, correlate, name, inner, fields, gate=None):
-    """``qs`` with ``subquery`` joined laterally (only where ``gate(parent)`` holds, when
-    given); returns (queryset, {field: column expr})."""
+def _lateral_joins(qs) -> bool:
+    """Whether the database ``qs`` reads from has ``JOIN LATERAL`` (PostgreSQL). SQLite, the
+    laptop database, has not: there each column is a correlated subquery of its own, the same
+    rows by the same order, only slower."""
+    return connections[qs.db].vendor == "postgresql"
+
+
+def _touched_since_q(cutoff):
+    """:class:`_TouchedSince` as a condition on the deal itself (for the subquery form)."""
+    history = Opportunity.history.model.objects.filter(history_date__gte=cutoff)
+    return Q(stage_entered_at__gte=cutoff) | Q(id__in=history.values("id"))
+
+
+def _join_lateral(qs, subquery, *, correlate, name, inner, fields, cutoff=None):
+    """``qs`` with the first row of ``subquery`` (correlated to each deal through
+    ``correlate``) joined laterally, only for deals changed since ``cutoff`` when given (the
+    others get NULL columns); returns (queryset, {field: column expr}). Without lateral joins
+    (:func:`_lateral_joins`) each field is a correlated subquery with the same rows."""
     qs = qs.all()
+    if not _lateral_joins(qs):
+        first = subquery.filter(**{correlate: OuterRef("id")})
+        if inner:
+            qs = qs.filter(Exists(first))
+        columns = {}
+        for f, (src, out) in fields.items():
+            column = Subquery(first.values(**{f: F(src)})[:1], output_field=out)
+            if cutoff is not None:
+                column = Case(
+                    When(_touched_since_q(cutoff), then=column),
+                    default=Value(None),
+                    output_field=out,
+                )
+            columns[f] = column
+        return qs, columns
     query = qs.query
     parent = query.get_initial_alias()
     join = _LateralJoin(
@@ -284,7 +319,7 @@ def _join_lateral(qs, subquery, *, correlate, name, inner, fields, gate=None):
         parent,
         name,
         INNER_JOIN if inner else LOUTER_JOIN,
-        gate=gate,
+        gate=None if cutoff is None else (lambda parent_sql: _TouchedSince(parent_sql, cutoff)),
     )
     alias = query.join(join)
     if inner:
@@ -334,9 +369,6 @@ def _reconstructed_state(
         "-history_date", "-history_id"
     )
 
-    def gate(parent):
-        return _TouchedSince(parent, cutoff)
-
     qs, t = _join_lateral(
         qs,
         moves,
@@ -344,7 +376,7 @@ def _reconstructed_state(
         name=f"{prefix}move",
         inner=False,
         fields=_MOVE_FIELDS,
-        gate=gate,
+        cutoff=cutoff,
     )
     qs, h = _join_lateral(
         qs,
@@ -353,7 +385,7 @@ def _reconstructed_state(
         name=f"{prefix}hist",
         inner=False,
         fields=_HISTORY_FIELDS,
-        gate=gate,
+        cutoff=cutoff,
     )
     # The last transition's fields, or for a deal untouched since, its current stay's.
     stage_id = Coalesce(t["t_stage"], F("stage_id"), output_field=BigIntegerField())

@@ -111,6 +111,8 @@ def test_as_of_now_equals_the_live_state(story, book):
 
 
 def test_two_states_in_one_query_with_lateral_joins(story, pipeline, rep, rep2):
+    """One query for both dates: four lateral joins on PostgreSQL, correlated subqueries (the
+    same rows) on SQLite, which has no lateral join."""
     rows = expected(pipeline, rep, rep2)
     (first, want_a), (second, want_b) = rows[1], rows[4]
     qs = state_at(Opportunity.objects.filter(pk=story.pk), first, "a_", {})
@@ -119,7 +121,7 @@ def test_two_states_in_one_query_with_lateral_joins(story, pipeline, rep, rep2):
         got = qs.values_list("a_kind", "a_amount", "a_owner", "b_kind", "b_amount", "b_owner").get()
     assert got == (want_a[0], want_a[2], want_a[4], want_b[0], want_b[2], want_b[4])
     (sql,) = [q["sql"] for q in ctx.captured_queries]
-    assert sql.count("JOIN LATERAL") == 4
+    assert sql.count("JOIN LATERAL") == (4 if connection.vendor == "postgresql" else 0)
     # Before the deal existed: its row is kept, with no state.
     early = state_at(Opportunity.objects.filter(pk=story.pk), dt.date(2026, 1, 1), "a_", {})
     assert early.values_list("a_kind", "a_amount").get() == (None, None)
