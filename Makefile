@@ -50,7 +50,7 @@ seed: migrate
 	$(PY) manage.py seed_demo --if-empty
 
 run: seed
-	@$(PY) manage.py demo_logins
+	@$(PY) manage.py demo_logins --url http://$(HOST):$(PORT)
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
 # The suite runs in parallel, one worker per core (pytest-xdist): each worker has its own

@@ -113,12 +113,85 @@ def _seconds_before(at: dt.datetime, field: str):
     """Seconds from the time in ``field`` to ``at``, computed by PostgreSQL: the interval's
     exact microseconds, rounded once to a float as ``timedelta.total_seconds()`` rounds them,
     so the rows carry numbers instead of timestamps to parse."""
+    if connection.vendor != "postgresql":  # SQLite: days between Julian day numbers
+        return Func(
+            Value(at, output_field=DateTimeField()),
+            F(field),
+            template="((julianday(%(expressions)s)) * 86400.0)",
+            arg_joiner=") - julianday(",
+            output_field=FloatField(),
+        )
     span = ExpressionWrapper(
         Value(at, output_field=DateTimeField()) - F(field), output_field=DurationField()
     )
     return Func(
         span, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", output_field=FloatField()
     )
+
+
+def _history_and_activity(at: dt.datetime, deal_t: str, hist_t: str, act_t: str) -> dict:
+    """Per deal, ``f_history`` = [close-date slips, amount changes] in its field history before
+    ``at`` and ``f_activity`` = [last activity as a POSIX timestamp, activities in the 14 and
+    30 days before ``at``]: on PostgreSQL one scan of each table, each an array; elsewhere
+    (SQLite) one scalar subquery per figure, which :func:`_deal_rows` pairs up the same way."""
+    window = (
+        f"SELECT h.expected_close_date > lag(h.expected_close_date) OVER w AS slipped, "  # nosec B608: only table and column names from the models' metadata; every value is a parameter
+        f"h.amount <> lag(h.amount) OVER w AS changed FROM {hist_t} h "
+        f"WHERE h.id = {deal_t}.id AND h.history_date < %s "
+        f"WINDOW w AS (ORDER BY h.history_date, h.history_id)"
+    )
+    acts = (
+        f"FROM {act_t} a WHERE a.opportunity_id = {deal_t}.id AND a.kind <> 'task' "  # nosec B608: only table and column names from the models' metadata; every value is a parameter
+        f"AND a.occurred_at < %s AND a.created_at < %s"
+    )
+    since14, since30 = at - dt.timedelta(days=14), at - dt.timedelta(days=30)
+    if connection.vendor == "postgresql":
+        return {
+            "f_history": _raw(
+                f"SELECT ARRAY[(count(*) FILTER (WHERE x.slipped))::int, "  # nosec B608: a subquery built above from model metadata
+                f"(count(*) FILTER (WHERE x.changed))::int] FROM ({window}) x",
+                [at],
+                ArrayField(IntegerField()),
+            ),
+            "f_activity": _raw(
+                f"SELECT ARRAY[extract(epoch FROM max(a.occurred_at))::float8, "  # nosec B608: a clause built above from model metadata
+                f"(count(*) FILTER (WHERE a.occurred_at >= %s))::float8, "
+                f"(count(*) FILTER (WHERE a.occurred_at >= %s))::float8] {acts}",
+                [since14, since30, at, at],
+                ArrayField(FloatField()),
+            ),
+        }
+    # SQLite keeps datetimes as UTC text: its parameters in that form too.
+    at, since14, since30 = (
+        connection.ops.adapt_datetimefield_value(v) for v in (at, since14, since30)
+    )
+    return {
+        "f_slips": _raw(
+            f"SELECT count(*) FROM ({window}) x WHERE x.slipped",  # nosec B608: a subquery built above from model metadata
+            [at],
+            IntegerField(),
+        ),
+        "f_changes": _raw(
+            f"SELECT count(*) FROM ({window}) x WHERE x.changed",  # nosec B608: a subquery built above from model metadata
+            [at],
+            IntegerField(),
+        ),
+        "f_last_act": _raw(
+            f"SELECT (julianday(max(a.occurred_at)) - 2440587.5) * 86400.0 {acts}",  # nosec B608: a clause built above from model metadata
+            [at, at],
+            FloatField(),
+        ),
+        "f_acts14": _raw(
+            f"SELECT count(*) {acts} AND a.occurred_at >= %s",
+            [at, at, since14],
+            FloatField(),  # nosec B608: a clause built above from model metadata
+        ),
+        "f_acts30": _raw(
+            f"SELECT count(*) {acts} AND a.occurred_at >= %s",
+            [at, at, since30],
+            FloatField(),  # nosec B608: a clause built above from model metadata
+        ),
+    }
 
 
 def _deal_rows(on: dt.date, pipeline_id: int, deal_ids=None) -> list[tuple]:
@@ -153,29 +226,8 @@ def _deal_rows(on: dt.date, pipeline_id: int, deal_ids=None) -> list[tuple]:
         f_stage_seconds=_seconds_before(at, "f_entered"),
         f_age_seconds=_seconds_before(at, "created_at"),
     )
-    # One scan of the deal's field history and one of its activities, each an array.
-    history_sql = (
-        f"SELECT ARRAY[(count(*) FILTER (WHERE x.slipped))::int, "  # nosec B608: only table and column names from the models' metadata; every value is a parameter
-        f"(count(*) FILTER (WHERE x.changed))::int] "
-        f"FROM (SELECT h.expected_close_date > lag(h.expected_close_date) OVER w AS slipped, "
-        f"h.amount <> lag(h.amount) OVER w AS changed FROM {hist_t} h "
-        f"WHERE h.id = {deal_t}.id AND h.history_date < %s "
-        f"WINDOW w AS (ORDER BY h.history_date, h.history_id)) x"
-    )
-    activity_sql = (
-        f"SELECT ARRAY[extract(epoch FROM max(a.occurred_at))::float8, "  # nosec B608: only table and column names from the models' metadata; every value is a parameter
-        f"(count(*) FILTER (WHERE a.occurred_at >= %s))::float8, "
-        f"(count(*) FILTER (WHERE a.occurred_at >= %s))::float8] "
-        f"FROM {act_t} a WHERE a.opportunity_id = {deal_t}.id AND a.kind <> 'task' "
-        f"AND a.occurred_at < %s AND a.created_at < %s"
-    )
     qs = qs.annotate(
-        f_history=_raw(history_sql, [at], ArrayField(IntegerField())),
-        f_activity=_raw(
-            activity_sql,
-            [at - dt.timedelta(days=14), at - dt.timedelta(days=30), at, at],
-            ArrayField(FloatField()),
-        ),
+        **_history_and_activity(at, deal_t, hist_t, act_t),
         f_items=_raw(
             f"SELECT count(*) FROM {item_t} li WHERE li.opportunity_id = {deal_t}.id "  # nosec B608: only table and column names from the models' metadata; every value is a parameter
             "AND li.created_at < %s",
@@ -183,24 +235,16 @@ def _deal_rows(on: dt.date, pipeline_id: int, deal_ids=None) -> list[tuple]:
             IntegerField(),
         ),
     )
-    return list(
-        qs.values_list(
-            "pk",
-            "s_stage",
-            "s_amount",
-            "s_prob",
-            "f_override",
-            "f_stage_seconds",
-            "f_age_seconds",
-            "s_close",
-            "f_history",
-            "f_activity",
-            "f_items",
-            "s_owner",
-            "company_id",
-            "s_category",
-        ).order_by()
-    )
+    head = ("pk", "s_stage", "s_amount", "s_prob", "f_override", "f_stage_seconds",
+            "f_age_seconds", "s_close")  # fmt: skip
+    tail = ("f_items", "s_owner", "company_id", "s_category")
+    if connection.vendor == "postgresql":
+        return list(qs.values_list(*head, "f_history", "f_activity", *tail).order_by())
+    rows = qs.values_list(
+        *head, "f_slips", "f_changes", "f_last_act", "f_acts14", "f_acts30", *tail
+    ).order_by()
+    n = len(head)
+    return [(*row[:n], row[n : n + 2], row[n + 2 : n + 5], *row[n + 5 :]) for row in rows]
 
 
 def _closings_before(at: dt.datetime, pipeline_id: int | None = None):
@@ -246,10 +290,14 @@ def first_closings(pipeline_id: int) -> dict[int, tuple[float, bool]]:
             opportunity__pipeline_id=pipeline_id, to_stage__kind__in=[WON, LOST]
         )
         .order_by("opportunity_id", "changed_at", "id")
-        .distinct("opportunity_id")
         .values_list("opportunity_id", "changed_at", "to_stage__kind")
     )
-    return {pk: (at.timestamp(), kind == WON) for pk, at, kind in qs}
+    if connection.vendor == "postgresql":
+        qs = qs.distinct("opportunity_id")
+    first: dict[int, tuple[float, bool]] = {}
+    for pk, at, kind in qs:  # without DISTINCT ON (SQLite): the first row of each deal
+        first.setdefault(pk, (at.timestamp(), kind == WON))
+    return first
 
 
 def _days(seconds: float | None) -> float:

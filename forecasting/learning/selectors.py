@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.db import connection
+
 from forecasting.learning.backtest import MIN_CLOSED_DEALS, MIN_EACH_OUTCOME, SOURCES
 from forecasting.models import WinModel
 from pipeline.models import Pipeline
@@ -37,12 +39,16 @@ class PipelineModel:
 
 def latest_models(pipelines) -> dict[int, WinModel]:
     """Each pipeline's latest model row (one query)."""
-    rows = (
-        WinModel.objects.filter(pipeline__in=list(pipelines))
-        .order_by("pipeline_id", "-trained_at", "-id")
-        .distinct("pipeline_id")
+    rows = WinModel.objects.filter(pipeline__in=list(pipelines)).order_by(
+        "pipeline_id", "-trained_at", "-id"
     )
-    return {row.pipeline_id: row for row in rows}
+    if connection.vendor == "postgresql":
+        return {row.pipeline_id: row for row in rows.distinct("pipeline_id")}
+    # SQLite has no DISTINCT ON: the first row of each pipeline, in the same order.
+    latest: dict[int, WinModel] = {}
+    for row in rows:
+        latest.setdefault(row.pipeline_id, row)
+    return latest
 
 
 def _month_rows(backtest: dict) -> list[dict]:

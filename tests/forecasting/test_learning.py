@@ -228,7 +228,10 @@ def test_scoring_costs_the_same_queries_for_any_number_of_open_deals(rep, rep2, 
     many, many_queries = score()
     assert many == few + 60 == DealScore.objects.filter(opportunity__pipeline=pipeline).count()
     assert few > 0
-    assert many_queries == few_queries <= 10, (few_queries, many_queries)
+    # PostgreSQL writes the scores with COPY, which the capture does not count; SQLite with
+    # one bulk INSERT, which it does.
+    budget = 10 if connection.vendor == "postgresql" else 11
+    assert many_queries == few_queries <= budget, (few_queries, many_queries)
 
 
 def test_short_history_gives_no_model_and_the_pages_say_so(client, rep, admin_user, pipeline):

@@ -5,14 +5,21 @@ from pipeline.demo import DEMO_PASSWORD
 
 
 class Command(BaseCommand):
-    help = "Print the demo users to log in as."
+    help = "Print the demo users to log in as, and the address to open."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--url",
+            default="http://127.0.0.1:8000",
+            help="Where the app is served (make run passes its HOST and PORT).",
+        )
 
     def handle(self, *args, **options):
         users = list(User.objects.filter(username__in=["admin", "manager1", "rep1", "rep2"]))
         if not users:
             self.stdout.write("No demo users; run `manage.py seed_demo` first.")
             return
-        self.stdout.write("\nOpportune demo — http://127.0.0.1:8000/accounts/login/")
+        self.stdout.write(f"\nOpportune demo — {options['url'].rstrip('/')}/accounts/login/")
         self.stdout.write(f"Password for every demo user: {DEMO_PASSWORD}")
         for u in sorted(
             users, key=lambda u: (["admin", "manager", "rep"].index(u.role), u.username)
