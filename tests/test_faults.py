@@ -46,6 +46,10 @@ needs_postgres = pytest.mark.skipif(
     reason="the fault tests share the test database with other processes: set DATABASE_URL "
     "to PostgreSQL",
 )
+needs_redis_cache = pytest.mark.skipif(
+    not os.environ.get("REDIS_URL"),
+    reason="the cache is Redis only with REDIS_URL set (set REDIS_URL)",
+)
 needs_redis_server = pytest.mark.skipif(
     shutil.which("redis-server") is None,
     reason="needs redis-server installed (the test starts its own Redis)",
@@ -210,6 +214,7 @@ def test_fault_redis_stopped_pages_moves_and_login_still_work(rep, pipeline, pri
         assert board.status_code == 200 and b"Harbour cranes" in board.content
 
 
+@needs_redis_cache
 @pytest.mark.redis
 @pytest.mark.django_db
 def test_fault_redis_that_never_answers_costs_a_timeout_not_a_worker(rep, pipeline):

@@ -65,6 +65,26 @@ def reserve_ids(model, count: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def _keep_given_times(model, rows: list[dict], objs: list) -> None:
+    """``bulk_create`` stamps ``auto_now`` fields with its own clock; COPY writes the values
+    given (an import's one time, which undo compares against): rewrite them as given."""
+    if not rows or not objs or objs[0].pk is None:
+        return
+    auto = [
+        f.attname
+        for f in model._meta.concrete_fields
+        if (getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False))
+        and f.attname in rows[0]
+    ]
+    for name in auto:
+        pks_by_value: dict = {}
+        for row, obj in zip(rows, objs, strict=True):
+            pks_by_value.setdefault(row[name], []).append(obj.pk)
+            setattr(obj, name, row[name])
+        for value, pks in pks_by_value.items():
+            model.objects.filter(pk__in=pks).update(**{name: value})
+
+
 def insert_records(model, rows: list[dict]) -> list[int]:
     """Insert rows given as ``{attname: value}`` (all with the same keys) and return their
     new primary keys, in order."""
@@ -73,6 +93,7 @@ def insert_records(model, rows: list[dict]) -> list[int]:
     if not uses_copy():
         objs = [model(**row) for row in rows]
         model.objects.bulk_create(objs, batch_size=BATCH)
+        _keep_given_times(model, rows, objs)
         return [obj.pk for obj in objs]
     ids = reserve_ids(model, len(rows))
     pk = model._meta.pk.attname
@@ -88,13 +109,16 @@ def insert_rows(model, rows: Iterable[dict], *, with_pk: bool = False) -> int:
     if first is None:
         return 0
     if not uses_copy():
-        count, chunk = 0, [model(**first)]
+        count, given, chunk = 0, [first], [model(**first)]
         for row in rows:
+            given.append(row)
             chunk.append(model(**row))
             if len(chunk) >= BATCH:
                 model.objects.bulk_create(chunk)
-                count, chunk = count + len(chunk), []
+                _keep_given_times(model, given, chunk)
+                count, given, chunk = count + len(chunk), [], []
         model.objects.bulk_create(chunk)
+        _keep_given_times(model, given, chunk)
         return count + len(chunk)
     fields = _fields(model, with_pk=with_pk)
     order = [f.attname for f in fields]

@@ -13,7 +13,6 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
 
 from pipeline import board_cache, events
 from pipeline.currency import reporting_currency, round_money
@@ -113,7 +112,9 @@ def _clean_line(current, *, quantity, unit_price, discount_percent) -> dict:
 
 def _resum(current: Opportunity, *, by) -> Opportunity:
     """Make the deal's amount the sum of its lines, raise its version and announce it."""
-    total = current.line_items.aggregate(s=Sum("total"))["s"]
+    # Summed here, not by the database: SQLite sums decimals as floats (7960.000000000001).
+    totals = list(current.line_items.values_list("total", flat=True))
+    total = sum(totals, Decimal("0")) if totals else None
     changed = total is not None and total != current.amount
     if changed:
         try:

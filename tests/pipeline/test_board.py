@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
 from django.urls import reverse
 
 from pipeline import board_cache, services
@@ -402,7 +403,9 @@ def _make_deals(owners, pipeline, n):
             )
 
 
-BOARD_BUDGET = 14
+# On PostgreSQL the cards are one UNION ALL; elsewhere (SQLite) one query per open stage, and
+# the test pipeline has four.
+BOARD_BUDGET = 14 if connection.vendor == "postgresql" else 17
 
 
 @pytest.mark.parametrize("who", ["rep", "manager", "admin_user"])
@@ -421,7 +424,6 @@ def test_board_query_count_does_not_grow_with_deals(
 
 
 def test_board_query_count_same_at_10_and_1000_deals(client, manager, rep, rep2, pipeline):
-    from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     _make_deals([rep, rep2], pipeline, 10)

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.urls import reverse
 
 from forecasting import services as forecasting
@@ -239,7 +240,8 @@ def test_conversion_board_totals_in_the_reporting_currency(client, world, manage
     assert "in USD" in page
 
 
-BOARD_BUDGET = 15
+# One UNION ALL of the cards on PostgreSQL; one query per open stage (four) elsewhere.
+BOARD_BUDGET = 15 if connection.vendor == "postgresql" else 18
 
 
 def test_conversion_board_query_budget_with_mixed_currencies(
