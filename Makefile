@@ -8,7 +8,7 @@ PORT ?= 8000
 
 export OPPORTUNE_DEV ?= 1
 
-.PHONY: help install install-dev assets migrate seed run test lint format check worker beat smoke compose-check security backup restore bench clean
+.PHONY: help install install-dev assets migrate seed run test lint format check worker beat smoke laptop-check compose-check security backup restore bench clean
 
 help:
 	@echo "make run     install, migrate, load demo data, serve http://$(HOST):$(PORT)"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint    ruff check + format check, Django checks, migrations check"
 	@echo "make worker  Celery worker (needs REDIS_URL);  make beat  Celery beat"
 	@echo "make smoke   production smoke test: gunicorn, worker and beat with DEBUG off"
+	@echo "make laptop-check  make run's SQLite setup: seed the demo, open every page"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +78,11 @@ beat: install
 
 # Production mode as the Docker image runs it (scripts/entrypoint.sh), checked over HTTP; needs
 # PostgreSQL and Redis (SMOKE_DATABASE_URL, SMOKE_REDIS_URL). Not under OPPORTUNE_DEV.
+# The laptop setup (make run's SQLite database, no Redis): migrate, seed the demo, open every
+# page as each role. The suite runs on PostgreSQL; this proves the SQLite path.
+laptop-check: install-dev
+	env -u DATABASE_URL -u REDIS_URL $(PY) scripts/laptop_check.py
+
 smoke: install assets
 	env -u OPPORTUNE_DEV $(PY) scripts/smoke.py
 
