@@ -122,32 +122,36 @@ def _fmt_field(field: str, value, users: dict[int, str], currency: str = "") -> 
 # --- sources ---------------------------------------------------------------------------------
 
 
-def _transitions(user, where: Q, limit: int, *, link: bool) -> list[TimelineEntry]:
-    rows = (
-        StageTransition.objects.filter(where)
-        .filter(_and(owner_q(user, "opportunity__owner")))
-        .select_related("from_stage", "to_stage", "changed_by", "opportunity__lost_reason")
-        .only(
-            "changed_at",
-            "amount",
-            "probability",
-            "from_stage__name",
-            "to_stage__name",
-            "to_stage__kind",
-            "changed_by__username",
-            "changed_by__first_name",
-            "changed_by__last_name",
+def _transitions(user, where: Q, limit: int, *, link: bool, seen=None) -> list[TimelineEntry]:
+    """``seen``: the one deal whose transitions these are, which the caller has checked the
+    user may see (then every one of them is visible: no second filter, no join to plan)."""
+    rows = StageTransition.objects.filter(where)
+    fields = [
+        "changed_at",
+        "amount",
+        "probability",
+        "from_stage__name",
+        "to_stage__name",
+        "to_stage__kind",
+        "changed_by__username",
+        "changed_by__first_name",
+        "changed_by__last_name",
+    ]
+    related = ["from_stage", "to_stage", "changed_by"]
+    if seen is None:
+        rows = rows.filter(_and(owner_q(user, "opportunity__owner")))
+        related.append("opportunity__lost_reason")
+        fields += [
             "opportunity__name",
             "opportunity__currency",
             "opportunity__stage_id",
             "opportunity__lost_note",
             "opportunity__lost_reason__name",
-        )
-        .order_by("-changed_at", "-id")[:limit]
-    )
+        ]
+    rows = rows.select_related(*related).only(*fields).order_by("-changed_at", "-id")[:limit]
     out = []
     for t in rows:
-        opp = t.opportunity
+        opp = t.opportunity if seen is None else seen
         if t.from_stage_id is None:
             text = f"Created in {t.to_stage.name}"
         else:
@@ -218,12 +222,17 @@ def _field_changes(opportunity: Opportunity, limit: int) -> list[TimelineEntry]:
     return out
 
 
-def _activities(user, where: Q, limit: int, *, link: bool) -> list[TimelineEntry]:
-    qs = Activity.objects.visible_to(user).filter(where)
+def _activities(user, where: Q, limit: int, *, link: bool, seen=None) -> list[TimelineEntry]:
+    """``seen``: the one deal whose activities these are, which the caller has checked the
+    user may see; an activity on a deal one may see is visible (``Activity.visible_to``)."""
+    if seen is not None:
+        qs = Activity.objects.filter(where)
+    else:
+        qs = Activity.objects.visible_to(user).filter(where)
     if link:
         qs = qs.with_visible_targets(user)
     rows = (
-        qs.select_related("owner", "opportunity", "contact", "lead")
+        qs.select_related(*(("owner", "opportunity", "contact", "lead") if link else ("owner",)))
         .only(
             "kind",
             "subject",
@@ -312,7 +321,9 @@ def timeline_for(
 ) -> list[TimelineEntry]:
     """Entries about exactly one record, newest first, at most ``limit`` of them.
 
-    - a deal: its stage transitions, field changes and activities (4 queries at most);
+    - a deal: its stage transitions, field changes and activities (3 queries, and one for a
+      lost deal's reason when the deal was read without it), all or nothing: the caller
+      read the deal through the visibility rule, and whoever may see a deal sees all of them;
     - a company: its activities, its contacts' and deals' activities, its deals' transitions;
     - a contact: its activities and its deals' transitions;
     - a lead: its activities and, once converted, a link to its opportunity.
@@ -323,10 +334,14 @@ def timeline_for(
     limit = max(1, int(limit))
     entries: list[TimelineEntry] = []
     if opportunity is not None:
-        entries += _transitions(user, Q(opportunity=opportunity), limit, link=False)
-        if can_see_owner(user, opportunity.owner):
-            entries += _field_changes(opportunity, limit)
-        entries += _activities(user, Q(opportunity=opportunity), limit, link=False)
+        # The one visibility rule, asked of the deal once: whoever may see a deal sees all of
+        # its transitions, field changes and activities; nobody else sees any.
+        if not can_see_owner(user, opportunity.owner):
+            return []
+        where = Q(opportunity=opportunity)
+        entries += _transitions(user, where, limit, link=False, seen=opportunity)
+        entries += _field_changes(opportunity, limit)
+        entries += _activities(user, where, limit, link=False, seen=opportunity)
     elif company is not None:
         entries += _transitions(user, Q(opportunity__company=company), limit, link=True)
         entries += _activities(
