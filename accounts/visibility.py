@@ -198,6 +198,16 @@ class VisibleQuerySet(models.QuerySet):
         return self if q is None else self.filter(q)
 
 
+class RowExists(Exists):
+    """``EXISTS (… OFFSET 0)``: a correlated existence test that PostgreSQL runs per outer row,
+    one index probe each. A plain ``EXISTS`` inside an ``OR`` may be turned into a hashed
+    subplan, which reads every matching row of the inner table first (every deal of a team
+    to show one page of 50 contacts): its cost grows with the table while a page's does not.
+    The ``OFFSET`` keeps the planner from that rewrite and changes nothing else."""
+
+    template = "EXISTS(%(subquery)s OFFSET 0)"
+
+
 def visible_ref(user, model, ref: str):
     """An annotation: whether the ``model`` record whose id is in field ``ref`` of the rows
     is one ``user`` may open (False when ``ref`` is empty).
@@ -207,7 +217,7 @@ def visible_ref(user, model, ref: str):
     q = model.objects.all().visibility_q(user)
     if q is None:
         return ExpressionWrapper(Q(**{f"{ref}__isnull": False}), output_field=BooleanField())
-    return Exists(model.objects.filter(q, pk=OuterRef(ref)))
+    return RowExists(model.objects.filter(q, pk=OuterRef(ref)))
 
 
 # Forecasting questions ------------------------------------------------------------------------

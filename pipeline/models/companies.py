@@ -2,11 +2,11 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.visibility import VisibleQuerySet, owner_q
+from accounts.visibility import RowExists, VisibleQuerySet, owner_q
 
 
 class DealLinkedQuerySet(VisibleQuerySet):
@@ -22,7 +22,7 @@ class DealLinkedQuerySet(VisibleQuerySet):
             return None
         deal_field = self.model._meta.model_name
         deals = Opportunity.objects.filter(owner_q(user), **{deal_field: OuterRef("pk")})
-        return q | Q(Exists(deals))
+        return q | Q(RowExists(deals))
 
 
 class Company(models.Model):

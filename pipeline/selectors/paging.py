@@ -10,7 +10,7 @@ import math
 from django.core.paginator import Page, Paginator
 from django.utils.functional import cached_property
 
-COUNT_LIMIT = 10_000
+COUNT_LIMIT = 2_000
 
 
 class BoundedPaginator(Paginator):
