@@ -1,7 +1,9 @@
 """Pagination whose cost does not grow with the table: a list counts its rows only up to
-:data:`COUNT_LIMIT` (``SELECT count(*) FROM (… LIMIT 10001)``) and says "10,000+" beyond it,
+:data:`COUNT_LIMIT` (``SELECT count(*) FROM (… LIMIT 2001)``) and says "2,000+" beyond it,
 instead of counting every row it could show; its pages go up to that bound (a list that long
-is narrowed by its filters or its sort, not paged through)."""
+is narrowed by its filters or its sort, not paged through). The bound is what a count may
+cost: counting stops after 2,001 visible rows, and each row's visibility is one index probe,
+so the cost depends on the bound, not on the table."""
 
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ class BoundedPaginator(Paginator):
         return max(1, math.ceil(shown / self.per_page))
 
     def count_label(self) -> str:
-        """The number of rows as a list says it: ``"10,000+"`` beyond the bound."""
+        """The number of rows as a list says it: ``"2,000+"`` beyond the bound."""
         if self.capped:
             return f"{self.limit:,}+"
         return f"{self.count:,}"
