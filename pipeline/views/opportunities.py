@@ -46,6 +46,7 @@ from pipeline.selectors.opportunities import (
     LIST_PAGE_SIZE,
     detail_context,
     get_opportunity,
+    list_rows,
     lost_reason_choices,
     opportunity_list,
 )
@@ -126,7 +127,7 @@ def opportunity_list_view(request):
     filterset, qs = opportunity_list(user=request.user, params=request.GET, request=request)
     if fmt := exports.wanted(request):
         return exports.response(fmt, "deals", qs)
-    page = paginate(qs, request.GET.get("page"), LIST_PAGE_SIZE)
+    page = paginate(list_rows(filterset, qs), request.GET.get("page"), LIST_PAGE_SIZE)
     return render(
         request,
         "pipeline/opportunity_list.html",

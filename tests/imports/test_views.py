@@ -81,7 +81,9 @@ def test_wizard_upload_map_preview_confirm_and_undo(client, rep, pipeline):
     page = client.get(reverse("imports:batch", args=[batch.pk]))
     assert "Undo this import" in page.content.decode()
     response = client.post(reverse("imports:undo", args=[batch.pk]), follow=True)
-    assert "Undid the import" in response.content.decode(), [str(m) for m in response.context["messages"]]
+    assert "Undid the import" in response.content.decode(), [
+        str(m) for m in response.context["messages"]
+    ]
     assert not Opportunity.objects.exists()
 
 

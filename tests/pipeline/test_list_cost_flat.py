@@ -92,3 +92,117 @@ def test_the_count_stops_at_its_bound():
     assert paginator.count == COUNT_LIMIT + 1 and paginator.capped
     assert paginator.count_label() == f"{COUNT_LIMIT:,}+"
     assert paginator.num_pages == COUNT_LIMIT // 50
+
+
+# --- the deal list's default order --------------------------------------------------------
+
+
+@pytest.fixture
+def many_deals(rep, rep2, outsider, pipeline):
+    """Deals in two pipelines and every stage, close dates with ties, some won and lost, a
+    few of another team's."""
+    import datetime as dt
+
+    from pipeline.models import Stage
+    from tests.factories import PipelineFactory
+
+    other = PipelineFactory(name="Renewals")
+    today = dt.date(2026, 12, 2)
+    made = []
+    for i in range(70):
+        line = pipeline if i % 3 else other
+        open_stages = list(line.stages.filter(kind=Stage.Kind.OPEN).order_by("position"))
+        deal = OpportunityFactory(
+            owner=(rep, rep2, outsider)[i % 3 if i % 5 else 2],
+            pipeline=line,
+            expected_close_date=today + dt.timedelta(days=(i * 7) % 23),
+        )
+        # Spread over the stages as moves would leave them (exit criteria aside).
+        Opportunity.objects.filter(pk=deal.pk).update(stage=open_stages[i % len(open_stages)])
+        made.append(deal)
+    for n, deal in enumerate(made[:12]):
+        kind = (Stage.Kind.WON, Stage.Kind.LOST)[n % 2]
+        closed = Stage.objects.get(pipeline_id=deal.pipeline_id, kind=kind)
+        Opportunity.objects.filter(pk=deal.pk).update(stage=closed)
+    return made
+
+
+def _list(user, **params):
+    from pipeline.selectors.opportunities import list_rows, opportunity_list
+
+    query = QueryDict(mutable=True)
+    query.update(params)
+    filterset, qs = opportunity_list(user=user, params=query)
+    return filterset, qs, list_rows(filterset, qs)
+
+
+@pytest.mark.parametrize("status", ["", "open", "won", "lost"])
+@pytest.mark.parametrize("who", ["manager", "rep", "admin_user"])
+def test_the_default_order_read_by_stage_gives_the_rows_of_one_sort(
+    request, many_deals, status, who
+):
+    from pipeline.selectors.opportunities import ByCloseDate
+
+    user = request.getfixturevalue(who)
+    params = {"status": status} if status else {}
+    _, qs, rows = _list(user, **params)
+    assert isinstance(rows, ByCloseDate)
+    one_sort = list(qs.order_by("expected_close_date", "id").values_list("id", flat=True))
+    assert len(rows) == len(one_sort) > 0
+    for start, stop in ((0, 5), (3, 11), (10, 40), (0, len(one_sort) + 5)):
+        assert [d.pk for d in rows[start:stop]] == one_sort[start:stop], (start, stop)
+    if len(one_sort) > 1:
+        assert rows[1].pk == one_sort[1]
+
+
+def test_a_chosen_sort_or_every_status_pages_the_queryset(manager, many_deals):
+    for params in ({"o": "-amount"}, {"status": "all"}, {"status": "closed"}, {"q": "Deal"}):
+        _, qs, rows = _list(manager, **params)
+        assert rows is qs, params
+
+
+def test_the_list_page_shows_the_same_deals_in_the_same_order(client, manager, many_deals):
+    from django.urls import reverse
+
+    client.force_login(manager)
+    _, qs, _ = _list(manager)
+    expected = list(qs.order_by("expected_close_date", "id").values_list("id", flat=True))
+    page = client.get(reverse("pipeline:opportunity_list")).context["page"]
+    assert len(expected) > 0 and [d.pk for d in page.object_list] == expected[:50]
+    assert page.paginator.count == len(expected)
+
+
+def test_the_default_list_costs_the_same_queries_for_any_number_of_deals(
+    client, manager, rep, pipeline, many_deals
+):
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    client.force_login(manager)
+    url = reverse("pipeline:opportunity_list")
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for _ in range(60):
+        OpportunityFactory(owner=rep, pipeline=pipeline)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(url)
+    # One UNION ALL of the stages' first rows on PostgreSQL; one query per stage elsewhere.
+    from pipeline.models import Stage
+
+    per_stage = (
+        0 if connection.vendor == "postgresql" else Stage.objects.filter(kind="open").count() - 1
+    )
+    assert len(many) == len(few) <= 18 + per_stage
+    assert len(response.context["page"].object_list) == 50
+
+
+def test_an_empty_default_list_has_one_empty_page(client, manager):
+    from django.urls import reverse
+
+    client.force_login(manager)
+    response = client.get(reverse("pipeline:opportunity_list"))
+    assert response.status_code == 200
+    assert list(response.context["page"].object_list) == []
+    _, _, rows = _list(manager)
+    assert len(rows) == 0 and rows[0:0] == [] and rows[0:50] == []
