@@ -21,7 +21,7 @@ from forecasting import charts
 from forecasting.reports.links import deals_url
 from forecasting.reports.scope import ReportScope
 from forecasting.reports.sql import median_sql, sort_memory
-from forecasting.reports.tables import Column, Report, Table, ratio_pct
+from forecasting.reports.tables import Column, Report, Table, format_value, ratio_pct
 from pipeline.models import Stage
 from pipeline.templatetags.opportune import pct
 
@@ -231,14 +231,14 @@ def stages(scope: ReportScope) -> Report:
     if slow:
         slowest = max(slow, key=lambda r: r["median_days"])
         findings.append(
-            f"Deals stay longest in {slowest['stage']}: median {slowest['median_days']:.1f} days "
-            "before they leave it."
+            f"Deals stay longest in {slowest['stage']}: median "
+            f"{format_value(slowest['median_days'], 'days')} days before they leave it."
         )
     aging = [r for r in rows if r["open_median_days"] is not None]
     if aging:
         oldest = max(aging, key=lambda r: r["open_median_days"])
         findings.append(
             f"The deals open in {oldest['stage']} have been there longest: median "
-            f"{oldest['open_median_days']:.1f} days so far."
+            f"{format_value(oldest['open_median_days'], 'days')} days so far."
         )
     return Report(tables=[table], chart=chart, findings=findings)

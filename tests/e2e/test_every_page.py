@@ -5,8 +5,9 @@
 - scrolls sideways (its body is wider than the window),
 - shows a raw value in its visible text, where the formatting layer should have spoken: an
   ISO date ("2026-12-20"), an amount without its thousands separator ("64700.00"), or a
-  decimal with four or more places ("37.5000"). Scores shown to three places on purpose
-  (a Brier score of 0.153) are not raw.
+  decimal with four or more places ("37.5000"), or a fraction of a day ("36.6 days": people
+  count durations in whole days). Scores shown to three places on purpose (a Brier score
+  of 0.153) are not raw.
 - writes a percentage other than as US English does, like the "$" amounts beside it: "52%",
   never "52 %" (with any kind of space), in its text or on a chart's axes; and a sign only
   on a figure that is not zero (never "+0%" or "-0.0%"),
@@ -36,6 +37,7 @@ RAW_AMOUNT = re.compile(r"(?<![\d,.])\d{4,}\.\d{2}(?![\d])")
 LONG_DECIMAL = re.compile(r"(?<![\d.])\d+\.\d{4,}(?![\d.])")
 SPACED_PERCENT = re.compile(r"\d+(?:\.\d+)?[^\S\n]%")
 SIGNED_ZERO = re.compile(r"(?<![\w.])[+\-−]0(?:\.0+)?%")
+PART_DAYS = re.compile(r"(?<![\d.])\d+\.\d+ days?\b")
 
 # The tick labels of every chart drawn on the page (a label may be several lines).
 CHART_TICKS = """() => [...document.querySelectorAll('canvas[data-chart]')]
@@ -85,6 +87,7 @@ def _problems(page) -> list[str]:
     text = page.evaluate("document.body.innerText")
     raw = ((ISO_DATE, "ISO date"), (RAW_AMOUNT, "raw amount"), (LONG_DECIMAL, "raw decimal"))
     raw += ((SPACED_PERCENT, "spaced percentage"), (SIGNED_ZERO, "signed zero percentage"))
+    raw += ((PART_DAYS, "fraction of a day"),)
     for pattern, what in raw:
         shown = sorted(set(pattern.findall(text)))
         if shown:

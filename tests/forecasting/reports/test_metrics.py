@@ -140,10 +140,10 @@ def test_stages_conversion_and_days_for_manager(world, scope_for):
     _approx(n["open_mean_days"], 22)
     assert report.findings[0].startswith("Proposal loses the most deals: 1 of 2")
     assert report.findings[1] == (
-        "Deals stay longest in Discovery: median 28.0 days before they leave it."
+        "Deals stay longest in Discovery: median 28 days before they leave it."
     )
     assert report.findings[2] == (
-        "The deals open in Negotiation have been there longest: median 22.0 days so far."
+        "The deals open in Negotiation have been there longest: median 22 days so far."
     )
 
 
