@@ -110,9 +110,10 @@ def _raw(sql: str, params, output_field):
 
 
 def _seconds_before(at: dt.datetime, field: str):
-    """Seconds from the time in ``field`` to ``at``, computed by PostgreSQL: the interval's
-    exact microseconds, rounded once to a float as ``timedelta.total_seconds()`` rounds them,
-    so the rows carry numbers instead of timestamps to parse."""
+    """Seconds from the time in ``field`` to ``at``, computed by the database so the rows
+    carry numbers instead of timestamps to parse: on PostgreSQL the interval's exact
+    microseconds, rounded once to a float as ``timedelta.total_seconds()`` rounds them; on
+    SQLite the difference of Julian day numbers (to about a millisecond)."""
     if connection.vendor != "postgresql":  # SQLite: days between Julian day numbers
         return Func(
             Value(at, output_field=DateTimeField()),
@@ -182,14 +183,14 @@ def _history_and_activity(at: dt.datetime, deal_t: str, hist_t: str, act_t: str)
             FloatField(),
         ),
         "f_acts14": _raw(
-            f"SELECT count(*) {acts} AND a.occurred_at >= %s",
+            f"SELECT count(*) {acts} AND a.occurred_at >= %s",  # nosec B608: a clause built above from model metadata
             [at, at, since14],
-            FloatField(),  # nosec B608: a clause built above from model metadata
+            FloatField(),
         ),
         "f_acts30": _raw(
-            f"SELECT count(*) {acts} AND a.occurred_at >= %s",
+            f"SELECT count(*) {acts} AND a.occurred_at >= %s",  # nosec B608: a clause built above from model metadata
             [at, at, since30],
-            FloatField(),  # nosec B608: a clause built above from model metadata
+            FloatField(),
         ),
     }
 

@@ -95,10 +95,16 @@ def list_rows(filterset: OpportunityFilter, qs: QuerySet):
     same rows read by :class:`ByCloseDate`, whose pages cost the same whatever the number of
     deals."""
     if filterset.is_valid() and not filterset.form.cleaned_data.get("o"):
-        kind = filterset.form.cleaned_data.get("status")
+        data = filterset.form.cleaned_data
+        kind = data.get("status")
         if kind in (Stage.Kind.OPEN, Stage.Kind.WON, Stage.Kind.LOST):
-            stages = list(Stage.objects.filter(kind=kind).order_by("pipeline_id", "position", "id"))
-            return ByCloseDate(qs, stages)
+            # Only the stages the filters leave: no branch for another pipeline's stages.
+            stages = Stage.objects.filter(kind=kind)
+            if data.get("pipeline"):
+                stages = stages.filter(pipeline=data["pipeline"])
+            if data.get("stage"):
+                stages = stages.filter(pk=data["stage"].pk)
+            return ByCloseDate(qs, list(stages.order_by("pipeline_id", "position", "id")))
     return qs
 
 
@@ -111,21 +117,20 @@ class ByCloseDate:
     the (pipeline, stage, expected_close_date) index, merged into one order (one ``UNION
     ALL`` on PostgreSQL, a merge in Python elsewhere), then those rows with everything the
     list shows: two queries, whose cost depends on the page's position, not on the table.
-    The length is the paginator's bounded count. Each branch names its stage's pipeline, for
-    the index: a deal's stage is always one of its pipeline's (the services refuse others)."""
+    The paginator counts ``queryset`` within its bound. Each branch names its stage's
+    pipeline, for the index: a deal's stage is always one of its pipeline's (the services
+    refuse others)."""
 
     ORDER = ("expected_close_date", "id")
 
-    def __init__(self, qs: QuerySet, stages: list[Stage]):
-        self.qs, self.stages = qs, stages
+    def __init__(self, queryset: QuerySet, stages: list[Stage]):
+        self.queryset, self.stages = queryset, stages
 
     def __len__(self) -> int:
-        from pipeline.selectors.paging import COUNT_LIMIT
-
-        return self.qs.order_by()[: COUNT_LIMIT + 1].count()
+        return self.queryset.order_by().count()
 
     def _keys(self, stop: int) -> list[tuple]:
-        keys = self.qs.order_by().values_list(*self.ORDER)
+        keys = self.queryset.order_by().values_list(*self.ORDER)
         parts = [
             keys.filter(pipeline_id=s.pipeline_id, stage_id=s.pk).order_by(*self.ORDER)[:stop]
             for s in self.stages
@@ -145,7 +150,7 @@ class ByCloseDate:
         if stop <= start:  # an empty list's only page
             return []
         ids = [pk for _, pk in self._keys(stop)[start:]]
-        rows = {row.pk: row for row in self.qs.order_by().filter(pk__in=ids)}
+        rows = {row.pk: row for row in self.queryset.order_by().filter(pk__in=ids)}
         return [rows[pk] for pk in ids if pk in rows]
 
 

@@ -23,7 +23,9 @@ class BoundedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        rows = self.object_list
+        # A sequence that reads a queryset's rows its own way names it ``queryset``
+        # (``pipeline.selectors.opportunities.ByCloseDate``): the count is of those rows.
+        rows = getattr(self.object_list, "queryset", self.object_list)
         if hasattr(rows, "query"):
             # Ordering does not change a count; a bounded subquery needs no sort.
             return rows.order_by()[: self.limit + 1].count()

@@ -206,3 +206,17 @@ def test_an_empty_default_list_has_one_empty_page(client, manager):
     assert list(response.context["page"].object_list) == []
     _, _, rows = _list(manager)
     assert len(rows) == 0 and rows[0:0] == [] and rows[0:50] == []
+
+
+def test_a_pipeline_or_stage_filter_reads_only_its_stages(manager, pipeline, many_deals):
+    from pipeline.models import Stage
+
+    proposal = Stage.objects.get(pipeline=pipeline, name="Proposal")
+    for params, stages in (
+        ({"pipeline": str(pipeline.pk)}, set(pipeline.stages.filter(kind="open"))),
+        ({"stage": str(proposal.pk)}, {proposal}),
+    ):
+        _, qs, rows = _list(manager, **params)
+        assert set(rows.stages) == stages
+        one_sort = list(qs.order_by("expected_close_date", "id").values_list("id", flat=True))
+        assert [d.pk for d in rows[0:50]] == one_sort[:50] and one_sort
