@@ -16,15 +16,17 @@ from pipeline.expressions import Percent
 from pipeline.models import ForecastCategory
 
 
-def snapshot_aggregates():
-    """The snapshot columns as aggregates over a deal-state queryset."""
+def snapshot_aggregates(*, counted: str = "pk"):
+    """The snapshot columns as aggregates over a deal-state queryset (``counted``: the column
+    that counts a row, never NULL in one; over :func:`forecasting.rowsums.totals_over`'s rows,
+    which have no ``pk``, ``"s_kind"``)."""
     is_open = Q(s_kind=OPEN)
 
     def money(expr, condition):
         return Coalesce(Sum(expr, filter=condition), Value(ZERO), output_field=MONEY_FIELD)
 
     return {
-        "open_count": Count("pk", filter=is_open),
+        "open_count": Count(counted, filter=is_open),
         "open_amount": money(F("s_amount"), is_open),
         "weighted_amount": money(weighted_expression(), is_open),
         "stage_weighted_amount": money(Percent(F("s_amount") * F("s_stage_prob")), is_open),
@@ -35,8 +37,8 @@ def snapshot_aggregates():
             F("s_amount"), is_open & Q(s_category=ForecastCategory.BEST_CASE)
         ),
         "won_amount": money(F("s_amount"), Q(s_kind=WON)),
-        "won_count": Count("pk", filter=Q(s_kind=WON)),
-        "lost_count": Count("pk", filter=Q(s_kind=LOST)),
+        "won_count": Count(counted, filter=Q(s_kind=WON)),
+        "lost_count": Count(counted, filter=Q(s_kind=LOST)),
         "lost_amount": money(F("s_amount"), Q(s_kind=LOST)),
     }
 

@@ -19,6 +19,15 @@ def totals_over(rows, fields: dict[str, Field], aggregates: dict, *, using: str 
     ``fields``, the columns of ``rows``' values() with their types, named unlike the model's
     fields, and count rows with
     ``Count(Value(1), …)``) over the rows of the values() queryset ``rows``; one query."""
+    return grouped_totals_over(rows, fields, aggregates, using=using)[()]
+
+
+def grouped_totals_over(
+    rows, fields: dict[str, Field], aggregates: dict, *, group: tuple = (), using: str | None = None
+) -> dict[tuple, dict]:
+    """:func:`totals_over` per group: ``{(values of the group columns): {name: value}}``, the
+    group columns named in ``group`` among ``fields``; one query. Without a group, the one key
+    is ``()`` (and an empty ``rows`` still gives its row of totals)."""
     alias = using or rows.db
     connection = connections[alias]
     qn = connection.ops.quote_name
@@ -39,15 +48,59 @@ def totals_over(rows, fields: dict[str, Field], aggregates: dict, *, using: str 
         resolved.append(expression)
     if rows.query.is_sliced:
         raise ValueError("totals_over sums every row: slice after, not before.")
+    keys = [str(columns[name].sql) for name in group]
     # OFFSET 0 keeps the rows a subquery of their own: flattened into the outer query, each
     # aggregate would compute the rows' expressions again (PostgreSQL; SQLite takes no OFFSET
     # without LIMIT and needs no fence).
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
-    sql = f"SELECT {', '.join(selects)} FROM ({inner_sql}{fence}) s"  # nosec B608: compiled expressions and a compiled subquery; every value is a parameter
+    grouping = f" GROUP BY {', '.join(keys)}" if keys else ""
+    sql = f"SELECT {', '.join([*keys, *selects])} FROM ({inner_sql}{fence}) s{grouping}"  # nosec B608: compiled expressions, quoted column names and a compiled subquery; every value is a parameter
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *inner_params])
+        found = cursor.fetchall()
+    out = {}
+    for row in found:
+        key = tuple(
+            _converted(columns[name], value, connection)
+            for name, value in zip(group, row, strict=False)
+        )
+        out[key] = {
+            name: expression.convert_value(value, expression, connection)
+            for name, expression, value in zip(aggregates, resolved, row[len(keys) :], strict=True)
+        }
+    return out
+
+
+def _converted(column, value, connection):
+    """A group column's value as Django reads that column's field (dates from SQLite's text)."""
+    for converter in connection.ops.get_db_converters(column) + column.get_db_converters(
+        connection
+    ):
+        value = converter(value, column, connection)
+    return value
+
+
+def first_values(*, using: str | None = None, **querysets) -> dict:
+    """``{name: the first value of each one-column, ordered values_list() queryset}`` (None
+    when it has no row) in one query: ``SELECT (q1 LIMIT 1), (q2 LIMIT 1), …``.
+
+    The earliest or latest date of a set of deals is the first row of the deals ordered by
+    it: the database reads it from the date's index and stops at the first row in scope. As
+    ``MIN()``/``MAX()`` over deals narrowed by owner it would read every deal in scope."""
+    alias = using or next(iter(querysets.values())).db
+    connection = connections[alias]
+    parts, params, columns = [], [], []
+    for name, qs in querysets.items():
+        sql, sub_params = qs[:1].query.get_compiler(using=alias).as_sql()
+        parts.append(f"({sql}) AS {connection.ops.quote_name(name)}")
+        params.extend(sub_params)
+        field = qs.model._meta.get_field(qs.query.values_select[0])
+        columns.append(field.get_col(qs.model._meta.db_table))
+    sql = f"SELECT {', '.join(parts)}"  # nosec B608: compiled querysets and quoted names; every value is a parameter
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     return {
-        name: expression.convert_value(value, expression, connection)
-        for name, expression, value in zip(aggregates, resolved, row, strict=True)
+        name: _converted(column, value, connection)
+        for name, column, value in zip(querysets, columns, row, strict=True)
     }

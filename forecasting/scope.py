@@ -20,7 +20,7 @@ from accounts import visibility
 from accounts.models import Team, User
 from forecasting.dealstate import live_deals
 from forecasting.models import ForecastSnapshot
-from forecasting.periods import Period
+from forecasting.periods import Period, add_months
 from forecasting.winrates import empirical_stage_rates
 from pipeline.models import Opportunity, Pipeline
 
@@ -113,4 +113,15 @@ def scoped_deals(scope: ForecastScope, *, rates: dict[int, int] | None = None, f
 
 
 def months_filter(months: list[dt.date]) -> Q:
-    return Q(s_period__gte=months[0], s_period__lte=months[-1])
+    """Live deals (``scoped_deals``) whose period is one of ``months`` (consecutive first days).
+
+    The period is a month of a computed date, which no index holds; so the condition also
+    says the same thing of the stored dates it comes from: a deal whose period falls in the
+    range has its expected close date or its closed date in it (DESIGN §3). That half is
+    implied by the first and changes no answer, but lets PostgreSQL read only the range's
+    deals through the date indexes instead of computing every deal's period."""
+    start, end = months[0], add_months(months[-1], 1)
+    stored = Q(expected_close_date__gte=start, expected_close_date__lt=end) | Q(
+        closed_on__gte=start, closed_on__lt=end
+    )
+    return Q(s_period__gte=start, s_period__lte=months[-1]) & stored

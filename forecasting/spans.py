@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from forecasting.models import PeriodKind
 from forecasting.periods import Period, add_months, month_start, quarter_start
+from forecasting.rowsums import first_values
 from pipeline import expressions
 from pipeline.models import Opportunity
 
@@ -25,10 +26,22 @@ def _local(value) -> dt.date | None:
     return value
 
 
+def _edge(deals, field: str, *, last: bool = False):
+    """The deals' first (or last) non-empty ``field``, ordered by its index (``first_values``)."""
+    return (
+        deals.filter(**{f"{field}__isnull": False})
+        .order_by(f"-{field}" if last else field)
+        .values_list(field, flat=True)
+    )
+
+
 def first_day(user) -> dt.date | None:
     """The earliest day any deal ``user`` sees was created, expected to close or closed."""
-    row = Opportunity.objects.visible_to(user).aggregate(
-        created=Min("created_at"), expected=Min("expected_close_date"), closed=Min("closed_on")
+    deals = Opportunity.objects.visible_to(user)
+    row = first_values(
+        created=_edge(deals, "created_at"),
+        expected=_edge(deals, "expected_close_date"),
+        closed=_edge(deals, "closed_on"),
     )
     days = [d for d in (_local(row["created"]), row["expected"], row["closed"]) if d]
     return min(days) if days else None
@@ -36,8 +49,10 @@ def first_day(user) -> dt.date | None:
 
 def latest_activity(deals) -> tuple[dt.date | None, dt.date | None]:
     """(first, last) day a deal of ``deals`` was created or closed: what the reports count."""
-    row = deals.aggregate(
-        first=Min("created_at"), created=Max("created_at"), closed=Max("closed_on")
+    row = first_values(
+        first=_edge(deals, "created_at"),
+        created=_edge(deals, "created_at", last=True),
+        closed=_edge(deals, "closed_on", last=True),
     )
     last = [d for d in (_local(row["created"]), row["closed"]) if d]
     return _local(row["first"]), (max(last) if last else None)

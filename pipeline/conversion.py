@@ -32,7 +32,6 @@ from django.db.models import (
     Case,
     Count,
     DecimalField,
-    Exists,
     F,
     Func,
     Min,
@@ -229,14 +228,32 @@ class MissingRate:
 
 def missing_rates(queryset, *, on: dt.date) -> list[MissingRate]:
     """The currencies of the deals of ``queryset`` (an ``Opportunity`` queryset) that have no
-    rate for their date as of ``on``: one grouped query."""
+    rate for their date as of ``on``: two queries, the first rate date of each currency, then
+    one grouped query of the deals dated before it.
+
+    A deal has no rate exactly when its currency has none on or before the deal's date (its
+    open deals convert at ``on``, its closed deals at their closed date): when the currency
+    has no rate at all, or the date is before the currency's first one. Said that way the
+    condition compares each deal's stored dates with constants (no lookup of the rates per
+    deal), so the database reads the closed deals it needs by their closed date."""
     reporting = reporting_currency()
-    has_rate = ExchangeRate.objects.filter(currency=OuterRef("currency"))
+    first_rates = dict(
+        ExchangeRate.objects.order_by()
+        .values("currency")
+        .annotate(first=Min("on_date"))
+        .values_list("currency", "first")
+    )
     open_q = Q(stage__kind=Stage.Kind.OPEN)
+    undated = ~Q(currency__in=sorted(first_rates))
+    for code, first in sorted(first_rates.items()):
+        closed_before = ~open_q & (
+            Q(closed_on__lt=first) | Q(closed_on__isnull=True, expected_close_date__lt=first)
+        )
+        undated |= Q(currency=code) & ((open_q | closed_before) if on < first else closed_before)
     rows = (
         queryset.exclude(currency=reporting)
+        .filter(undated)
         .annotate(fx_day=Case(When(open_q, then=Value(on)), default=closed_date()))
-        .filter(~Exists(has_rate.filter(on_date__lte=OuterRef("fx_day"))))
         .order_by()
         .values("currency")
         .annotate(n=Count("pk"), since=Min("fx_day"))

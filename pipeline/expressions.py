@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.db.models import (
     Case,
+    DateField,
     DecimalField,
     ExpressionWrapper,
     F,
@@ -18,7 +19,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, NullIf, TruncMonth
+from django.db.models.functions import Coalesce, NullIf
 
 from pipeline.models import ForecastCategory, ProbabilitySource, Stage
 
@@ -138,6 +139,32 @@ def period_date(prefix: str = ""):
     )
 
 
+class MonthStart(Func):
+    """The first day of a date's calendar month, as a date. Django's ``TruncMonth`` of a date
+    makes PostgreSQL cast it to ``timestamp with time zone`` first, a time-zone conversion per
+    row that costs several times the rest of a report's sum; a date has no time zone, so here
+    it is cast to a plain ``timestamp``: the same month, for a fraction of the work."""
+
+    arity = 1
+    output_field = DateField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler,
+            connection,
+            template="date(%(expressions)s, 'start of month')",
+            **extra_context,
+        )
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler,
+            connection,
+            template="CAST(DATE_TRUNC('month', CAST(%(expressions)s AS timestamp)) AS date)",
+            **extra_context,
+        )
+
+
 def period_month(prefix: str = ""):
     """First day of the calendar month of :func:`period_date` (periods are months)."""
-    return TruncMonth(period_date(prefix))
+    return MonthStart(period_date(prefix))

@@ -100,8 +100,12 @@ def _links(scope: ReportScope, **extra) -> dict:
     }
 
 
-def _lines(scope: ReportScope):
-    return LineItem.objects.filter(opportunity__in=scope.deals().values("pk"))
+def _lines(scope: ReportScope, *, won_only: bool = False):
+    """The line items of the deals any figure counts: deals open now, and deals closed in the
+    range (won ones only when ``won_only``); the others' lines would be read for nothing."""
+    won, lost, open_ = _conditions(scope, "")
+    deals = scope.deals().filter(won if won_only else (won | lost | open_))
+    return LineItem.objects.filter(opportunity__in=deals.values("pk"))
 
 
 def _line_aggregates(scope: ReportScope) -> dict:
@@ -134,11 +138,12 @@ def _without_products(scope: ReportScope) -> dict:
     )
 
 
-def by_product_rows(scope: ReportScope) -> list[dict]:
+def by_product_rows(scope: ReportScope, *, won_only: bool = False) -> list[dict]:
     """One row per product sold by a deal in scope (figures as in the module docstring),
-    largest won revenue first."""
+    largest won revenue first; with ``won_only``, of the deals won in the range alone (their
+    won figures are the same, the others are zero)."""
     grouped = (
-        _lines(scope)
+        _lines(scope, won_only=won_only)
         .values("product", "product__name", "product__code", "product__category")
         .annotate(**_line_aggregates(scope))
         .order_by()
@@ -232,7 +237,7 @@ def deal_size_table(scope: ReportScope) -> Table:
             "avg_won": r["avg_won"],
             "_links": {k: v for k, v in r["_links"].items() if k in ("won", "won_amount")},
         }
-        for r in by_product_rows(scope)
+        for r in by_product_rows(scope, won_only=True)
         if r["won"]
     ]
     rows.sort(key=lambda r: (-(r["avg_won"] or ZERO), r["group"]))

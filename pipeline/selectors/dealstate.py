@@ -71,7 +71,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, NullIf, TruncDate, TruncMonth
+from django.db.models.functions import Coalesce, NullIf, TruncDate
 from django.db.models.sql.constants import INNER as INNER_JOIN
 from django.db.models.sql.constants import LOUTER as LOUTER_JOIN
 from django.utils import timezone
@@ -468,9 +468,8 @@ def _reconstructed_state(
                 stage_cat,
             ),
         ),
-        "period": TruncMonth(
+        "period": expressions.MonthStart(
             Case(When(Q(**{f"{prefix}tkind": OPEN}), then=close), default=closed_date),
-            output_field=DateField(),
         ),
     }
     return qs.annotate(**{f"{prefix}{k}": v for k, v in state.items()})

@@ -289,3 +289,89 @@ def test_totals_over_equals_the_orm_aggregate(moves):
             "none": None,
         }
     )
+
+
+def test_figures_by_month_and_owner_equal_the_plain_grouped_aggregate(
+    moves, rep, manager, lost_reason
+):
+    """The dashboard's live figures read the period's deals through their stored dates and
+    sum each deal's state once (forecasting.rowsums): the same figures as the ORM's grouped
+    aggregate of the period filter alone, for deals whose closed date and expected close date
+    fall in different months, and for a closed deal without a closed date."""
+    from forecasting.aggregates import figures_from_row, snapshot_aggregates
+    from forecasting.scope import scoped_deals
+    from pipeline.models import Opportunity
+
+    with at(9):
+        early = OpportunityFactory(owner=rep, name="E", amount=Decimal("900"),
+                                   expected_close_date=dt.date(2026, 6, 30))  # fmt: skip
+        deals.close_won(opportunity=early, version=current_version(early), by=rep)
+        OpportunityFactory(owner=rep, name="O", amount=Decimal("2500"),
+                           expected_close_date=dt.date(2026, 2, 27))  # fmt: skip
+        undated = OpportunityFactory(owner=rep, name="U", amount=Decimal("1100"),
+                                     expected_close_date=dt.date(2026, 4, 2))  # fmt: skip
+        deals.close_lost(opportunity=undated, version=current_version(undated), by=rep,
+                         lost_reason=lost_reason)  # fmt: skip
+        Opportunity.objects.filter(pk=undated.pk).update(closed_on=None)
+        months = [dt.date(2026, m, 1) for m in range(1, 13)]
+        scope = ForecastScope(user=manager, period=Period.parse("2026-Q1"))
+
+        def plain(key, period_months):
+            rows = (
+                scoped_deals(scope)
+                .filter(s_period__gte=period_months[0], s_period__lte=period_months[-1])
+                .values(key)
+                .annotate(**snapshot_aggregates())
+                .order_by()
+            )
+            return {r[key]: vars(figures_from_row(r)) for r in rows}
+
+        by_month = {m: vars(f) for m, f in selectors.figures_by_month(scope, months).items()}
+        assert by_month == plain("s_period", months)
+        # March holds the won Z (closed 6 Mar) and E (closed 9 Mar, expected in June), the
+        # lost L; February the overdue O; April the lost U, which has no closed date.
+        assert by_month[dt.date(2026, 3, 1)]["won"] == Decimal("8900")
+        assert by_month[dt.date(2026, 2, 1)]["open"] == Decimal("2500")
+        assert by_month[dt.date(2026, 4, 1)]["lost_count"] == 1
+        by_owner = {o: vars(f) for o, f in selectors.figures_by_owner(scope).items()}
+        assert by_owner == plain("s_owner", scope.period.months)
+        assert by_owner[rep.pk]["won"] == Decimal("8900")
+
+
+def test_grouped_totals_over_equals_the_orm_grouped_aggregate(moves):
+    from django.db.models import Count, DateField, F, Sum, Value
+
+    from forecasting.rowsums import grouped_totals_over
+    from pipeline.models import Opportunity
+
+    rows = Opportunity.objects.annotate(s_amount=F("amount"), s_close=F("expected_close_date"))
+    expected = {
+        (r["s_close"],): {"n": r["n"], "total": r["total"]}
+        for r in rows.values("s_close").annotate(n=Count("pk"), total=Sum("s_amount")).order_by()
+    }
+    got = grouped_totals_over(
+        rows.values("s_close", "s_amount"),
+        {"s_close": DateField(), "s_amount": Opportunity._meta.get_field("amount")},
+        {"n": Count(Value(1)), "total": Sum("s_amount")},
+        group=("s_close",),
+    )
+    assert got == expected
+    assert got[(dt.date(2026, 3, 29),)] == {"n": 1, "total": Decimal("7000")}
+    assert all(isinstance(key[0], dt.date) for key in got)
+
+
+def test_first_values_equal_min_and_max(moves, rep):
+    from django.db.models import Max, Min
+
+    from forecasting.rowsums import first_values
+    from pipeline.models import Opportunity
+
+    mine = Opportunity.objects.filter(owner=rep)
+    got = first_values(
+        first=mine.order_by("expected_close_date").values_list("expected_close_date"),
+        last=mine.order_by("-created_at").values_list("created_at"),
+        none=mine.filter(amount__lt=0).order_by("amount").values_list("amount"),
+    )
+    expected = mine.aggregate(first=Min("expected_close_date"), last=Max("created_at"))
+    assert got == {**expected, "none": None}
+    assert got["first"] == dt.date(2026, 3, 15)

@@ -323,3 +323,36 @@ def test_conversion_currency_change_is_in_the_field_history(rep, pipeline):
         .order_by("history_date")
         .values_list("currency", flat=True)
     ) == ["USD", "EUR"]
+
+
+def test_conversion_missing_rates_by_first_rate_dates(frozen, rates, rep, pipeline):
+    """A deal lacks a rate when its currency has none on or before its date: an open deal
+    when the as-of date is before the currency's first rate, a closed deal when its closed
+    date is; a currency with no rate at all always. Counted as a lookup per deal would."""
+    early_gbp = _won(_deal(rep, pipeline, "100", "GBP"), rep, D(2026, 1, 20))
+    _won(_deal(rep, pipeline, "200", "GBP"), rep, D(2026, 2, 5))
+    _deal(rep, pipeline, "300", "GBP")
+    _deal(rep, pipeline, "400", "EUR")
+    _deal(rep, pipeline, "500", "CHF")
+    _won(_deal(rep, pipeline, "600", "CHF"), rep, D(2026, 2, 1))
+    _deal(rep, pipeline, "700")
+
+    def brute(on):
+        out = {}
+        for deal in Opportunity.objects.select_related("stage").exclude(currency="USD"):
+            day = on if deal.stage.kind == "open" else (deal.closed_on or deal.expected_close_date)
+            if not ExchangeRate.objects.filter(currency=deal.currency, on_date__lte=day).exists():
+                n, since = out.get(deal.currency, (0, day))
+                out[deal.currency] = (n + 1, min(since, day))
+        return sorted((c, n, since) for c, (n, since) in out.items())
+
+    for on in (TODAY, D(2026, 1, 25), D(2025, 12, 1)):
+        got = [(m.currency, m.deals, m.since) for m in conversion.missing_rates(
+            Opportunity.objects.all(), on=on)]  # fmt: skip
+        assert got == brute(on), on
+    assert [(m.currency, m.deals) for m in conversion.missing_rates(
+        Opportunity.objects.all(), on=TODAY)] == [("CHF", 2), ("GBP", 1)]  # fmt: skip
+    assert [(m.currency, m.deals, m.since) for m in conversion.missing_rates(
+        Opportunity.objects.all(), on=D(2026, 1, 25))] == [  # fmt: skip
+        ("CHF", 2, D(2026, 1, 25)), ("GBP", 2, D(2026, 1, 20))]  # fmt: skip
+    assert early_gbp.closed_on == D(2026, 1, 20)
