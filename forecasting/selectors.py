@@ -19,10 +19,8 @@ from django.db.models import (
     BooleanField,
     CharField,
     Count,
-    DateField,
     ExpressionWrapper,
     F,
-    IntegerField,
     Q,
     Sum,
     Value,
@@ -33,12 +31,13 @@ from django.utils import timezone
 
 from accounts import visibility
 from accounts.models import Team, User
-from forecasting.aggregates import Figures, figures_from_row, snapshot_aggregates
+from forecasting.aggregates import Figures
 from forecasting.dealstate import MONEY_FIELD, state_at, weighted_expression
+from forecasting.figures import figures_by_month, figures_by_owner
 from forecasting.models import ForecastAdjustment, ForecastRange, ForecastSnapshot, Quota
 from forecasting.periods import add_months, end_of_day
 from forecasting.quotas import quota_book
-from forecasting.rowsums import grouped_totals_over, totals_over
+from forecasting.rowsums import totals_over
 from forecasting.scope import ForecastScope, months_filter, scoped_deals
 from forecasting.winrates import EMPIRICAL_MIN_CLOSED, empirical_stage_rates, stage_win_counts
 from pipeline import conversion
@@ -50,53 +49,6 @@ _DAY = dt.timedelta(days=1)
 
 
 # --- figures ---------------------------------------------------------------------------------
-
-
-# The deal-state columns the figures read, with their types (forecasting.rowsums).
-FIGURE_COLUMNS = {
-    "s_kind": CharField(),
-    "s_amount": MONEY_FIELD,
-    "s_prob": IntegerField(),
-    "s_stage_prob": IntegerField(),
-    "s_model_prob": IntegerField(),
-    "s_category": CharField(),
-}
-
-
-def _figures_by(scope: ForecastScope, months, key: str, field, *, rates, fx) -> dict:
-    """Live figures of ``months`` per value of the state column ``key``: one grouped query.
-    Each deal's state (its amount in the reporting currency above all, a rate lookup for a
-    closed deal in another currency) is computed once, in a subquery the sums read by column
-    (:func:`forecasting.rowsums.grouped_totals_over`), not once per sum."""
-    rows = (
-        scoped_deals(scope, rates=rates, fx=fx)
-        .filter(months_filter(months))
-        .values(key, *FIGURE_COLUMNS)
-        .order_by()
-    )
-    found = grouped_totals_over(
-        rows,
-        {key: field, **FIGURE_COLUMNS},
-        snapshot_aggregates(counted="s_kind"),
-        group=(key,),
-    )
-    return {group[0]: figures_from_row(row) for group, row in found.items()}
-
-
-def figures_by_owner(scope: ForecastScope, *, rates=None, fx=None) -> dict[int, Figures]:
-    """Live figures of the period per owner: one grouped query."""
-    return _figures_by(scope, scope.period.months, "s_owner", BigIntegerField(), rates=rates, fx=fx)
-
-
-def figures_by_month(
-    scope: ForecastScope, months: list[dt.date], *, rates=None, fx=None
-) -> dict[dt.date, Figures]:
-    """Live figures per month of ``months``: one grouped query."""
-    found = _figures_by(scope, months, "s_period", DateField(), rates=rates, fx=fx)
-    return {
-        (period.date() if isinstance(period, dt.datetime) else period): figures
-        for period, figures in found.items()
-    }
 
 
 # --- quotas ----------------------------------------------------------------------------------

@@ -135,7 +135,8 @@ COLUMNS = {
         "id", "name", "company_id", "contact_id", "owner_id", "pipeline_id", "stage_id",
         "amount", "probability", "expected_close_date", "closed_on", "forecast_category",
         "lost_reason_id", "lost_note", "next_step", "next_step_due", "version", "created_at",
-        "updated_at", "stage_entered_at", "last_activity_at", "currency",
+        "updated_at", "stage_entered_at", "last_activity_at", "currency", "close_pushes",
+        "close_pushed_days",
     ],
     LineItem: [
         "id", "opportunity_id", "product_id", "quantity", "unit_price", "discount_percent",
@@ -449,7 +450,9 @@ class DemoBuilder:
                 (opp_id, f"{PREFIX[comp_idx % len(PREFIX)]} — {name}", company_pk, contact,
                  owner.pk, pipeline.pk, stage_pk, amount, None, expected, closed_on, category,
                  lost_reason, "", next_step, next_due, len(path) + (1 if slipped else 0),
-                 created, last_at, last_at, last_activity, currency),
+                 created, last_at, last_at, last_activity, currency,
+                 1 if expected > initial_expected else 0,
+                 max((expected - initial_expected).days, 0)),
             )  # fmt: skip
             self.opportunity_rows.append((opp_id, owner.pk, company_pk, contact, created, outcome))
             opp_id += 1

@@ -11,8 +11,8 @@ from decimal import Decimal
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Case, F, IntegerField, OuterRef, Q, Subquery, Value, When, Window
-from django.db.models.functions import Coalesce, Lag
+from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from forecasting import charts
@@ -20,7 +20,7 @@ from forecasting.reports.links import opportunity_url
 from forecasting.reports.scope import ReportScope
 from forecasting.reports.sql import DateDiff, DaysBetween
 from forecasting.reports.tables import OWNER_LABEL_FIELDS, Column, Report, Table, owner_label
-from pipeline.models import Opportunity, Stage
+from pipeline.models import Stage
 
 OPEN = Stage.Kind.OPEN
 ZERO = Decimal("0")
@@ -67,31 +67,14 @@ def _rotting_q(scope: ReportScope, stages) -> Q:
     return q
 
 
-def _slipped_ids(deals):
-    """Ids of ``deals`` whose expected close date was ever moved later than the value before
-    it: ``LAG(expected_close_date)`` over each deal's field history (oldest first)."""
-    history = Opportunity.history.model
-    return (
-        history.objects.filter(id__in=deals.values("pk"))
-        .annotate(
-            prev=Window(
-                Lag("expected_close_date"),
-                partition_by=[F("id")],
-                order_by=[F("history_date").asc(), F("history_id").asc()],
-            )
-        )
-        .filter(expected_close_date__gt=F("prev"))
-        .values("id")
-    )
-
-
 def _flag(condition) -> Case:
     return Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField())
 
 
 def rotting_queryset(scope: ReportScope):
-    """Open deals in scope, each annotated with its four flags (cheap comparisons; the
-    slipped set is computed once as a hashed subquery)."""
+    """Open deals in scope, each annotated with its four flags, all comparisons of the deal's
+    own columns (slipped: its close date was ever pushed later, ``close_pushes``, which the
+    deal keeps from its field history)."""
     idle_since = scope.now - dt.timedelta(days=scope.idle_days)
     stages = _open_stages(scope)
     # Open stages by id (not by a join on the stage's kind), so the database narrows to
@@ -104,62 +87,19 @@ def rotting_queryset(scope: ReportScope):
             | Q(last_activity_at__isnull=True, created_at__lte=idle_since)
         ),
         is_overdue=_flag(Q(expected_close_date__lt=scope.today)),
-        is_slipped=_flag(Q(pk__in=_slipped_ids(open_deals))),
+        is_slipped=_flag(Q(close_pushes__gt=0)),
     )
 
 
 def _with_measures(qs, scope: ReportScope):
     """The figures shown for each listed deal (computed only for the rows fetched)."""
-    pushes, pushed_days = _slip_subqueries()
     return qs.annotate(
         days_in_stage=DaysBetween(Value(scope.now), F("stage_entered_at")),
         idle_days=DaysBetween(Value(scope.now), Coalesce("last_activity_at", "created_at")),
         overdue_days=DateDiff(Value(scope.today), F("expected_close_date")),
-        pushes=pushes,
-        pushed_days=pushed_days,
+        pushes=F("close_pushes"),
+        pushed_days=F("close_pushed_days"),
     )
-
-
-def _slip_subqueries():
-    history = Opportunity.history.model
-    lagged = (
-        history.objects.filter(id=OuterRef("pk"))
-        .annotate(
-            prev=Window(
-                Lag("expected_close_date"),
-                order_by=[F("history_date").asc(), F("history_id").asc()],
-            )
-        )
-        .values("expected_close_date", "prev")
-        .order_by()
-    )
-    # The ORM cannot aggregate over a window in the same SELECT; wrap it in SQL once.
-    return _SlipCount(lagged), _SlipDays(lagged)
-
-
-class _SlipAggregate(Subquery):
-    """``(SELECT agg FROM (<lagged history of the outer deal>) s WHERE s.d > s.prev)``."""
-
-    aggregate = ""
-    output_field = IntegerField()
-
-    def as_sql(self, compiler, connection, template=None, **extra_context):
-        inner_sql, params = self.query.as_sql(compiler, connection)
-        if connection.vendor == "sqlite":
-            days = "CAST(ROUND(julianday(s.expected_close_date) - julianday(s.prev)) AS INTEGER)"
-        else:
-            days = "(s.expected_close_date - s.prev)"
-        agg = "COUNT(*)" if self.aggregate == "count" else f"COALESCE(SUM({days}), 0)"
-        sql = f"(SELECT {agg} FROM {inner_sql} s WHERE s.expected_close_date > s.prev)"  # nosec B608: SQL text is column names and ints built here; every value is a parameter
-        return sql, params
-
-
-class _SlipCount(_SlipAggregate):
-    aggregate = "count"
-
-
-class _SlipDays(_SlipAggregate):
-    aggregate = "days"
 
 
 ANY_FLAG = Q(is_rotting=1) | Q(is_idle=1) | Q(is_overdue=1) | Q(is_slipped=1)
@@ -170,7 +110,7 @@ def _rotting_by_owner(base, scope: ReportScope) -> list[dict]:
 
     The flags are computed once per deal in an inner query and summed per owner outside it
     (on PostgreSQL behind an ``OFFSET 0`` fence): grouping them with the ORM would repeat
-    the slipped-set subquery for every aggregate that mentions it.
+    each flag's conditions and the reporting amount for every aggregate that mentions them.
     """
     rows = base.annotate(
         oid=F("owner_id"),

@@ -128,6 +128,12 @@ class ReportScope(ViewerScope):
     def activities(self):
         return self.narrow(Activity.objects.visible_to(self.user), by_pipeline=False)
 
+    def logged_activities(self):
+        """The scope's activities logged by people the viewer may see (a subset of
+        :meth:`activities`, ``Activity.objects.logged_by_visible``): what counts per person
+        read."""
+        return self.narrow(Activity.objects.logged_by_visible(self.user), by_pipeline=False)
+
     def transitions(self):
         """Stage transitions of the deals in scope.
 

@@ -61,7 +61,7 @@ def _scorecard_metrics(scope: ReportScope, user_ids: list[int]) -> dict[int, dic
     )
     done = Q(kind=Activity.Kind.TASK, done_at__gte=scope.start_at, done_at__lt=scope.end_at)
     activities = (
-        scope.activities()
+        scope.logged_activities()
         .filter(owner_id__in=user_ids)
         .filter(logged | done)
         .values("owner")

@@ -1,5 +1,6 @@
 """Opportunities (deals) and the stage transitions each one records."""
 
+import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
@@ -98,6 +99,12 @@ class Opportunity(models.Model):
         help_text="When the deal entered its current stage (mirrors its last transition).",
     )
     last_activity_at = models.DateTimeField(null=True, blank=True)
+    # How often the expected close date was moved later, and by how many days in all: what
+    # the field history says (each history row's close date against the one before it), kept
+    # with every save that writes a history row (:meth:`save`), so the slipped flag and the
+    # pushes of the rotting report read a column instead of a window over the history.
+    close_pushes = models.PositiveIntegerField(default=0, editable=False)
+    close_pushed_days = models.PositiveIntegerField(default=0, editable=False)
 
     history = HistoricalRecords(
         excluded_fields=[
@@ -116,6 +123,8 @@ class Opportunity(models.Model):
             "updated_at",
             "stage_entered_at",
             "last_activity_at",
+            "close_pushes",
+            "close_pushed_days",
         ],
         cascade_delete_history=True,
     )
@@ -165,8 +174,40 @@ class Opportunity(models.Model):
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        """Count a push of the close date when this save moves it later than the stored one
+        and writes a history row (the history's rule: a row's close date after the previous
+        row's). Deals saved without being read first (creation) have no stored date."""
+        before = self.__dict__.get("_stored_close")
+        after = self.expected_close_date
+        pushed = (
+            isinstance(before, dt.date)
+            and isinstance(after, dt.date)
+            and after > before
+            and not getattr(self, "skip_history_when_saving", False)
+        )
+        if pushed:
+            self.close_pushes += 1
+            self.close_pushed_days += (after - before).days
+            fields = kwargs.get("update_fields")
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "close_pushes", "close_pushed_days"}
+        super().save(*args, **kwargs)
+        self._stored_close = self.expected_close_date
+
     def get_absolute_url(self):
         return reverse("pipeline:opportunity_detail", args=[self.pk])
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._stored_close = instance.__dict__.get("expected_close_date")
+        return instance
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        if fields is None or "expected_close_date" in fields:
+            self._stored_close = self.__dict__.get("expected_close_date")
 
     @property
     def effective_probability(self) -> int:

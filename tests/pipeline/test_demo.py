@@ -211,3 +211,19 @@ def test_seed_demo_sells_from_the_catalogue_in_three_currencies(settings):
     assert conversion.missing_rates(Opportunity.objects.all(), on=TODAY) == []
     line = LineItem.objects.filter(opportunity__currency="EUR").select_related("product").first()
     assert line.unit_price == line.product.prices.get(currency="EUR").unit_price
+
+
+@pytest.mark.django_db
+def test_seed_demo_close_pushes_are_what_the_field_history_says():
+    """The seeded deals' pushes (written in bulk beside their history rows) equal the recount
+    from the history, and some deals were pushed."""
+    from django.db import connection
+
+    from pipeline.services.close_pushes import recount_close_pushes
+
+    demo.seed(opportunities=120, seed=4, today=TODAY)
+    fields = ("pk", "close_pushes", "close_pushed_days")
+    seeded = set(Opportunity.objects.values_list(*fields))
+    recount_close_pushes(connection)
+    assert set(Opportunity.objects.values_list(*fields)) == seeded
+    assert Opportunity.objects.filter(close_pushes__gt=0).count() > 10

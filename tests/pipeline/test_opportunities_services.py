@@ -924,3 +924,37 @@ def test_move_opportunity_closes_the_stay_in_the_stage_it_leaves(rep, pipeline, 
     assert created.left_at == entered.changed_at
     assert created.next_stage == stage(pipeline, "Discovery")
     assert entered.left_at is None and entered.next_stage is None
+
+
+@pytest.mark.django_db
+def test_close_pushes_count_each_later_close_date_as_the_field_history_says():
+    """A deal's close-date pushes: moved later twice (by 10 and 21 days), pulled in once
+    (not a push), other fields changed (no push); the counter equals the recount from the
+    field history, and a deal created with a date has none."""
+    from django.db import connection
+
+    from pipeline.services.close_pushes import recount_close_pushes
+
+    rep = UserFactory(role="rep")
+    deal = OpportunityFactory(owner=rep, expected_close_date=dt.date(2026, 5, 1))
+    other = OpportunityFactory(owner=rep, expected_close_date=dt.date(2026, 6, 1))
+    steps = [
+        {"expected_close_date": dt.date(2026, 5, 11)},  # +10
+        {"amount": Decimal("1234")},
+        {"expected_close_date": dt.date(2026, 5, 4)},  # pulled in
+        {"expected_close_date": dt.date(2026, 5, 25)},  # +21
+        {"expected_close_date": dt.date(2026, 5, 25), "next_step": "Call"},
+    ]
+    for change in steps:
+        services.update_opportunity(
+            opportunity=deal, by=rep, version=current_version(deal), **change
+        )
+    deal.refresh_from_db()
+    assert (deal.close_pushes, deal.close_pushed_days) == (2, 31)
+    assert (Opportunity.objects.get(pk=other.pk).close_pushes, other.close_pushed_days) == (0, 0)
+    Opportunity.objects.update(close_pushes=7, close_pushed_days=70)
+    recount_close_pushes(connection)
+    assert set(Opportunity.objects.values_list("pk", "close_pushes", "close_pushed_days")) == {
+        (deal.pk, 2, 31),
+        (other.pk, 0, 0),
+    }
