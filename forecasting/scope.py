@@ -112,16 +112,23 @@ def scoped_deals(scope: ForecastScope, *, rates: dict[int, int] | None = None, f
     return live_deals(rates=rates, queryset=scope.opportunities(), fx=fx)
 
 
+def dated_in(months: list[dt.date]) -> Q:
+    """Deals whose expected close date or closed date falls in ``months`` (consecutive first
+    days): every deal whose period is one of them, and a few more (a closed deal expected in
+    the range but closed outside it), read through the two dates' indexes."""
+    start, end = months[0], add_months(months[-1], 1)
+    return Q(expected_close_date__gte=start, expected_close_date__lt=end) | Q(
+        closed_on__gte=start, closed_on__lt=end
+    )
+
+
 def months_filter(months: list[dt.date]) -> Q:
     """Live deals (``scoped_deals``) whose period is one of ``months`` (consecutive first days).
 
     The period is a month of a computed date, which no index holds; so the condition also
-    says the same thing of the stored dates it comes from: a deal whose period falls in the
-    range has its expected close date or its closed date in it (DESIGN §3). That half is
-    implied by the first and changes no answer, but lets PostgreSQL read only the range's
-    deals through the date indexes instead of computing every deal's period."""
-    start, end = months[0], add_months(months[-1], 1)
-    stored = Q(expected_close_date__gte=start, expected_close_date__lt=end) | Q(
-        closed_on__gte=start, closed_on__lt=end
-    )
-    return Q(s_period__gte=start, s_period__lte=months[-1]) & stored
+    says the same thing of the stored dates it comes from (:func:`dated_in`: a deal whose
+    period falls in the range has its expected close date or its closed date in it, DESIGN
+    §3). That half is implied by the first and changes no answer, but lets PostgreSQL read
+    only the range's deals through the date indexes instead of computing every deal's
+    period."""
+    return Q(s_period__gte=months[0], s_period__lte=months[-1]) & dated_in(months)

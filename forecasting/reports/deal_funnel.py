@@ -69,10 +69,18 @@ def cohort(scope: ReportScope, pipeline: Pipeline, stages: list[Stage]):
     deals = scope.deals().filter(
         pipeline=pipeline, created_at__gte=scope.start_at, created_at__lt=scope.end_at
     )
+    # A won deal passed every open stage: its reach is the top rank without reading its
+    # transitions (the correlated lookup runs for the other deals only).
+    top = len([s for s in stages if s.kind == OPEN]) + 1
+    won_ids = [s.pk for s in stages if s.kind == WON]
     return deals.annotate(
-        reach=Greatest(
-            Coalesce(Subquery(furthest, output_field=IntegerField()), Value(0)),
-            _rank_of("stage_id", ranks),
+        reach=Case(
+            When(stage_id__in=won_ids, then=Value(top)),
+            default=Greatest(
+                Coalesce(Subquery(furthest, output_field=IntegerField()), Value(0)),
+                _rank_of("stage_id", ranks),
+            ),
+            output_field=IntegerField(),
         )
     )
 

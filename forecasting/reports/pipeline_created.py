@@ -16,6 +16,7 @@ from forecasting.reports.scope import ReportScope
 from forecasting.reports.tables import Column, Report, Table, ratio_pct, to_date
 from forecasting.reports.win_rate import closed_in_range
 from pipeline import conversion
+from pipeline.expressions import MonthStart
 from pipeline.models import Stage
 from pipeline.templatetags.opportune import pct
 
@@ -34,7 +35,7 @@ def pipeline_by_month(scope: ReportScope) -> Report:
     )
     closed = (
         closed_in_range(scope)
-        .annotate(month=TruncMonth("closed_on"))
+        .annotate(month=MonthStart("closed_on"))
         .values("month")
         .annotate(
             won=Count("pk", filter=Q(stage__kind=WON)),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import TruncDate, TruncMonth
+from django.db.models.functions import TruncDate
 
 from forecasting import charts
 from forecasting.periods import month_starts, next_month, start_of_day
@@ -20,6 +20,7 @@ from forecasting.reports.scope import ReportScope
 from forecasting.reports.sql import DateDiff, Median
 from forecasting.reports.tables import Column, Report, Table, mean, ratio_pct, to_date
 from pipeline import conversion
+from pipeline.expressions import MonthStart
 from pipeline.models import Stage
 from pipeline.templatetags.opportune import pct
 
@@ -58,7 +59,7 @@ def win_rate(scope: ReportScope) -> Report:
     months = month_starts(scope.start, scope.end)
     grouped = (
         closed_in_range(scope)
-        .annotate(month=TruncMonth("closed_on"))
+        .annotate(month=MonthStart("closed_on"))
         .values("month")
         .annotate(
             **closed_aggregates(),
