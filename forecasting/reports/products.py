@@ -108,9 +108,11 @@ def _lines(scope: ReportScope, *, won_only: bool = False):
     return LineItem.objects.filter(opportunity__in=deals.values("pk"))
 
 
-def _line_aggregates(scope: ReportScope) -> dict:
+def _line_aggregates(scope: ReportScope, *, won_only: bool = False) -> dict:
     won, lost, open_ = _conditions(scope, "opportunity__")
     amount = _line_amount(scope)
+    if won_only:  # every line read is of a won deal (_lines)
+        return {"won_amount": Sum(amount), "won": Count("opportunity", distinct=True)}
     return {
         "won_amount": Sum(amount, filter=won),
         "won": Count("opportunity", distinct=True, filter=won),
@@ -145,7 +147,7 @@ def by_product_rows(scope: ReportScope, *, won_only: bool = False) -> list[dict]
     grouped = (
         _lines(scope, won_only=won_only)
         .values("product", "product__name", "product__code", "product__category")
-        .annotate(**_line_aggregates(scope))
+        .annotate(**_line_aggregates(scope, won_only=won_only))
         .order_by()
     )
     rows = []
