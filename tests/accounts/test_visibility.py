@@ -241,6 +241,29 @@ def test_visible_to_activity_on_a_visible_record_whoever_logged_it(
     assert not Activity.objects.visible_to(outsider).filter(pk=note.pk).exists()
 
 
+def test_logged_by_visible_is_the_visible_activities_of_visible_people(
+    rep, rep2, manager, outsider, admin_user, opportunity
+):
+    """Activities logged by a person the viewer sees: a subset of what the viewer sees, and for
+    each such person exactly their visible activities (what the scorecards count per rep)."""
+    outsider_deal = OpportunityFactory(owner=outsider)
+    services.log_activity(by=manager, kind="note", subject="On rep's deal", opportunity=opportunity)
+    services.log_activity(by=rep, kind="call", subject="Own call", opportunity=opportunity)
+    services.log_activity(by=outsider, kind="note", subject="Outside", opportunity=outsider_deal)
+    visible_users = list(User.objects.all())
+    for viewer in (rep, rep2, manager, outsider, admin_user):
+        logged = Activity.objects.logged_by_visible(viewer)
+        seen = Activity.objects.visible_to(viewer)
+        assert set(logged) <= set(seen)
+        for person in visible_users:
+            if visibility.can_see_owner(viewer, person):
+                assert set(logged.filter(owner=person)) == set(seen.filter(owner=person))
+            else:
+                assert not logged.filter(owner=person).exists()
+    assert Activity.objects.logged_by_visible(rep2).count() == 0
+    assert Activity.objects.logged_by_visible(manager).count() == 2
+
+
 # --- the named role questions ------------------------------------------------------------------
 
 ROLE_QUESTIONS = {

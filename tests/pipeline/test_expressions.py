@@ -46,3 +46,20 @@ def test_weighted_amount_of_whole_number_amounts_is_exact(rep, pipeline):
     odd = OpportunityFactory(owner=rep, pipeline=pipeline, amount=Decimal("10001"))
     assert Decimal(_annotated(small.pk).w).quantize(Decimal("0.01")) == Decimal("0.10")
     assert Decimal(_annotated(odd.pk).w).quantize(Decimal("0.01")) == Decimal("1000.10")
+
+
+def test_month_start_is_the_first_day_of_the_dates_month(rep, pipeline):
+    """MonthStart: the month of a date as a date, on either database, across year ends, leap
+    days and the last and first days of months; the same as Django's TruncMonth."""
+    import datetime as dt
+
+    from django.db.models.functions import TruncMonth
+
+    days = [dt.date(2023, 12, 31), dt.date(2024, 1, 1), dt.date(2024, 2, 29),
+            dt.date(2026, 3, 31), dt.date(2026, 11, 15)]  # fmt: skip
+    for day in days:
+        OpportunityFactory(owner=rep, pipeline=pipeline, expected_close_date=day)
+    rows = Opportunity.objects.annotate(
+        m=expressions.MonthStart("expected_close_date"), t=TruncMonth("expected_close_date")
+    ).values_list("expected_close_date", "m", "t")
+    assert sorted(rows) == [(day, day.replace(day=1), day.replace(day=1)) for day in days]
