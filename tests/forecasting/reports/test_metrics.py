@@ -528,3 +528,28 @@ def test_deal_funnel_drilldown_lists_the_deals_of_each_cell(world, scope_for):
     # The links of the table open the same listing.
     assert "kind=deal_funnel" in rows["Discovery"]["_links"]["dropped"]
     assert "outcome=dropped" in rows["Discovery"]["_links"]["dropped"]
+
+
+def test_scope_transitions_are_those_of_the_scopes_deals(world, scope_for):
+    """ReportScope.transitions reads the deal rule on the transitions' own join to their
+    deal: the same rows as the transitions of scope.deals(), for every viewer and narrowing."""
+    from pipeline.models import StageTransition
+
+    w = world
+    scopes = [
+        scope_for(w.manager),
+        scope_for(w.manager, team=w.team),
+        scope_for(w.manager, owner=w.rep2),
+        scope_for(w.manager, pipeline=w.pipeline),
+        scope_for(w.rep),
+        scope_for(w.outsider),
+        scope_for(w.admin, owner=w.outsider),
+        scope_for(w.manager, source="web"),
+    ]
+    for scope in scopes:
+        expected = StageTransition.objects.filter(opportunity__in=scope.deals().values("pk"))
+        assert set(scope.transitions()) == set(expected)
+    assert set(scope_for(w.rep2).transitions()) == set(
+        StageTransition.objects.filter(opportunity__owner=w.rep2)
+    )
+    assert scope_for(w.rep2).transitions().exists()
