@@ -78,8 +78,8 @@ def brier_scores(scope: ForecastScope, start: dt.date, end: dt.date) -> dict:
     index, in one query grouped by owner, probability and outcome; the means, the buckets
     and the overall figure are summed from its rows."""
     stays = (
-        StageTransition.objects.filter(
-            opportunity__in=scope.opportunities().values("pk"),
+        scope.of_visible_deals(StageTransition.objects.all())
+        .filter(
             next_stage__kind__in=[WON, LOST],
             left_at__gte=start_of_day(start),
             left_at__lt=start_of_day(end),

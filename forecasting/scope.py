@@ -51,6 +51,18 @@ class ViewerScope:
             qs = qs.filter(**{owner_field: self.person})
         return qs
 
+    def of_visible_deals(self, qs, prefix: str = "opportunity__"):
+        """Rows of ``qs`` (a model with a deal at ``prefix``) whose deal the viewer may see and
+        the scope covers: the deal rule (``owner_q`` on the deal's owner) and the pipeline,
+        team and person filters, all on the rows' own join to their deal. The same rows as
+        ``deal__in=<the scope's deals>``, without a second pass over the deals."""
+        rule = visibility.owner_q(self.user, f"{prefix}owner")
+        if rule is not None:
+            qs = qs.filter(rule)
+        if self.pipeline is not None:
+            qs = qs.filter(**{f"{prefix}pipeline": self.pipeline})
+        return self.narrow(qs, f"{prefix}owner", by_pipeline=False)
+
 
 @dataclass(kw_only=True)
 class ForecastScope(ViewerScope):

@@ -147,20 +147,7 @@ class ReportScope(ViewerScope):
                 qs = qs.filter(to_stage__pipeline=self.pipeline)
             return qs
         if not (self.source or self.product or self.category):
-            # The deal rule and the scope's filters on the transition's own join to its deal
-            # (the rule's owner condition, ``owner_q``), which a report reading the deal's
-            # columns (its current stage) shares, instead of a second pass over the deals.
-            rule = visibility.owner_q(self.user, "opportunity__owner")
-            qs = (
-                StageTransition.objects.all()
-                if rule is None
-                else StageTransition.objects.filter(rule)
-            )
-            if self.pipeline is not None:
-                qs = qs.filter(opportunity__pipeline=self.pipeline)
-            if self.team is not None:
-                qs = qs.filter(opportunity__owner__team=self.team)
-            if self.owner is not None:
-                qs = qs.filter(opportunity__owner=self.owner)
-            return qs
+            # On the transitions' own join to their deal, which a report reading the deal's
+            # columns (its current stage) shares.
+            return self.of_visible_deals(StageTransition.objects.all())
         return StageTransition.objects.filter(opportunity__in=self.deals().values("pk"))
