@@ -68,8 +68,7 @@ def _figures_by(scope: ForecastScope, months, key: str | None, field, *, rates, 
     wanted = set(months)
     out: dict = {}
     for group, row in found.items():
-        period = group[-1]
-        period = period.date() if isinstance(period, dt.datetime) else period
+        period = group[-1]  # a date: grouped_totals_over reads it as its DateField
         if period not in wanted:
             continue
         figures = figures_from_row(row)

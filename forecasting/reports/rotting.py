@@ -47,14 +47,6 @@ ROT_SORTS = {
 ROT_PAGE = 50
 
 
-def _open_stages(scope: ReportScope) -> list[tuple[int, int | None]]:
-    """(id, rotting threshold) of the open stages in scope (one small query)."""
-    stages = Stage.objects.filter(kind=OPEN)
-    if scope.pipeline is not None:
-        stages = stages.filter(pipeline=scope.pipeline)
-    return list(stages.values_list("pk", "rot_after_days"))
-
-
 def _rotting_q(scope: ReportScope, stages) -> Q:
     """Open deals longer in their stage than its threshold — the board's rule
     (``Opportunity.is_rotting``: whole days in stage > ``rot_after_days``) as plain
@@ -76,7 +68,7 @@ def rotting_queryset(scope: ReportScope):
     own columns (slipped: its close date was ever pushed later, ``close_pushes``, which the
     deal keeps from its field history)."""
     idle_since = scope.now - dt.timedelta(days=scope.idle_days)
-    stages = _open_stages(scope)
+    stages = scope.open_stages()
     # Open stages by id (not by a join on the stage's kind), so the database narrows to
     # open deals before it evaluates the flags.
     open_deals = scope.deals().filter(stage_id__in=[pk for pk, _ in stages])

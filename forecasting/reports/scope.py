@@ -20,7 +20,7 @@ from accounts import visibility
 from forecasting.periods import add_months, end_of_day, start_of_day
 from forecasting.scope import ViewerScope
 from pipeline import conversion
-from pipeline.models import Activity, Lead, LineItem, Opportunity, StageTransition
+from pipeline.models import Activity, Lead, LineItem, Opportunity, Stage, StageTransition
 
 DEFAULT_IDLE_DAYS = 14
 NO_PRODUCT = "none"
@@ -85,6 +85,17 @@ class ReportScope(ViewerScope):
 
     def querystring(self, **overrides) -> str:
         return urlencode(self.params(**overrides))
+
+    # --- stages ---------------------------------------------------------------------------
+    def open_stages(self) -> list[tuple[int, int | None]]:
+        """(id, rotting threshold) of the open stages in scope (the pipeline's, or every
+        pipeline's): one small query, read once per scope."""
+        if "_open_stages" not in self.__dict__:
+            stages = Stage.objects.filter(kind=Stage.Kind.OPEN)
+            if self.pipeline is not None:
+                stages = stages.filter(pipeline=self.pipeline)
+            self.__dict__["_open_stages"] = list(stages.values_list("pk", "rot_after_days"))
+        return self.__dict__["_open_stages"]
 
     # --- money ----------------------------------------------------------------------------
     def rates(self) -> dict:

@@ -15,7 +15,7 @@ from forecasting.reports.rotting import ANY_FLAG, rotting_queryset
 from forecasting.reports.scope import ReportScope
 from forecasting.reports.scorecards import scorecard_reps
 from forecasting.reports.tables import OWNER_LABEL_FIELDS, owner_label, ratio_pct
-from forecasting.scope import ForecastScope
+from forecasting.scope import ForecastScope, dated_in
 from pipeline import expressions
 from pipeline.models import Activity, Stage
 
@@ -61,13 +61,10 @@ def quarter_attainment(scope: ReportScope) -> dict:
     amount = scope.amount()  # in the reporting currency
     # Both figures count deals dated in the quarter: narrowed first by the stored dates,
     # which the database reads through their indexes.
-    in_quarter = Q(closed_on__gte=period.start, closed_on__lt=period.end) | Q(
-        expected_close_date__gte=period.start, expected_close_date__lt=period.end
-    )
     per_owner = {
         row["owner"]: row
         for row in scope.deals()
-        .filter(in_quarter)
+        .filter(dated_in(period.months))
         .values("owner")
         .annotate(
             won=Sum(amount, filter=won_q),
