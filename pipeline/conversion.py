@@ -164,14 +164,25 @@ def open_amount(amount, currency, rates: dict[str, Decimal]):
     return Case(*whens, default=Value(None, MONEY_FIELD), output_field=MONEY_FIELD)
 
 
-def reporting_amount(*, amount, currency, kind, closed_date, rates: dict[str, Decimal]):
+def _closed_rate(currency, closed_date, stored=None):
+    """The rate a closed deal converts at: ``stored`` (the deal's ``closed_rate`` column,
+    kept by ``pipeline.services.closed_rates``) where set, else looked up."""
+    if stored is None:
+        return RateOn(currency, closed_date)
+    return Coalesce(stored, RateOn(currency, closed_date), output_field=RATE_FIELD)
+
+
+def reporting_amount(
+    *, amount, currency, kind, closed_date, rates: dict[str, Decimal], closed_rate=None
+):
     """A deal's amount in the reporting currency, in SQL: open deals (``kind`` open) at
-    ``rates`` (the as-of date's), closed deals at the rate of ``closed_date``."""
+    ``rates`` (the as-of date's), closed deals at the rate of ``closed_date`` (``closed_rate``,
+    the deal's stored rate for the state it is in now, where it holds one)."""
     reporting = reporting_currency()
     return Case(
         When(Exact(currency, Value(reporting)), then=amount),
         When(Exact(kind, Value(Stage.Kind.OPEN)), then=open_amount(amount, currency, rates)),
-        default=_rounded(amount, RateOn(currency, closed_date)),
+        default=_rounded(amount, _closed_rate(currency, closed_date, closed_rate)),
         output_field=MONEY_FIELD,
     )
 
@@ -191,6 +202,7 @@ def deal_amount(rates: dict[str, Decimal], prefix: str = ""):
         kind=F(f"{prefix}stage__kind"),
         closed_date=closed_date(prefix),
         rates=rates,
+        closed_rate=F(f"{prefix}closed_rate"),
     )
 
 
@@ -199,7 +211,10 @@ def closed_amount(prefix: str = ""):
     sums over won or lost deals only: needs no as-of rates."""
     return Case(
         When(Exact(F(f"{prefix}currency"), Value(reporting_currency())), then=F(f"{prefix}amount")),
-        default=_rounded(F(f"{prefix}amount"), RateOn(F(f"{prefix}currency"), closed_date(prefix))),
+        default=_rounded(
+            F(f"{prefix}amount"),
+            _closed_rate(F(f"{prefix}currency"), closed_date(prefix), F(f"{prefix}closed_rate")),
+        ),
         output_field=MONEY_FIELD,
     )
 

@@ -45,6 +45,7 @@ from pipeline.models import (
     Stage,
     StageTransition,
 )
+from pipeline.services.closed_rates import refresh_closed_rates
 
 DEMO_PASSWORD = "demo-pass-2026"
 HISTORY_DAYS = 745  # a little over 24 months
@@ -535,6 +536,7 @@ class DemoBuilder:
             with connection.cursor() as cursor:
                 for statement in sql:
                     cursor.execute(statement)
+        refresh_closed_rates(connection)  # what Opportunity.save keeps, for the rows written
 
     def run(self) -> dict[str, int]:
         with transaction.atomic():

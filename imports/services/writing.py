@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from imports.models import ExternalKey, ImportBatch, ImportedRecord, Kind
@@ -25,6 +26,7 @@ from pipeline.models import (
     Stage,
     StageTransition,
 )
+from pipeline.services.closed_rates import refresh_closed_rates
 
 CHUNK = 5000  # deals written (and progress reported) at a time
 
@@ -168,6 +170,7 @@ def _write_deals(chunk, *, by, batch, companies, contacts, now) -> None:
             }
         )
     ids = insert_records(Opportunity, deals)
+    refresh_closed_rates(connection, ids=ids, new=True)  # what Opportunity.save keeps
     insert_rows(StageTransition, _transitions(ids, deals, chunk, by=by, now=now))
     insert_rows(
         LineItem,

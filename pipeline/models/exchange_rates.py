@@ -45,6 +45,14 @@ class ExchangeRate(models.Model):
     def __str__(self):
         return f"{self.currency} {self.on_date:%Y-%m-%d} {self.rate}"
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        # The currency and day as stored, so an edit that moves them refreshes the deals
+        # the old ones converted (pipeline.services.closed_rates).
+        instance = super().from_db(db, field_names, values)
+        instance._stored_key = (instance.__dict__.get("currency"), instance.__dict__.get("on_date"))
+        return instance
+
     def clean(self):
         if self.currency == reporting_currency():
             raise ValidationError(

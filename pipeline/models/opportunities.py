@@ -29,6 +29,10 @@ class OpportunityQuerySet(VisibleQuerySet):
         return self.filter(stage__kind=Stage.Kind.LOST)
 
 
+# What a closed deal's stored rate (``Opportunity.closed_rate``) depends on.
+RATE_INPUTS = frozenset({"stage", "stage_id", "currency", "closed_on", "expected_close_date"})
+
+
 class Opportunity(models.Model):
     """A qualified prospect with a defined need, budget and timeline, worked through a pipeline.
 
@@ -105,6 +109,13 @@ class Opportunity(models.Model):
     # pushes of the rotting report read a column instead of a window over the history.
     close_pushes = models.PositiveIntegerField(default=0, editable=False)
     close_pushed_days = models.PositiveIntegerField(default=0, editable=False)
+    # The exchange rate a closed deal in another currency converts at (that of its closed
+    # date), kept by :meth:`save` and by the rates' writes (pipeline.services.closed_rates),
+    # so sums over closed deals read it instead of looking it up deal by deal; NULL while
+    # open, in the reporting currency, or without a rate (sums then look it up).
+    closed_rate = models.DecimalField(
+        max_digits=18, decimal_places=8, null=True, blank=True, editable=False
+    )
 
     history = HistoricalRecords(
         excluded_fields=[
@@ -125,6 +136,7 @@ class Opportunity(models.Model):
             "last_activity_at",
             "close_pushes",
             "close_pushed_days",
+            "closed_rate",
         ],
         cascade_delete_history=True,
     )
@@ -186,12 +198,18 @@ class Opportunity(models.Model):
             and after > before
             and not getattr(self, "skip_history_when_saving", False)
         )
+        fields = kwargs.get("update_fields")
         if pushed:
             self.close_pushes += 1
             self.close_pushed_days += (after - before).days
-            fields = kwargs.get("update_fields")
             if fields is not None:
-                kwargs["update_fields"] = {*fields, "close_pushes", "close_pushed_days"}
+                fields = kwargs["update_fields"] = {*fields, "close_pushes", "close_pushed_days"}
+        if fields is None or not RATE_INPUTS.isdisjoint(fields):
+            from pipeline.services.closed_rates import closed_rate_of
+
+            self.closed_rate = closed_rate_of(self)
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "closed_rate"}
         super().save(*args, **kwargs)
         self._stored_close = self.expected_close_date
 

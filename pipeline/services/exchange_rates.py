@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 
 from pipeline import board_cache
 from pipeline.currency import known_currencies, reporting_currency
 from pipeline.models import ExchangeRate
 from pipeline.models.exchange_rates import RATE
+from pipeline.services.closed_rates import refresh_closed_rates
 
 COLUMNS = ("date", "currency", "rate")
 MAX_ERRORS = 20
@@ -131,5 +132,9 @@ def load_rates(text: str) -> LoadResult:
             changed.append(row)
     ExchangeRate.objects.bulk_create(new, batch_size=2000)
     ExchangeRate.objects.bulk_update(changed, ["rate"], batch_size=2000)
+    written = [*new, *changed]
+    for code in sorted({r.currency for r in written}):
+        since = min(r.on_date for r in written if r.currency == code)
+        refresh_closed_rates(connection, currencies=[code], since=since)
     board_cache.changed()
     return LoadResult(created=len(new), updated=len(changed))

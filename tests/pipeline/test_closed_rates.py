@@ -1,0 +1,155 @@
+"""A closed deal's stored rate (``Opportunity.closed_rate``, pipeline.services.closed_rates):
+kept by every write that can change it (the deal's own saves, the rates' saves, edits,
+deletions and file loads, bulk writers), equal to the rate the conversion rule looks up, and
+never needed for a right figure (a deal without one is looked up as before)."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+
+from pipeline import conversion, services
+from pipeline.models import ExchangeRate, Opportunity
+from pipeline.services.closed_rates import refresh_closed_rates
+from pipeline.services.exchange_rates import load_rates
+from tests.factories import OpportunityFactory, current_version
+
+D = dt.date
+
+
+@pytest.fixture
+def rates(db):
+    for code, day, rate in [
+        ("EUR", D(2026, 1, 1), "1.10000000"),
+        ("EUR", D(2026, 2, 1), "1.20000000"),
+        ("GBP", D(2026, 2, 1), "1.33333333"),
+    ]:
+        ExchangeRate.objects.create(currency=code, on_date=day, rate=Decimal(rate))
+
+
+def _deal(rep, pipeline, currency="EUR", amount="100.00", **kw):
+    return OpportunityFactory(
+        owner=rep, pipeline=pipeline, amount=Decimal(amount), currency=currency, **kw
+    )
+
+
+def _won(deal, rep, on):
+    return services.close_won(opportunity=deal, by=rep, version=current_version(deal), closed_on=on)
+
+
+def _stored(deal):
+    return Opportunity.objects.values_list("closed_rate", flat=True).get(pk=deal.pk)
+
+
+def _looked_up(deal):
+    """What the conversion rule says, from the rates alone (None while open)."""
+    deal = Opportunity.objects.select_related("stage").get(pk=deal.pk)
+    if deal.is_open or deal.currency == "USD":
+        return None
+    return conversion.rate_on(deal.currency, deal.closed_on or deal.expected_close_date)
+
+
+def _all_match():
+    for deal in Opportunity.objects.all():
+        assert _stored(deal) == _looked_up(deal), deal
+
+
+def test_a_deal_keeps_the_rate_of_its_closed_date_only_while_closed(
+    rates, rep, manager, pipeline
+):
+    deal = _deal(rep, pipeline, expected_close_date=D(2026, 3, 31))
+    assert _stored(deal) is None  # open: converts at the as-of date's rate
+    deal = _won(deal, rep, D(2026, 1, 20))
+    assert _stored(deal) == Decimal("1.10000000")
+    deal = services.move_opportunity(
+        opportunity=deal,
+        to_stage=pipeline.stages.filter(kind="open").first(),
+        by=manager,
+        version=current_version(deal),
+    )
+    assert _stored(deal) is None  # reopened
+    deal = _won(deal, rep, D(2026, 2, 20))
+    assert _stored(deal) == Decimal("1.20000000")
+    deal.currency = "GBP"  # any save of the model keeps it, not the services alone
+    deal.save(update_fields=["currency"])
+    assert _stored(deal) == Decimal("1.33333333")
+    deal.closed_on = D(2026, 1, 20)
+    deal.save()
+    assert _stored(deal) is None  # no GBP rate on 20 January: looked up, and left out
+    usd = _won(_deal(rep, pipeline, currency="USD"), rep, D(2026, 2, 5))
+    assert _stored(usd) is None  # the reporting currency is never converted
+    _all_match()
+
+
+def test_rates_written_deleted_or_moved_refresh_the_deals_they_convert(rates, rep, pipeline):
+    early = _won(_deal(rep, pipeline), rep, D(2026, 1, 20))
+    late = _won(_deal(rep, pipeline), rep, D(2026, 2, 20))
+    assert (_stored(early), _stored(late)) == (Decimal("1.1"), Decimal("1.2"))
+
+    mid = ExchangeRate.objects.create(currency="EUR", on_date=D(2026, 1, 15), rate=Decimal("1.15"))
+    assert (_stored(early), _stored(late)) == (Decimal("1.15"), Decimal("1.2"))
+
+    mid.on_date = D(2026, 2, 15)  # moved: the old day's deals and the new day's
+    mid.save()
+    assert (_stored(early), _stored(late)) == (Decimal("1.1"), Decimal("1.15"))
+
+    mid.delete()
+    assert (_stored(early), _stored(late)) == (Decimal("1.1"), Decimal("1.2"))
+
+    load_rates("date,currency,rate\n2026-01-10,EUR,1.11\n2026-02-01,EUR,1.21\n")
+    assert (_stored(early), _stored(late)) == (Decimal("1.11"), Decimal("1.21"))
+
+    ExchangeRate.objects.filter(currency="EUR").delete()
+    assert (_stored(early), _stored(late)) == (None, None)
+    _all_match()
+
+
+def test_the_refresh_equals_what_saves_keep_and_clears_stale_rates(rates, rep, pipeline):
+    deals = [
+        _won(_deal(rep, pipeline), rep, D(2026, 1, 20)),
+        _won(_deal(rep, pipeline, currency="GBP"), rep, D(2026, 2, 3)),
+        _deal(rep, pipeline),
+        _deal(rep, pipeline, currency="USD"),
+    ]
+    kept = {d.pk: _stored(d) for d in deals}
+    # A bulk writer's rows: none stored, or a wrong one on an open deal.
+    Opportunity.objects.update(closed_rate=None)
+    Opportunity.objects.filter(pk=deals[2].pk).update(closed_rate=Decimal("9"))
+    refresh_closed_rates(connection)
+    assert {d.pk: _stored(d) for d in deals} == kept
+    Opportunity.objects.update(closed_rate=None)
+    refresh_closed_rates(connection, ids=[deals[0].pk], new=True)
+    assert _stored(deals[0]) == kept[deals[0].pk]
+    assert _stored(deals[1]) is None
+
+
+def test_sums_are_the_same_with_or_without_stored_rates(rates, rep, pipeline):
+    for day, currency, amount in [
+        (D(2026, 1, 20), "EUR", "100.05"),
+        (D(2026, 2, 3), "GBP", "77.77"),
+        (D(2026, 2, 9), "EUR", "12.34"),
+        (D(2025, 12, 1), "EUR", "50.00"),  # before the first EUR rate: left out
+        (D(2026, 2, 9), "USD", "10.00"),
+    ]:
+        _won(_deal(rep, pipeline, currency=currency, amount=amount), rep, day)
+    expected = sum(
+        (
+            amount
+            for deal in Opportunity.objects.select_related("stage")
+            if (amount := conversion.deal_in_reporting(deal, on=D(2026, 3, 1))) is not None
+        ),
+        Decimal(0),
+    )
+
+    def total():
+        qs = Opportunity.objects.all()
+        return (
+            qs.aggregate(a=Sum(conversion.closed_amount()))["a"],
+            qs.aggregate(a=Sum(conversion.deal_amount(conversion.rates_on(D(2026, 3, 1)))))["a"],
+        )
+
+    assert total() == (expected, expected)
+    Opportunity.objects.update(closed_rate=None)
+    assert total() == (expected, expected)
