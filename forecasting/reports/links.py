@@ -14,7 +14,13 @@ from forecasting.reports.scope import ReportScope
 
 def deals_url(scope: ReportScope, kind: str, **extra) -> str:
     """URL of the drill-down listing the deals behind a number (same filters, plus extras)."""
-    return f"{reverse('forecasting:report_deals')}?{scope.querystring(kind=kind, **extra)}"
+    return f"{_drilldown_path()}?{scope.querystring(kind=kind, **extra)}"
+
+
+@lru_cache(maxsize=1)
+def _drilldown_path() -> str:
+    # One reverse per process: a report links every number it shows.
+    return reverse("forecasting:report_deals")
 
 
 _SENTINEL_PK = 987654321

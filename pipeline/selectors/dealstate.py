@@ -421,12 +421,18 @@ def _reconstructed_state(
         override_field=f"{prefix}override",
         default=base_prob,
     )
+    current_stay = Q(stage_id=stage_id, stage_entered_at=entered, closed_on__isnull=False)
     closed_date = Case(
-        When(
-            Q(stage_id=stage_id, stage_entered_at=entered, closed_on__isnull=False),
-            then=F("closed_on"),
-        ),
+        When(current_stay, then=F("closed_on")),
         default=TruncDate(entered, tzinfo=timezone.get_default_timezone()),
+    )
+    currency = Coalesce(h["h_currency"], F("currency"), output_field=CharField())
+    # The deal's stored rate is that of its closed date in its current currency: the state's
+    # own when the state is the deal's current closed stay in that currency.
+    stored_rate = Case(
+        When(current_stay & Q(currency=currency), then=F("closed_rate")),
+        default=Value(None),
+        output_field=conversion.RATE_FIELD,
     )
     close = Coalesce(h["h_close"], F("expected_close_date"))
     state = {
@@ -447,10 +453,11 @@ def _reconstructed_state(
                 Case(When(untouched, then=F("amount")), default=Value(None)),
                 output_field=MONEY_FIELD,
             ),
-            currency=Coalesce(h["h_currency"], F("currency"), output_field=CharField()),
+            currency=currency,
             kind=kind,
             closed_date=closed_date,
             rates=fx if fx is not None else conversion.rates_on(on),
+            closed_rate=stored_rate,
         ),
         "close": close,
         "prob": prob,

@@ -153,3 +153,43 @@ def test_sums_are_the_same_with_or_without_stored_rates(rates, rep, pipeline):
     assert total() == (expected, expected)
     Opportunity.objects.update(closed_rate=None)
     assert total() == (expected, expected)
+
+
+def test_past_states_convert_the_same_with_or_without_stored_rates(rates, rep, manager, pipeline):
+    """A past state that is the deal's current closed stay converts at the stored rate; one
+    that is not (won then, reopened and won again since; another currency then) at the rate
+    of that state's own day, as before."""
+    import time_machine
+
+    from pipeline.selectors.dealstate import reconstructed_deals
+
+    with time_machine.travel(dt.datetime(2026, 1, 20, 12, tzinfo=dt.UTC), tick=False):
+        again = _won(_deal(rep, pipeline, amount="100.00"), rep, D(2026, 1, 20))
+        kept = _won(_deal(rep, pipeline, amount="33.33"), rep, D(2026, 1, 20))
+        switched = _deal(rep, pipeline, currency="USD", amount="10.00")
+    with time_machine.travel(dt.datetime(2026, 2, 10, 12, tzinfo=dt.UTC), tick=False):
+        again = services.move_opportunity(
+            opportunity=again,
+            to_stage=pipeline.stages.filter(kind="open").first(),
+            by=manager,
+            version=current_version(again),
+        )
+        again = _won(again, rep, D(2026, 2, 10))
+        switched = services.update_opportunity(
+            opportunity=switched, by=rep, version=current_version(switched), currency="GBP"
+        )
+        switched = _won(switched, rep, D(2026, 2, 10))
+    assert _stored(again) == Decimal("1.2") and _stored(kept) == Decimal("1.1")
+
+    def amounts(on):
+        rows = reconstructed_deals(on=on).values_list("pk", "s_amount")
+        return dict(rows)
+
+    with time_machine.travel(dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC), tick=False):
+        stored = {day: amounts(day) for day in (D(2026, 1, 25), D(2026, 2, 15))}
+        Opportunity.objects.update(closed_rate=None)
+        looked_up = {day: amounts(day) for day in (D(2026, 1, 25), D(2026, 2, 15))}
+    assert stored == looked_up
+    assert stored[D(2026, 1, 25)][again.pk] == Decimal("110.00")  # won then at 1.1
+    assert stored[D(2026, 2, 15)][again.pk] == Decimal("120.00")  # its current stay
+    assert stored[D(2026, 2, 15)][switched.pk] == Decimal("13.33")  # GBP at 1.33333333
