@@ -56,9 +56,7 @@ def _all_match():
         assert _stored(deal) == _looked_up(deal), deal
 
 
-def test_a_deal_keeps_the_rate_of_its_closed_date_only_while_closed(
-    rates, rep, manager, pipeline
-):
+def test_a_deal_keeps_the_rate_of_its_closed_date_only_while_closed(rates, rep, manager, pipeline):
     deal = _deal(rep, pipeline, expected_close_date=D(2026, 3, 31))
     assert _stored(deal) is None  # open: converts at the as-of date's rate
     deal = _won(deal, rep, D(2026, 1, 20))
