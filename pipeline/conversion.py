@@ -129,10 +129,23 @@ def deal_currencies() -> list[str]:
 class RateOn(Func):
     """``(SELECT rate … WHERE currency = C AND date <= D ORDER BY date DESC LIMIT 1)``: the
     rate of a currency expression on a date expression, one probe of the (currency, date)
-    unique index."""
+    unique index.
+
+    On PostgreSQL the same query is the function ``opportune_rate_on(C, D)`` (pipeline
+    migration 0021), which is parallel safe: a correlated subquery in a sum would keep the
+    whole scan in one process."""
 
     arity = 2
     output_field = RATE_FIELD
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        currency, day = self.get_source_expressions()
+        cur_sql, cur_params = compiler.compile(currency)
+        day_sql, day_params = compiler.compile(day)
+        return (
+            f"opportune_rate_on({cur_sql}, {day_sql})",
+            (*cur_params, *day_params),
+        )
 
     def as_sql(self, compiler, connection, **extra_context):
         currency, day = self.get_source_expressions()
