@@ -167,6 +167,11 @@ class Opportunity(models.Model):
             models.Index(fields=["owner", "-expected_close_date"]),
             models.Index(fields=["expected_close_date"]),
             models.Index(fields=["closed_on"]),
+            # Deals without an exchange rate (pipeline.conversion.missing_rates): a currency
+            # and the dates a rate is needed on, read as ranges of this index.
+            models.Index(
+                fields=["currency", "closed_on", "expected_close_date"], name="opp_currency_dates"
+            ),
             models.Index(fields=["created_at"]),
             models.Index(fields=["company", "-created_at"]),
             # The API's cursor orderings (sync walks by updated_at): read from an index, not

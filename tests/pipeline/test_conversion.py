@@ -336,6 +336,10 @@ def test_conversion_missing_rates_by_first_rate_dates(frozen, rates, rep, pipeli
     _deal(rep, pipeline, "500", "CHF")
     _won(_deal(rep, pipeline, "600", "CHF"), rep, D(2026, 2, 1))
     _deal(rep, pipeline, "700")
+    # Currencies without rates before, between and after the rated ones and the reporting one.
+    _deal(rep, pipeline, "800", "AUD")
+    _won(_deal(rep, pipeline, "900", "JPY"), rep, D(2026, 2, 1))
+    _deal(rep, pipeline, "1000", "ZAR")
 
     def brute(on):
         out = {}
@@ -351,8 +355,10 @@ def test_conversion_missing_rates_by_first_rate_dates(frozen, rates, rep, pipeli
             Opportunity.objects.all(), on=on)]  # fmt: skip
         assert got == brute(on), on
     assert [(m.currency, m.deals) for m in conversion.missing_rates(
-        Opportunity.objects.all(), on=TODAY)] == [("CHF", 2), ("GBP", 1)]  # fmt: skip
+        Opportunity.objects.all(), on=TODAY)] == [  # fmt: skip
+        ("AUD", 1), ("CHF", 2), ("GBP", 1), ("JPY", 1), ("ZAR", 1)]  # fmt: skip
     assert [(m.currency, m.deals, m.since) for m in conversion.missing_rates(
         Opportunity.objects.all(), on=D(2026, 1, 25))] == [  # fmt: skip
-        ("CHF", 2, D(2026, 1, 25)), ("GBP", 2, D(2026, 1, 20))]  # fmt: skip
+        ("AUD", 1, D(2026, 1, 25)), ("CHF", 2, D(2026, 1, 25)), ("GBP", 2, D(2026, 1, 20)),
+        ("JPY", 1, D(2026, 2, 1)), ("ZAR", 1, D(2026, 1, 25))]  # fmt: skip
     assert early_gbp.closed_on == D(2026, 1, 20)
