@@ -125,13 +125,23 @@ class DateDiff(Func):
 
 
 @contextmanager
-def sort_memory(megabytes: int = 32):
+def sort_memory(megabytes: int = 32, *, by_deal: bool = False):
     """On PostgreSQL, let this report's sorts and hashes use more memory than the default
     4 MB (``SET LOCAL``: this transaction only), so a year of transitions sorts in memory
-    instead of spilling to disk. Elsewhere, nothing."""
+    instead of spilling to disk. Elsewhere, nothing.
+
+    With ``by_deal`` (the scope is one person's deals), the rows of each deal are found
+    through the deal's index rather than by hashing the whole range of rows: PostgreSQL
+    misjudges the few thousand deals of one rep against a year of every deal's transitions
+    (one rep's stage visits at 100,000 deals: 84 ms hashed, 41 ms by deal)."""
     if connection.vendor != "postgresql":
         yield
         return
+    # set_config(…, true) is SET LOCAL: every setting in one statement.
+    settings = [("work_mem", f"{int(megabytes)}MB")]
+    if by_deal:
+        settings += [("enable_hashjoin", "off"), ("enable_mergejoin", "off")]
+    calls = ", ".join("set_config(%s, %s, true)" for _ in settings)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL work_mem = '{int(megabytes)}MB'")
+        cursor.execute(f"SELECT {calls}", [v for pair in settings for v in pair])  # nosec B608: placeholders only; names and values are params
         yield

@@ -152,7 +152,7 @@ def stages(scope: ReportScope) -> Report:
         FROM ({visits}) v
         GROUP BY v.to_stage_id
     """  # nosec B608: SQL text is column names and ints built here; every value is a parameter
-    with sort_memory(), connection.cursor() as cursor:
+    with sort_memory(by_deal=scope.owner is not None), connection.cursor() as cursor:
         cursor.execute(sql, params)
         by_stage = {row[0]: row[1:] for row in cursor.fetchall()}
     rows = []

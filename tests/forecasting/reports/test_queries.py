@@ -15,8 +15,9 @@ from tests.forecasting.reports.world import NOW, travel
 
 RANGE = {"start": "2026-01-01", "end": "2026-03-31"}
 # Session + user, the filter form's choices (pipelines, teams, reps), then the report's own.
-# The stage report (also on the scorecard page) raises work_mem on PostgreSQL: a savepoint,
-# SET LOCAL and its release, three statements that SQLite does not need. Pages with dates
+# The stage report (also on the scorecard page) raises work_mem on PostgreSQL (and for one
+# person's deals, joins them by deal): a savepoint, one set_config() and its release, three
+# statements that SQLite does not need. Pages with dates
 # read the first and latest day of the deals in scope once (the period menu, the default
 # range). The filter bar's product and category choices are one query; reports that sum open
 # deals read today's exchange rates once (pipeline.conversion).
