@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from pipeline.models import Activity, Opportunity, Stage, StageTransition
 
+FIRST_ID = 50_000_000
+
 
 def build(*, pipeline, owners, n: int, seed: int, win_chance, days_back: int = 900):
     """``n`` closed deals plus some open ones in ``pipeline``. Half the deals are "active"
@@ -43,6 +45,9 @@ def build(*, pipeline, owners, n: int, seed: int, win_chance, days_back: int = 9
         amount = Decimal(10000)
         deals.append(
             Opportunity(
+                # Ids of their own, not the sequence's next: the model's folds follow the deal
+                # id, so the same seed gives the same folds whatever ran before.
+                pk=FIRST_ID + seed * 10_000 + i,
                 name=f"Deal {i}",
                 owner=owner,
                 pipeline=pipeline,
