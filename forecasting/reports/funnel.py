@@ -16,6 +16,7 @@ from forecasting import charts
 from forecasting.reports.deal_funnel import deal_funnel
 from forecasting.reports.links import deals_url
 from forecasting.reports.scope import ReportScope
+from forecasting.reports.sql import sort_memory
 from forecasting.reports.tables import (
     OWNER_LABEL_FIELDS,
     Column,
@@ -70,6 +71,8 @@ def funnel(scope: ReportScope, *, group: str = "source") -> Report:
         )
         .order_by(*keys)
     )
+    with sort_memory(None, by_deal=True):  # each lead's deal by its key (forecasting.reports.sql)
+        rows = list(rows)
     sources = dict(Lead.Source.choices)
     out = []
     for r in rows:
