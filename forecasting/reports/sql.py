@@ -135,7 +135,9 @@ def sort_memory(megabytes: int | None = 32, *, by_deal: bool = False):
     misjudges the few thousand deals of one rep against a year of every deal's transitions
     (one rep's stage visits at 100,000 deals: 84 ms hashed, 41 ms by deal; the leads of a
     year, each joined to its deal by key: 58 ms hashed, 37 ms by key). ``megabytes`` None
-    keeps the memory setting."""
+    keeps the memory setting. The settings end with the transaction: the report views run
+    outside one (``ATOMIC_REQUESTS`` is off), so they end with the block; called inside an
+    outer transaction, they last until it ends (plans change, never results)."""
     if connection.vendor != "postgresql" or (megabytes is None and not by_deal):
         yield
         return
