@@ -13,7 +13,7 @@ Layout, one module per report over shared ones:
 - ``tables.py``   — :class:`tables.Table` (the same object renders the HTML table and the
   CSV), :class:`tables.Report` and the shared row shaping (``owner_label``, ``to_date``).
 - ``sql.py``      — ``Median`` (percentile_cont / a registered SQLite aggregate), day
-  arithmetic that means the same on PostgreSQL and SQLite, ``sort_memory``.
+  arithmetic that means the same on PostgreSQL and SQLite, ``planner_settings``.
 - ``forms.py``    — the filter bar: parses the querystring, choices limited to the viewer.
 - ``export.py``   — the CSV response.
 - ``views.py``    — thin: parse, call the report's selector, render or export.

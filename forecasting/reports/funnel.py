@@ -16,7 +16,7 @@ from forecasting import charts
 from forecasting.reports.deal_funnel import deal_funnel
 from forecasting.reports.links import deals_url
 from forecasting.reports.scope import ReportScope
-from forecasting.reports.sql import sort_memory
+from forecasting.reports.sql import planner_settings
 from forecasting.reports.tables import (
     OWNER_LABEL_FIELDS,
     Column,
@@ -71,7 +71,8 @@ def funnel(scope: ReportScope, *, group: str = "source") -> Report:
         )
         .order_by(*keys)
     )
-    with sort_memory(None, by_deal=True):  # each lead's deal by its key (forecasting.reports.sql)
+    # Each lead's deal by its key (forecasting.reports.sql.planner_settings).
+    with planner_settings(megabytes=None, by_deal=True):
         rows = list(rows)
     sources = dict(Lead.Source.choices)
     out = []

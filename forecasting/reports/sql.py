@@ -10,7 +10,8 @@ SQLite.
 - :class:`DateDiff` is the whole number of days between two dates.
 - :func:`median_sql` gives the median of a column in hand-written SQL (used where a report
   aggregates over a window-function subquery, which the ORM cannot group).
-- :func:`sort_memory` raises PostgreSQL's ``work_mem`` for one report's transaction.
+- :func:`planner_settings` raises PostgreSQL's ``work_mem``, and can make it join by key, for
+  one report's transaction.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ class DateDiff(Func):
 
 
 @contextmanager
-def sort_memory(megabytes: int | None = 32, *, by_deal: bool = False):
+def planner_settings(*, megabytes: int | None = 32, by_deal: bool = False):
     """On PostgreSQL, let this report's sorts and hashes use more memory than the default
     4 MB (``SET LOCAL``: this transaction only), so a year of transitions sorts in memory
     instead of spilling to disk. Elsewhere, nothing.

@@ -20,7 +20,7 @@ from django.db.models import F
 from forecasting import charts
 from forecasting.reports.links import deals_url
 from forecasting.reports.scope import ReportScope
-from forecasting.reports.sql import median_sql, sort_memory
+from forecasting.reports.sql import median_sql, planner_settings
 from forecasting.reports.tables import Column, Report, Table, format_value, ratio_pct
 from pipeline.models import Stage
 from pipeline.templatetags.opportune import pct
@@ -152,7 +152,7 @@ def stages(scope: ReportScope) -> Report:
         FROM ({visits}) v
         GROUP BY v.to_stage_id
     """  # nosec B608: SQL text is column names and ints built here; every value is a parameter
-    with sort_memory(by_deal=scope.owner is not None), connection.cursor() as cursor:
+    with planner_settings(by_deal=scope.owner is not None), connection.cursor() as cursor:
         cursor.execute(sql, params)
         by_stage = {row[0]: row[1:] for row in cursor.fetchall()}
     rows = []
