@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from pipeline import services
 from pipeline.models import Product, ProductPrice
@@ -122,7 +123,8 @@ def test_filters_folded_on_a_phone_open_again_on_a_wider_window(records, new_pag
     bar = page.locator("details.filters-panel form[role=search]")
     assert bar.is_hidden()
     page.set_viewport_size({"width": 1440, "height": 900})
-    assert bar.is_visible()  # the toggle is hidden at this width: the bar may not stay shut
+    # The page reopens the bar from its resize handler, after the resize returns: wait for it.
+    expect(bar).to_be_visible()  # the toggle is hidden at this width: the bar may not stay shut
 
 
 @pytest.mark.django_db(transaction=True)
