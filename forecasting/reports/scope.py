@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from accounts import visibility
@@ -109,12 +109,23 @@ class ReportScope(ViewerScope):
         that day's rates, closed deals at their closed date's (``pipeline.conversion``)."""
         return conversion.deal_amount(self.rates(), prefix)
 
+    def open_amount(self):
+        """An open deal's amount in the reporting currency (the report day's rates): what
+        :meth:`amount` gives an open deal, from the deal's own columns alone, so that a sum
+        over :meth:`open_deals` can be read from the owner/stage/amount index."""
+        return conversion.open_amount(F("amount"), F("currency"), self.rates())
+
     # --- scoped base querysets ------------------------------------------------------------
     def deals(self, *, source: bool = True):
         qs = self.narrow(Opportunity.objects.visible_to(self.user))
         if source and self.source:
             qs = qs.filter(lead__source=self.source)
         return self.narrow_by_product(qs)
+
+    def open_deals(self):
+        """The scope's open deals, selected by the open stages' ids (:meth:`open_stages`)
+        rather than a join on the stage's kind, so the database narrows them by index."""
+        return self.deals().filter(stage_id__in=[pk for pk, _ in self.open_stages()])
 
     def narrow_by_product(self, qs, prefix: str = ""):
         """``qs`` (deals, or rows of a deal via ``prefix``) narrowed by the product filter."""

@@ -167,6 +167,24 @@ class Opportunity(models.Model):
             models.Index(fields=["owner", "-expected_close_date"]),
             models.Index(fields=["expected_close_date"]),
             models.Index(fields=["closed_on"]),
+            # A team's or a rep's closed deals in a period (win rate, scorecards, the home
+            # page's month and quarter): counted and summed in the reporting currency from
+            # the index alone.
+            models.Index(
+                fields=["owner", "closed_on"],
+                include=[
+                    "id",
+                    "pipeline",
+                    "stage",
+                    "currency",
+                    "amount",
+                    "closed_rate",
+                    "created_at",
+                    "expected_close_date",
+                ],
+                condition=Q(closed_on__isnull=False),
+                name="opp_owner_closed",
+            ),
             # Deals without an exchange rate (pipeline.conversion.missing_rates): a currency
             # and the dates a rate is needed on, read as ranges of this index.
             models.Index(
