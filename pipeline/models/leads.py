@@ -95,6 +95,13 @@ class Lead(models.Model):
             models.Index(fields=["owner", "status", "-created_at"]),
             models.Index(fields=["status", "-created_at"]),
             models.Index(fields=["created_at"]),
+            # A team's or a rep's leads created in a period (the lead funnel), counted by
+            # source and stage from the index alone.
+            models.Index(
+                fields=["owner", "created_at"],
+                include=["id", "source", "qualified_at", "status", "opportunity"],
+                name="lead_owner_created",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -185,6 +185,22 @@ class Opportunity(models.Model):
                 condition=Q(closed_on__isnull=False),
                 name="opp_owner_closed",
             ),
+            # A team's or a rep's deals created in a period (pipeline created, the deal
+            # funnel, the win rate's open deals at each month end), from the index alone.
+            models.Index(
+                fields=["owner", "created_at"],
+                include=[
+                    "id",
+                    "pipeline",
+                    "stage",
+                    "currency",
+                    "amount",
+                    "closed_on",
+                    "closed_rate",
+                    "expected_close_date",
+                ],
+                name="opp_owner_created",
+            ),
             # Deals without an exchange rate (pipeline.conversion.missing_rates): a currency
             # and the dates a rate is needed on, read as ranges of this index.
             models.Index(
