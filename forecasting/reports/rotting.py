@@ -71,8 +71,7 @@ def rotting_queryset(scope: ReportScope):
     stages = scope.open_stages()
     # Open stages by id (not by a join on the stage's kind), so the database narrows to
     # open deals before it evaluates the flags.
-    open_deals = scope.deals().filter(stage_id__in=[pk for pk, _ in stages])
-    return open_deals.annotate(
+    return scope.open_deals().annotate(
         is_rotting=_flag(_rotting_q(scope, stages)),
         is_idle=_flag(
             Q(last_activity_at__lte=idle_since)
