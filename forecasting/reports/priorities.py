@@ -56,7 +56,7 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25, by_model: bool = F
     score itself is computed in SQL, Python only merges the two ranked, bounded lists.
     """
     today, now = scope.today, scope.now
-    fx = conversion.rates_on(today)
+    fx = scope.rates()  # the day's rates, read once per scope
 
     def in_reporting(prefix: str = ""):
         # An open deal's amount at today's rate (pipeline.conversion); NULL without a rate.
