@@ -124,8 +124,12 @@ class ReportScope(ViewerScope):
 
     def open_deals(self):
         """The scope's open deals, selected by the open stages' ids (:meth:`open_stages`)
-        rather than a join on the stage's kind, so the database narrows them by index."""
-        return self.deals().filter(stage_id__in=[pk for pk, _ in self.open_stages()])
+        rather than a join on the stage's kind, and by their empty closed date (which the
+        services keep empty on every open deal), so the database reads them from the
+        open-deals index (``opp_owner_open``) rather than from the table."""
+        return self.deals().filter(
+            stage_id__in=[pk for pk, _ in self.open_stages()], closed_on__isnull=True
+        )
 
     def narrow_by_product(self, qs, prefix: str = ""):
         """``qs`` (deals, or rows of a deal via ``prefix``) narrowed by the product filter."""

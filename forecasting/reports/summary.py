@@ -13,7 +13,7 @@ from forecasting.reports.tables import ratio_pct
 from pipeline import expressions
 from pipeline.models import Stage
 
-WON, LOST, OPEN = Stage.Kind.WON, Stage.Kind.LOST, Stage.Kind.OPEN
+WON, LOST = Stage.Kind.WON, Stage.Kind.LOST
 
 
 def home_summary(scope: ReportScope) -> dict:
@@ -22,25 +22,28 @@ def home_summary(scope: ReportScope) -> dict:
     Three queries, besides the day's exchange rates and the open stages (each read once per
     scope).
 
-    Only open deals and deals closed since the earlier of the month's start and 90 days ago
-    count; the deals are narrowed to those by the open stages' ids and the closed date, which
-    the database reads through their indexes, before any figure is computed."""
+    The open deals and the deals closed since the earlier of the month's start and 90 days
+    ago are counted apart, each from its own index (``ReportScope.open_deals``, then the
+    owner/closed-date index), without visiting the table's rows."""
     today = scope.today
     month_start = today.replace(day=1)
     since = today - dt.timedelta(days=90)
-    open_stages = [pk for pk, _ in scope.open_stages()]  # the scope's deals are in its pipeline
-    deals = scope.deals().filter(
-        Q(stage_id__in=open_stages) | Q(closed_on__gte=min(since, month_start))
+    open_amount = scope.open_amount()  # in the reporting currency
+    agg = scope.open_deals().aggregate(
+        open_count=Count("*"),
+        open_amount=Sum(open_amount),
+        weighted=Sum(expressions.weighted_amount(amount=open_amount)),
     )
-    amount = scope.amount()  # in the reporting currency
-    agg = deals.aggregate(
-        open_count=Count("pk", filter=Q(stage__kind=OPEN)),
-        open_amount=Sum(amount, filter=Q(stage__kind=OPEN)),
-        weighted=Sum(expressions.weighted_amount(amount=amount), filter=Q(stage__kind=OPEN)),
-        won_month=Sum(amount, filter=Q(stage__kind=WON, closed_on__gte=month_start)),
-        won_month_count=Count("pk", filter=Q(stage__kind=WON, closed_on__gte=month_start)),
-        won_90=Count("pk", filter=Q(stage__kind=WON, closed_on__gte=since)),
-        lost_90=Count("pk", filter=Q(stage__kind=LOST, closed_on__gte=since)),
+    amount = scope.amount()
+    agg |= (
+        scope.deals()
+        .filter(closed_on__gte=min(since, month_start))
+        .aggregate(
+            won_month=Sum(amount, filter=Q(stage__kind=WON, closed_on__gte=month_start)),
+            won_month_count=Count("pk", filter=Q(stage__kind=WON, closed_on__gte=month_start)),
+            won_90=Count("pk", filter=Q(stage__kind=WON, closed_on__gte=since)),
+            lost_90=Count("pk", filter=Q(stage__kind=LOST, closed_on__gte=since)),
+        )
     )
     attention = rotting_summary(scope)
     return {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Sum
 
 from forecasting.periods import Period
 from forecasting.quotas import quota_book
@@ -15,7 +15,7 @@ from forecasting.reports.rotting import ANY_FLAG, rotting_queryset
 from forecasting.reports.scope import ReportScope
 from forecasting.reports.scorecards import scorecard_reps
 from forecasting.reports.tables import OWNER_LABEL_FIELDS, owner_label, ratio_pct
-from forecasting.scope import ForecastScope, dated_in
+from forecasting.scope import ForecastScope
 from pipeline import expressions
 from pipeline.models import Activity, Stage
 
@@ -48,30 +48,29 @@ def _forecast_scope(scope: ReportScope, period: Period) -> ForecastScope:
 def quarter_attainment(scope: ReportScope) -> dict:
     """Won this quarter (to today) against the quarter's quota, for the scope and per rep,
     with what is still weighted in open deals expected to close this quarter, in the
-    reporting currency. Two queries, besides the day's exchange rates (read once per scope)
-    and the quota book's."""
+    reporting currency. Three queries, besides the day's exchange rates (read once per scope)
+    and the quota book's: the won deals from the owner/closed-date index, the open deals from
+    the open-deals index (``ReportScope.open_deals``), neither visiting the table's rows."""
     period = Period.current_quarter(scope.today)
     reps = list(scorecard_reps(scope))
-    won_q = Q(stage__kind=Stage.Kind.WON, closed_on__gte=period.start, closed_on__lt=period.end)
-    open_q = Q(
-        stage__kind=Stage.Kind.OPEN,
-        expected_close_date__gte=period.start,
-        expected_close_date__lt=period.end,
-    )
-    amount = scope.amount()  # in the reporting currency
-    # Both figures count deals dated in the quarter: narrowed first by the stored dates,
-    # which the database reads through their indexes.
-    per_owner = {
-        row["owner"]: row
-        for row in scope.deals()
-        .filter(dated_in(period.months))
+    per_owner: dict = {}
+    won = (
+        scope.deals()
+        .filter(stage__kind=Stage.Kind.WON, closed_on__gte=period.start, closed_on__lt=period.end)
         .values("owner")
-        .annotate(
-            won=Sum(amount, filter=won_q),
-            weighted=Sum(expressions.weighted_amount(amount=amount), filter=open_q),
-        )
+        .annotate(won=Sum(scope.amount()))  # in the reporting currency
         .order_by()
-    }
+    )
+    open_amount = scope.open_amount()
+    weighted = (
+        scope.open_deals()
+        .filter(expected_close_date__gte=period.start, expected_close_date__lt=period.end)
+        .values("owner")
+        .annotate(weighted=Sum(expressions.weighted_amount(amount=open_amount)))
+        .order_by()
+    )
+    for row in [*won, *weighted]:
+        per_owner.setdefault(row["owner"], {}).update(row)
     book = quota_book(period.months)
     rows = []
     for rep in reps:

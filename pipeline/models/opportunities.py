@@ -185,6 +185,29 @@ class Opportunity(models.Model):
                 condition=Q(closed_on__isnull=False),
                 name="opp_owner_closed",
             ),
+            # A team's or a rep's open deals (open deals have no closed date: the services
+            # clear it when a deal reopens): the home page's open pipeline and quarter, the
+            # rotting flags, the scorecards' open deals, counted and summed from the index
+            # alone (``ReportScope.open_deals``).
+            models.Index(
+                fields=["owner", "stage"],
+                include=[
+                    "id",
+                    "pipeline",
+                    "currency",
+                    "amount",
+                    "probability",
+                    "closed_on",
+                    "closed_rate",
+                    "expected_close_date",
+                    "stage_entered_at",
+                    "last_activity_at",
+                    "created_at",
+                    "close_pushes",
+                ],
+                condition=Q(closed_on__isnull=True),
+                name="opp_owner_open",
+            ),
             # A team's or a rep's deals created in a period (pipeline created, the deal
             # funnel, the win rate's open deals at each month end), from the index alone.
             models.Index(

@@ -34,11 +34,13 @@ BUDGETS = {
     # The priorities convert each deal at today's exchange rates: one read.
     ("forecasting:report_priorities", ()): 9,
     ("forecasting:report_deals", ()): 11,
-    # A manager's home adds the quarter against quota (reps, figures per owner, the quota
-    # book and the teams), the deals at risk (open stages, the deals) and the team's activity
-    # (the newest ids through their index, then those rows), and the quarter's forecast trend
-    # (one grouped query over the snapshot rows); the open stages are read once per scope.
-    ("home", ()): 20,
+    # A manager's home adds the week at a glance (the open deals and the recently closed
+    # ones, each read from its own index, and the rotting flags), the quarter against quota
+    # (reps, won and open figures per owner from their indexes, the quota book and the
+    # teams), the deals at risk (open stages, the deals) and the team's activity (the newest
+    # ids through their index, then those rows), and the quarter's forecast trend (one
+    # grouped query over the snapshot rows); the open stages are read once per scope.
+    ("home", ()): 22,
 }
 # Every signed-in page also counts the header bell's unread notifications: one query.
 BUDGETS = {key: budget + 1 for key, budget in BUDGETS.items()}
