@@ -65,18 +65,20 @@ def _stage_visits_sql(scope: ReportScope, stages=None) -> tuple[str, list]:
     entries = (
         scope.transitions()
         .filter(changed_at__gte=scope.start_at, to_stage_id__in=open_ids)
-        .annotate(final_stage=F("opportunity__stage_id"))
-        .values(
-            "opportunity_id",
-            "to_stage_id",
-            "changed_at",
-            "left_at",
-            "next_stage_id",
-            "final_stage",
-        )  # fmt: skip
         .order_by()
     )
-    inner_sql, inner_params = entries.query.sql_with_params()
+    # The deal's current stage gives the visit's final outcome. Where the rows already join
+    # their deal (the visibility rule, the filters), it is read on that join; where they do
+    # not (an admin's whole pipeline), the visits are grouped first, straight from the
+    # stage/deal index, and only then joined to the deals that are closed.
+    joined = any(
+        join.table_name == "pipeline_opportunity" for join in entries.query.alias_map.values()
+    )
+    columns = ["opportunity_id", "to_stage_id", "changed_at", "left_at", "next_stage_id"]
+    if joined:
+        entries = entries.annotate(final_stage=F("opportunity__stage_id"))
+        columns.append("final_stage")
+    inner_sql, inner_params = entries.values(*columns).query.sql_with_params()
     now = connection.ops.adapt_datetimefield_value(scope.now)
     end = connection.ops.adapt_datetimefield_value(scope.end_at)
     if connection.vendor == "sqlite":
@@ -95,6 +97,12 @@ def _stage_visits_sql(scope: ReportScope, stages=None) -> tuple[str, list]:
         whens = " ".join(f"WHEN {int(pk)} THEN {int(pos)}" for pk, _, pos in stages)
         return f"(CASE {column} {whens} END)" if whens else "NULL"
 
+    def final(column):
+        return (
+            f"CASE WHEN {column} IN {ids(WON)} THEN {FINAL_WON} "
+            f"WHEN {column} IN {ids(LOST)} THEN {FINAL_LOST} ELSE {FINAL_OPEN} END"
+        )
+
     sql = f"""
         SELECT w.opportunity_id, w.to_stage_id,
                MAX(CASE WHEN w.left_at IS NULL THEN {age} END) AS open_days,
@@ -105,14 +113,19 @@ def _stage_visits_sql(scope: ReportScope, stages=None) -> tuple[str, list]:
                    WHEN w.next_stage_id IN {ids(LOST)} THEN {OUTCOME_LOST}
                    WHEN {position("w.next_stage_id")} > {position("w.to_stage_id")}
                        THEN {OUTCOME_MOVED}
-                   ELSE {OUTCOME_BACK} END) AS outcome,
-               MAX(CASE WHEN w.final_stage IN {ids(WON)} THEN {FINAL_WON}
-                        WHEN w.final_stage IN {ids(LOST)} THEN {FINAL_LOST}
-                        ELSE {FINAL_OPEN} END) AS final
+                   ELSE {OUTCOME_BACK} END) AS outcome
+               {f", MAX({final('w.final_stage')}) AS final" if joined else ""}
         FROM ({inner_sql}) w
         WHERE w.changed_at < %s AND w.to_stage_id IN {ids(OPEN)}
-        GROUP BY w.opportunity_id, w.to_stage_id
+        GROUP BY w.to_stage_id, w.opportunity_id
     """  # nosec B608: SQL text is column names and ints built here; every value is a parameter
+    if not joined:
+        sql = f"""
+            SELECT g.*, {final("d.stage_id")} AS final
+            FROM ({sql}) g
+            LEFT JOIN pipeline_opportunity d
+                ON d.id = g.opportunity_id AND d.closed_on IS NOT NULL
+        """  # nosec B608: SQL text is column names and ints built here; every value is a parameter
     return sql, [now, *inner_params, end]
 
 

@@ -399,6 +399,13 @@ class StageTransition(models.Model):
             models.Index(
                 fields=["changed_at", "to_stage", "opportunity"], name="pipeline_st_span_moves_idx"
             ),
+            # The stage report's visits: each stage's entries, deal by deal, with when and
+            # where each stay ended, read in order from the index alone and grouped as read.
+            models.Index(
+                fields=["to_stage", "opportunity"],
+                include=["changed_at", "left_at", "next_stage"],
+                name="pipeline_st_stage_visits_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
