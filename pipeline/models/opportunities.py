@@ -358,8 +358,9 @@ class StageTransition(models.Model):
     length and conversion by stage are read from here.
     """
 
+    # Indexed with the stage it entered (Meta.indexes), which serves every lookup by deal.
     opportunity = models.ForeignKey(
-        Opportunity, on_delete=models.CASCADE, related_name="transitions"
+        Opportunity, on_delete=models.CASCADE, related_name="transitions", db_index=False
     )
     from_stage = models.ForeignKey(
         Stage, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -390,6 +391,9 @@ class StageTransition(models.Model):
         ordering = ["changed_at", "id"]
         indexes = [
             models.Index(fields=["opportunity", "changed_at", "id"]),
+            # The stages a deal ever entered, from the index alone (the deal funnel's
+            # furthest stage of each deal).
+            models.Index(fields=["opportunity", "to_stage"], name="pipeline_st_deal_stages_idx"),
             models.Index(fields=["to_stage", "changed_at"]),
             models.Index(fields=["changed_at"]),
             # The stays a closing move ended, by when (forecast accuracy's Brier score).
