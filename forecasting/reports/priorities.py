@@ -65,7 +65,7 @@ def priorities(scope: ReportScope, *, owner, limit: int = 25, by_model: bool = F
     def weighted(prefix: str = ""):
         return expressions.weighted_amount(prefix, by_model=by_model, amount=in_reporting(prefix))
 
-    deals = scope.deals().filter(owner=owner, stage__kind=OPEN)
+    deals = scope.open_deals().filter(owner=owner)  # from the open-deals index
     biggest = deals.aggregate(m=Max(weighted()))["m"] or ZERO
     scale = Value(float(biggest) if biggest else 1.0, output_field=FloatField())
     overdue_task = Activity.objects.filter(

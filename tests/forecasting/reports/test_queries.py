@@ -31,8 +31,9 @@ BUDGETS = {
     ("forecasting:report_rotting", ()): 11,
     ("forecasting:report_scorecards", ()): 15,
     ("forecasting:report_scorecard", ("rep",)): 24,
-    # The priorities convert each deal at today's exchange rates: one read.
-    ("forecasting:report_priorities", ()): 9,
+    # The priorities convert each deal at today's exchange rates (one read) and select the
+    # open deals by the open stages' ids (one read), from the open-deals index.
+    ("forecasting:report_priorities", ()): 10,
     ("forecasting:report_deals", ()): 11,
     # A manager's home adds the week at a glance (the open deals and the recently closed
     # ones, each read from its own index, and the rotting flags), the quarter against quota
