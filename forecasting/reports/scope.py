@@ -10,7 +10,7 @@ source of the lead a deal was converted from; deals created without a lead have 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
 from django.db.models import Exists, F, OuterRef
@@ -85,6 +85,18 @@ class ReportScope(ViewerScope):
 
     def querystring(self, **overrides) -> str:
         return urlencode(self.params(**overrides))
+
+    def narrowed(self, **changes) -> ReportScope:
+        """This scope with ``changes`` (``dataclasses.replace``), keeping what it has read
+        that they leave valid: the day's exchange rates (same moment) and the open stages
+        (same pipeline). A page that shows one scope several ways (a rep's scorecard) reads
+        them once."""
+        other = replace(self, **changes)
+        if "_fx" in self.__dict__ and other.now == self.now:
+            other.__dict__["_fx"] = self.__dict__["_fx"]
+        if "_open_stages" in self.__dict__ and other.pipeline == self.pipeline:
+            other.__dict__["_open_stages"] = self.__dict__["_open_stages"]
+        return other
 
     # --- stages ---------------------------------------------------------------------------
     def open_stages(self) -> list[tuple[int, int | None]]:

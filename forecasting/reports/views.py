@@ -5,7 +5,6 @@ exactly the table shown as CSV."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -413,14 +412,17 @@ def scorecards(request):
 
 def _scorecard(scope, rep):
     """One rep's scorecard: their figures, win-rate trend, stages and flagged deals."""
-    report = scorecards_report.scorecard(replace(scope, owner=None), rep)
-    own = replace(scope, owner=rep)
+    # Read once here, shared by the narrowed scopes below (ReportScope.narrowed).
+    scope.rates()
+    scope.open_stages()
+    report = scorecards_report.scorecard(scope.narrowed(owner=None), rep)
+    own = scope.narrowed(owner=rep)
     trend = win_rate_report.win_rate(own)
     flagged = rotting_report.rotting(own, limit=10)
     stage_pipeline = scope.pipeline or Pipeline.objects.order_by("position", "id").first()
     tables = [trend.table]
     if stage_pipeline is not None:
-        stage_report = stages_report.stages(replace(own, pipeline=stage_pipeline))
+        stage_report = stages_report.stages(own.narrowed(pipeline=stage_pipeline))
         tables.append(stage_report.table)
         report.findings.extend(stage_report.findings)
     tables.append(flagged.get_table("deals"))
