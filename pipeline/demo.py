@@ -1,4 +1,5 @@
-"""Deterministic demo data: the same seed and reference date always give the same rows.
+"""Deterministic demo data: the same seed and reference date always give the same rows (the
+demo's day ends at noon; seeded earlier on that day itself, it ends at that moment instead).
 
 Builds 3 teams with a manager each, 12 reps, an admin; two pipelines (New business,
 Renewals); companies, contacts, leads in every status; opportunities whose stage histories
@@ -187,7 +188,14 @@ class DemoBuilder:
         self.seed = seed
         self.today = today or timezone.localdate()
         tz = timezone.get_current_timezone()
-        self.now = timezone.make_aware(dt.datetime.combine(self.today, dt.time(hour=12)), tz)
+        # The demo's "now": noon of its day, or the present moment when that is earlier (a
+        # morning seed), so that no call, email or move is dated later than now.
+        self.now = min(
+            timezone.make_aware(dt.datetime.combine(self.today, dt.time(hour=12)), tz),
+            max(
+                timezone.now(), timezone.make_aware(dt.datetime.combine(self.today, dt.time()), tz)
+            ),
+        )
         self.tables = Tables()
 
     # --- small tables through the ORM -----------------------------------------------------

@@ -227,3 +227,23 @@ def test_seed_demo_close_pushes_are_what_the_field_history_says():
     recount_close_pushes(connection)
     assert set(Opportunity.objects.values_list(*fields)) == seeded
     assert Opportunity.objects.filter(close_pushes__gt=0).count() > 10
+
+
+@pytest.mark.django_db
+def test_a_morning_seed_dates_nothing_after_now():
+    """The demo's day ends at noon, or at the moment it is seeded when that is earlier: a
+    seed at 9 a.m. shows no call, move or lead "in 2 hours"."""
+    import time_machine
+    from django.utils import timezone
+
+    morning = timezone.make_aware(dt.datetime(2026, 11, 27, 9, 0))
+    with time_machine.travel(morning, tick=False):
+        assert demo.DemoBuilder(opportunities=1, seed=3).now == morning
+        demo.seed(opportunities=150, seed=3)
+    assert not Activity.objects.filter(occurred_at__gt=morning).exists()
+    assert not StageTransition.objects.filter(changed_at__gt=morning).exists()
+    assert not Lead.objects.filter(created_at__gt=morning).exists()
+    assert not Opportunity.objects.filter(created_at__gt=morning).exists()
+    # A past day's demo (a fixed date) still ends at that day's noon.
+    noon = timezone.make_aware(dt.datetime(2026, 11, 26, 12, 0))
+    assert demo.DemoBuilder(opportunities=1, seed=3, today=noon.date()).now == noon
