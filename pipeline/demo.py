@@ -190,12 +190,9 @@ class DemoBuilder:
         tz = timezone.get_current_timezone()
         # The demo's "now": noon of its day, or the present moment when that is earlier (a
         # morning seed), so that no call, email or move is dated later than now.
-        self.now = min(
-            timezone.make_aware(dt.datetime.combine(self.today, dt.time(hour=12)), tz),
-            max(
-                timezone.now(), timezone.make_aware(dt.datetime.combine(self.today, dt.time()), tz)
-            ),
-        )
+        midnight = timezone.make_aware(dt.datetime.combine(self.today, dt.time()), tz)
+        noon = timezone.make_aware(dt.datetime.combine(self.today, dt.time(hour=12)), tz)
+        self.now = min(noon, max(timezone.now(), midnight))
         self.tables = Tables()
 
     # --- small tables through the ORM -----------------------------------------------------

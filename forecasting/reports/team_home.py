@@ -54,7 +54,7 @@ def quarter_attainment(scope: ReportScope) -> dict:
     period = Period.current_quarter(scope.today)
     reps = list(scorecard_reps(scope))
     per_owner: dict = {}
-    won = (
+    won_rows = (
         scope.deals()
         .filter(stage__kind=Stage.Kind.WON, closed_on__gte=period.start, closed_on__lt=period.end)
         .values("owner")
@@ -62,14 +62,14 @@ def quarter_attainment(scope: ReportScope) -> dict:
         .order_by()
     )
     open_amount = scope.open_amount()
-    weighted = (
+    weighted_rows = (
         scope.open_deals()
         .filter(expected_close_date__gte=period.start, expected_close_date__lt=period.end)
         .values("owner")
         .annotate(weighted=Sum(expressions.weighted_amount(amount=open_amount)))
         .order_by()
     )
-    for row in [*won, *weighted]:
+    for row in [*won_rows, *weighted_rows]:
         per_owner.setdefault(row["owner"], {}).update(row)
     book = quota_book(period.months)
     rows = []
