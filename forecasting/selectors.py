@@ -367,9 +367,11 @@ def _changes_candidates(qs, months: list[dt.date], start: dt.date, end: dt.date)
     since, until = end_of_day(start), end_of_day(end)
     first, after = months[0], add_months(months[-1], 1)
     span_start, span_end = end_of_day(first - dt.timedelta(days=1)), end_of_day(after - _DAY)
-    qs = qs.filter(created_at__lt=until).exclude(
-        ~Q(stage__kind=OPEN) & Q(stage_entered_at__lt=since)
-    )
+    # The stage's kind is asked of the deal's own stage id (the open stages are a handful of
+    # ids), not of a join: every condition is then on the deal's row, so the database tests
+    # them once, while it reads the table, and builds each id set below once.
+    is_open = Q(stage_id__in=Stage.objects.filter(kind=OPEN).values("pk"))
+    qs = qs.filter(created_at__lt=until).exclude(~is_open & Q(stage_entered_at__lt=since))
     history = Opportunity.history.model.objects
     # A deal's last transition is its current stay, so a transition since ``since`` means
     # it entered its current stage since.
@@ -377,8 +379,8 @@ def _changes_candidates(qs, months: list[dt.date], start: dt.date, end: dt.date)
         pk__in=history.filter(history_date__gte=since).values("id")
     )
     close_now = Q(expected_close_date__gte=first, expected_close_date__lt=after)
-    open_now = Q(stage__kind=OPEN) & close_now
-    closed_now = ~Q(stage__kind=OPEN) & (
+    open_now = is_open & close_now
+    closed_now = ~is_open & (
         Q(closed_on__gte=first, closed_on__lt=after)
         | Q(closed_on__isnull=True, expected_close_date__gte=first, expected_close_date__lt=after)
     )
@@ -392,7 +394,7 @@ def _changes_candidates(qs, months: list[dt.date], start: dt.date, end: dt.date)
         .exclude(to_stage__kind=OPEN)
         .values("opportunity_id")
     ) | (
-        ~Q(stage__kind=OPEN)
+        ~is_open
         & Q(closed_on__isnull=True, stage_entered_at__gte=span_start, stage_entered_at__lt=span_end)
     )
     in_period_then = (
