@@ -11,7 +11,7 @@ so an imported or API-created pipeline has a funnel too. One grouped query."""
 
 from __future__ import annotations
 
-from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, Value, When
+from django.db.models import Case, Count, IntegerField, Max, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce, Greatest
 
 from forecasting import charts
@@ -60,11 +60,14 @@ def cohort(scope: ReportScope, pipeline: Pipeline, stages: list[Stage]):
     """The deals the funnel follows, each annotated with ``reach``: the rank of the furthest
     stage it ever entered (its transitions, and its current stage)."""
     ranks = _ranks(stages)
+    # The highest rank among the deal's transitions, as an aggregate over its rows of the
+    # deal/stage index: no per-deal sort as ORDER BY rank DESC LIMIT 1 would need.
     furthest = (
         StageTransition.objects.filter(opportunity_id=OuterRef("pk"))
-        .annotate(rank=_rank_of("to_stage_id", ranks))
-        .order_by("-rank")
-        .values("rank")[:1]
+        .order_by()
+        .values("opportunity_id")
+        .annotate(rank=Max(_rank_of("to_stage_id", ranks)))
+        .values("rank")
     )
     deals = scope.deals().filter(
         pipeline=pipeline, created_at__gte=scope.start_at, created_at__lt=scope.end_at
