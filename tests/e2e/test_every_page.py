@@ -2,7 +2,9 @@
 (1280 px) and a phone (390 px), over the demo data. A screenshot of each is kept in
 ``artifacts/pages/`` (CI keeps ``artifacts/``). The test fails when a page:
 
-- scrolls sideways (its body is wider than the window),
+- scrolls sideways (its body is wider than the window), or, on a laptop, hides a column of
+  a home page panel's table behind the panel's own scroll bar (a third of the page holds
+  the quota table's five columns),
 - shows a raw value in its visible text, where the formatting layer should have spoken: an
   ISO date ("2026-12-20"), an amount without its thousands separator ("64700.00"), or a
   decimal with four or more places ("37.5000"), or a fraction of a day ("36.6 days": people
@@ -71,6 +73,14 @@ def _problems(page) -> list[str]:
     )
     if overflow > 0:
         found.append(f"scrolls sideways by {overflow} px")
+    if page.viewport_size["width"] >= 1280:
+        hidden = page.evaluate(
+            """() => [...document.querySelectorAll('.home-panel .table-wrap')]
+                .filter(el => el.scrollWidth > el.clientWidth + 1)
+                .map(el => el.closest('.home-panel').querySelector('h2').textContent.trim())"""
+        )
+        if hidden:
+            found.append(f"a panel's table scrolls inside it: {hidden}")
     louder = page.evaluate(
         """() => {
             const title = document.querySelector("main h1");
