@@ -77,6 +77,16 @@ class VisibleOwnerFilterSet(django_filters.FilterSet):
     def bar_fields(self) -> list:
         return [self.form[name] for name in self.bar]
 
+    def filter_queryset(self, queryset):
+        """The valid filters narrow the rows; a value the form refused (``?status=bogus``)
+        leaves the list as it is without that value (its default, where it has one), and
+        the filter bar says why under the field."""
+        queryset = super().filter_queryset(queryset)
+        for name, value in self.defaults.items():
+            if name in self.form.errors:
+                queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
     def _cleaned(self) -> dict:
         if not self.is_bound:
             return {}

@@ -592,3 +592,25 @@ def test_lead_convert_odd_search_parameters_never_fail(client, rep, pipeline, pa
     lead = _prospect(rep)
     client.force_login(rep)
     assert client.get(reverse("pipeline:lead_convert", args=[lead.pk]), params).status_code == 200
+
+
+def test_a_refused_filter_value_says_why_and_leaves_the_list_as_it_is_without_it(client, rep):
+    """?status=bogus lists the open leads (the status filter's default), not every lead, and
+    says under the field why the value was not used; so does a refused source."""
+    open_lead = LeadFactory(owner=rep, last_name="Openfield")
+    closed = LeadFactory(owner=rep, last_name="Closedfield")
+    services.disqualify_lead(lead=closed, by=rep, reason="No fit")
+    client.force_login(rep)
+    for query in ({"status": "bogus"}, {"source": "zzz"}):
+        response = client.get(reverse("pipeline:lead_list"), query)
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert open_lead.last_name in body
+        assert closed.last_name not in body
+        value = next(iter(query.values()))
+        assert f"Select a valid choice. {value} is not one of the available choices." in body
+        assert 'class="field-error" role="alert"' in body
+    assert (
+        closed.last_name
+        in client.get(reverse("pipeline:lead_list"), {"status": "all"}).content.decode()
+    )
