@@ -256,6 +256,19 @@ def test_opportunity_create_makes_a_deal_in_the_first_stage(client, rep, pipelin
     assert StageTransition.objects.filter(opportunity=deal).count() == 1
 
 
+def test_the_deal_form_marks_its_required_fields_as_every_form_does(client, rep, pipeline):
+    """The lead, company and contact forms end a required field's label in "*" and say so
+    above their fields; the deal form does the same (it wrote "(optional)" instead)."""
+    client.force_login(rep)
+    body = client.get(reverse("pipeline:opportunity_create")).content.decode()
+    mark = '<span class="required-mark" aria-hidden="true"> *</span></label>'
+    assert "Fields marked" in body and "(optional)" not in body
+    for label in ("Name", "Amount", "Expected close date"):
+        assert f">{label}{mark}" in body
+    for label in ("Next step", "Probability override (%)"):
+        assert f">{label}</label>" in body
+
+
 def test_opportunity_create_choices_only_offer_what_the_user_may_see(
     client, rep, rep2, outsider, pipeline
 ):
@@ -703,13 +716,16 @@ def test_opportunity_move_page_asks_why_lost_only_for_lost_stages(
     client, rep, opportunity, pipeline, lost_reason
 ):
     """The reason sits in a group shown for the lost stages only (the page's script hides
-    it otherwise; without the script its legend says when it applies), unmarked optional."""
+    it otherwise; without the script its legend says when it applies), marked required as
+    every form marks its required fields (the form leaves it optional for open stages)."""
     client.force_login(rep)
     body = client.get(_url("opportunity_move", opportunity)).content.decode()
     lost_ids = ",".join(str(s.pk) for s in pipeline.stages.filter(kind="lost").order_by("pk"))
     assert f'data-lost-stages="{lost_ids}"' in body
     assert "<legend>Only when moving to a lost stage</legend>" in body
-    assert "Why was it lost? <span" not in body  # no "(optional)" beside it
+    assert 'Why was it lost?<span class="required-mark" aria-hidden="true"> *</span>' in body
+    assert "(optional)" not in body
+    assert "Fields marked" in body
     assert f"· {rep} ·" in body and f"@{rep.username}" not in body  # the owner's name
 
 
