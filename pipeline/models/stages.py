@@ -157,6 +157,9 @@ class Stage(models.Model):
         ordering = ["pipeline", "position", "id"]
         constraints = [
             models.UniqueConstraint(fields=["pipeline", "name"], name="stage_name_unique"),
+            # What a deal's (stage, pipeline) pair refers to: on PostgreSQL a foreign key on
+            # that pair keeps every deal's stage in its own pipeline (pipeline migration 0027).
+            models.UniqueConstraint(fields=["id", "pipeline"], name="stage_id_pipeline_unique"),
             models.UniqueConstraint(
                 fields=["pipeline"], condition=Q(kind="won"), name="one_won_stage_per_pipeline"
             ),
