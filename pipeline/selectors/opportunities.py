@@ -33,9 +33,12 @@ def visible_opportunities(*, user) -> QuerySet[Opportunity]:
     return Opportunity.objects.visible_to(user)
 
 
-def opportunity_list(*, user, params, request=None) -> tuple[OpportunityFilter, QuerySet]:
+def opportunity_list(*, user, params, request=None, fx=None) -> tuple[OpportunityFilter, QuerySet]:
     """The filtered, sorted list (default: open deals by close date; a search without a
-    status looks at every deal) and its FilterSet."""
+    status looks at every deal) and its FilterSet. ``fx``: today's rates, when the caller
+    has read them (else read here)."""
+    if fx is None:
+        fx = conversion.rates_on(timezone.localdate())
     base = (
         visible_opportunities(user=user)
         .select_related("company", "owner", "stage", "pipeline", "win_score")
@@ -70,7 +73,7 @@ def opportunity_list(*, user, params, request=None) -> tuple[OpportunityFilter, 
         )
         .annotate(
             weighted=expressions.weighted_amount(),
-            amount_reporting=conversion.deal_amount(conversion.rates_on(timezone.localdate())),
+            amount_reporting=conversion.deal_amount(fx),
         )
     )
     data = params.copy()

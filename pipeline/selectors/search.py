@@ -12,7 +12,9 @@ from urllib.parse import urlencode
 
 from django.http import QueryDict
 from django.urls import reverse
+from django.utils import timezone
 
+from pipeline import conversion
 from pipeline.filters import SEARCH_MAX_LENGTH
 from pipeline.selectors.companies import company_list
 from pipeline.selectors.contacts import contact_list
@@ -59,19 +61,19 @@ class Results:
         return f"{self.total}+" if capped else str(self.total)
 
 
-def _deals(user, data, request):
-    return opportunity_list(user=user, params=data, request=request)[1]
+def _deals(user, data, request, fx):
+    return opportunity_list(user=user, params=data, request=request, fx=fx)[1]
 
 
-def _leads(user, data, request):
+def _leads(user, data, request, fx):
     return lead_list(user=user, params=data).qs
 
 
-def _companies(user, data, request):
-    return company_list(user=user, params=data).qs
+def _companies(user, data, request, fx):
+    return company_list(user=user, params=data, fx=fx).qs
 
 
-def _contacts(user, data, request):
+def _contacts(user, data, request, fx):
     return contact_list(user=user, params=data).qs
 
 
@@ -96,11 +98,12 @@ def search(*, user, query: str, request=None, per_section: int = PER_SECTION) ->
     if len(query) > SEARCH_MAX_LENGTH:
         results.error = f"Search for at most {SEARCH_MAX_LENGTH} characters."
         return results
+    fx = conversion.rates_on(timezone.localdate())  # the deals' and companies' amounts
     for key, title, url_name, params, rows in SECTIONS:
         params = {**params, "q": query}
         data = QueryDict(mutable=True)
         data.update(params)
-        qs = rows(user, data, request)
+        qs = rows(user, data, request, fx)
         items = list(qs[: per_section + 1])
         # A count of COUNT_CAP + 1 stands for "more than COUNT_CAP".
         capped_count = qs.order_by()[: COUNT_CAP + 1]
