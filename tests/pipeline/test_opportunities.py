@@ -261,12 +261,11 @@ def test_the_deal_form_marks_its_required_fields_as_every_form_does(client, rep,
     above their fields; the deal form does the same (it wrote "(optional)" instead)."""
     client.force_login(rep)
     body = client.get(reverse("pipeline:opportunity_create")).content.decode()
-    mark = '<span class="required-mark" aria-hidden="true"> *</span></label>'
     assert "Fields marked" in body and "(optional)" not in body
-    for label in ("Name", "Amount", "Expected close date"):
-        assert f">{label}{mark}" in body
-    for label in ("Next step", "Probability override (%)"):
-        assert f">{label}</label>" in body
+    for name in ("name", "amount", "expected_close_date"):
+        assert f'<div class="field field-{name} is-required">' in body
+    for name in ("next_step", "probability"):
+        assert f'<div class="field field-{name}">' in body
 
 
 def test_opportunity_create_choices_only_offer_what_the_user_may_see(
@@ -723,7 +722,7 @@ def test_opportunity_move_page_asks_why_lost_only_for_lost_stages(
     lost_ids = ",".join(str(s.pk) for s in pipeline.stages.filter(kind="lost").order_by("pk"))
     assert f'data-lost-stages="{lost_ids}"' in body
     assert "<legend>Only when moving to a lost stage</legend>" in body
-    assert 'Why was it lost?<span class="required-mark" aria-hidden="true"> *</span>' in body
+    assert '<div class="field field-lost_reason is-required">' in body
     assert "(optional)" not in body
     assert "Fields marked" in body
     assert f"· {rep} ·" in body and f"@{rep.username}" not in body  # the owner's name
