@@ -77,13 +77,21 @@ def scope(user) -> str:
     return visibility.scope_key(user)
 
 
-def _generation() -> str:
-    token = cache.get(GENERATION_KEY)
+def generation_token(key: str, known: dict | None = None) -> str:
+    """The generation token stored under ``key`` (``known``: tokens the caller has already
+    fetched, by key), created on first use: ``cache.add`` keeps the first of two concurrent
+    creators, so both agree on it. The read cache (:mod:`pipeline.read_cache`) keeps its own
+    generation the same way."""
+    token = cache.get(key) if known is None else known.get(key)
     if token is None:
         token = uuid.uuid4().hex
-        if not cache.add(GENERATION_KEY, token, timeout=None):
-            token = cache.get(GENERATION_KEY) or token
+        if not cache.add(key, token, timeout=None):
+            token = cache.get(key) or token
     return token
+
+
+def _generation() -> str:
+    return generation_token(GENERATION_KEY)
 
 
 def _key(user, query: str, generation: str) -> str:

@@ -84,15 +84,6 @@ def ttl() -> int:
     return int(getattr(settings, "OPPORTUNE_READ_CACHE_SECONDS", 0) or 0)
 
 
-def _token(key: str, tokens: dict) -> str:
-    token = tokens.get(key)
-    if token is None:
-        token = uuid.uuid4().hex
-        if not cache.add(key, token, timeout=None):
-            token = cache.get(key) or token
-    return token
-
-
 def _generations() -> tuple[str, bool]:
     """(the two generations as one key part, whether either changed too recently for a page
     read from a replica to be cached: the replica may not have the rows yet)."""
@@ -101,7 +92,8 @@ def _generations() -> tuple[str, bool]:
         setattr(conn, _DIRTY, False)
         invalidate()
     tokens = cache.get_many([board_cache.GENERATION_KEY, GENERATION_KEY])
-    board, reads = _token(board_cache.GENERATION_KEY, tokens), _token(GENERATION_KEY, tokens)
+    board = board_cache.generation_token(board_cache.GENERATION_KEY, tokens)
+    reads = board_cache.generation_token(GENERATION_KEY, tokens)
     recent = False
     if routers.replica_configured() and routers.reading_replica():
         stamp = reads.rpartition("-")[2]
