@@ -5,6 +5,7 @@ move deals and record transitions."""
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db import connections
 from django.forms.models import BaseInlineFormSet
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -24,6 +25,7 @@ from pipeline.models import (
     Stage,
     StageTransition,
 )
+from pipeline.services import closed_rates
 
 
 class StageForm(forms.ModelForm):
@@ -300,3 +302,8 @@ class ExchangeRateAdmin(BoardCacheAdmin):
     list_filter = ("currency",)
     date_hierarchy = "on_date"
     ordering = ("currency", "-on_date")
+
+    def delete_queryset(self, request, queryset):
+        # The closed deals' stored rates are refreshed once for the whole selection.
+        with closed_rates.one_refresh(connections[queryset.db]):
+            super().delete_queryset(request, queryset)

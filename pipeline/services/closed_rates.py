@@ -21,6 +21,8 @@ code), so a migration can call it."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from contextlib import contextmanager
 
 from pipeline.currency import reporting_currency
 
@@ -102,18 +104,44 @@ def _refresh(connection, currencies, since, ids, new) -> None:
 # --- the rates' own writes ------------------------------------------------------------------
 
 
+_batch = threading.local()
+
+
+@contextmanager
+def one_refresh(connection):
+    """Rates saved or deleted inside the block (the admin's bulk delete of a hundred rates)
+    refresh the closed deals once at its end: per currency, from the earliest date written,
+    instead of once per rate."""
+    if getattr(_batch, "since", None) is not None:  # an outer block refreshes
+        yield
+        return
+    _batch.since = {}
+    try:
+        yield
+        since = _batch.since
+    finally:
+        _batch.since = None
+    for code in sorted(since):
+        refresh_closed_rates(connection, currencies=[code], since=since[code])
+
+
 def _rate_written(sender, instance, **kwargs) -> None:
     """A rate saved or deleted one by one (the admin, a test): refresh the closed deals of
-    its currency dated on or after it, and of the currency and date it had before an edit."""
+    its currency dated on or after it, and of the currency and date it had before an edit
+    (inside :func:`one_refresh`, once for the whole block)."""
     from django.db import connections
 
     before = getattr(instance, "_stored_key", None) or (instance.currency, instance.on_date)
     keys = {(instance.currency, instance.on_date), before}
+    instance._stored_key = (instance.currency, instance.on_date)
+    batch = getattr(_batch, "since", None)
     connection = connections[kwargs.get("using") or "default"]
     for code in sorted({c for c, _ in keys}):
         since = min(d for c, d in keys if c == code)
-        refresh_closed_rates(connection, currencies=[code], since=since)
-    instance._stored_key = (instance.currency, instance.on_date)
+        if batch is not None:
+            batch[code] = min(since, batch.get(code, since))
+        else:
+            refresh_closed_rates(connection, currencies=[code], since=since)
 
 
 def connect_signals() -> None:

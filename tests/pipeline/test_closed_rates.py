@@ -191,3 +191,41 @@ def test_past_states_convert_the_same_with_or_without_stored_rates(rates, rep, m
     assert stored[D(2026, 1, 25)][again.pk] == Decimal("110.00")  # won then at 1.1
     assert stored[D(2026, 2, 15)][again.pk] == Decimal("120.00")  # its current stay
     assert stored[D(2026, 2, 15)][switched.pk] == Decimal("13.33")  # GBP at 1.33333333
+
+
+def test_the_admins_bulk_delete_refreshes_the_stored_rates_once(
+    rates, rep, pipeline, admin_user, client
+):
+    """Deleting several rates at once from the admin's list refreshes the closed deals once
+    per currency (from the earliest date deleted), not once per rate, with the same result."""
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    early = _won(_deal(rep, pipeline), rep, D(2026, 1, 20))
+    late = _won(_deal(rep, pipeline), rep, D(2026, 2, 20))
+    pound = _won(_deal(rep, pipeline, currency="GBP"), rep, D(2026, 2, 20))
+    extra = [
+        ExchangeRate.objects.create(currency="EUR", on_date=D(2026, 1, day), rate=Decimal("1.3"))
+        for day in (5, 10, 15, 25)
+    ]
+    assert _stored(early) == Decimal("1.3") and _stored(late) == Decimal("1.2")
+    client.force_login(admin_user)
+    chosen = [r.pk for r in extra] + [
+        ExchangeRate.objects.get(currency="EUR", on_date=D(2026, 2, 1)).pk
+    ]
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(
+            reverse("admin:pipeline_exchangerate_changelist"),
+            {"action": "delete_selected", "_selected_action": chosen, "post": "yes"},
+        )
+    assert response.status_code == 302
+    refreshes = [
+        q for q in ctx.captured_queries if q["sql"].startswith("UPDATE pipeline_opportunity")
+    ]
+    assert len(refreshes) == 1  # one currency (EUR), from 5 Jan
+    assert (_stored(early), _stored(late), _stored(pound)) == (
+        Decimal("1.1"),
+        Decimal("1.1"),
+        Decimal("1.33333333"),
+    )
+    _all_match()
