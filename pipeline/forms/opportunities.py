@@ -356,6 +356,9 @@ class MoveForm(VersionedForm):
         label="Why was it lost?",
         empty_label="Choose a reason",
         help_text="Needed when the deal moves to a lost stage.",
+        # Shown only for the lost stages, where it is needed: marked required (the page's "*"
+        # and, for a screen reader, aria-required), though the form takes none for the others.
+        widget=forms.Select(attrs={"aria-required": "true"}),
     )
     lost_note = forms.CharField(max_length=255, required=False, label="Lost note")
 

@@ -723,6 +723,7 @@ def test_opportunity_move_page_asks_why_lost_only_for_lost_stages(
     assert f'data-lost-stages="{lost_ids}"' in body
     assert "<legend>Only when moving to a lost stage</legend>" in body
     assert '<div class="field field-lost_reason is-required">' in body
+    assert 'name="lost_reason" aria-required="true"' in body  # as a screen reader hears it
     assert "(optional)" not in body
     assert "Fields marked" in body
     assert f"· {rep} ·" in body and f"@{rep.username}" not in body  # the owner's name
