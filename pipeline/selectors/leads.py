@@ -27,11 +27,13 @@ def paginate(queryset, page_number, per_page: int = PER_PAGE) -> Page:
 def lead_list(*, user, params) -> LeadFilter:
     """The lead list's FilterSet over the leads ``user`` may see; ``.qs`` holds the rows.
 
-    The status filter defaults to open leads when the URL does not name one.
+    The status filter defaults to open leads when the URL does not name one (``defaults``,
+    which the FilterSet also falls back to for a value it refuses).
     """
     data = params.copy()
-    if not data.get("status"):
-        data["status"] = "open"
+    for name, value in LeadFilter.defaults.items():
+        if not data.get(name):
+            data[name] = value
     queryset = Lead.objects.visible_to(user).select_related("owner")
     return LeadFilter(data, queryset=queryset, user=user)
 
