@@ -10,6 +10,11 @@ server time is the time to produce the response (URL resolution, middleware, que
 rendering). The caches are off (the board's and that of computed figures: every request
 builds its page), so the figures are the work a page costs, not a cache hit.
 
+The sizes take turns, ``--rounds`` times (10k, 100k, 10k, 100k …), and a page's median is over
+the timed requests of every round: a shared machine's speed drifts by a third or more over a
+few minutes, and measuring all of one size before the other would put that drift into the
+100k/10k ratios.
+
 Pages: home, board, deal list, a deal's page, leads, companies, contacts, tasks, the forecast
 dashboard, what changed, accuracy, and each report. "List pages" (whose cost must not grow
 with the table) are the board, the deal, lead, company and contact lists and the tasks.
@@ -22,7 +27,7 @@ median (``<page>_<size>_<viewer>_ms``) and the load averages.
 Targets: every page <= 150 ms at 100k as a manager and <= 300 ms as an admin; list pages'
 100k/10k <= 1.5.
 
-Usage:  .venv/bin/python bench/pages.py [--requests 15] [--db-10k URL] [--db-100k URL]
+Usage:  .venv/bin/python bench/pages.py [--requests 8] [--rounds 2] [--db-10k URL] [--db-100k URL]
 """
 
 from __future__ import annotations
@@ -73,7 +78,8 @@ def uptime() -> str:
 
 
 def measure(requests: int) -> dict:
-    """In the child: every page as manager1 and as admin; returns {viewer: {page: (ms, q)}}."""
+    """In the child: every page as manager1 and as admin; returns
+    {viewer: {page: ([ms of each timed request], queries)}}."""
     import django
 
     django.setup()
@@ -111,7 +117,7 @@ def measure(requests: int) -> dict:
                 assert response.status_code == 200, (url, response.status_code)
             with CaptureQueriesContext(connection) as ctx:
                 client.get(url, params)
-            figures[key] = (round(statistics.median(times), 1), len(ctx))
+            figures[key] = (times, len(ctx))
         out[viewer] = figures
     return out
 
@@ -135,7 +141,8 @@ def database(size: str, given: str | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=15)
+    parser.add_argument("--requests", type=int, default=8, help="timed requests per round")
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--db-10k")
     parser.add_argument("--db-100k")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -145,33 +152,54 @@ def main() -> None:
         print(json.dumps(measure(args.requests)))
         return
 
-    results = {}
     load_before = uptime()
     print(f"uptime before: {load_before}", flush=True)
-    for size, given in (("10k", args.db_10k), ("100k", args.db_100k)):
-        url = database(size, given)
-        env = {
-            **{k: v for k, v in os.environ.items() if k != "REDIS_URL"},
-            "DATABASE_URL": url,
-            "OPPORTUNE_DEV": "1",
-            "DEBUG": "0",
-            "OPPORTUNE_BOARD_CACHE_SECONDS": "0",
-            "OPPORTUNE_READ_CACHE_SECONDS": "0",
-            "DJANGO_SETTINGS_MODULE": "config.settings",
+    urls = {
+        size: database(size, given)
+        for size, given in (("10k", args.db_10k), ("100k", args.db_100k))
+    }
+    times: dict = {size: {} for size in SIZES}  # size -> viewer -> page -> [ms]
+    queries: dict = {size: {} for size in SIZES}
+    for turn in range(args.rounds):
+        for size, url in urls.items():
+            env = {
+                **{k: v for k, v in os.environ.items() if k != "REDIS_URL"},
+                "DATABASE_URL": url,
+                "OPPORTUNE_DEV": "1",
+                "DEBUG": "0",
+                "OPPORTUNE_BOARD_CACHE_SECONDS": "0",
+                "OPPORTUNE_READ_CACHE_SECONDS": "0",
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+            }
+            child = subprocess.run(
+                [sys.executable, __file__, "--child", "--requests", str(args.requests)],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            if child.returncode:
+                sys.exit(child.stderr)
+            found = json.loads(child.stdout.strip().splitlines()[-1])
+            for viewer, figures in found.items():
+                for key, (ms, count) in figures.items():
+                    times[size].setdefault(viewer, {}).setdefault(key, []).extend(ms)
+                    queries[size].setdefault(viewer, {})[key] = count
+            print(f"round {turn + 1}/{args.rounds}: {size} measured", flush=True)
+    results = {
+        size: {
+            viewer: {
+                key: (round(statistics.median(ms), 1), queries[size][viewer][key])
+                for key, ms in figures.items()
+            }
+            for viewer, figures in by_viewer.items()
         }
-        child = subprocess.run(
-            [sys.executable, __file__, "--child", "--requests", str(args.requests)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        if child.returncode:
-            sys.exit(child.stderr)
-        results[size] = json.loads(child.stdout.strip().splitlines()[-1])
-        for viewer, figures in results[size].items():
-            for key, (ms, queries) in figures.items():
-                print(f"{size:>4} {viewer:<8} {key:<11} median {ms:8.1f} ms  queries {queries}")
+        for size, by_viewer in times.items()
+    }
+    for size, by_viewer in results.items():
+        for viewer, figures in by_viewer.items():
+            for key, (ms, count) in figures.items():
+                print(f"{size:>4} {viewer:<8} {key:<11} median {ms:8.1f} ms  queries {count}")
     load_after = uptime()
     print(f"uptime after: {load_after}")
 
@@ -196,6 +224,7 @@ def main() -> None:
                 out[f"{key}_{size}_{viewer}_queries"] = queries
     out["uptime_before"] = load_before
     out["uptime_after"] = load_after
+    out["rounds"], out["requests_per_round"] = args.rounds, args.requests
     print(json.dumps(out))
 
 
