@@ -1,6 +1,6 @@
 """A scope's live forecast figures (the dashboard's tiles, its table per rep and per month):
 the snapshot's sums (:func:`forecasting.aggregates.snapshot_aggregates`) over the scope's deals
-as they stand today, one grouped query each."""
+as they stand today, both tables from one query grouped by owner and month."""
 
 from __future__ import annotations
 
@@ -34,21 +34,18 @@ FIGURE_SUMS = (
 )
 
 
-def _figures_by(scope: ForecastScope, months, key: str | None, field, *, rates, fx) -> dict:
-    """Live figures of ``months`` per value of the state column ``key`` (None: per month):
-    one grouped query.
+def _figures_by_owner_month(scope: ForecastScope, months, *, rates, fx) -> dict:
+    """Live figures per ``(owner, month)`` for the months of ``months``: one grouped query.
 
     The deals are read by their stored dates (:func:`forecasting.scope.dated_in`) and grouped
     by their period too; the groups of a period outside ``months`` (the few deals those dates
-    take in beyond the period's own) are dropped here and the rest added up per ``key``, so
-    no deal's period is computed before the owner narrowing, only once per deal read. Each
-    deal's state (its amount in the reporting currency above all, a rate lookup for a closed
-    deal in another currency) is computed once, in a subquery the sums read by column
+    take in beyond the period's own) are dropped here, so no deal's period is computed before
+    the owner narrowing, only once per deal read. Each deal's state (its amount in the
+    reporting currency above all, a rate lookup for a closed deal in another currency) is
+    computed once, in a subquery the sums read by column
     (:func:`forecasting.rowsums.grouped_totals_over`), not once per sum."""
-    keys = ("s_period",) if key is None else (key, "s_period")
-    columns = {"s_period": DateField(), **FIGURE_COLUMNS}
-    if key is not None:
-        columns[key] = field
+    keys = ("s_owner", "s_period")
+    columns = {"s_owner": BigIntegerField(), "s_period": DateField(), **FIGURE_COLUMNS}
     rows = (
         scoped_deals(scope, rates=rates, fx=fx)
         .filter(dated_in(months))
@@ -66,27 +63,31 @@ def _figures_by(scope: ForecastScope, months, key: str | None, field, *, rates, 
         group=keys,
     )
     wanted = set(months)
-    out: dict = {}
-    for group, row in found.items():
-        period = group[-1]  # a date: grouped_totals_over reads it as its DateField
-        if period not in wanted:
-            continue
-        figures = figures_from_row(row)
-        name = period if key is None else group[0]
-        if name in out:
-            out[name].add(figures)
-        else:
-            out[name] = figures
-    return out
+    # The period is a date: grouped_totals_over reads it as its DateField.
+    return {group: figures_from_row(row) for group, row in found.items() if group[-1] in wanted}
 
 
-def figures_by_owner(scope: ForecastScope, *, rates=None, fx=None) -> dict[int, Figures]:
-    """Live figures of the period per owner: one grouped query."""
-    return _figures_by(scope, scope.period.months, "s_owner", BigIntegerField(), rates=rates, fx=fx)
+def _summed(into: dict, name, figures: Figures) -> None:
+    if name not in into:
+        into[name] = Figures()
+    into[name].add(figures)
 
 
-def figures_by_month(
+def figures_by_owner_and_month(
     scope: ForecastScope, months: list[dt.date], *, rates=None, fx=None
-) -> dict[dt.date, Figures]:
-    """Live figures per month of ``months``: one grouped query."""
-    return _figures_by(scope, months, None, None, rates=rates, fx=fx)
+) -> tuple[dict[int, Figures], dict[dt.date, Figures]]:
+    """The dashboard's two tables from one grouped query: the period's live figures per owner,
+    and the live figures of each month of ``months`` (the period's year) summed over owners.
+    The query groups by owner and month over both sets of months; each table adds up its own
+    groups."""
+    period = set(scope.period.months)
+    listed = set(months)
+    groups = _figures_by_owner_month(scope, sorted(period | listed), rates=rates, fx=fx)
+    by_owner: dict = {}
+    by_month: dict = {}
+    for (owner, month), figures in groups.items():
+        if month in period:
+            _summed(by_owner, owner, figures)
+        if month in listed:
+            _summed(by_month, month, figures)
+    return by_owner, by_month

@@ -33,7 +33,7 @@ from accounts import visibility
 from accounts.models import Team, User
 from forecasting.aggregates import Figures
 from forecasting.dealstate import MONEY_FIELD, state_at, weighted_expression
-from forecasting.figures import figures_by_month, figures_by_owner
+from forecasting.figures import figures_by_owner_and_month
 from forecasting.models import ForecastAdjustment, ForecastRange, ForecastSnapshot, Quota
 from forecasting.periods import add_months, end_of_day
 from forecasting.quotas import quota_book
@@ -147,7 +147,7 @@ def dashboard(scope: ForecastScope) -> Dashboard:
     year_months = [dt.date(scope.period.start.year, m, 1) for m in range(1, 13)]
     book = quota_book(sorted(set(year_months) | set(months)))
     fx = conversion.rates_on(today)
-    by_owner = figures_by_owner(scope, rates=rates, fx=fx)
+    by_owner, by_month = figures_by_owner_and_month(scope, year_months, rates=rates, fx=fx)
     reps = scope.reps()
     rep_ids = {r.pk for r in reps}
     missing = set(by_owner) - rep_ids
@@ -183,7 +183,6 @@ def dashboard(scope: ForecastScope) -> Dashboard:
         if visibility.can_see_team_forecast(scope.user)
     ]
 
-    by_month = figures_by_month(scope, year_months, rates=rates, fx=fx)
     this_month = today.replace(day=1)
     month_rows = []
     for m in year_months:

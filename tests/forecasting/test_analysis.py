@@ -291,11 +291,12 @@ def test_totals_over_equals_the_orm_aggregate(moves):
     )
 
 
-def test_figures_by_month_and_owner_equal_the_plain_grouped_aggregate(
+def test_figures_by_owner_and_month_equal_the_plain_grouped_aggregate(
     moves, rep, manager, lost_reason
 ):
-    """The dashboard's live figures read the period's deals through their stored dates and
-    sum each deal's state once (forecasting.rowsums): the same figures as the ORM's grouped
+    """The dashboard's live figures (one query grouped by owner and month) read the period's
+    deals through their stored dates and sum each deal's state once (forecasting.rowsums):
+    the same figures as the ORM's grouped
     aggregate of the period filter alone, for deals whose closed date and expected close date
     fall in different months, and for a closed deal without a closed date."""
     from forecasting.aggregates import figures_from_row, snapshot_aggregates
@@ -326,14 +327,15 @@ def test_figures_by_month_and_owner_equal_the_plain_grouped_aggregate(
             )
             return {r[key]: vars(figures_from_row(r)) for r in rows}
 
-        by_month = {m: vars(f) for m, f in selectors.figures_by_month(scope, months).items()}
+        owners, monthly = selectors.figures_by_owner_and_month(scope, months)
+        by_month = {m: vars(f) for m, f in monthly.items()}
         assert by_month == plain("s_period", months)
         # March holds the won Z (closed 6 Mar) and E (closed 9 Mar, expected in June), the
         # lost L; February the overdue O; April the lost U, which has no closed date.
         assert by_month[dt.date(2026, 3, 1)]["won"] == Decimal("8900")
         assert by_month[dt.date(2026, 2, 1)]["open"] == Decimal("2500")
         assert by_month[dt.date(2026, 4, 1)]["lost_count"] == 1
-        by_owner = {o: vars(f) for o, f in selectors.figures_by_owner(scope).items()}
+        by_owner = {o: vars(f) for o, f in owners.items()}
         assert by_owner == plain("s_owner", scope.period.months)
         assert by_owner[rep.pk]["won"] == Decimal("8900")
 
