@@ -209,8 +209,9 @@ def represent(serializer: serializers.Serializer, row: DealRow) -> dict:
 # statement depends only on who reads, so it is compiled once per process for each viewer and
 # run with the deal's id as its one changing parameter. "Who reads" is every attribute the
 # visibility rule takes from the user (``accounts.visibility.rule_inputs``: active, admin or
-# manager, id, team and the teams they manage); everything else the rule asks (a team's
-# members) is a subquery the database answers at each run. A test holds the stored statement
+# manager, id, team, the teams they manage and, where they were read with those teams, their
+# members); where they were not (a token's cached user), the members are a subquery the
+# database answers at each run. A test holds the stored statement
 # equal to a freshly compiled one for every role.
 _ANY_DEAL = -4_611_686_018_427_387_903  # a placeholder id no deal has
 _STATEMENTS: dict = {}

@@ -160,6 +160,36 @@ def test_visible_to_manager_is_two_queries_whatever_the_data(
     assert count() == 21
 
 
+def test_manager_filter_names_the_owners_read_with_the_teams(manager, rep, outsider, pipeline):
+    """The one query for the managed teams also reads their members, so the filter is
+    ``owner IN (ids)``: the manager, every member (an inactive one too) and nobody of
+    another team. A member who joins later is in the next request's list (a fresh user)."""
+    idle = UserFactory(username="idle_rep", team=manager.team, is_active=False)
+    fresh = User.objects.get(pk=manager.pk)
+    q = visibility.owner_q(fresh)
+    assert q.children == [("owner__in", sorted({manager.pk, rep.pk, idle.pk}))]
+    assert fresh._managed_team_ids == [manager.team_id]
+    newcomer = UserFactory(username="newcomer", team=manager.team)
+    deal = OpportunityFactory(owner=newcomer, pipeline=pipeline)
+    assert not Opportunity.objects.visible_to(fresh).filter(pk=deal.pk).exists()
+    again = User.objects.get(pk=manager.pk)
+    assert Opportunity.objects.visible_to(again).filter(pk=deal.pk).exists()
+    assert visibility.rule_inputs(fresh) != visibility.rule_inputs(again)
+    assert outsider.pk not in visibility.owner_q(again).children[0][1]
+
+
+def test_manager_known_only_by_team_ids_reads_the_members_live(manager, rep, pipeline):
+    """A user whose team ids were set without the members (an API token's cached user)
+    gets the members as a subquery, answered at each run: a rep who joins is seen at once."""
+    cached = User.objects.get(pk=manager.pk)
+    cached._managed_team_ids = [manager.team_id]
+    assert visibility._owner_ids(cached) is None
+    newcomer = UserFactory(username="newcomer", team=manager.team)
+    deal = OpportunityFactory(owner=newcomer, pipeline=pipeline)
+    assert Opportunity.objects.visible_to(cached).filter(pk=deal.pk).exists()
+    assert visibility.rule_inputs(cached)[-1] is None
+
+
 # --- visible_users / visible_teams -----------------------------------------------------------
 
 
