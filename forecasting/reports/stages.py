@@ -47,6 +47,13 @@ def _pipeline_stages(scope: ReportScope) -> list[tuple[int, str, int]]:
     )
 
 
+def _joins_deals(queryset) -> bool:
+    """Whether the transitions' query already joins their deal (visibility, filters)."""
+    return any(
+        join.table_name == "pipeline_opportunity" for join in queryset.query.alias_map.values()
+    )
+
+
 def _stage_visits_sql(scope: ReportScope, stages=None) -> tuple[str, list]:
     """SQL of one row per (deal, open stage entered in the range): ``opportunity_id,
     to_stage_id, done_days, open_days, outcome, final`` (``done_days``: the days of its
@@ -71,9 +78,7 @@ def _stage_visits_sql(scope: ReportScope, stages=None) -> tuple[str, list]:
     # their deal (the visibility rule, the filters), it is read on that join; where they do
     # not (an admin's whole pipeline), the visits are grouped first, straight from the
     # stage/deal index, and only then joined to the deals that are closed.
-    joined = any(
-        join.table_name == "pipeline_opportunity" for join in entries.query.alias_map.values()
-    )
+    joined = _joins_deals(entries)
     columns = ["opportunity_id", "to_stage_id", "changed_at", "left_at", "next_stage_id"]
     if joined:
         entries = entries.annotate(final_stage=F("opportunity__stage_id"))
@@ -165,7 +170,13 @@ def stages(scope: ReportScope) -> Report:
         FROM ({visits}) v
         GROUP BY v.to_stage_id
     """  # nosec B608: SQL text is column names and ints built here; every value is a parameter
-    with planner_settings(by_deal=scope.owner is not None), connection.cursor() as cursor:
+    # An admin's whole pipeline (no join to the deals) reads its visits in group order from
+    # the (stage, deal) index; planner_settings(stream=True) keeps PostgreSQL from hashing them.
+    stream = scope.owner is None and not _joins_deals(scope.transitions())
+    with (
+        planner_settings(by_deal=scope.owner is not None, stream=stream),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(sql, params)
         by_stage = {row[0]: row[1:] for row in cursor.fetchall()}
     rows = []

@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import pytest
 from django.db.models import F, Q
 
 from forecasting.reports.sql import DateDiff, DaysBetween, Median
@@ -45,3 +46,34 @@ def test_days_between_and_date_diff(world):
         .get()
     )
     assert cycle == 50
+
+
+@pytest.mark.django_db(transaction=True)  # no outer transaction: as in a report view
+def test_planner_settings_last_for_the_block_only():
+    """``stream`` turns hashed grouping and bitmap scans off and raises work_mem, ``by_deal``
+    turns hash and merge joins off, for the block's transaction alone; elsewhere than
+    PostgreSQL the block runs as it is."""
+    from django.db import connection
+
+    from forecasting.reports.sql import planner_settings
+
+    names = ("work_mem", "enable_hashagg", "enable_bitmapscan", "enable_hashjoin")
+
+    def shown():
+        with connection.cursor() as cursor:
+            found = []
+            for name in names:
+                cursor.execute(f"SHOW {name}")  # nosec B608: names from the tuple above
+                found.append(cursor.fetchone()[0])
+            return found
+
+    if connection.vendor != "postgresql":
+        with planner_settings(stream=True, by_deal=True):
+            assert Opportunity.objects.count() >= 0
+        return
+    before = shown()
+    with planner_settings(stream=True):
+        assert shown() == ["32MB", "off", "off", before[3]]
+    with planner_settings(megabytes=None, by_deal=True):
+        assert shown() == [before[0], before[1], before[2], "off"]
+    assert shown() == before
