@@ -47,18 +47,12 @@ def _pipeline_stages(scope: ReportScope) -> list[tuple[int, str, int]]:
     )
 
 
-def _joins_deals(queryset) -> bool:
-    """Whether the transitions' query already joins their deal (visibility, filters)."""
-    return any(
-        join.table_name == "pipeline_opportunity" for join in queryset.query.alias_map.values()
-    )
-
-
-def _stage_visits_sql(scope: ReportScope, stages=None) -> tuple[str, list]:
+def _stage_visits_sql(scope: ReportScope, stages=None) -> tuple[str, list, bool]:
     """SQL of one row per (deal, open stage entered in the range): ``opportunity_id,
     to_stage_id, done_days, open_days, outcome, final`` (``done_days``: the days of its
     finished stays, ``open_days``: the age of its current stay, each NULL when it has none;
-    ``final``: 2 won, 1 lost, 0 open now).
+    ``final``: 2 won, 1 lost, 0 open now), its parameters, and whether the transitions join
+    their deal (when they do not, the visits are read in group order from their index).
 
     Each transition row knows when the deal left the stage and where it went next
     (``left_at``, ``next_stage``, written by the services with the following move), so a
@@ -78,7 +72,9 @@ def _stage_visits_sql(scope: ReportScope, stages=None) -> tuple[str, list]:
     # their deal (the visibility rule, the filters), it is read on that join; where they do
     # not (an admin's whole pipeline), the visits are grouped first, straight from the
     # stage/deal index, and only then joined to the deals that are closed.
-    joined = _joins_deals(entries)
+    joined = any(
+        join.table_name == "pipeline_opportunity" for join in entries.query.alias_map.values()
+    )
     columns = ["opportunity_id", "to_stage_id", "changed_at", "left_at", "next_stage_id"]
     if joined:
         entries = entries.annotate(final_stage=F("opportunity__stage_id"))
@@ -131,14 +127,14 @@ def _stage_visits_sql(scope: ReportScope, stages=None) -> tuple[str, list]:
             LEFT JOIN pipeline_opportunity d
                 ON d.id = g.opportunity_id AND d.closed_on IS NOT NULL
         """  # nosec B608: SQL text is column names and ints built here; every value is a parameter
-    return sql, [now, *inner_params, end]
+    return sql, [now, *inner_params, end], joined
 
 
 def stage_visit_deal_ids_sql(
     scope: ReportScope, *, stage_id: int, outcome: str | None
 ) -> tuple[str, list]:
     """SQL selecting the ids of the deals counted in one cell of the stage report."""
-    visits, params = _stage_visits_sql(scope)
+    visits, params, _ = _stage_visits_sql(scope)
     sql = f"SELECT v.opportunity_id FROM ({visits}) v WHERE v.to_stage_id = %s"  # nosec B608: SQL text is column names and ints built here; every value is a parameter
     params = [*params, stage_id]
     if outcome in OUTCOMES:
@@ -156,7 +152,9 @@ def stages(scope: ReportScope) -> Report:
     went next, days spent in it (median, mean) and the empirical win rate from it."""
     all_stages = list(Stage.objects.filter(pipeline=scope.pipeline).order_by("position", "id"))
     stage_list = [s for s in all_stages if s.kind == OPEN]
-    visits, params = _stage_visits_sql(scope, [(s.pk, s.kind, s.position) for s in all_stages])
+    visits, params, joined = _stage_visits_sql(
+        scope, [(s.pk, s.kind, s.position) for s in all_stages]
+    )
     sql = f"""
         SELECT v.to_stage_id, COUNT(*),
                SUM(CASE WHEN v.outcome = {OUTCOME_MOVED} THEN 1 ELSE 0 END),
@@ -172,9 +170,8 @@ def stages(scope: ReportScope) -> Report:
     """  # nosec B608: SQL text is column names and ints built here; every value is a parameter
     # An admin's whole pipeline (no join to the deals) reads its visits in group order from
     # the (stage, deal) index; planner_settings(stream=True) keeps PostgreSQL from hashing them.
-    stream = scope.owner is None and not _joins_deals(scope.transitions())
     with (
-        planner_settings(by_deal=scope.owner is not None, stream=stream),
+        planner_settings(by_deal=scope.owner is not None, stream=not joined),
         connection.cursor() as cursor,
     ):
         cursor.execute(sql, params)
